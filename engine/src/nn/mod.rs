@@ -1,0 +1,1 @@
+//! Model IR, built-in networks, passes and executors.

@@ -1,0 +1,1 @@
+//! OT engine: base OT, IKNP, KKOT, lanes.

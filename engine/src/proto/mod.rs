@@ -1,0 +1,1 @@
+//! Two-party protocols by the paper's names.
