@@ -11,6 +11,7 @@
 pub mod channel;
 pub mod error;
 pub mod mem;
+pub mod pair;
 pub mod meter;
 pub mod tcp;
 
@@ -19,3 +20,4 @@ pub use error::ChannelError;
 pub use mem::{MemChannel, mem_pair};
 pub use meter::{Counters, Meter};
 pub use tcp::{TcpChannel, TcpOptions};
+pub use pair::{PairOptions, PairOutput, Transport, run_pair, run_pair_with};

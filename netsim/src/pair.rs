@@ -1,0 +1,154 @@
+//! Run the two parties of a protocol on two threads over a real channel.
+//!
+//! Tests and the harness use this: the server closure runs with one end, the client closure
+//! with the other, each on its own thread (optionally pinned to a core), and the result carries
+//! both outputs and both meters.
+
+use crate::channel::{Channel, Role};
+use crate::error::{ChannelError, Result};
+use crate::mem::mem_pair;
+use crate::meter::Meter;
+use crate::tcp::{TcpChannel, TcpOptions};
+use std::time::{Duration, Instant};
+
+/// Which channel connects the two in-process parties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// The in-memory pair.
+    Mem,
+    /// Loopback TCP.
+    Tcp,
+}
+
+impl std::str::FromStr for Transport {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "mem" => Ok(Transport::Mem),
+            "tcp" => Ok(Transport::Tcp),
+            _ => Err(format!("unknown transport '{s}' (accepted: mem, tcp)")),
+        }
+    }
+}
+
+/// What [`run_pair`] returns.
+pub struct PairOutput<S, C> {
+    pub server: S,
+    pub client: C,
+    pub server_meter: Meter,
+    pub client_meter: Meter,
+    /// Wall time from start until both parties finished.
+    pub wall: Duration,
+}
+
+/// Options for [`run_pair_with`].
+#[derive(Clone, Debug, Default)]
+pub struct PairOptions {
+    /// Pin the server to core 0 and the client to core 1 (when the machine has them).
+    pub pin: bool,
+}
+
+/// Run `server` and `client` on two threads connected by `transport`.
+pub fn run_pair<S, C, FS, FC>(transport: Transport, server: FS, client: FC) -> Result<PairOutput<S, C>>
+where
+    S: Send,
+    C: Send,
+    FS: FnOnce(&mut dyn Channel) -> S + Send,
+    FC: FnOnce(&mut dyn Channel) -> C + Send,
+{
+    run_pair_with(transport, &PairOptions::default(), server, client)
+}
+
+/// [`run_pair`] with options.
+pub fn run_pair_with<S, C, FS, FC>(
+    transport: Transport,
+    opts: &PairOptions,
+    server: FS,
+    client: FC,
+) -> Result<PairOutput<S, C>>
+where
+    S: Send,
+    C: Send,
+    FS: FnOnce(&mut dyn Channel) -> S + Send,
+    FC: FnOnce(&mut dyn Channel) -> C + Send,
+{
+    let (mut a, mut b): (Box<dyn Channel>, Box<dyn Channel>) = match transport {
+        Transport::Mem => {
+            let (a, b) = mem_pair();
+            (Box::new(a), Box::new(b))
+        }
+        Transport::Tcp => {
+            let (a, b) = TcpChannel::loopback_pair(TcpOptions::default())?;
+            (Box::new(a), Box::new(b))
+        }
+    };
+    let pin = opts.pin;
+    let start = Instant::now();
+    let (rs, rc) = std::thread::scope(|s| {
+        let hs = std::thread::Builder::new()
+            .name("pq-server".into())
+            .spawn_scoped(s, || {
+                if pin {
+                    pin_current(Role::Server);
+                }
+                let r = server(&mut *a);
+                let _ = a.flush();
+                (r, a)
+            });
+        let hc = std::thread::Builder::new()
+            .name("pq-client".into())
+            .spawn_scoped(s, || {
+                if pin {
+                    pin_current(Role::Client);
+                }
+                let r = client(&mut *b);
+                let _ = b.flush();
+                (r, b)
+            });
+        let join = |h: std::io::Result<std::thread::ScopedJoinHandle<'_, _>>| -> Result<_> {
+            h.map_err(ChannelError::Io)?
+                .join()
+                .map_err(|p| ChannelError::Malformed(format!("party thread panicked: {}", panic_msg(&p))))
+        };
+        (join(hs), join(hc))
+    });
+    let wall = start.elapsed();
+    let (s, a) = rs?;
+    let (c, b) = rc?;
+    Ok(PairOutput { server: s, client: c, server_meter: a.meter().clone(), client_meter: b.meter().clone(), wall })
+}
+
+fn panic_msg(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".into()
+    }
+}
+
+/// Pin the calling thread: the server to the first core, the client to the second.
+pub fn pin_current(role: Role) -> bool {
+    // core ids of this process's affinity mask, via sched_getaffinity
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: set is a valid cpu_set_t and we pass its size.
+    let ok = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } == 0;
+    if !ok {
+        return false;
+    }
+    let cores: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+        .filter(|&i| unsafe { libc::CPU_ISSET(i, &set) })
+        .collect();
+    if cores.len() < 2 {
+        return false;
+    }
+    let idx = match role {
+        Role::Server => cores[0],
+        Role::Client => cores[1],
+    };
+    let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    unsafe { libc::CPU_SET(idx, &mut one) };
+    // SAFETY: valid set; 0 = calling thread.
+    unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) == 0 }
+}
