@@ -105,17 +105,18 @@ where
                 let _ = b.flush();
                 (r, b)
             });
-        let join = |h: std::io::Result<std::thread::ScopedJoinHandle<'_, _>>| -> Result<_> {
-            h.map_err(ChannelError::Io)?
-                .join()
-                .map_err(|p| ChannelError::Malformed(format!("party thread panicked: {}", panic_msg(&p))))
-        };
         (join(hs), join(hc))
     });
     let wall = start.elapsed();
     let (s, a) = rs?;
     let (c, b) = rc?;
     Ok(PairOutput { server: s, client: c, server_meter: a.meter().clone(), client_meter: b.meter().clone(), wall })
+}
+
+fn join<T>(h: std::io::Result<std::thread::ScopedJoinHandle<'_, T>>) -> Result<T> {
+    h.map_err(ChannelError::Io)?
+        .join()
+        .map_err(|p| ChannelError::Malformed(format!("party thread panicked: {}", panic_msg(&p))))
 }
 
 fn panic_msg(p: &Box<dyn std::any::Any + Send>) -> String {
