@@ -61,7 +61,11 @@ impl Aes128 {
     pub fn with_features(key: Block, f: Features) -> Self {
         let kb = key.to_bytes();
         let soft = aes::Aes128Enc::new(&kb.into());
-        Aes128 { round_keys: expand_key(kb), path: AesPath::choose(f), soft }
+        Aes128 {
+            round_keys: expand_key(kb),
+            path: AesPath::choose(f),
+            soft,
+        }
     }
 
     pub fn path(&self) -> AesPath {
@@ -112,7 +116,12 @@ pub fn expand_key(key: [u8; 16]) -> [Block; 11] {
     for i in 4..44 {
         let mut t = w[i - 1];
         if i % 4 == 0 {
-            t = [SBOX[t[1] as usize], SBOX[t[2] as usize], SBOX[t[3] as usize], SBOX[t[0] as usize]];
+            t = [
+                SBOX[t[1] as usize],
+                SBOX[t[2] as usize],
+                SBOX[t[3] as usize],
+                SBOX[t[0] as usize],
+            ];
             t[0] ^= RCON[i / 4 - 1];
         }
         for j in 0..4 {
@@ -162,10 +171,14 @@ pub struct FixedKeyHash {
 
 impl FixedKeyHash {
     pub fn new(key: Block) -> Self {
-        FixedKeyHash { pi: Aes128::new(key) }
+        FixedKeyHash {
+            pi: Aes128::new(key),
+        }
     }
     pub fn with_features(key: Block, f: Features) -> Self {
-        FixedKeyHash { pi: Aes128::with_features(key, f) }
+        FixedKeyHash {
+            pi: Aes128::with_features(key, f),
+        }
     }
     pub fn path(&self) -> AesPath {
         self.pi.path()
@@ -230,10 +243,16 @@ pub struct Prg {
 
 impl Prg {
     pub fn new(seed: Block) -> Self {
-        Prg { aes: Aes128::new(seed), counter: 0 }
+        Prg {
+            aes: Aes128::new(seed),
+            counter: 0,
+        }
     }
     pub fn with_features(seed: Block, f: Features) -> Self {
-        Prg { aes: Aes128::with_features(seed, f), counter: 0 }
+        Prg {
+            aes: Aes128::with_features(seed, f),
+            counter: 0,
+        }
     }
     pub fn path(&self) -> AesPath {
         self.aes.path()
@@ -278,7 +297,10 @@ impl MultiPrg {
         Self::with_features(seeds, Features::get())
     }
     pub fn with_features(seeds: &[Block], f: Features) -> Self {
-        MultiPrg { keys: seeds.iter().map(|s| Aes128::with_features(*s, f)).collect(), counter: 0 }
+        MultiPrg {
+            keys: seeds.iter().map(|s| Aes128::with_features(*s, f)).collect(),
+            counter: 0,
+        }
     }
     pub fn streams(&self) -> usize {
         self.keys.len()

@@ -167,7 +167,9 @@ mod tests {
     #[test]
     fn pack_roundtrip_small() {
         for l in 1..=64u32 {
-            let vals: Vec<u64> = (0..37u64).map(|i| i.wrapping_mul(0x9e3779b97f4a7c15) & mask(l)).collect();
+            let vals: Vec<u64> = (0..37u64)
+                .map(|i| i.wrapping_mul(0x9e3779b97f4a7c15) & mask(l))
+                .collect();
             let p = pack_vec(&vals, l);
             assert_eq!(p.len(), packed_len(37, l));
             let mut u = vec![0; 37];

@@ -25,7 +25,11 @@ pub fn transpose_128xn(input: &[u8], n: usize, out: &mut [Block]) {
 /// [`transpose_128xn`] restricted to the given features.
 pub fn transpose_128xn_with(_f: Features, input: &[u8], n: usize, out: &mut [Block]) {
     let rb = row_bytes(n);
-    assert_eq!(input.len(), 128 * rb, "input must hold 128 rows of {n} bits");
+    assert_eq!(
+        input.len(),
+        128 * rb,
+        "input must hold 128 rows of {n} bits"
+    );
     assert!(out.len() >= n, "output must hold {n} blocks");
     for o in out[..n].iter_mut() {
         *o = Block::ZERO;

@@ -11,13 +11,13 @@
 pub mod channel;
 pub mod error;
 pub mod mem;
-pub mod pair;
 pub mod meter;
+pub mod pair;
 pub mod tcp;
 
 pub use channel::Channel;
 pub use error::ChannelError;
 pub use mem::{MemChannel, mem_pair};
 pub use meter::{Counters, Meter};
-pub use tcp::{TcpChannel, TcpOptions};
 pub use pair::{PairOptions, PairOutput, Transport, run_pair, run_pair_with};
+pub use tcp::{TcpChannel, TcpOptions};

@@ -49,7 +49,11 @@ pub struct PairOptions {
 }
 
 /// Run `server` and `client` on two threads connected by `transport`.
-pub fn run_pair<S, C, FS, FC>(transport: Transport, server: FS, client: FC) -> Result<PairOutput<S, C>>
+pub fn run_pair<S, C, FS, FC>(
+    transport: Transport,
+    server: FS,
+    client: FC,
+) -> Result<PairOutput<S, C>>
 where
     S: Send,
     C: Send,
@@ -110,7 +114,13 @@ where
     let wall = start.elapsed();
     let (s, a) = rs?;
     let (c, b) = rc?;
-    Ok(PairOutput { server: s, client: c, server_meter: a.meter().clone(), client_meter: b.meter().clone(), wall })
+    Ok(PairOutput {
+        server: s,
+        client: c,
+        server_meter: a.meter().clone(),
+        client_meter: b.meter().clone(),
+        wall,
+    })
 }
 
 fn join<T>(h: std::io::Result<std::thread::ScopedJoinHandle<'_, T>>) -> Result<T> {
@@ -134,7 +144,9 @@ pub fn pin_current(role: Role) -> bool {
     // core ids of this process's affinity mask, via sched_getaffinity
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: set is a valid cpu_set_t and we pass its size.
-    let ok = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } == 0;
+    let ok =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) }
+            == 0;
     if !ok {
         return false;
     }

@@ -30,7 +30,11 @@ pub struct TcpOptions {
 
 impl Default for TcpOptions {
     fn default() -> Self {
-        TcpOptions { idle_timeout: Some(Duration::from_secs(600)), max_message: 4 << 30, write_buffer: 1 << 20 }
+        TcpOptions {
+            idle_timeout: Some(Duration::from_secs(600)),
+            max_message: 4 << 30,
+            write_buffer: 1 << 20,
+        }
     }
 }
 
@@ -51,7 +55,11 @@ pub struct TcpChannel {
 
 impl TcpChannel {
     /// Connect to `addr`, retrying for up to `retry_for` while the listener is not up yet.
-    pub fn connect<A: ToSocketAddrs>(addr: A, opts: TcpOptions, retry_for: Duration) -> Result<Self> {
+    pub fn connect<A: ToSocketAddrs>(
+        addr: A,
+        opts: TcpOptions,
+        retry_for: Duration,
+    ) -> Result<Self> {
         let start = std::time::Instant::now();
         let addrs: Vec<_> = addr.to_socket_addrs()?.collect();
         loop {
@@ -63,9 +71,9 @@ impl TcpChannel {
                 }
             }
             if start.elapsed() >= retry_for {
-                return Err(last
-                    .map(ChannelError::Io)
-                    .unwrap_or_else(|| ChannelError::Malformed("address resolved to nothing".into())));
+                return Err(last.map(ChannelError::Io).unwrap_or_else(|| {
+                    ChannelError::Malformed("address resolved to nothing".into())
+                }));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -84,7 +92,9 @@ impl TcpChannel {
         let o2 = opts.clone();
         let h = std::thread::spawn(move || TcpChannel::connect(addr, o2, Duration::from_secs(5)));
         let a = TcpChannel::accept(&l, opts)?;
-        let b = h.join().map_err(|_| ChannelError::Malformed("connect thread panicked".into()))??;
+        let b = h
+            .join()
+            .map_err(|_| ChannelError::Malformed("connect thread panicked".into()))??;
         Ok((a, b))
     }
 
@@ -109,10 +119,14 @@ impl TcpChannel {
     fn next(&mut self) -> Result<Vec<u8>> {
         self.flush()?;
         let inc = match self.opts.idle_timeout {
-            None => self.rx.recv().map_err(|_| ChannelError::Closed { context: String::new() })?,
+            None => self.rx.recv().map_err(|_| ChannelError::Closed {
+                context: String::new(),
+            })?,
             Some(t) => self.rx.recv_timeout(t).map_err(|e| match e {
                 RecvTimeoutError::Timeout => ChannelError::Timeout(t),
-                RecvTimeoutError::Disconnected => ChannelError::Closed { context: String::new() },
+                RecvTimeoutError::Disconnected => ChannelError::Closed {
+                    context: String::new(),
+                },
             })?,
         };
         match inc {
@@ -145,17 +159,28 @@ fn reader_loop(mut s: TcpStream, tx: SyncSender<Incoming>, max: u64) {
     loop {
         let mut h = [0u8; FRAME_HEADER];
         let r = match read_full(&mut s, &mut h) {
-            Ok(0) => Incoming::Err(ChannelError::Closed { context: String::new() }),
-            Ok(n) if n < FRAME_HEADER => Incoming::Err(ChannelError::ShortRead { expected: FRAME_HEADER, got: n }),
+            Ok(0) => Incoming::Err(ChannelError::Closed {
+                context: String::new(),
+            }),
+            Ok(n) if n < FRAME_HEADER => Incoming::Err(ChannelError::ShortRead {
+                expected: FRAME_HEADER,
+                got: n,
+            }),
             Ok(_) => {
                 let len = u64::from_le_bytes(h);
                 if len > max {
-                    Incoming::Err(ChannelError::Oversized { got: len, limit: max })
+                    Incoming::Err(ChannelError::Oversized {
+                        got: len,
+                        limit: max,
+                    })
                 } else {
                     let mut body = vec![0u8; len as usize];
                     match read_full(&mut s, &mut body) {
                         Ok(n) if n == body.len() => Incoming::Msg(body),
-                        Ok(n) => Incoming::Err(ChannelError::ShortRead { expected: len as usize, got: n }),
+                        Ok(n) => Incoming::Err(ChannelError::ShortRead {
+                            expected: len as usize,
+                            got: n,
+                        }),
                         Err(e) => Incoming::Err(ChannelError::Io(e)),
                     }
                 }
@@ -179,7 +204,10 @@ impl Channel for TcpChannel {
     fn recv(&mut self, buf: &mut [u8]) -> Result<()> {
         let m = self.next()?;
         if m.len() != buf.len() {
-            return Err(ChannelError::SizeMismatch { expected: buf.len(), got: m.len() });
+            return Err(ChannelError::SizeMismatch {
+                expected: buf.len(),
+                got: m.len(),
+            });
         }
         buf.copy_from_slice(&m);
         Ok(())
@@ -187,7 +215,10 @@ impl Channel for TcpChannel {
     fn recv_vec(&mut self, max: usize) -> Result<Vec<u8>> {
         let m = self.next()?;
         if m.len() > max {
-            return Err(ChannelError::SizeMismatch { expected: max, got: m.len() });
+            return Err(ChannelError::SizeMismatch {
+                expected: max,
+                got: m.len(),
+            });
         }
         Ok(m)
     }
