@@ -49,7 +49,13 @@ struct Row {
 }
 
 pub fn run(a: KernelsArgs) -> anyhow::Result<()> {
-    let rep = Duration::from_secs_f64(a.rep_seconds.clamp(0.01, 10.0));
+    if !(a.rep_seconds.is_finite() && a.rep_seconds > 0.0 && a.rep_seconds <= 60.0) {
+        return crate::util::usage(format!(
+            "--rep-seconds: expected a number of seconds in (0, 60], got {}",
+            a.rep_seconds
+        ));
+    }
+    let rep = Duration::from_secs_f64(a.rep_seconds);
     let hw = Features::get();
     let mut rows = Vec::new();
 

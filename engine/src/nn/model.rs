@@ -240,7 +240,7 @@ pub fn infer_shape(name: &str, op: &Op, inputs: &[Shape]) -> Result<Shape, Model
             Ok(x)
         }
         Op::ShortcutA { cout, stride } => {
-            if stride == 0 || cout < x.c || (cout - x.c) % 2 != 0 {
+            if stride == 0 || cout < x.c || !(cout - x.c).is_multiple_of(2) {
                 return lerr(
                     name,
                     format!("shortcut_a: cannot pad {} channels to {cout} evenly", x.c),
