@@ -4,5 +4,6 @@
 pub mod builtin;
 pub mod json;
 pub mod model;
+pub mod tensor;
 
 pub use model::{Layer, Model, ModelError, Op, Shape, TensorId};
