@@ -40,20 +40,130 @@ pub(super) fn keys(rk: &[Block; 11]) -> [__m128i; 11] {
     k
 }
 
-/// Encrypt `N` independent blocks, round by round across the batch.
+/// One AES step on all 8 registers of a batch: `$op x_t, [key_t + off]` for t = 0..8,
+/// where `key_t` is `{k}` (one key for all) or `{k0}`..`{k7}` (one key per block).
+macro_rules! step8 {
+    ($op:literal, $off:literal, one_key) => {
+        concat!(
+            $op, " {x0}, xmmword ptr [{k} + ", $off, "]\n",
+            $op, " {x1}, xmmword ptr [{k} + ", $off, "]\n",
+            $op, " {x2}, xmmword ptr [{k} + ", $off, "]\n",
+            $op, " {x3}, xmmword ptr [{k} + ", $off, "]\n",
+            $op, " {x4}, xmmword ptr [{k} + ", $off, "]\n",
+            $op, " {x5}, xmmword ptr [{k} + ", $off, "]\n",
+            $op, " {x6}, xmmword ptr [{k} + ", $off, "]\n",
+            $op, " {x7}, xmmword ptr [{k} + ", $off, "]\n",
+        )
+    };
+    ($op:literal, $off:literal, per_block) => {
+        concat!(
+            $op, " {x0}, xmmword ptr [{k0} + ", $off, "]\n",
+            $op, " {x1}, xmmword ptr [{k1} + ", $off, "]\n",
+            $op, " {x2}, xmmword ptr [{k2} + ", $off, "]\n",
+            $op, " {x3}, xmmword ptr [{k3} + ", $off, "]\n",
+            $op, " {x4}, xmmword ptr [{k4} + ", $off, "]\n",
+            $op, " {x5}, xmmword ptr [{k5} + ", $off, "]\n",
+            $op, " {x6}, xmmword ptr [{k6} + ", $off, "]\n",
+            $op, " {x7}, xmmword ptr [{k7} + ", $off, "]\n",
+        )
+    };
+}
+
+/// One AES step on all 8 registers of a batch with the same round-key operand `$key`.
+macro_rules! step8k {
+    ($op:literal, $key:literal) => {
+        concat!(
+            $op, " {x0}, ", $key, "\n",
+            $op, " {x1}, ", $key, "\n",
+            $op, " {x2}, ", $key, "\n",
+            $op, " {x3}, ", $key, "\n",
+            $op, " {x4}, ", $key, "\n",
+            $op, " {x5}, ", $key, "\n",
+            $op, " {x6}, ", $key, "\n",
+            $op, " {x7}, ", $key, "\n",
+        )
+    };
+}
+
+/// The full AES-128 round ladder, round-major over the 8 blocks of a batch. Round keys are
+/// 16-byte-aligned memory operands (round `r` at byte offset `16 r`).
+///
+/// Written as inline assembly because LLVM's scheduler, under register pressure (8 blocks +
+/// 11 round keys > 16 xmm registers), otherwise reorders the ladder block-major, leaving one
+/// dependent `aesenc` chain in flight and halving throughput.
+macro_rules! ladder8 {
+    ($mode:ident) => {
+        concat!(
+            step8!("pxor", 0, $mode),
+            step8!("aesenc", 16, $mode),
+            step8!("aesenc", 32, $mode),
+            step8!("aesenc", 48, $mode),
+            step8!("aesenc", 64, $mode),
+            step8!("aesenc", 80, $mode),
+            step8!("aesenc", 96, $mode),
+            step8!("aesenc", 112, $mode),
+            step8!("aesenc", 128, $mode),
+            step8!("aesenc", 144, $mode),
+            step8!("aesenclast", 160, $mode),
+        )
+    };
+}
+
+/// Encrypt the 8 blocks of a batch under one key.
 #[inline]
 #[target_feature(enable = "aes,sse2")]
-fn enc<const N: usize>(k: &[__m128i; 11], x: &mut [__m128i; N]) {
-    for v in x.iter_mut() {
-        *v = _mm_xor_si128(*v, k[0]);
+fn enc(k: &[__m128i; 11], x: &mut [__m128i; B]) {
+    let [x0, x1, x2, x3, x4, x5, x6, x7] = x;
+    // SAFETY: reads the 11 aligned round keys behind `k` only; AES-NI is enabled.
+    unsafe {
+        core::arch::asm!(
+            step8k!("pxor", "xmmword ptr [{k}]"),
+            step8k!("aesenc", "{r1}"),
+            step8k!("aesenc", "{r2}"),
+            step8k!("aesenc", "{r3}"),
+            step8k!("aesenc", "{r4}"),
+            step8k!("aesenc", "{r5}"),
+            step8k!("aesenc", "{r6}"),
+            step8k!("aesenc", "{r7}"),
+            step8k!("aesenc", "xmmword ptr [{k} + 128]"),
+            step8k!("aesenc", "xmmword ptr [{k} + 144]"),
+            step8k!("aesenclast", "xmmword ptr [{k} + 160]"),
+            k = in(reg) k.as_ptr(),
+            r1 = in(xmm_reg) k[1],
+            r2 = in(xmm_reg) k[2],
+            r3 = in(xmm_reg) k[3],
+            r4 = in(xmm_reg) k[4],
+            r5 = in(xmm_reg) k[5],
+            r6 = in(xmm_reg) k[6],
+            r7 = in(xmm_reg) k[7],
+            x0 = inout(xmm_reg) *x0, x1 = inout(xmm_reg) *x1,
+            x2 = inout(xmm_reg) *x2, x3 = inout(xmm_reg) *x3,
+            x4 = inout(xmm_reg) *x4, x5 = inout(xmm_reg) *x5,
+            x6 = inout(xmm_reg) *x6, x7 = inout(xmm_reg) *x7,
+            options(nostack, readonly, preserves_flags, pure),
+        );
     }
-    for kr in &k[1..10] {
-        for v in x.iter_mut() {
-            *v = _mm_aesenc_si128(*v, *kr);
-        }
-    }
-    for v in x.iter_mut() {
-        *v = _mm_aesenclast_si128(*v, k[10]);
+}
+
+/// Encrypt block `t` of a batch under the key schedule `kp[t]` (8 different keys).
+#[inline]
+#[target_feature(enable = "aes,sse2")]
+fn enc_multi(kp: &[&[Block; 11]; B], x: &mut [__m128i; B]) {
+    let [x0, x1, x2, x3, x4, x5, x6, x7] = x;
+    // SAFETY: reads the 11 round keys behind each `kp[t]` (Block is 16-byte aligned) only.
+    unsafe {
+        core::arch::asm!(
+            ladder8!(per_block),
+            k0 = in(reg) kp[0].as_ptr(), k1 = in(reg) kp[1].as_ptr(),
+            k2 = in(reg) kp[2].as_ptr(), k3 = in(reg) kp[3].as_ptr(),
+            k4 = in(reg) kp[4].as_ptr(), k5 = in(reg) kp[5].as_ptr(),
+            k6 = in(reg) kp[6].as_ptr(), k7 = in(reg) kp[7].as_ptr(),
+            x0 = inout(xmm_reg) *x0, x1 = inout(xmm_reg) *x1,
+            x2 = inout(xmm_reg) *x2, x3 = inout(xmm_reg) *x3,
+            x4 = inout(xmm_reg) *x4, x5 = inout(xmm_reg) *x5,
+            x6 = inout(xmm_reg) *x6, x7 = inout(xmm_reg) *x7,
+            options(nostack, readonly, preserves_flags, pure),
+        );
     }
 }
 
@@ -347,21 +457,8 @@ pub(super) unsafe fn multi_ctr(keys: &[[Block; 11]], counter: u128, per: usize, 
         let kp: [&[Block; 11]; B] = core::array::from_fn(|t| &keys[g + t.min(live - 1)]);
         for j in 0..per {
             let c = ctrs::<1>(counter.wrapping_add(j as u128))[0];
-            let mut x = [_mm_setzero_si128(); B];
-            for t in 0..B {
-                // SAFETY: `kp[t]` is a reference to 11 blocks.
-                x[t] = _mm_xor_si128(c, unsafe { ld(&kp[t][0]) });
-            }
-            for r in 1..10 {
-                for t in 0..B {
-                    // SAFETY: as above.
-                    x[t] = _mm_aesenc_si128(x[t], unsafe { ld(&kp[t][r]) });
-                }
-            }
-            for t in 0..B {
-                // SAFETY: as above.
-                x[t] = _mm_aesenclast_si128(x[t], unsafe { ld(&kp[t][10]) });
-            }
+            let mut x = [c; B];
+            enc_multi(&kp, &mut x);
             for (t, v) in x.iter().enumerate().take(live) {
                 // SAFETY: `dst` holds `keys.len() * per` blocks (caller).
                 unsafe { st(dst.add((g + t) * per + j), *v) };

@@ -61,20 +61,129 @@ fn keys(rk: &[Block; 11]) -> [__m256i; 11] {
     k
 }
 
-/// Encrypt `N` registers (2 blocks each), round by round across the batch.
+/// One AES step on all 8 registers of a batch: `$op x_t, x_t, [key_t + off]` for t = 0..8,
+/// where `key_t` is `{k}` (one key for all) or `{k0}`..`{k7}` (one two-lane key per register).
+macro_rules! step8 {
+    ($op:literal, $off:literal, one_key) => {
+        concat!(
+            $op, " {x0}, {x0}, ymmword ptr [{k} + ", $off, "]\n",
+            $op, " {x1}, {x1}, ymmword ptr [{k} + ", $off, "]\n",
+            $op, " {x2}, {x2}, ymmword ptr [{k} + ", $off, "]\n",
+            $op, " {x3}, {x3}, ymmword ptr [{k} + ", $off, "]\n",
+            $op, " {x4}, {x4}, ymmword ptr [{k} + ", $off, "]\n",
+            $op, " {x5}, {x5}, ymmword ptr [{k} + ", $off, "]\n",
+            $op, " {x6}, {x6}, ymmword ptr [{k} + ", $off, "]\n",
+            $op, " {x7}, {x7}, ymmword ptr [{k} + ", $off, "]\n",
+        )
+    };
+    ($op:literal, $off:literal, per_reg) => {
+        concat!(
+            $op, " {x0}, {x0}, ymmword ptr [{k0} + ", $off, "]\n",
+            $op, " {x1}, {x1}, ymmword ptr [{k1} + ", $off, "]\n",
+            $op, " {x2}, {x2}, ymmword ptr [{k2} + ", $off, "]\n",
+            $op, " {x3}, {x3}, ymmword ptr [{k3} + ", $off, "]\n",
+            $op, " {x4}, {x4}, ymmword ptr [{k4} + ", $off, "]\n",
+            $op, " {x5}, {x5}, ymmword ptr [{k5} + ", $off, "]\n",
+            $op, " {x6}, {x6}, ymmword ptr [{k6} + ", $off, "]\n",
+            $op, " {x7}, {x7}, ymmword ptr [{k7} + ", $off, "]\n",
+        )
+    };
+}
+
+/// One AES step on all 8 registers of a batch with the same round-key operand `$key`.
+macro_rules! step8k {
+    ($op:literal, $key:literal) => {
+        concat!(
+            $op, " {x0}, {x0}, ", $key, "\n",
+            $op, " {x1}, {x1}, ", $key, "\n",
+            $op, " {x2}, {x2}, ", $key, "\n",
+            $op, " {x3}, {x3}, ", $key, "\n",
+            $op, " {x4}, {x4}, ", $key, "\n",
+            $op, " {x5}, {x5}, ", $key, "\n",
+            $op, " {x6}, {x6}, ", $key, "\n",
+            $op, " {x7}, {x7}, ", $key, "\n",
+        )
+    };
+}
+
+/// The full AES-128 round ladder, round-major over the 8 registers of a batch. Round keys are
+/// 32-byte memory operands (round `r` at byte offset `32 r`).
+///
+/// Inline assembly, as in `ni`: left to itself LLVM schedules the ladder block-major under
+/// register pressure (8 registers + 11 keys > 16 ymm), which halves throughput.
+macro_rules! ladder8 {
+    ($mode:ident) => {
+        concat!(
+            step8!("vpxor", 0, $mode),
+            step8!("vaesenc", 32, $mode),
+            step8!("vaesenc", 64, $mode),
+            step8!("vaesenc", 96, $mode),
+            step8!("vaesenc", 128, $mode),
+            step8!("vaesenc", 160, $mode),
+            step8!("vaesenc", 192, $mode),
+            step8!("vaesenc", 224, $mode),
+            step8!("vaesenc", 256, $mode),
+            step8!("vaesenc", 288, $mode),
+            step8!("vaesenclast", 320, $mode),
+        )
+    };
+}
+
+/// Encrypt the 8 registers (16 blocks) of a batch under one (broadcast) key.
 #[inline]
 #[target_feature(enable = "vaes,avx2,aes")]
-fn enc<const N: usize>(k: &[__m256i; 11], x: &mut [__m256i; N]) {
-    for v in x.iter_mut() {
-        *v = _mm256_xor_si256(*v, k[0]);
+fn enc(k: &[__m256i; 11], x: &mut [__m256i; Y]) {
+    let [x0, x1, x2, x3, x4, x5, x6, x7] = x;
+    // SAFETY: reads the 11 round keys behind `k` only; VAES and AVX2 are enabled.
+    unsafe {
+        core::arch::asm!(
+            step8k!("vpxor", "ymmword ptr [{k}]"),
+            step8k!("vaesenc", "{r1}"),
+            step8k!("vaesenc", "{r2}"),
+            step8k!("vaesenc", "{r3}"),
+            step8k!("vaesenc", "{r4}"),
+            step8k!("vaesenc", "{r5}"),
+            step8k!("vaesenc", "{r6}"),
+            step8k!("vaesenc", "{r7}"),
+            step8k!("vaesenc", "ymmword ptr [{k} + 256]"),
+            step8k!("vaesenc", "ymmword ptr [{k} + 288]"),
+            step8k!("vaesenclast", "ymmword ptr [{k} + 320]"),
+            k = in(reg) k.as_ptr(),
+            r1 = in(ymm_reg) k[1],
+            r2 = in(ymm_reg) k[2],
+            r3 = in(ymm_reg) k[3],
+            r4 = in(ymm_reg) k[4],
+            r5 = in(ymm_reg) k[5],
+            r6 = in(ymm_reg) k[6],
+            r7 = in(ymm_reg) k[7],
+            x0 = inout(ymm_reg) *x0, x1 = inout(ymm_reg) *x1,
+            x2 = inout(ymm_reg) *x2, x3 = inout(ymm_reg) *x3,
+            x4 = inout(ymm_reg) *x4, x5 = inout(ymm_reg) *x5,
+            x6 = inout(ymm_reg) *x6, x7 = inout(ymm_reg) *x7,
+            options(nostack, readonly, preserves_flags, pure),
+        );
     }
-    for kr in &k[1..10] {
-        for v in x.iter_mut() {
-            *v = _mm256_aesenc_epi128(*v, *kr);
-        }
-    }
-    for v in x.iter_mut() {
-        *v = _mm256_aesenclast_epi128(*v, k[10]);
+}
+
+/// Encrypt register `t` of a batch under the two-lane key schedule `kp[t]`.
+#[inline]
+#[target_feature(enable = "vaes,avx2,aes")]
+fn enc_multi(kp: &[&PairKeys; Y], x: &mut [__m256i; Y]) {
+    let [x0, x1, x2, x3, x4, x5, x6, x7] = x;
+    // SAFETY: reads the 22 blocks behind each `kp[t]` only.
+    unsafe {
+        core::arch::asm!(
+            ladder8!(per_reg),
+            k0 = in(reg) kp[0].as_ptr(), k1 = in(reg) kp[1].as_ptr(),
+            k2 = in(reg) kp[2].as_ptr(), k3 = in(reg) kp[3].as_ptr(),
+            k4 = in(reg) kp[4].as_ptr(), k5 = in(reg) kp[5].as_ptr(),
+            k6 = in(reg) kp[6].as_ptr(), k7 = in(reg) kp[7].as_ptr(),
+            x0 = inout(ymm_reg) *x0, x1 = inout(ymm_reg) *x1,
+            x2 = inout(ymm_reg) *x2, x3 = inout(ymm_reg) *x3,
+            x4 = inout(ymm_reg) *x4, x5 = inout(ymm_reg) *x5,
+            x6 = inout(ymm_reg) *x6, x7 = inout(ymm_reg) *x7,
+            options(nostack, readonly, preserves_flags, pure),
+        );
     }
 }
 
@@ -376,21 +485,8 @@ pub(super) unsafe fn multi_ctr(pairs: &[PairKeys], streams: usize, counter: u128
         let kp: [&PairKeys; Y] = core::array::from_fn(|t| &pairs[g + t.min(live - 1)]);
         for j in 0..per {
             let c = ctrs_bcast::<1>(counter.wrapping_add(j as u128))[0];
-            let mut x = [_mm256_setzero_si256(); Y];
-            for t in 0..Y {
-                // SAFETY: `kp[t]` is a reference to 22 blocks.
-                x[t] = _mm256_xor_si256(c, unsafe { ld2(&kp[t][0]) });
-            }
-            for r in 1..10 {
-                for t in 0..Y {
-                    // SAFETY: as above.
-                    x[t] = _mm256_aesenc_epi128(x[t], unsafe { ld2(&kp[t][2 * r]) });
-                }
-            }
-            for t in 0..Y {
-                // SAFETY: as above.
-                x[t] = _mm256_aesenclast_epi128(x[t], unsafe { ld2(&kp[t][20]) });
-            }
+            let mut x = [c; Y];
+            enc_multi(&kp, &mut x);
             for (t, v) in x.iter().enumerate().take(live) {
                 let s = 2 * (g + t);
                 // SAFETY: `dst` holds `streams * per` blocks (caller); `s < streams`.
