@@ -29,7 +29,9 @@ fn paths() -> Vec<(AesPath, Features)> {
 }
 
 fn data(n: usize) -> Vec<Block> {
-    (0..n as u128).map(|i| Block(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834))).collect()
+    (0..n as u128)
+        .map(|i| Block(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834)))
+        .collect()
 }
 
 fn benches(c: &mut Criterion) {
@@ -40,7 +42,9 @@ fn benches(c: &mut Criterion) {
     for (p, f) in paths() {
         let aes = Aes128::with_features(Block(7), f);
         let mut buf = xs.clone();
-        g.bench_function(p.name(), |b| b.iter(|| aes.encrypt_blocks(black_box(&mut buf))));
+        g.bench_function(p.name(), |b| {
+            b.iter(|| aes.encrypt_blocks(black_box(&mut buf)))
+        });
     }
     g.finish();
 
@@ -54,11 +58,14 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("cr_hash_pairs");
-    g.sample_size(10).throughput(Throughput::Elements(2 * N as u64));
+    g.sample_size(10)
+        .throughput(Throughput::Elements(2 * N as u64));
     for (p, f) in paths() {
         let h = FixedKeyHash::with_features(FIXED_KEY, f);
         let (mut o0, mut o1) = (vec![Block::ZERO; N], vec![Block::ZERO; N]);
-        g.bench_function(p.name(), |b| b.iter(|| h.cr_hash_pairs(black_box(&xs), Block(3), &mut o0, &mut o1)));
+        g.bench_function(p.name(), |b| {
+            b.iter(|| h.cr_hash_pairs(black_box(&xs), Block(3), &mut o0, &mut o1))
+        });
     }
     g.finish();
 
@@ -67,13 +74,17 @@ fn benches(c: &mut Criterion) {
     for (p, f) in paths() {
         let h = FixedKeyHash::with_features(FIXED_KEY, f);
         let mut buf = xs.clone();
-        g.bench_function(p.name(), |b| b.iter(|| h.tccr_hash(black_box(&mut buf), 12345)));
+        g.bench_function(p.name(), |b| {
+            b.iter(|| h.tccr_hash(black_box(&mut buf), 12345))
+        });
     }
     g.finish();
 
     let mut g = c.benchmark_group("prg_fill_bytes");
-    g.sample_size(10)
-        .throughput(Throughput::ElementsAndBytes { elements: N as u64, bytes: 16 * N as u64 });
+    g.sample_size(10).throughput(Throughput::ElementsAndBytes {
+        elements: N as u64,
+        bytes: 16 * N as u64,
+    });
     for (p, f) in paths() {
         let mut prg = Prg::with_features(Block(9), f);
         let mut buf = vec![0u8; 16 * N];
@@ -82,7 +93,8 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("multiprg_fill_128x16");
-    g.sample_size(10).throughput(Throughput::Elements((STREAMS * PER) as u64));
+    g.sample_size(10)
+        .throughput(Throughput::Elements((STREAMS * PER) as u64));
     let seeds = data(STREAMS);
     for (p, f) in paths() {
         let mut m = MultiPrg::with_features(&seeds, f);

@@ -6,7 +6,9 @@
 //! pick; `force_portable_env_is_honoured` checks that part).
 
 use pq_kernels::Block;
-use pq_kernels::aes::{AesPath, Aes128, FIXED_KEY, FixedKeyHash, MultiPrg, Prg, expand_key, fixed_key};
+use pq_kernels::aes::{
+    Aes128, AesPath, FIXED_KEY, FixedKeyHash, MultiPrg, Prg, expand_key, fixed_key,
+};
 use pq_kernels::cpu::{Features, force_portable};
 use proptest::prelude::*;
 
@@ -55,8 +57,16 @@ fn ref_tccr(pi: &Aes128, x: Block, i: Block) -> Block {
 #[test]
 fn fips197_appendix_b_and_c1_on_every_path() {
     let cases = [
-        ("2b7e151628aed2a6abf7158809cf4f3c", "3243f6a8885a308d313198a2e0370734", "3925841d02dc09fbdc118597196a0b32"),
-        ("000102030405060708090a0b0c0d0e0f", "00112233445566778899aabbccddeeff", "69c4e0d86a7b0430d8cdb78070b4c55a"),
+        (
+            "2b7e151628aed2a6abf7158809cf4f3c",
+            "3243f6a8885a308d313198a2e0370734",
+            "3925841d02dc09fbdc118597196a0b32",
+        ),
+        (
+            "000102030405060708090a0b0c0d0e0f",
+            "00112233445566778899aabbccddeeff",
+            "69c4e0d86a7b0430d8cdb78070b4c55a",
+        ),
     ];
     for (path, f) in paths() {
         for (k, p, c) in cases {
@@ -96,7 +106,10 @@ fn fips197_key_expansion_vectors() {
     assert_eq!(rk[0], blk("000102030405060708090a0b0c0d0e0f"));
     assert_eq!(rk[10], blk("13111d7fe3944a17f307a78b4d2b30c5"));
     for (_, f) in paths() {
-        assert_eq!(Aes128::with_features(blk("000102030405060708090a0b0c0d0e0f"), f).round_keys(), &rk);
+        assert_eq!(
+            Aes128::with_features(blk("000102030405060708090a0b0c0d0e0f"), f).round_keys(),
+            &rk
+        );
     }
 }
 
@@ -123,7 +136,9 @@ fn explicit_portable_path_matches_reference() {
     let pi = reference(key);
     let h = FixedKeyHash::with_features(key, f);
     assert_eq!(h.path(), AesPath::Portable);
-    let xs: Vec<Block> = (0..100u128).map(|i| Block(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834))).collect();
+    let xs: Vec<Block> = (0..100u128)
+        .map(|i| Block(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834)))
+        .collect();
     let mut cr = xs.clone();
     h.cr_hash(&mut cr);
     let mut tc = xs.clone();
@@ -143,7 +158,10 @@ fn explicit_portable_path_matches_reference() {
 fn fixed_key_is_aes_under_fixed_key() {
     let pi = reference(FIXED_KEY);
     let x = Block(42);
-    assert_eq!(fixed_key().permutation().encrypt_block(x), pi.encrypt_block(x));
+    assert_eq!(
+        fixed_key().permutation().encrypt_block(x),
+        pi.encrypt_block(x)
+    );
     let mut v = [x];
     fixed_key().cr_hash(&mut v);
     assert_eq!(v[0], ref_cr(&pi, x));
@@ -177,18 +195,27 @@ fn prg_bytes_consume_whole_blocks() {
 fn multiprg_streams_are_prgs() {
     for (path, f) in paths() {
         for &ns in &STREAMS {
-            let seeds: Vec<Block> = (0..ns as u128).map(|s| Block(s * 0x1234_5678_9abc_def1 + 7)).collect();
+            let seeds: Vec<Block> = (0..ns as u128)
+                .map(|s| Block(s * 0x1234_5678_9abc_def1 + 7))
+                .collect();
             let mut m = MultiPrg::with_features(&seeds, f);
             assert_eq!(m.path(), path);
             assert_eq!(m.streams(), ns);
-            let mut prgs: Vec<Prg> = seeds.iter().map(|s| Prg::with_features(*s, Features::portable())).collect();
+            let mut prgs: Vec<Prg> = seeds
+                .iter()
+                .map(|s| Prg::with_features(*s, Features::portable()))
+                .collect();
             for per in [1usize, 3, 16, 0, 17, 8, 40] {
                 let mut out = vec![Block::ZERO; ns * per];
                 m.fill(per, &mut out);
                 for (s, p) in prgs.iter_mut().enumerate() {
                     let mut want = vec![Block::ZERO; per];
                     p.fill_blocks(&mut want);
-                    assert_eq!(&out[s * per..(s + 1) * per], &want[..], "{path:?} streams {ns} per {per} stream {s}");
+                    assert_eq!(
+                        &out[s * per..(s + 1) * per],
+                        &want[..],
+                        "{path:?} streams {ns} per {per} stream {s}"
+                    );
                 }
             }
         }
@@ -210,7 +237,13 @@ fn tweak_start() -> impl Strategy<Value = u128> {
 
 fn case() -> impl Strategy<Value = (Block, Vec<Block>, Vec<Block>, u128, Block)> {
     prop::sample::select(LENS.to_vec()).prop_flat_map(|n| {
-        (any::<u128>().prop_map(Block), blocks(n), blocks(n), tweak_start(), any::<u128>().prop_map(Block))
+        (
+            any::<u128>().prop_map(Block),
+            blocks(n),
+            blocks(n),
+            tweak_start(),
+            any::<u128>().prop_map(Block),
+        )
     })
 }
 

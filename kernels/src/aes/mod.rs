@@ -107,7 +107,11 @@ impl Aes128 {
     pub fn with_features(key: Block, f: Features) -> Self {
         let kb = key.to_bytes();
         let soft = aes::Aes128Enc::new(&kb.into());
-        Aes128 { round_keys: expand_key(kb), path: AesPath::choose(f), soft }
+        Aes128 {
+            round_keys: expand_key(kb),
+            path: AesPath::choose(f),
+            soft,
+        }
     }
 
     pub fn path(&self) -> AesPath {
@@ -142,7 +146,11 @@ impl Aes128 {
     /// # Panics
     /// If the lengths differ.
     pub fn encrypt_blocks_into(&self, input: &[Block], out: &mut [Block]) {
-        assert_eq!(input.len(), out.len(), "encrypt_blocks_into: length mismatch");
+        assert_eq!(
+            input.len(),
+            out.len(),
+            "encrypt_blocks_into: length mismatch"
+        );
         let n = input.len();
         // Pointers: both valid for `n` blocks and disjoint (borrow rules).
         by_path!(self.path,
@@ -196,10 +204,14 @@ pub struct FixedKeyHash {
 
 impl FixedKeyHash {
     pub fn new(key: Block) -> Self {
-        FixedKeyHash { pi: Aes128::new(key) }
+        FixedKeyHash {
+            pi: Aes128::new(key),
+        }
     }
     pub fn with_features(key: Block, f: Features) -> Self {
-        FixedKeyHash { pi: Aes128::with_features(key, f) }
+        FixedKeyHash {
+            pi: Aes128::with_features(key, f),
+        }
     }
     pub fn path(&self) -> AesPath {
         self.pi.path()
@@ -244,7 +256,13 @@ impl FixedKeyHash {
     ///
     /// # Panics
     /// If the lengths differ.
-    pub fn cr_hash_pairs(&self, xs: &[Block], delta: Block, out0: &mut [Block], out1: &mut [Block]) {
+    pub fn cr_hash_pairs(
+        &self,
+        xs: &[Block],
+        delta: Block,
+        out0: &mut [Block],
+        out1: &mut [Block],
+    ) {
         self.hash_pairs(xs, delta, out0, out1, None)
     }
 
@@ -264,8 +282,18 @@ impl FixedKeyHash {
         self.hash_pairs(xs, delta, out0, out1, Some(tweak_start))
     }
 
-    fn hash_pairs(&self, xs: &[Block], delta: Block, out0: &mut [Block], out1: &mut [Block], tweak: Option<u128>) {
-        assert!(xs.len() == out0.len() && xs.len() == out1.len(), "hash_pairs: length mismatch");
+    fn hash_pairs(
+        &self,
+        xs: &[Block],
+        delta: Block,
+        out0: &mut [Block],
+        out1: &mut [Block],
+        tweak: Option<u128>,
+    ) {
+        assert!(
+            xs.len() == out0.len() && xs.len() == out1.len(),
+            "hash_pairs: length mismatch"
+        );
         let n = xs.len();
         let rk = self.pi.round_keys();
         let (o0, o1) = (out0.as_mut_ptr(), out1.as_mut_ptr());
@@ -298,7 +326,9 @@ impl FixedKeyHash {
     pub fn tccr_hash(&self, xs: &mut [Block], tweak_start: u128) {
         let (n, p) = (xs.len(), xs.as_mut_ptr());
         self.tccr_raw(p, p, n, Tweaks::Counter(tweak_start), || {
-            portable::tccr_hash(&self.pi.soft, xs, |j| Block(tweak_start.wrapping_add(j as u128)))
+            portable::tccr_hash(&self.pi.soft, xs, |j| {
+                Block(tweak_start.wrapping_add(j as u128))
+            })
         })
     }
 
@@ -311,7 +341,9 @@ impl FixedKeyHash {
         let (n, src, dst) = (input.len(), input.as_ptr(), out.as_mut_ptr());
         self.tccr_raw(src, dst, n, Tweaks::Counter(tweak_start), || {
             out.copy_from_slice(input);
-            portable::tccr_hash(&self.pi.soft, out, |j| Block(tweak_start.wrapping_add(j as u128)))
+            portable::tccr_hash(&self.pi.soft, out, |j| {
+                Block(tweak_start.wrapping_add(j as u128))
+            })
         })
     }
 
@@ -320,7 +352,11 @@ impl FixedKeyHash {
     /// # Panics
     /// If the lengths differ.
     pub fn tccr_hash_with_tweaks(&self, xs: &mut [Block], tweaks: &[Block]) {
-        assert_eq!(xs.len(), tweaks.len(), "tccr_hash_with_tweaks: length mismatch");
+        assert_eq!(
+            xs.len(),
+            tweaks.len(),
+            "tccr_hash_with_tweaks: length mismatch"
+        );
         let (n, p) = (xs.len(), xs.as_mut_ptr());
         self.tccr_raw(p, p, n, Tweaks::Slice(tweaks.as_ptr()), || {
             portable::tccr_hash(&self.pi.soft, xs, |j| tweaks[j])
@@ -330,7 +366,14 @@ impl FixedKeyHash {
     /// Hardware TCCR over raw pointers (valid for `n` blocks; equal or disjoint; a tweak slice
     /// covers `n`), or `soft()` on the portable path.
     #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
-    fn tccr_raw(&self, src: *const Block, dst: *mut Block, n: usize, tw: Tweaks, soft: impl FnOnce()) {
+    fn tccr_raw(
+        &self,
+        src: *const Block,
+        dst: *mut Block,
+        n: usize,
+        tw: Tweaks,
+        soft: impl FnOnce(),
+    ) {
         let rk = self.pi.round_keys();
         by_path!(self.pi.path,
             vaes => vaes::tccr_hash(rk, src, dst, n, tw),
@@ -356,10 +399,16 @@ pub struct Prg {
 
 impl Prg {
     pub fn new(seed: Block) -> Self {
-        Prg { aes: Aes128::new(seed), counter: 0 }
+        Prg {
+            aes: Aes128::new(seed),
+            counter: 0,
+        }
     }
     pub fn with_features(seed: Block, f: Features) -> Self {
-        Prg { aes: Aes128::with_features(seed, f), counter: 0 }
+        Prg {
+            aes: Aes128::with_features(seed, f),
+            counter: 0,
+        }
     }
     pub fn path(&self) -> AesPath {
         self.aes.path()
@@ -402,10 +451,11 @@ impl Prg {
 /// Many AES-CTR streams, one key each, advanced together by the same number of blocks.
 /// Stream `s` produces exactly what `Prg::new(seeds[s])` would.
 ///
-/// Hardware layout: with `per_stream ≥` [`MultiPrg::PER_STREAM_MAJOR`] each stream is filled
-/// with the single-key CTR kernel (contiguous output, round keys in registers). With fewer
-/// blocks per stream, AES-NI interleaves 8 streams (one key per block) and VAES puts two
-/// streams' keys in the two lanes of each round key, 16 streams in flight.
+/// Hardware layouts, by blocks per stream: with at least one full batch (16 VAES / 8 AES-NI)
+/// each stream is filled by the single-key CTR kernel (contiguous output, round keys in
+/// registers). Below that, VAES with ≥ 8 puts two streams' keys in the two lanes of each
+/// round key and runs 8 counters of one stream pair per batch; with fewer, 8 stream pairs
+/// (VAES, 16 streams) or 8 streams (AES-NI) go through one batch, one key per register.
 #[derive(Clone)]
 pub struct MultiPrg {
     path: AesPath,
@@ -420,9 +470,6 @@ pub struct MultiPrg {
 }
 
 impl MultiPrg {
-    /// Blocks per stream from which the hardware paths fill stream by stream.
-    pub const PER_STREAM_MAJOR: usize = 16;
-
     pub fn new(seeds: &[Block]) -> Self {
         Self::with_features(seeds, Features::get())
     }
@@ -430,12 +477,18 @@ impl MultiPrg {
         let path = AesPath::choose(f);
         let keys: Vec<[Block; 11]> = seeds.iter().map(|s| expand_key(s.to_bytes())).collect();
         let soft = match path {
-            AesPath::Portable => seeds.iter().map(|s| aes::Aes128Enc::new(&s.to_bytes().into())).collect(),
+            AesPath::Portable => seeds
+                .iter()
+                .map(|s| aes::Aes128Enc::new(&s.to_bytes().into()))
+                .collect(),
             _ => Vec::new(),
         };
         #[cfg(target_arch = "x86_64")]
         let pairs = match path {
-            AesPath::Vaes256 => keys.chunks(2).map(|c| vaes::pair_keys(&c[0], &c[c.len() - 1])).collect(),
+            AesPath::Vaes256 => keys
+                .chunks(2)
+                .map(|c| vaes::pair_keys(&c[0], &c[c.len() - 1]))
+                .collect(),
             _ => Vec::new(),
         };
         MultiPrg {
@@ -467,22 +520,27 @@ impl MultiPrg {
     /// # Panics
     /// If `out.len() != streams() * per_stream`.
     pub fn fill(&mut self, per_stream: usize, out: &mut [Block]) {
-        assert_eq!(out.len(), self.keys.len() * per_stream, "MultiPrg::fill: length mismatch");
+        assert_eq!(
+            out.len(),
+            self.keys.len() * per_stream,
+            "MultiPrg::fill: length mismatch"
+        );
         if per_stream == 0 {
             return;
         }
         let c = self.counter;
-        let major = per_stream >= Self::PER_STREAM_MAJOR;
         // Pointers: `out` holds `streams * per_stream` blocks (asserted above).
         by_path!(self.path,
-            vaes => if major {
+            vaes => if per_stream >= vaes::B {
                 for (k, row) in self.keys.iter().zip(out.chunks_mut(per_stream)) {
                     vaes::ctr(k, c, row.as_mut_ptr().cast(), per_stream);
                 }
+            } else if per_stream >= vaes::B / 2 {
+                vaes::multi_ctr_pair_major(&self.pairs, self.keys.len(), c, per_stream, out.as_mut_ptr());
             } else {
                 vaes::multi_ctr(&self.pairs, self.keys.len(), c, per_stream, out.as_mut_ptr());
             },
-            ni => if major {
+            ni => if per_stream >= ni::B {
                 for (k, row) in self.keys.iter().zip(out.chunks_mut(per_stream)) {
                     ni::ctr(k, c, row.as_mut_ptr().cast(), per_stream);
                 }
@@ -536,7 +594,13 @@ mod tests {
     #[test]
     fn claimed_features_are_checked_against_the_cpu() {
         let hw = Features::detect_hw();
-        let all = Features { sse2: true, ssse3: true, aesni: true, avx2: true, vaes: true };
+        let all = Features {
+            sse2: true,
+            ssse3: true,
+            aesni: true,
+            avx2: true,
+            vaes: true,
+        };
         let p = Aes128::with_features(Block::ZERO, all).path();
         assert_eq!(p == AesPath::Vaes256, hw.vaes);
         assert_eq!(p == AesPath::Portable, !hw.aesni);
@@ -557,7 +621,11 @@ mod tests {
                 let mut got = vec![Block::ZERO; 37];
                 prg.fill_blocks(&mut got);
                 for (j, g) in got.iter().enumerate() {
-                    assert_eq!(*g, aes.encrypt_block(Block(s.wrapping_add(j as u128))), "{f:?} {s:x} {j}");
+                    assert_eq!(
+                        *g,
+                        aes.encrypt_block(Block(s.wrapping_add(j as u128))),
+                        "{f:?} {s:x} {j}"
+                    );
                 }
                 let xs: Vec<Block> = (0..37u128).map(|j| Block(j * 0x9e37_79b9)).collect();
                 let mut t = xs.clone();

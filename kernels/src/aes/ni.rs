@@ -40,36 +40,14 @@ pub(super) fn keys(rk: &[Block; 11]) -> [__m128i; 11] {
     k
 }
 
-/// One AES step on all 8 registers of a batch: `$op x_t, [key_t + off]` for t = 0..8,
-/// where `key_t` is `{k}` (one key for all) or `{k0}`..`{k7}` (one key per block).
-macro_rules! step8 {
-    ($op:literal, $off:literal, one_key) => {
-        concat!(
-            $op, " {x0}, xmmword ptr [{k} + ", $off, "]\n",
-            $op, " {x1}, xmmword ptr [{k} + ", $off, "]\n",
-            $op, " {x2}, xmmword ptr [{k} + ", $off, "]\n",
-            $op, " {x3}, xmmword ptr [{k} + ", $off, "]\n",
-            $op, " {x4}, xmmword ptr [{k} + ", $off, "]\n",
-            $op, " {x5}, xmmword ptr [{k} + ", $off, "]\n",
-            $op, " {x6}, xmmword ptr [{k} + ", $off, "]\n",
-            $op, " {x7}, xmmword ptr [{k} + ", $off, "]\n",
-        )
-    };
-    ($op:literal, $off:literal, per_block) => {
-        concat!(
-            $op, " {x0}, xmmword ptr [{k0} + ", $off, "]\n",
-            $op, " {x1}, xmmword ptr [{k1} + ", $off, "]\n",
-            $op, " {x2}, xmmword ptr [{k2} + ", $off, "]\n",
-            $op, " {x3}, xmmword ptr [{k3} + ", $off, "]\n",
-            $op, " {x4}, xmmword ptr [{k4} + ", $off, "]\n",
-            $op, " {x5}, xmmword ptr [{k5} + ", $off, "]\n",
-            $op, " {x6}, xmmword ptr [{k6} + ", $off, "]\n",
-            $op, " {x7}, xmmword ptr [{k7} + ", $off, "]\n",
-        )
-    };
-}
+// The AES-128 round ladder is inline assembly, round-major over the 8 registers of a batch.
+// Left to itself, LLVM's scheduler (under register pressure: 8 data registers + 11 round keys
+// > 16 xmm registers) reorders the ladder block-major, leaving about one dependent `aesenc`
+// chain in flight and halving throughput. Round keys 1..=7 of a one-key ladder sit in
+// registers; the others are memory operands (round `r` at byte offset `16 r`).
 
-/// One AES step on all 8 registers of a batch with the same round-key operand `$key`.
+/// One AES step on the 8 registers `{x0}`..`{x7}` with the same round-key operand `$key`.
+#[rustfmt::skip]
 macro_rules! step8k {
     ($op:literal, $key:literal) => {
         concat!(
@@ -85,26 +63,40 @@ macro_rules! step8k {
     };
 }
 
-/// The full AES-128 round ladder, round-major over the 8 blocks of a batch. Round keys are
-/// 16-byte-aligned memory operands (round `r` at byte offset `16 r`).
-///
-/// Written as inline assembly because LLVM's scheduler, under register pressure (8 blocks +
-/// 11 round keys > 16 xmm registers), otherwise reorders the ladder block-major, leaving one
-/// dependent `aesenc` chain in flight and halving throughput.
-macro_rules! ladder8 {
-    ($mode:ident) => {
+/// One AES step on the 8 registers `{x0}`..`{x7}`, register `t` with the round key at
+/// `[{kt} + $off]` (one key schedule per register).
+#[rustfmt::skip]
+macro_rules! step8m {
+    ($op:literal, $off:literal) => {
         concat!(
-            step8!("pxor", 0, $mode),
-            step8!("aesenc", 16, $mode),
-            step8!("aesenc", 32, $mode),
-            step8!("aesenc", 48, $mode),
-            step8!("aesenc", 64, $mode),
-            step8!("aesenc", 80, $mode),
-            step8!("aesenc", 96, $mode),
-            step8!("aesenc", 112, $mode),
-            step8!("aesenc", 128, $mode),
-            step8!("aesenc", 144, $mode),
-            step8!("aesenclast", 160, $mode),
+            $op, " {x0}, xmmword ptr [{k0} + ", $off, "]\n",
+            $op, " {x1}, xmmword ptr [{k1} + ", $off, "]\n",
+            $op, " {x2}, xmmword ptr [{k2} + ", $off, "]\n",
+            $op, " {x3}, xmmword ptr [{k3} + ", $off, "]\n",
+            $op, " {x4}, xmmword ptr [{k4} + ", $off, "]\n",
+            $op, " {x5}, xmmword ptr [{k5} + ", $off, "]\n",
+            $op, " {x6}, xmmword ptr [{k6} + ", $off, "]\n",
+            $op, " {x7}, xmmword ptr [{k7} + ", $off, "]\n",
+        )
+    };
+}
+
+/// The ladder with one key schedule per register.
+#[rustfmt::skip]
+macro_rules! ladder8_multi {
+    () => {
+        concat!(
+            step8m!("pxor", 0),
+            step8m!("aesenc", 16),
+            step8m!("aesenc", 32),
+            step8m!("aesenc", 48),
+            step8m!("aesenc", 64),
+            step8m!("aesenc", 80),
+            step8m!("aesenc", 96),
+            step8m!("aesenc", 112),
+            step8m!("aesenc", 128),
+            step8m!("aesenc", 144),
+            step8m!("aesenclast", 160),
         )
     };
 }
@@ -153,7 +145,7 @@ fn enc_multi(kp: &[&[Block; 11]; B], x: &mut [__m128i; B]) {
     // SAFETY: reads the 11 round keys behind each `kp[t]` (Block is 16-byte aligned) only.
     unsafe {
         core::arch::asm!(
-            ladder8!(per_block),
+            ladder8_multi!(),
             k0 = in(reg) kp[0].as_ptr(), k1 = in(reg) kp[1].as_ptr(),
             k2 = in(reg) kp[2].as_ptr(), k3 = in(reg) kp[3].as_ptr(),
             k4 = in(reg) kp[4].as_ptr(), k5 = in(reg) kp[5].as_ptr(),
@@ -231,21 +223,26 @@ pub(super) unsafe fn encrypt(rk: &[Block; 11], src: *const Block, dst: *mut Bloc
     let k = keys(rk);
     // SAFETY (whole body): pointers valid for `n` blocks (caller), tails use stack buffers.
     unsafe {
-        batched!(n, B, |i| {
-            let mut x = [_mm_setzero_si128(); B];
-            for (t, v) in x.iter_mut().enumerate() {
-                *v = ld(src.add(i + t));
+        batched!(
+            n,
+            B,
+            |i| {
+                let mut x = [_mm_setzero_si128(); B];
+                for (t, v) in x.iter_mut().enumerate() {
+                    *v = ld(src.add(i + t));
+                }
+                enc(&k, &mut x);
+                for (t, v) in x.iter().enumerate() {
+                    st(dst.add(i + t), *v);
+                }
+            },
+            |i, r| {
+                let mut buf = [Block::ZERO; B];
+                buf[..r].copy_from_slice(core::slice::from_raw_parts(src.add(i), r));
+                encrypt_batch(&k, buf.as_mut_ptr());
+                core::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), r);
             }
-            enc(&k, &mut x);
-            for (t, v) in x.iter().enumerate() {
-                st(dst.add(i + t), *v);
-            }
-        }, |i, r| {
-            let mut buf = [Block::ZERO; B];
-            buf[..r].copy_from_slice(core::slice::from_raw_parts(src.add(i), r));
-            encrypt_batch(&k, buf.as_mut_ptr());
-            core::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), r);
-        });
+        );
     }
 }
 
@@ -287,12 +284,17 @@ pub(super) unsafe fn cr_hash(rk: &[Block; 11], src: *const Block, dst: *mut Bloc
     let k = keys(rk);
     // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
     unsafe {
-        batched!(n, B, |i| { cr_batch(&k, src.add(i), dst.add(i)) }, |i, r| {
-            let mut buf = [Block::ZERO; B];
-            buf[..r].copy_from_slice(core::slice::from_raw_parts(src.add(i), r));
-            cr_batch(&k, buf.as_ptr(), buf.as_mut_ptr());
-            core::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), r);
-        });
+        batched!(
+            n,
+            B,
+            |i| { cr_batch(&k, src.add(i), dst.add(i)) },
+            |i, r| {
+                let mut buf = [Block::ZERO; B];
+                buf[..r].copy_from_slice(core::slice::from_raw_parts(src.add(i), r));
+                cr_batch(&k, buf.as_ptr(), buf.as_mut_ptr());
+                core::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), r);
+            }
+        );
     }
 }
 
@@ -319,24 +321,35 @@ unsafe fn tccr_batch(k: &[__m128i; 11], src: *const Block, dst: *mut Block, tw: 
 
 /// `dst[j] = π(π(src[j]) ⊕ i_j) ⊕ π(src[j])`, tweaks from `tw` (a slice must hold `n`).
 #[target_feature(enable = "aes,sse2")]
-pub(super) unsafe fn tccr_hash(rk: &[Block; 11], src: *const Block, dst: *mut Block, n: usize, tw: Tweaks) {
+pub(super) unsafe fn tccr_hash(
+    rk: &[Block; 11],
+    src: *const Block,
+    dst: *mut Block,
+    n: usize,
+    tw: Tweaks,
+) {
     let k = keys(rk);
     // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
     unsafe {
-        batched!(n, B, |i| { tccr_batch(&k, src.add(i), dst.add(i), tweaks::<B>(tw, i)) }, |i, r| {
-            let mut buf = [Block::ZERO; B];
-            buf[..r].copy_from_slice(core::slice::from_raw_parts(src.add(i), r));
-            let t = match tw {
-                Tweaks::Counter(_) => tweaks::<B>(tw, i),
-                Tweaks::Slice(p) => {
-                    let mut tb = [Block::ZERO; B];
-                    tb[..r].copy_from_slice(core::slice::from_raw_parts(p.add(i), r));
-                    tweaks::<B>(Tweaks::Slice(tb.as_ptr()), 0)
-                }
-            };
-            tccr_batch(&k, buf.as_ptr(), buf.as_mut_ptr(), t);
-            core::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), r);
-        });
+        batched!(
+            n,
+            B,
+            |i| { tccr_batch(&k, src.add(i), dst.add(i), tweaks::<B>(tw, i)) },
+            |i, r| {
+                let mut buf = [Block::ZERO; B];
+                buf[..r].copy_from_slice(core::slice::from_raw_parts(src.add(i), r));
+                let t = match tw {
+                    Tweaks::Counter(_) => tweaks::<B>(tw, i),
+                    Tweaks::Slice(p) => {
+                        let mut tb = [Block::ZERO; B];
+                        tb[..r].copy_from_slice(core::slice::from_raw_parts(p.add(i), r));
+                        tweaks::<B>(Tweaks::Slice(tb.as_ptr()), 0)
+                    }
+                };
+                tccr_batch(&k, buf.as_ptr(), buf.as_mut_ptr(), t);
+                core::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), r);
+            }
+        );
     }
 }
 
@@ -409,14 +422,19 @@ pub(super) unsafe fn hash_pairs(
     let tw = |i: usize| tweak.map(|c| ctrs::<H>(c.wrapping_add(i as u128)));
     // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
     unsafe {
-        batched!(n, H, |i| { pairs_batch(&k, src.add(i), d, out0.add(i), out1.add(i), tw(i)) }, |i, r| {
-            let mut buf = [Block::ZERO; H];
-            buf[..r].copy_from_slice(core::slice::from_raw_parts(src.add(i), r));
-            let (mut o0, mut o1) = ([Block::ZERO; H], [Block::ZERO; H]);
-            pairs_batch(&k, buf.as_ptr(), d, o0.as_mut_ptr(), o1.as_mut_ptr(), tw(i));
-            core::ptr::copy_nonoverlapping(o0.as_ptr(), out0.add(i), r);
-            core::ptr::copy_nonoverlapping(o1.as_ptr(), out1.add(i), r);
-        });
+        batched!(
+            n,
+            H,
+            |i| { pairs_batch(&k, src.add(i), d, out0.add(i), out1.add(i), tw(i)) },
+            |i, r| {
+                let mut buf = [Block::ZERO; H];
+                buf[..r].copy_from_slice(core::slice::from_raw_parts(src.add(i), r));
+                let (mut o0, mut o1) = ([Block::ZERO; H], [Block::ZERO; H]);
+                pairs_batch(&k, buf.as_ptr(), d, o0.as_mut_ptr(), o1.as_mut_ptr(), tw(i));
+                core::ptr::copy_nonoverlapping(o0.as_ptr(), out0.add(i), r);
+                core::ptr::copy_nonoverlapping(o1.as_ptr(), out1.add(i), r);
+            }
+        );
     }
 }
 
@@ -426,21 +444,26 @@ pub(super) unsafe fn ctr(rk: &[Block; 11], counter: u128, dst: *mut u8, n: usize
     let k = keys(rk);
     // SAFETY: `dst` valid for `16 n` bytes (caller); tails use a stack buffer.
     unsafe {
-        batched!(n, B, |i| {
-            let mut x = ctrs::<B>(counter.wrapping_add(i as u128));
-            enc(&k, &mut x);
-            for (t, v) in x.iter().enumerate() {
-                _mm_storeu_si128(dst.add(16 * (i + t)).cast(), *v);
+        batched!(
+            n,
+            B,
+            |i| {
+                let mut x = ctrs::<B>(counter.wrapping_add(i as u128));
+                enc(&k, &mut x);
+                for (t, v) in x.iter().enumerate() {
+                    _mm_storeu_si128(dst.add(16 * (i + t)).cast(), *v);
+                }
+            },
+            |i, r| {
+                let mut x = ctrs::<B>(counter.wrapping_add(i as u128));
+                enc(&k, &mut x);
+                let mut buf = [Block::ZERO; B];
+                for (t, v) in x.iter().enumerate() {
+                    st(buf.as_mut_ptr().add(t), *v);
+                }
+                core::ptr::copy_nonoverlapping(buf.as_ptr().cast::<u8>(), dst.add(16 * i), 16 * r);
             }
-        }, |i, r| {
-            let mut x = ctrs::<B>(counter.wrapping_add(i as u128));
-            enc(&k, &mut x);
-            let mut buf = [Block::ZERO; B];
-            for (t, v) in x.iter().enumerate() {
-                st(buf.as_mut_ptr().add(t), *v);
-            }
-            core::ptr::copy_nonoverlapping(buf.as_ptr().cast::<u8>(), dst.add(16 * i), 16 * r);
-        });
+        );
     }
 }
 

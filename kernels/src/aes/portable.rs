@@ -24,7 +24,12 @@ pub fn expand_key(key: [u8; 16]) -> [Block; 11] {
         let mut t = w[i - 1];
         if i % 4 == 0 {
             // RotWord, SubWord, Rcon.
-            t = [SBOX[t[1] as usize], SBOX[t[2] as usize], SBOX[t[3] as usize], SBOX[t[0] as usize]];
+            t = [
+                SBOX[t[1] as usize],
+                SBOX[t[2] as usize],
+                SBOX[t[3] as usize],
+                SBOX[t[0] as usize],
+            ];
             t[0] ^= RCON[i / 4 - 1];
         }
         for j in 0..4 {

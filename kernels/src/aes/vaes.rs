@@ -61,36 +61,14 @@ fn keys(rk: &[Block; 11]) -> [__m256i; 11] {
     k
 }
 
-/// One AES step on all 8 registers of a batch: `$op x_t, x_t, [key_t + off]` for t = 0..8,
-/// where `key_t` is `{k}` (one key for all) or `{k0}`..`{k7}` (one two-lane key per register).
-macro_rules! step8 {
-    ($op:literal, $off:literal, one_key) => {
-        concat!(
-            $op, " {x0}, {x0}, ymmword ptr [{k} + ", $off, "]\n",
-            $op, " {x1}, {x1}, ymmword ptr [{k} + ", $off, "]\n",
-            $op, " {x2}, {x2}, ymmword ptr [{k} + ", $off, "]\n",
-            $op, " {x3}, {x3}, ymmword ptr [{k} + ", $off, "]\n",
-            $op, " {x4}, {x4}, ymmword ptr [{k} + ", $off, "]\n",
-            $op, " {x5}, {x5}, ymmword ptr [{k} + ", $off, "]\n",
-            $op, " {x6}, {x6}, ymmword ptr [{k} + ", $off, "]\n",
-            $op, " {x7}, {x7}, ymmword ptr [{k} + ", $off, "]\n",
-        )
-    };
-    ($op:literal, $off:literal, per_reg) => {
-        concat!(
-            $op, " {x0}, {x0}, ymmword ptr [{k0} + ", $off, "]\n",
-            $op, " {x1}, {x1}, ymmword ptr [{k1} + ", $off, "]\n",
-            $op, " {x2}, {x2}, ymmword ptr [{k2} + ", $off, "]\n",
-            $op, " {x3}, {x3}, ymmword ptr [{k3} + ", $off, "]\n",
-            $op, " {x4}, {x4}, ymmword ptr [{k4} + ", $off, "]\n",
-            $op, " {x5}, {x5}, ymmword ptr [{k5} + ", $off, "]\n",
-            $op, " {x6}, {x6}, ymmword ptr [{k6} + ", $off, "]\n",
-            $op, " {x7}, {x7}, ymmword ptr [{k7} + ", $off, "]\n",
-        )
-    };
-}
+// The AES-128 round ladder is inline assembly, round-major over the 8 registers of a batch.
+// Left to itself, LLVM's scheduler (under register pressure: 8 data registers + 11 round keys
+// > 16 ymm registers) reorders the ladder block-major, leaving about one dependent `aesenc`
+// chain in flight and halving throughput. Round keys 1..=7 of a one-key ladder sit in
+// registers; the others are memory operands (round `r` at byte offset `32 r`).
 
-/// One AES step on all 8 registers of a batch with the same round-key operand `$key`.
+/// One AES step on the 8 registers `{x0}`..`{x7}` with the same round-key operand `$key`.
+#[rustfmt::skip]
 macro_rules! step8k {
     ($op:literal, $key:literal) => {
         concat!(
@@ -106,25 +84,40 @@ macro_rules! step8k {
     };
 }
 
-/// The full AES-128 round ladder, round-major over the 8 registers of a batch. Round keys are
-/// 32-byte memory operands (round `r` at byte offset `32 r`).
-///
-/// Inline assembly, as in `ni`: left to itself LLVM schedules the ladder block-major under
-/// register pressure (8 registers + 11 keys > 16 ymm), which halves throughput.
-macro_rules! ladder8 {
-    ($mode:ident) => {
+/// One AES step on the 8 registers `{x0}`..`{x7}`, register `t` with the round key at
+/// `[{kt} + $off]` (one key schedule per register).
+#[rustfmt::skip]
+macro_rules! step8m {
+    ($op:literal, $off:literal) => {
         concat!(
-            step8!("vpxor", 0, $mode),
-            step8!("vaesenc", 32, $mode),
-            step8!("vaesenc", 64, $mode),
-            step8!("vaesenc", 96, $mode),
-            step8!("vaesenc", 128, $mode),
-            step8!("vaesenc", 160, $mode),
-            step8!("vaesenc", 192, $mode),
-            step8!("vaesenc", 224, $mode),
-            step8!("vaesenc", 256, $mode),
-            step8!("vaesenc", 288, $mode),
-            step8!("vaesenclast", 320, $mode),
+            $op, " {x0}, {x0}, ymmword ptr [{k0} + ", $off, "]\n",
+            $op, " {x1}, {x1}, ymmword ptr [{k1} + ", $off, "]\n",
+            $op, " {x2}, {x2}, ymmword ptr [{k2} + ", $off, "]\n",
+            $op, " {x3}, {x3}, ymmword ptr [{k3} + ", $off, "]\n",
+            $op, " {x4}, {x4}, ymmword ptr [{k4} + ", $off, "]\n",
+            $op, " {x5}, {x5}, ymmword ptr [{k5} + ", $off, "]\n",
+            $op, " {x6}, {x6}, ymmword ptr [{k6} + ", $off, "]\n",
+            $op, " {x7}, {x7}, ymmword ptr [{k7} + ", $off, "]\n",
+        )
+    };
+}
+
+/// The ladder with one key schedule per register.
+#[rustfmt::skip]
+macro_rules! ladder8_multi {
+    () => {
+        concat!(
+            step8m!("vpxor", 0),
+            step8m!("vaesenc", 32),
+            step8m!("vaesenc", 64),
+            step8m!("vaesenc", 96),
+            step8m!("vaesenc", 128),
+            step8m!("vaesenc", 160),
+            step8m!("vaesenc", 192),
+            step8m!("vaesenc", 224),
+            step8m!("vaesenc", 256),
+            step8m!("vaesenc", 288),
+            step8m!("vaesenclast", 320),
         )
     };
 }
@@ -173,7 +166,7 @@ fn enc_multi(kp: &[&PairKeys; Y], x: &mut [__m256i; Y]) {
     // SAFETY: reads the 22 blocks behind each `kp[t]` only.
     unsafe {
         core::arch::asm!(
-            ladder8!(per_reg),
+            ladder8_multi!(),
             k0 = in(reg) kp[0].as_ptr(), k1 = in(reg) kp[1].as_ptr(),
             k2 = in(reg) kp[2].as_ptr(), k3 = in(reg) kp[3].as_ptr(),
             k4 = in(reg) kp[4].as_ptr(), k5 = in(reg) kp[5].as_ptr(),
@@ -215,10 +208,19 @@ fn ctrs<const N: usize>(c: u128) -> [__m256i; N] {
 #[target_feature(enable = "avx2")]
 fn ctrs_bcast<const N: usize>(c: u128) -> [__m256i; N] {
     let mut out = [_mm256_setzero_si256(); N];
-    for (i, o) in out.iter_mut().enumerate() {
-        let v = c.wrapping_add(i as u128);
-        let (l, h) = (v as i64, (v >> 64) as i64);
-        *o = _mm256_set_epi64x(h, l, h, l);
+    let lo = c as u64;
+    if lo.checked_add(N as u64 - 1).is_some() {
+        let hi = (c >> 64) as i64;
+        let base = _mm256_set_epi64x(hi, lo as i64, hi, lo as i64);
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = _mm256_add_epi64(base, _mm256_set_epi64x(0, i as i64, 0, i as i64));
+        }
+    } else {
+        for (i, o) in out.iter_mut().enumerate() {
+            let v = c.wrapping_add(i as u128);
+            let (l, h) = (v as i64, (v >> 64) as i64);
+            *o = _mm256_set_epi64x(h, l, h, l);
+        }
     }
     out
 }
@@ -275,17 +277,22 @@ pub(super) unsafe fn encrypt(rk: &[Block; 11], src: *const Block, dst: *mut Bloc
     let k = keys(rk);
     // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
     unsafe {
-        batched!(n, B, |i| {
-            let mut x = load_batch(src.add(i));
-            enc(&k, &mut x);
-            store_batch(dst.add(i), &x);
-        }, |i, r| {
-            let mut buf = pad(src.add(i), r);
-            let mut x = load_batch(buf.as_ptr());
-            enc(&k, &mut x);
-            store_batch(buf.as_mut_ptr(), &x);
-            core::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), r);
-        });
+        batched!(
+            n,
+            B,
+            |i| {
+                let mut x = load_batch(src.add(i));
+                enc(&k, &mut x);
+                store_batch(dst.add(i), &x);
+            },
+            |i, r| {
+                let mut buf = pad(src.add(i), r);
+                let mut x = load_batch(buf.as_ptr());
+                enc(&k, &mut x);
+                store_batch(buf.as_mut_ptr(), &x);
+                core::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), r);
+            }
+        );
     }
 }
 
@@ -311,11 +318,16 @@ pub(super) unsafe fn cr_hash(rk: &[Block; 11], src: *const Block, dst: *mut Bloc
     let k = keys(rk);
     // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
     unsafe {
-        batched!(n, B, |i| { cr_batch(&k, src.add(i), dst.add(i)) }, |i, r| {
-            let mut buf = pad(src.add(i), r);
-            cr_batch(&k, buf.as_ptr(), buf.as_mut_ptr());
-            core::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), r);
-        });
+        batched!(
+            n,
+            B,
+            |i| { cr_batch(&k, src.add(i), dst.add(i)) },
+            |i, r| {
+                let mut buf = pad(src.add(i), r);
+                cr_batch(&k, buf.as_ptr(), buf.as_mut_ptr());
+                core::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), r);
+            }
+        );
     }
 }
 
@@ -340,22 +352,33 @@ unsafe fn tccr_batch(k: &[__m256i; 11], src: *const Block, dst: *mut Block, tw: 
 
 /// `dst[j] = π(π(src[j]) ⊕ i_j) ⊕ π(src[j])`, tweaks from `tw` (a slice must hold `n`).
 #[target_feature(enable = "vaes,avx2,aes")]
-pub(super) unsafe fn tccr_hash(rk: &[Block; 11], src: *const Block, dst: *mut Block, n: usize, tw: Tweaks) {
+pub(super) unsafe fn tccr_hash(
+    rk: &[Block; 11],
+    src: *const Block,
+    dst: *mut Block,
+    n: usize,
+    tw: Tweaks,
+) {
     let k = keys(rk);
     // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
     unsafe {
-        batched!(n, B, |i| { tccr_batch(&k, src.add(i), dst.add(i), tweaks(tw, i)) }, |i, r| {
-            let mut buf = pad(src.add(i), r);
-            let t = match tw {
-                Tweaks::Counter(_) => tweaks(tw, i),
-                Tweaks::Slice(p) => {
-                    let tb = pad(p.add(i), r);
-                    tweaks(Tweaks::Slice(tb.as_ptr()), 0)
-                }
-            };
-            tccr_batch(&k, buf.as_ptr(), buf.as_mut_ptr(), t);
-            core::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), r);
-        });
+        batched!(
+            n,
+            B,
+            |i| { tccr_batch(&k, src.add(i), dst.add(i), tweaks(tw, i)) },
+            |i, r| {
+                let mut buf = pad(src.add(i), r);
+                let t = match tw {
+                    Tweaks::Counter(_) => tweaks(tw, i),
+                    Tweaks::Slice(p) => {
+                        let tb = pad(p.add(i), r);
+                        tweaks(Tweaks::Slice(tb.as_ptr()), 0)
+                    }
+                };
+                tccr_batch(&k, buf.as_ptr(), buf.as_mut_ptr(), t);
+                core::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), r);
+            }
+        );
     }
 }
 
@@ -374,7 +397,10 @@ unsafe fn pairs_batch(
     let mut x = [_mm256_setzero_si256(); Y];
     for (t, v) in x.iter_mut().enumerate() {
         // SAFETY: caller: `src` valid for `Y` blocks.
-        *v = _mm256_xor_si256(_mm256_broadcastsi128_si256(unsafe { ld1(src.add(t)) }), dmask);
+        *v = _mm256_xor_si256(
+            _mm256_broadcastsi128_si256(unsafe { ld1(src.add(t)) }),
+            dmask,
+        );
     }
     let h = match tw {
         None => {
@@ -421,17 +447,29 @@ pub(super) unsafe fn hash_pairs(
     let dmask = _mm256_set_m128i(unsafe { ld1(&delta) }, _mm_setzero_si128());
     // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
     unsafe {
-        batched!(n, Y, |i| {
-            let tw = tweak.map(|c| ctrs_bcast::<Y>(c.wrapping_add(i as u128)));
-            pairs_batch(&k, src.add(i), dmask, out0.add(i), out1.add(i), tw)
-        }, |i, r| {
-            let tw = tweak.map(|c| ctrs_bcast::<Y>(c.wrapping_add(i as u128)));
-            let buf = pad(src.add(i), r);
-            let (mut o0, mut o1) = ([Block::ZERO; Y], [Block::ZERO; Y]);
-            pairs_batch(&k, buf.as_ptr(), dmask, o0.as_mut_ptr(), o1.as_mut_ptr(), tw);
-            core::ptr::copy_nonoverlapping(o0.as_ptr(), out0.add(i), r);
-            core::ptr::copy_nonoverlapping(o1.as_ptr(), out1.add(i), r);
-        });
+        batched!(
+            n,
+            Y,
+            |i| {
+                let tw = tweak.map(|c| ctrs_bcast::<Y>(c.wrapping_add(i as u128)));
+                pairs_batch(&k, src.add(i), dmask, out0.add(i), out1.add(i), tw)
+            },
+            |i, r| {
+                let tw = tweak.map(|c| ctrs_bcast::<Y>(c.wrapping_add(i as u128)));
+                let buf = pad(src.add(i), r);
+                let (mut o0, mut o1) = ([Block::ZERO; Y], [Block::ZERO; Y]);
+                pairs_batch(
+                    &k,
+                    buf.as_ptr(),
+                    dmask,
+                    o0.as_mut_ptr(),
+                    o1.as_mut_ptr(),
+                    tw,
+                );
+                core::ptr::copy_nonoverlapping(o0.as_ptr(), out0.add(i), r);
+                core::ptr::copy_nonoverlapping(o1.as_ptr(), out1.add(i), r);
+            }
+        );
     }
 }
 
@@ -441,19 +479,24 @@ pub(super) unsafe fn ctr(rk: &[Block; 11], counter: u128, dst: *mut u8, n: usize
     let k = keys(rk);
     // SAFETY: `dst` valid for `16 n` bytes (caller); tails use a stack buffer.
     unsafe {
-        batched!(n, B, |i| {
-            let mut x = ctrs::<Y>(counter.wrapping_add(i as u128));
-            enc(&k, &mut x);
-            for (t, v) in x.iter().enumerate() {
-                _mm256_storeu_si256(dst.add(16 * (i + 2 * t)).cast(), *v);
+        batched!(
+            n,
+            B,
+            |i| {
+                let mut x = ctrs::<Y>(counter.wrapping_add(i as u128));
+                enc(&k, &mut x);
+                for (t, v) in x.iter().enumerate() {
+                    _mm256_storeu_si256(dst.add(16 * (i + 2 * t)).cast(), *v);
+                }
+            },
+            |i, r| {
+                let mut x = ctrs::<Y>(counter.wrapping_add(i as u128));
+                enc(&k, &mut x);
+                let mut buf = [Block::ZERO; B];
+                store_batch(buf.as_mut_ptr(), &x);
+                core::ptr::copy_nonoverlapping(buf.as_ptr().cast::<u8>(), dst.add(16 * i), 16 * r);
             }
-        }, |i, r| {
-            let mut x = ctrs::<Y>(counter.wrapping_add(i as u128));
-            enc(&k, &mut x);
-            let mut buf = [Block::ZERO; B];
-            store_batch(buf.as_mut_ptr(), &x);
-            core::ptr::copy_nonoverlapping(buf.as_ptr().cast::<u8>(), dst.add(16 * i), 16 * r);
-        });
+        );
     }
 }
 
@@ -476,7 +519,13 @@ pub(super) fn pair_keys(a: &[Block; 11], b: &[Block; 11]) -> PairKeys {
 /// `2p + 1` (the last pair repeats its stream when `streams` is odd).
 /// `dst[s * per + j] = AES_{key s}(counter + j)`.
 #[target_feature(enable = "vaes,avx2,aes")]
-pub(super) unsafe fn multi_ctr(pairs: &[PairKeys], streams: usize, counter: u128, per: usize, dst: *mut Block) {
+pub(super) unsafe fn multi_ctr(
+    pairs: &[PairKeys],
+    streams: usize,
+    counter: u128,
+    per: usize,
+    dst: *mut Block,
+) {
     let np = pairs.len();
     let mut g = 0;
     while g < np {
@@ -500,5 +549,47 @@ pub(super) unsafe fn multi_ctr(pairs: &[PairKeys], streams: usize, counter: u128
             }
         }
         g += Y;
+    }
+}
+
+/// Many CTR streams, pair by pair: register `t` holds counter `counter + j + t` in both lanes
+/// and is encrypted under the pair's two-lane key schedule (kept in registers), so one batch
+/// gives blocks `j..j+8` of both streams. For 8 ≤ `per` < 16, where the single-stream kernel
+/// would waste part of its 16-block batch and the interleaved one is load-bound.
+/// `dst[s * per + j] = AES_{key s}(counter + j)`.
+#[target_feature(enable = "vaes,avx2,aes")]
+pub(super) unsafe fn multi_ctr_pair_major(
+    pairs: &[PairKeys],
+    streams: usize,
+    counter: u128,
+    per: usize,
+    dst: *mut Block,
+) {
+    for (p, pk) in pairs.iter().enumerate() {
+        let mut k = [_mm256_setzero_si256(); 11];
+        for (r, kr) in k.iter_mut().enumerate() {
+            // SAFETY: `pk` holds 22 blocks.
+            *kr = unsafe { ld2(&pk[2 * r]) };
+        }
+        let s = 2 * p;
+        let mut j = 0;
+        while j < per {
+            let mut x = ctrs_bcast::<Y>(counter.wrapping_add(j as u128));
+            enc(&k, &mut x);
+            for (t, v) in x.iter().enumerate().take(per - j) {
+                // SAFETY: `dst` holds `streams * per` blocks (caller); `s < streams`, j + t < per.
+                unsafe {
+                    if s + 1 < streams {
+                        st_lanes(dst.add(s * per + j + t), dst.add((s + 1) * per + j + t), *v);
+                    } else {
+                        _mm_storeu_si128(
+                            dst.add(s * per + j + t).cast(),
+                            _mm256_castsi256_si128(*v),
+                        );
+                    }
+                }
+            }
+            j += Y;
+        }
     }
 }
