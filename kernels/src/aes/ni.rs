@@ -1,5 +1,6 @@
 //! AES-NI kernels (128-bit `aesenc`): [`B`] = 8 independent blocks in flight per batch, the
-//! round loop fully unrolled by the compiler, round keys loaded once per call.
+//! round ladder unrolled round-major in inline assembly, round keys loaded once per call
+//! (rounds 1..=7 held in registers, the rest as memory operands).
 //!
 //! Zen 3 has two AES pipes with 4-cycle latency, so 8 blocks keep both busy (ot-engine.md
 //! §2.2: 1/2/4/8 blocks in flight give 75/150/305/515 M blocks/s).
@@ -31,7 +32,7 @@ unsafe fn st(p: *mut Block, v: __m128i) {
 /// The 11 round keys as vectors.
 #[inline]
 #[target_feature(enable = "aes,sse2")]
-pub(super) fn keys(rk: &[Block; 11]) -> [__m128i; 11] {
+fn keys(rk: &[Block; 11]) -> [__m128i; 11] {
     let mut k = [_mm_setzero_si128(); 11];
     for (kr, r) in k.iter_mut().zip(rk.iter()) {
         // SAFETY: `r` is a reference to a block.
@@ -217,47 +218,39 @@ macro_rules! batched {
 }
 pub(super) use batched;
 
+/// One batch: `dst[t] = AES_k(src[t])` for `t < B`.
+#[inline]
+#[target_feature(enable = "aes,sse2")]
+unsafe fn encrypt_batch(k: &[__m128i; 11], src: *const Block, dst: *mut Block) {
+    let mut x = [_mm_setzero_si128(); B];
+    for (t, v) in x.iter_mut().enumerate() {
+        // SAFETY: caller: `src` valid for `B` blocks.
+        *v = unsafe { ld(src.add(t)) };
+    }
+    enc(k, &mut x);
+    for (t, v) in x.iter().enumerate() {
+        // SAFETY: caller: `dst` valid for `B` blocks.
+        unsafe { st(dst.add(t), *v) };
+    }
+}
+
 /// `dst[j] = AES_k(src[j])`.
 #[target_feature(enable = "aes,sse2")]
 pub(super) unsafe fn encrypt(rk: &[Block; 11], src: *const Block, dst: *mut Block, n: usize) {
     let k = keys(rk);
-    // SAFETY (whole body): pointers valid for `n` blocks (caller), tails use stack buffers.
+    // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
     unsafe {
         batched!(
             n,
             B,
-            |i| {
-                let mut x = [_mm_setzero_si128(); B];
-                for (t, v) in x.iter_mut().enumerate() {
-                    *v = ld(src.add(i + t));
-                }
-                enc(&k, &mut x);
-                for (t, v) in x.iter().enumerate() {
-                    st(dst.add(i + t), *v);
-                }
-            },
+            |i| { encrypt_batch(&k, src.add(i), dst.add(i)) },
             |i, r| {
                 let mut buf = [Block::ZERO; B];
                 buf[..r].copy_from_slice(core::slice::from_raw_parts(src.add(i), r));
-                encrypt_batch(&k, buf.as_mut_ptr());
+                encrypt_batch(&k, buf.as_ptr(), buf.as_mut_ptr());
                 core::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), r);
             }
         );
-    }
-}
-
-#[inline]
-#[target_feature(enable = "aes,sse2")]
-unsafe fn encrypt_batch(k: &[__m128i; 11], p: *mut Block) {
-    let mut x = [_mm_setzero_si128(); B];
-    for (t, v) in x.iter_mut().enumerate() {
-        // SAFETY: `p` points to `B` blocks.
-        *v = unsafe { ld(p.add(t)) };
-    }
-    enc(k, &mut x);
-    for (t, v) in x.iter().enumerate() {
-        // SAFETY: as above.
-        unsafe { st(p.add(t), *v) };
     }
 }
 

@@ -1,5 +1,7 @@
 //! VAES-256 kernels (`vaesenc ymm`): two blocks per register, [`Y`] = 8 registers = [`B`] = 16
-//! independent blocks in flight per batch, round keys broadcast to both lanes once per call.
+//! independent blocks in flight per batch, round keys broadcast to both lanes once per call
+//! (rounds 1..=7 held in registers, the rest as memory operands; see `ni` for why the ladder
+//! is inline assembly).
 //!
 //! ot-engine.md §2.2 measured 8 ymm in flight as the sweet spot on Zen 3 (820–940 M blocks/s;
 //! 12 is no better and 16 spills). Block `2t` sits in the low lane of register `t`, block
