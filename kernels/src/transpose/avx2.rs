@@ -1,0 +1,76 @@
+//! AVX2 128×128 tile: Eklundh block swaps on 64 ymm values, each holding two rows.
+//!
+//! `y[k]` holds rows `k` (low lane) and `k + 64` (high lane). Levels `s` = 1..=32 swap
+//! within 64-bit lanes with shift-xor-mask; level 64 is a `vpermq` inside each `y[k]`.
+//! Pass A runs levels 1, 2, 4 on groups of 8 consecutive `y`s straight from the source
+//! rows; pass B runs levels 8, 16, 32 on groups of 8 `y`s with stride 8, then level 64,
+//! and stores. All reads happen before the first write, so the tile may be in place.
+
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::*;
+
+/// `(a, b) <- swap bits of a (columns with bit S set) with bits of b (columns with bit S clear)`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn swap<const S: i32>(y: &mut [__m256i; 8], i: usize, j: usize, m: __m256i) {
+    let (a, b) = (y[i], y[j]);
+    let t = _mm256_and_si256(_mm256_xor_si256(_mm256_srli_epi64::<S>(a), b), m);
+    y[j] = _mm256_xor_si256(b, t);
+    y[i] = _mm256_xor_si256(a, _mm256_slli_epi64::<S>(t));
+}
+
+/// Three Eklundh levels on 8 values: pairs differing in index bit 1, 2, 4 with shifts S1, S2, S4.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn three_levels<const S1: i32, const S2: i32, const S4: i32>(y: &mut [__m256i; 8], m: [__m256i; 3]) {
+    for (i, j) in [(0, 1), (2, 3), (4, 5), (6, 7)] {
+        swap::<S1>(y, i, j, m[0]);
+    }
+    for (i, j) in [(0, 2), (1, 3), (4, 6), (5, 7)] {
+        swap::<S2>(y, i, j, m[1]);
+    }
+    for (i, j) in [(0, 4), (1, 5), (2, 6), (3, 7)] {
+        swap::<S4>(y, i, j, m[2]);
+    }
+}
+
+/// Transpose one 128×128 tile: row `r` is the 16 bytes at `src + r * ss`, output block `c`
+/// goes to the 16 bytes at `dst + c * ds`.
+///
+/// # Safety
+/// AVX2 must be available; `src + r*ss .. +16` must be readable and `dst + c*ds .. +16`
+/// writable for every `r, c < 128`. The source may alias the destination exactly (in place).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn tile(src: *const u8, ss: usize, dst: *mut u8, ds: usize) {
+    let splat = |v: u64| _mm256_set1_epi64x(v as i64);
+    let lo = [splat(0x5555_5555_5555_5555), splat(0x3333_3333_3333_3333), splat(0x0f0f_0f0f_0f0f_0f0f)];
+    let hi = [splat(0x00ff_00ff_00ff_00ff), splat(0x0000_ffff_0000_ffff), splat(0x0000_0000_ffff_ffff)];
+    let mut s = [_mm256_setzero_si256(); 64];
+    for g in 0..8 {
+        let mut y = [_mm256_setzero_si256(); 8];
+        for (t, v) in y.iter_mut().enumerate() {
+            let k = 8 * g + t;
+            // SAFETY: rows k and k + 64 are readable (caller contract).
+            *v = unsafe {
+                _mm256_loadu2_m128i(src.add((k + 64) * ss) as *const __m128i, src.add(k * ss) as *const __m128i)
+            };
+        }
+        three_levels::<1, 2, 4>(&mut y, lo);
+        s[8 * g..8 * g + 8].copy_from_slice(&y);
+    }
+    for g in 0..8 {
+        let mut y = [_mm256_setzero_si256(); 8];
+        for (t, v) in y.iter_mut().enumerate() {
+            *v = s[g + 8 * t];
+        }
+        three_levels::<8, 16, 32>(&mut y, hi);
+        for (t, v) in y.iter().enumerate() {
+            let k = g + 8 * t;
+            let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(*v);
+            // SAFETY: output blocks k and k + 64 are writable (caller contract).
+            unsafe {
+                _mm256_storeu2_m128i(dst.add((k + 64) * ds) as *mut __m128i, dst.add(k * ds) as *mut __m128i, w)
+            };
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Bit-matrix transpose.
+//!
+//! Layout: a bit matrix with `rows` rows and `cols` columns is row-major; each row takes
+//! `row_bytes(cols) = ceil(cols / 8)` bytes, and bit `c` of row `r` is bit `c % 8` of byte
+//! `r * row_bytes(cols) + c / 8` (LSB first). Padding bits at the end of a row are ignored on
+//! input and written as zero on output.
+//!
+//! The IKNP shape is [`transpose_128xn`]: 128 rows of `n` bits become `n` [`Block`]s, where bit
+//! `r` of block `c` is bit `c` of row `r`. [`transpose_256xn`] is the same for 256 rows (KKOT),
+//! and [`transpose`] handles any shape.
+//!
+//! Everything is built from one 128×128 tile kernel (Eklundh's recursive block swap: at the
+//! level with shift `s`, rows `i` and `i + s` exchange their off-diagonal `s`-wide column
+//! blocks via `t = ((x >> s) ^ y) & m; y ^= t; x ^= t << s`):
+//! * AVX2: two rows per ymm, levels 1..=32 with 64-bit lane shifts, level 64 with `vpermq`;
+//! * SSE2: one row per xmm, level 64 with `punpck{l,h}qdq`;
+//! * portable: the same on 64-bit words.
+//!
+//! The kernel is chosen from a [`Features`] token (`PQ_FORCE_PORTABLE=1` forces portable).
+//! Partial tiles (sizes not a multiple of 128) go through a zero-padded scratch tile.
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+mod portable;
+#[cfg(target_arch = "x86_64")]
+mod sse2;
+
+use crate::block::Block;
+use crate::cpu::Features;
+
+/// Bytes per row of a matrix with `cols` columns.
+#[inline]
+pub fn row_bytes(cols: usize) -> usize {
+    cols.div_ceil(8)
+}
+
+/// Which 128×128 tile kernel runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// AVX2 Eklundh, two rows per ymm.
+    Avx2,
+    /// SSE2 Eklundh, one row per xmm.
+    Sse2,
+    /// 64-bit words, no SIMD intrinsics.
+    Portable,
+}
+
+impl Kernel {
+    /// The fastest kernel the features allow.
+    pub fn select(f: Features) -> Kernel {
+        if cfg!(target_arch = "x86_64") && f.avx2 {
+            Kernel::Avx2
+        } else if cfg!(target_arch = "x86_64") && f.sse2 {
+            Kernel::Sse2
+        } else {
+            Kernel::Portable
+        }
+    }
+
+    /// Transpose one tile: row `r` is `src[so + r * ss..][..16]`, output block `c` goes to
+    /// `dst[d0 + c * ds..][..16]`.
+    #[inline]
+    fn tile(self, src: &[u8], so: usize, ss: usize, dst: &mut [u8], d0: usize, ds: usize) {
+        assert!(so + 127 * ss + 16 <= src.len(), "tile source out of bounds");
+        assert!(d0 + 127 * ds + 16 <= dst.len(), "tile destination out of bounds");
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `select` chose Avx2 only when the features say AVX2 is present, and the
+            // asserts above keep every row read and block write in bounds.
+            Kernel::Avx2 => unsafe { avx2::tile(src.as_ptr().add(so), ss, dst.as_mut_ptr().add(d0), ds) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above, for SSE2.
+            Kernel::Sse2 => unsafe { sse2::tile(src.as_ptr().add(so), ss, dst.as_mut_ptr().add(d0), ds) },
+            _ => {
+                let mut w = portable::load(src, so, ss);
+                portable::transpose_words(&mut w);
+                portable::store(&w, dst, d0, ds);
+            }
+        }
+    }
+
+    /// Transpose a tile of blocks in place (block `r` = row `r` before, column `r` after).
+    #[inline]
+    fn tile_inplace(self, t: &mut [Block; 128]) {
+        let b = Block::slice_as_bytes_mut(t);
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: AVX2 present (see `select`); 128 blocks of 16 bytes at stride 16 are
+            // exactly `b`; the kernel reads everything before it writes.
+            Kernel::Avx2 => unsafe {
+                let p = b.as_mut_ptr();
+                avx2::tile(p, 16, p, 16)
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above, for SSE2.
+            Kernel::Sse2 => unsafe {
+                let p = b.as_mut_ptr();
+                sse2::tile(p, 16, p, 16)
+            },
+            _ => {
+                let mut w = portable::load(b, 0, 16);
+                portable::transpose_words(&mut w);
+                portable::store(&w, b, 0, 16);
+            }
+        }
+    }
+
+    /// Gather a partial tile into a zeroed scratch tile, transpose it: rows
+    /// `src[so + r * ss..][..nb]` for `r < nr`.
+    #[inline]
+    fn partial(self, src: &[u8], so: usize, ss: usize, nr: usize, nb: usize) -> [Block; 128] {
+        debug_assert!(nr <= 128 && nb <= 16);
+        let mut t = [Block::ZERO; 128];
+        for (r, blk) in t.iter_mut().enumerate().take(nr) {
+            let p = so + r * ss;
+            Block::slice_as_bytes_mut(core::slice::from_mut(blk))[..nb].copy_from_slice(&src[p..p + nb]);
+        }
+        self.tile_inplace(&mut t);
+        t
+    }
+}
+
+/// Transpose a 128×128 bit tile in place: afterwards bit `r` of `t[c]` is the old bit `c` of
+/// `t[r]`.
+pub fn transpose_128x128_inplace(t: &mut [Block; 128]) {
+    transpose_128x128_inplace_with(Features::get(), t)
+}
+
+/// [`transpose_128x128_inplace`] restricted to the given features.
+pub fn transpose_128x128_inplace_with(f: Features, t: &mut [Block; 128]) {
+    Kernel::select(f).tile_inplace(t)
+}
+
+/// Transpose 128 rows × `n` columns (`input.len() == 128 * row_bytes(n)`) into `n` blocks.
+pub fn transpose_128xn(input: &[u8], n: usize, out: &mut [Block]) {
+    transpose_128xn_with(Features::get(), input, n, out)
+}
+
+/// [`transpose_128xn`] restricted to the given features.
+pub fn transpose_128xn_with(f: Features, input: &[u8], n: usize, out: &mut [Block]) {
+    let rb = row_bytes(n);
+    assert_eq!(input.len(), 128 * rb, "input must hold 128 rows of {n} bits");
+    assert!(out.len() >= n, "output must hold {n} blocks");
+    let k = Kernel::select(f);
+    let full = n / 128;
+    let (head, tail) = out[..n].split_at_mut(128 * full);
+    let ob = Block::slice_as_bytes_mut(head);
+    for j in 0..full {
+        k.tile(input, 16 * j, rb, ob, 2048 * j, 16);
+    }
+    if !tail.is_empty() {
+        let t = k.partial(input, 16 * full, rb, 128, rb - 16 * full);
+        tail.copy_from_slice(&t[..tail.len()]);
+    }
+}
+
+/// Transpose 256 rows × `n` columns (`input.len() == 256 * row_bytes(n)`) into `n` pairs of
+/// blocks: bit `r` of `out[c][0]` is bit `c` of row `r`, bit `r` of `out[c][1]` is bit `c` of
+/// row `128 + r`.
+pub fn transpose_256xn(input: &[u8], n: usize, out: &mut [[Block; 2]]) {
+    transpose_256xn_with(Features::get(), input, n, out)
+}
+
+/// [`transpose_256xn`] restricted to the given features.
+pub fn transpose_256xn_with(f: Features, input: &[u8], n: usize, out: &mut [[Block; 2]]) {
+    let rb = row_bytes(n);
+    assert_eq!(input.len(), 256 * rb, "input must hold 256 rows of {n} bits");
+    assert!(out.len() >= n, "output must hold {n} block pairs");
+    let k = Kernel::select(f);
+    let full = n / 128;
+    let (head, tail) = out[..n].split_at_mut(128 * full);
+    let ob: &mut [u8] = bytemuck::cast_slice_mut(head);
+    for j in 0..full {
+        for h in 0..2 {
+            k.tile(input, h * 128 * rb + 16 * j, rb, ob, 4096 * j + 16 * h, 32);
+        }
+    }
+    if !tail.is_empty() {
+        for h in 0..2 {
+            let t = k.partial(input, h * 128 * rb + 16 * full, rb, 128, rb - 16 * full);
+            for (o, b) in tail.iter_mut().zip(t.iter()) {
+                o[h] = *b;
+            }
+        }
+    }
+}
+
+/// General transpose: `rows × cols` into `cols × rows` (both in the layout above).
+pub fn transpose(input: &[u8], rows: usize, cols: usize, output: &mut [u8]) {
+    transpose_with(Features::get(), input, rows, cols, output)
+}
+
+/// [`transpose`] restricted to the given features.
+pub fn transpose_with(f: Features, input: &[u8], rows: usize, cols: usize, output: &mut [u8]) {
+    let irb = row_bytes(cols);
+    let orb = row_bytes(rows);
+    assert_eq!(input.len(), rows * irb, "input must hold {rows} rows of {cols} bits");
+    assert_eq!(output.len(), cols * orb, "output must hold {cols} rows of {rows} bits");
+    let k = Kernel::select(f);
+    // Tile (a, b) covers input rows 128a.. and columns 128b..; every output byte belongs to
+    // exactly one tile, so the output needs no clearing.
+    for a in 0..rows.div_ceil(128) {
+        let nr = (rows - 128 * a).min(128);
+        for b in 0..cols.div_ceil(128) {
+            let nc = (cols - 128 * b).min(128);
+            let so = 128 * a * irb + 16 * b;
+            let d0 = 128 * b * orb + 16 * a;
+            if nr == 128 && nc == 128 {
+                k.tile(input, so, irb, output, d0, orb);
+            } else {
+                let t = k.partial(input, so, irb, nr, (irb - 16 * b).min(16));
+                let nb = (orb - 16 * a).min(16);
+                for (c, blk) in t.iter().enumerate().take(nc) {
+                    let p = d0 + c * orb;
+                    output[p..p + nb].copy_from_slice(&blk.to_bytes()[..nb]);
+                }
+            }
+        }
+    }
+}
