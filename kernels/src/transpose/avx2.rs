@@ -34,43 +34,51 @@ fn three_levels<const S1: i32, const S2: i32, const S4: i32>(y: &mut [__m256i; 8
     }
 }
 
-/// Transpose one 128×128 tile: row `r` is the 16 bytes at `src + r * ss`, output block `c`
-/// goes to the 16 bytes at `dst + c * ds`.
+/// Transpose `T` side-by-side 128×128 tiles: row `r` of tile `t` is the 16 bytes at
+/// `src + r * ss + 16 t`, output block `c` of tile `t` goes to `dst + (128 t + c) * ds`.
+///
+/// Pass A walks the rows once for all `T` tiles, so each source line is fetched once per
+/// strip instead of once per tile (a power-of-two row stride maps all 128 rows of a tile to a
+/// few L1 sets, so lines do not survive until the next tile). `T = 2` measured best.
 ///
 /// # Safety
-/// AVX2 must be available; `src + r*ss .. +16` must be readable and `dst + c*ds .. +16`
-/// writable for every `r, c < 128`. The source may alias the destination exactly (in place).
+/// AVX2 must be available; the rows must be readable and the blocks writable. With `T = 1`
+/// and `ss == ds == 16` the source may be the destination (in place).
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn tile(src: *const u8, ss: usize, dst: *mut u8, ds: usize) {
+pub(super) unsafe fn tiles<const T: usize>(src: *const u8, ss: usize, dst: *mut u8, ds: usize) {
     let splat = |v: u64| _mm256_set1_epi64x(v as i64);
     let lo = [splat(0x5555_5555_5555_5555), splat(0x3333_3333_3333_3333), splat(0x0f0f_0f0f_0f0f_0f0f)];
     let hi = [splat(0x00ff_00ff_00ff_00ff), splat(0x0000_ffff_0000_ffff), splat(0x0000_0000_ffff_ffff)];
-    let mut s = [_mm256_setzero_si256(); 64];
-    for g in 0..8 {
-        let mut y = [_mm256_setzero_si256(); 8];
-        for (t, v) in y.iter_mut().enumerate() {
-            let k = 8 * g + t;
-            // SAFETY: rows k and k + 64 are readable (caller contract).
-            *v = unsafe {
-                _mm256_loadu2_m128i(src.add((k + 64) * ss) as *const __m128i, src.add(k * ss) as *const __m128i)
-            };
-        }
-        three_levels::<1, 2, 4>(&mut y, lo);
-        s[8 * g..8 * g + 8].copy_from_slice(&y);
-    }
-    for g in 0..8 {
-        let mut y = [_mm256_setzero_si256(); 8];
-        for (t, v) in y.iter_mut().enumerate() {
-            *v = s[g + 8 * t];
-        }
-        three_levels::<8, 16, 32>(&mut y, hi);
-        for (t, v) in y.iter().enumerate() {
-            let k = g + 8 * t;
-            let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(*v);
-            // SAFETY: output blocks k and k + 64 are writable (caller contract).
-            unsafe {
-                _mm256_storeu2_m128i(dst.add((k + 64) * ds) as *mut __m128i, dst.add(k * ds) as *mut __m128i, w)
-            };
+    // s[g][t][i] = row pair 8g + i of tile t after levels 1, 2, 4 (built without zero-filling).
+    let s: [[[__m256i; 8]; T]; 8] = core::array::from_fn(|g| {
+        core::array::from_fn(|t| {
+            let mut y: [__m256i; 8] = core::array::from_fn(|i| {
+                let k = 8 * g + i;
+                // SAFETY: rows k and k + 64 of tile t are readable (caller contract).
+                unsafe {
+                    _mm256_loadu2_m128i(
+                        src.add((k + 64) * ss + 16 * t) as *const __m128i,
+                        src.add(k * ss + 16 * t) as *const __m128i,
+                    )
+                }
+            });
+            three_levels::<1, 2, 4>(&mut y, lo);
+            y
+        })
+    });
+    for t in 0..T {
+        for g in 0..8 {
+            // Row pairs g + 8i, i < 8.
+            let mut y: [__m256i; 8] = core::array::from_fn(|i| s[i][t][g]);
+            three_levels::<8, 16, 32>(&mut y, hi);
+            for (i, v) in y.iter().enumerate() {
+                let k = 128 * t + g + 8 * i;
+                let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(*v);
+                // SAFETY: output blocks k and k + 64 are writable (caller contract).
+                unsafe {
+                    _mm256_storeu2_m128i(dst.add((k + 64) * ds) as *mut __m128i, dst.add(k * ds) as *mut __m128i, w)
+                };
+            }
         }
     }
 }

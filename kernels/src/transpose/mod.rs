@@ -67,7 +67,7 @@ impl Kernel {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `select` chose Avx2 only when the features say AVX2 is present, and the
             // asserts above keep every row read and block write in bounds.
-            Kernel::Avx2 => unsafe { avx2::tile(src.as_ptr().add(so), ss, dst.as_mut_ptr().add(d0), ds) },
+            Kernel::Avx2 => unsafe { avx2::tiles::<1>(src.as_ptr().add(so), ss, dst.as_mut_ptr().add(d0), ds) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above, for SSE2.
             Kernel::Sse2 => unsafe { sse2::tile(src.as_ptr().add(so), ss, dst.as_mut_ptr().add(d0), ds) },
@@ -89,7 +89,7 @@ impl Kernel {
             // exactly `b`; the kernel reads everything before it writes.
             Kernel::Avx2 => unsafe {
                 let p = b.as_mut_ptr();
-                avx2::tile(p, 16, p, 16)
+                avx2::tiles::<1>(p, 16, p, 16)
             },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above, for SSE2.
@@ -102,6 +102,29 @@ impl Kernel {
                 portable::transpose_words(&mut w);
                 portable::store(&w, b, 0, 16);
             }
+        }
+    }
+
+    /// Transpose `ntiles` full tiles side by side: tile `j` has rows `src[so + r * ss + 16 j..][..16]`
+    /// and writes block `c` to `dst[d0 + (128 j + c) * ds..][..16]`.
+    #[inline]
+    fn strip(self, src: &[u8], so: usize, ss: usize, ntiles: usize, dst: &mut [u8], d0: usize, ds: usize) {
+        if ntiles == 0 {
+            return;
+        }
+        assert!(so + 127 * ss + 16 * ntiles <= src.len(), "strip source out of bounds");
+        assert!(d0 + (128 * ntiles - 1) * ds + 16 <= dst.len(), "strip destination out of bounds");
+        let mut j = 0;
+        #[cfg(target_arch = "x86_64")]
+        if self == Kernel::Avx2 {
+            while j + 2 <= ntiles {
+                // SAFETY: AVX2 present (see `select`); tiles j..j+4 are inside the asserted ranges.
+                unsafe { avx2::tiles::<2>(src.as_ptr().add(so + 16 * j), ss, dst.as_mut_ptr().add(d0 + 128 * j * ds), ds) };
+                j += 2;
+            }
+        }
+        for j in j..ntiles {
+            self.tile(src, so + 16 * j, ss, dst, d0 + 128 * j * ds, ds);
         }
     }
 
@@ -145,9 +168,7 @@ pub fn transpose_128xn_with(f: Features, input: &[u8], n: usize, out: &mut [Bloc
     let full = n / 128;
     let (head, tail) = out[..n].split_at_mut(128 * full);
     let ob = Block::slice_as_bytes_mut(head);
-    for j in 0..full {
-        k.tile(input, 16 * j, rb, ob, 2048 * j, 16);
-    }
+    k.strip(input, 0, rb, full, ob, 0, 16);
     if !tail.is_empty() {
         let t = k.partial(input, 16 * full, rb, 128, rb - 16 * full);
         tail.copy_from_slice(&t[..tail.len()]);
@@ -170,10 +191,8 @@ pub fn transpose_256xn_with(f: Features, input: &[u8], n: usize, out: &mut [[Blo
     let full = n / 128;
     let (head, tail) = out[..n].split_at_mut(128 * full);
     let ob: &mut [u8] = bytemuck::cast_slice_mut(head);
-    for j in 0..full {
-        for h in 0..2 {
-            k.tile(input, h * 128 * rb + 16 * j, rb, ob, 4096 * j + 16 * h, 32);
-        }
+    for h in 0..2 {
+        k.strip(input, h * 128 * rb, rb, full, ob, 16 * h, 32);
     }
     if !tail.is_empty() {
         for h in 0..2 {

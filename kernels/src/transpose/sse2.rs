@@ -41,30 +41,26 @@ pub(super) unsafe fn tile(src: *const u8, ss: usize, dst: *mut u8, ds: usize) {
     let splat = |v: u64| _mm_set1_epi64x(v as i64);
     let lo = [splat(0x5555_5555_5555_5555), splat(0x3333_3333_3333_3333), splat(0x0f0f_0f0f_0f0f_0f0f)];
     let hi = [splat(0x00ff_00ff_00ff_00ff), splat(0x0000_ffff_0000_ffff), splat(0x0000_0000_ffff_ffff)];
-    let mut s = [_mm_setzero_si128(); 128];
-    for g in 0..16 {
-        let mut y = [_mm_setzero_si128(); 8];
-        for (t, v) in y.iter_mut().enumerate() {
-            // SAFETY: row 8g + t is readable (caller contract).
-            *v = unsafe { _mm_loadu_si128(src.add((8 * g + t) * ss) as *const __m128i) };
-        }
+    // s[g][i] = row 8g + i after levels 1, 2, 4 (built without zero-filling).
+    let mut s: [[__m128i; 8]; 16] = core::array::from_fn(|g| {
+        // SAFETY: row 8g + i is readable (caller contract).
+        let mut y: [__m128i; 8] =
+            core::array::from_fn(|i| unsafe { _mm_loadu_si128(src.add((8 * g + i) * ss) as *const __m128i) });
         three_levels::<1, 2, 4>(&mut y, lo);
-        s[8 * g..8 * g + 8].copy_from_slice(&y);
-    }
+        y
+    });
     for h in [0, 64] {
         for g in 0..8 {
-            let mut y = [_mm_setzero_si128(); 8];
-            for (t, v) in y.iter_mut().enumerate() {
-                *v = s[h + g + 8 * t];
-            }
+            // Rows h + g + 8i, i < 8.
+            let mut y: [__m128i; 8] = core::array::from_fn(|i| s[h / 8 + i][g]);
             three_levels::<8, 16, 32>(&mut y, hi);
-            for (t, v) in y.iter().enumerate() {
-                s[h + g + 8 * t] = *v;
+            for (i, v) in y.iter().enumerate() {
+                s[h / 8 + i][g] = *v;
             }
         }
     }
     for k in 0..64 {
-        let (a, b) = (s[k], s[k + 64]);
+        let (a, b) = (s[k / 8][k % 8], s[8 + k / 8][k % 8]);
         // SAFETY: output blocks k and k + 64 are writable (caller contract).
         unsafe {
             _mm_storeu_si128(dst.add(k * ds) as *mut __m128i, _mm_unpacklo_epi64(a, b));
