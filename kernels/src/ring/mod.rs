@@ -4,6 +4,11 @@
 //! are packed densely: value `i` occupies bits `[i·l, (i+1)·l)` of the stream, where bit `k` of the
 //! stream is bit `k % 8` of byte `k / 8` (LSB first). There is no padding between values; the
 //! last byte is zero-padded.
+//!
+//! [`pack`] / [`unpack`] move 64 values (= `l` words) per step with a kernel specialised per
+//! `l` (see `pack.rs`); the arithmetic helpers are plain loops the compiler vectorises.
+
+mod pack;
 
 /// The mask of the low `l` bits (`l` in 1..=64).
 #[inline(always)]
@@ -46,24 +51,8 @@ pub const fn from_signed(v: i64, l: u32) -> u64 {
 /// `packed_len(vals.len(), l)` bytes.
 pub fn pack(vals: &[u64], l: u32, out: &mut [u8]) {
     assert!((1..=64).contains(&l), "bit-width {l} out of 1..=64");
-    assert_eq!(out.len(), packed_len(vals.len(), l));
-    let m = mask(l);
-    let mut acc: u128 = 0;
-    let mut nbits = 0u32;
-    let mut o = 0usize;
-    for &v in vals {
-        acc |= ((v & m) as u128) << nbits;
-        nbits += l;
-        while nbits >= 8 {
-            out[o] = acc as u8;
-            o += 1;
-            acc >>= 8;
-            nbits -= 8;
-        }
-    }
-    if nbits > 0 {
-        out[o] = acc as u8;
-    }
+    assert_eq!(out.len(), packed_len(vals.len(), l), "packed length");
+    pack::pack_into(vals, l, out);
 }
 
 /// Pack into a new vector.
@@ -74,22 +63,60 @@ pub fn pack_vec(vals: &[u64], l: u32) -> Vec<u8> {
 }
 
 /// Unpack `out.len()` values of `l` bits from `input` (`packed_len(out.len(), l)` bytes).
+/// Bits of the last byte beyond the last value are ignored.
 pub fn unpack(input: &[u8], l: u32, out: &mut [u64]) {
     assert!((1..=64).contains(&l), "bit-width {l} out of 1..=64");
-    assert_eq!(input.len(), packed_len(out.len(), l));
-    let m = mask(l);
-    let mut acc: u128 = 0;
-    let mut nbits = 0u32;
-    let mut i = 0usize;
-    for o in out.iter_mut() {
-        while nbits < l {
-            acc |= (input[i] as u128) << nbits;
-            i += 1;
-            nbits += 8;
+    assert_eq!(input.len(), packed_len(out.len(), l), "packed length");
+    pack::unpack_from(input, l, 0, out);
+}
+
+/// Unpack values `start..start + out.len()` of a packed stream; `input` must hold at least
+/// `packed_len(start + out.len(), l)` bytes.
+pub fn unpack_range(input: &[u8], l: u32, start: usize, out: &mut [u64]) {
+    assert!((1..=64).contains(&l), "bit-width {l} out of 1..=64");
+    assert!(input.len() >= packed_len(start + out.len(), l), "packed stream too short");
+    pack::unpack_from(input, l, start, out);
+}
+
+/// Unpack into a new vector of `n` values.
+pub fn unpack_vec(input: &[u8], l: u32, n: usize) -> Vec<u64> {
+    let mut out = vec![0u64; n];
+    unpack(input, l, &mut out);
+    out
+}
+
+/// Pack bits given one per byte (only bit 0 of each byte counts) in the `l = 1` format;
+/// `out` must be exactly `bits.len().div_ceil(8)` bytes.
+pub fn pack_bits(bits: &[u8], out: &mut [u8]) {
+    assert_eq!(out.len(), bits.len().div_ceil(8), "packed length");
+    let mut chunks = bits.chunks_exact(8);
+    for (o, c) in out.iter_mut().zip(&mut chunks) {
+        // Byte k of x is bit k of the result (bit 0 of bit-byte k).
+        let x = u64::from_le_bytes(c.try_into().expect("8 bytes")) & 0x0101_0101_0101_0101;
+        *o = (x.wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8;
+    }
+    let rem = chunks.remainder();
+    if !rem.is_empty() {
+        out[out.len() - 1] = rem.iter().enumerate().fold(0u8, |acc, (k, &b)| acc | ((b & 1) << k));
+    }
+}
+
+/// Unpack `out.len()` bits (`l = 1` format) into one byte each (0 or 1).
+pub fn unpack_bits(input: &[u8], out: &mut [u8]) {
+    assert_eq!(input.len(), out.len().div_ceil(8), "packed length");
+    let mut chunks = out.chunks_exact_mut(8);
+    for (c, &b) in (&mut chunks).zip(input) {
+        // The product is the sum of b << 9k; after `>> 7`, bit 0 of byte k is bit 7 - k of b,
+        // and the byte swap puts bit k of b in byte k.
+        let x = ((b as u64).wrapping_mul(0x8040_2010_0804_0201) >> 7) & 0x0101_0101_0101_0101;
+        let x = x.swap_bytes();
+        c.copy_from_slice(&x.to_le_bytes());
+    }
+    let rem = chunks.into_remainder();
+    if let Some(&b) = input.last() {
+        for (k, o) in rem.iter_mut().enumerate() {
+            *o = (b >> k) & 1;
         }
-        *o = (acc as u64) & m;
-        acc >>= l;
-        nbits -= l;
     }
 }
 
@@ -108,6 +135,15 @@ pub fn sub_assign(a: &mut [u64], b: &[u64], l: u32) {
     let m = mask(l);
     for (x, y) in a.iter_mut().zip(b) {
         *x = x.wrapping_sub(*y) & m;
+    }
+}
+
+/// `a[i] = a[i] · b[i] mod 2^l`.
+pub fn mul_assign(a: &mut [u64], b: &[u64], l: u32) {
+    assert_eq!(a.len(), b.len());
+    let m = mask(l);
+    for (x, y) in a.iter_mut().zip(b) {
+        *x = x.wrapping_mul(*y) & m;
     }
 }
 
@@ -153,9 +189,9 @@ pub fn ashr_assign(a: &mut [u64], s: u32, l: u32) {
     }
 }
 
-/// Sign-extend `l`-bit values to `l2 >= l` bits.
+/// Sign-extend `l`-bit values to `l2` bits (`l <= l2 <= 64`).
 pub fn sign_extend_assign(a: &mut [u64], l: u32, l2: u32) {
-    assert!(l2 >= l);
+    assert!(l <= l2 && l2 <= 64, "sign extension from {l} to {l2} bits");
     for x in a.iter_mut() {
         *x = from_signed(to_signed(*x, l), l2);
     }
