@@ -7,6 +7,19 @@
 
 use super::mask;
 
+/// Run `$body` 64 times with `$i` bound to the literal 0, 1, ..., 63 (a guaranteed unroll, so
+/// every word index and shift derived from `$i` and a const bit-width is a constant).
+macro_rules! unroll64 {
+    ($i:ident => $body:block) => {
+        unroll64!(@ $i $body; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25
+            26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54
+            55 56 57 58 59 60 61 62 63)
+    };
+    (@ $i:ident $body:block; $($n:literal)*) => {
+        $( { let $i: usize = $n; $body } )*
+    };
+}
+
 /// Pack one block of 64 values (reduced here) into `8 * L` bytes.
 #[inline(always)]
 fn pack_block<const L: usize>(vals: &[u64], out: &mut [u8]) {
@@ -14,16 +27,14 @@ fn pack_block<const L: usize>(vals: &[u64], out: &mut [u8]) {
     let out: &mut [u8] = &mut out[..8 * L];
     let m = mask(L as u32);
     let mut w = [0u64; L];
-    let mut i = 0;
-    while i < 64 {
+    unroll64!(i => {
         let v = vals[i] & m;
         let (wi, sh) = (i * L / 64, i * L % 64);
         w[wi] |= v << sh;
         if sh + L > 64 {
             w[wi + 1] |= v >> (64 - sh);
         }
-        i += 1;
-    }
+    });
     for (o, x) in out.chunks_exact_mut(8).zip(w) {
         o.copy_from_slice(&x.to_le_bytes());
     }
@@ -39,16 +50,14 @@ fn unpack_block<const L: usize>(input: &[u8], out: &mut [u64]) {
     for (x, c) in w.iter_mut().zip(input.chunks_exact(8)) {
         *x = u64::from_le_bytes(c.try_into().expect("8 bytes"));
     }
-    let mut i = 0;
-    while i < 64 {
+    unroll64!(i => {
         let (wi, sh) = (i * L / 64, i * L % 64);
         let mut v = w[wi] >> sh;
         if sh + L > 64 {
             v |= w[wi + 1] << (64 - sh);
         }
         out[i] = v & m;
-        i += 1;
-    }
+    });
 }
 
 /// Pack all whole 64-value blocks of `vals` into the front of `out`.
