@@ -24,7 +24,11 @@ fn ref_mask(l: u32) -> u128 {
 /// Reference signed value of an l-bit pattern, via i128.
 fn ref_signed(x: u64, l: u32) -> i128 {
     let x = x as u128 & ref_mask(l);
-    if x >> (l - 1) & 1 == 1 { x as i128 - (1i128 << l) } else { x as i128 }
+    if x >> (l - 1) & 1 == 1 {
+        x as i128 - (1i128 << l)
+    } else {
+        x as i128
+    }
 }
 
 fn splitmix(s: &mut u64) -> u64 {
@@ -81,11 +85,14 @@ fn unpack_ignores_padding_bits() {
             let vals = values(l as u64, n, l);
             let mut p = pack_vec(&vals, l);
             let used = n * l as usize;
-            if used % 8 != 0 {
+            if !used.is_multiple_of(8) {
                 *p.last_mut().unwrap() |= 0xffu8 << (used % 8);
             }
             let back = unpack_vec(&p, l, n);
-            assert!(back.iter().zip(&vals).all(|(a, b)| *a == b & mask(l)), "l={l} n={n}");
+            assert!(
+                back.iter().zip(&vals).all(|(a, b)| *a == b & mask(l)),
+                "l={l} n={n}"
+            );
         }
     }
 }
@@ -96,7 +103,18 @@ fn unpack_range_every_l() {
         let n = 300;
         let vals = values(l as u64 + 77, n, l);
         let p = pack_vec(&vals, l);
-        for (start, len) in [(0, 0), (0, 300), (1, 0), (1, 299), (63, 130), (64, 64), (65, 200), (130, 5), (299, 1), (250, 50)] {
+        for (start, len) in [
+            (0, 0),
+            (0, 300),
+            (1, 0),
+            (1, 299),
+            (63, 130),
+            (64, 64),
+            (65, 200),
+            (130, 5),
+            (299, 1),
+            (250, 50),
+        ] {
             let mut out = vec![0u64; len];
             unpack_range(&p, l, start, &mut out);
             for (k, o) in out.iter().enumerate() {
@@ -144,40 +162,67 @@ fn scalar_helpers_every_l() {
 fn vector_ops_every_l() {
     for l in 1..=64u32 {
         let m = ref_mask(l);
-        let a: Vec<u64> = values(l as u64, 97, l).iter().map(|&v| reduce(v, l)).collect();
-        let b: Vec<u64> = values(l as u64 + 500, 97, l).iter().map(|&v| reduce(v, l)).rev().collect();
+        let a: Vec<u64> = values(l as u64, 97, l)
+            .iter()
+            .map(|&v| reduce(v, l))
+            .collect();
+        let b: Vec<u64> = values(l as u64 + 500, 97, l)
+            .iter()
+            .map(|&v| reduce(v, l))
+            .rev()
+            .collect();
         let s = values(l as u64 + 900, 1, l)[0] ^ 0x1234_5678;
 
         let mut x = a.clone();
         add_assign(&mut x, &b, l);
-        let want: Vec<u64> = a.iter().zip(&b).map(|(&p, &q)| ((p as u128 + q as u128) & m) as u64).collect();
+        let want: Vec<u64> = a
+            .iter()
+            .zip(&b)
+            .map(|(&p, &q)| ((p as u128 + q as u128) & m) as u64)
+            .collect();
         assert_eq!(x, want, "add l={l}");
 
         let mut x = a.clone();
         sub_assign(&mut x, &b, l);
-        let want: Vec<u64> =
-            a.iter().zip(&b).map(|(&p, &q)| ((p as u128 + (1u128 << l) - q as u128) & m) as u64).collect();
+        let want: Vec<u64> = a
+            .iter()
+            .zip(&b)
+            .map(|(&p, &q)| ((p as u128 + (1u128 << l) - q as u128) & m) as u64)
+            .collect();
         assert_eq!(x, want, "sub l={l}");
 
         let mut x = a.clone();
         neg_assign(&mut x, l);
-        let want: Vec<u64> = a.iter().map(|&p| (((1u128 << l) - p as u128) & m) as u64).collect();
+        let want: Vec<u64> = a
+            .iter()
+            .map(|&p| (((1u128 << l) - p as u128) & m) as u64)
+            .collect();
         assert_eq!(x, want, "neg l={l}");
 
         let mut x = a.clone();
         mul_scalar_assign(&mut x, s, l);
-        let want: Vec<u64> = a.iter().map(|&p| ((p as u128 * s as u128) & m) as u64).collect();
+        let want: Vec<u64> = a
+            .iter()
+            .map(|&p| ((p as u128 * s as u128) & m) as u64)
+            .collect();
         assert_eq!(x, want, "mul l={l}");
 
         let mut x = a.clone();
         mul_assign(&mut x, &b, l);
-        let want: Vec<u64> = a.iter().zip(&b).map(|(&p, &q)| ((p as u128 * q as u128) & m) as u64).collect();
+        let want: Vec<u64> = a
+            .iter()
+            .zip(&b)
+            .map(|(&p, &q)| ((p as u128 * q as u128) & m) as u64)
+            .collect();
         assert_eq!(x, want, "mul_assign l={l}");
 
         for sh in [0u32, 1, 5, l - 1, l, 63].into_iter().filter(|&s| s < 64) {
             let mut x = a.clone();
             shl_assign(&mut x, sh, l);
-            let want: Vec<u64> = a.iter().map(|&p| (((p as u128) << sh) & m) as u64).collect();
+            let want: Vec<u64> = a
+                .iter()
+                .map(|&p| (((p as u128) << sh) & m) as u64)
+                .collect();
             assert_eq!(x, want, "shl l={l} s={sh}");
 
             let mut x = a.clone();
@@ -187,14 +232,20 @@ fn vector_ops_every_l() {
 
             let mut x = a.clone();
             ashr_assign(&mut x, sh, l);
-            let want: Vec<u64> = a.iter().map(|&p| ((ref_signed(p, l) >> sh) as u128 & m) as u64).collect();
+            let want: Vec<u64> = a
+                .iter()
+                .map(|&p| ((ref_signed(p, l) >> sh) as u128 & m) as u64)
+                .collect();
             assert_eq!(x, want, "ashr l={l} s={sh}");
         }
 
         for l2 in l..=64 {
             let mut x = a.clone();
             sign_extend_assign(&mut x, l, l2);
-            let want: Vec<u64> = a.iter().map(|&p| (ref_signed(p, l) as u128 & ref_mask(l2)) as u64).collect();
+            let want: Vec<u64> = a
+                .iter()
+                .map(|&p| (ref_signed(p, l) as u128 & ref_mask(l2)) as u64)
+                .collect();
             assert_eq!(x, want, "sext l={l} l2={l2}");
         }
     }

@@ -3,7 +3,8 @@
 use pq_kernels::Block;
 use pq_kernels::cpu::Features;
 use pq_kernels::transpose::{
-    Kernel, row_bytes, transpose_128x128_inplace_with, transpose_128xn_with, transpose_256xn_with, transpose_with,
+    Kernel, row_bytes, transpose_128x128_inplace_with, transpose_128xn_with, transpose_256xn_with,
+    transpose_with,
 };
 use proptest::prelude::*;
 
@@ -44,7 +45,14 @@ fn paths() -> Vec<(&'static str, Features)> {
     let hw = Features::detect_hw();
     let mut v = vec![("portable", Features::portable())];
     if hw.sse2 {
-        v.push(("sse2", Features { avx2: false, vaes: false, ..hw }));
+        v.push((
+            "sse2",
+            Features {
+                avx2: false,
+                vaes: false,
+                ..hw
+            },
+        ));
     }
     if hw.avx2 {
         v.push(("avx2", hw));
@@ -60,7 +68,21 @@ fn paths() -> Vec<(&'static str, Features)> {
     v
 }
 
-const NS: [usize; 13] = [0, 1, 7, 8, 127, 128, 129, 255, 256, 1000, 2048, 4096 + 3, 384];
+const NS: [usize; 13] = [
+    0,
+    1,
+    7,
+    8,
+    127,
+    128,
+    129,
+    255,
+    256,
+    1000,
+    2048,
+    4096 + 3,
+    384,
+];
 
 #[test]
 fn t128xn_all_paths() {
@@ -73,9 +95,16 @@ fn t128xn_all_paths() {
             let mut out = vec![sentinel; n + 3];
             transpose_128xn_with(f, &input, n, &mut out);
             for c in 0..n {
-                assert_eq!(out[c].to_bytes()[..], want[c * 16..c * 16 + 16], "{name} n={n} c={c}");
+                assert_eq!(
+                    out[c].to_bytes()[..],
+                    want[c * 16..c * 16 + 16],
+                    "{name} n={n} c={c}"
+                );
             }
-            assert!(out[n..].iter().all(|b| *b == sentinel), "{name} n={n}: wrote past n");
+            assert!(
+                out[n..].iter().all(|b| *b == sentinel),
+                "{name} n={n}: wrote past n"
+            );
         }
     }
 }
@@ -87,7 +116,7 @@ fn t128xn_ignores_padding_bits() {
             let rb = row_bytes(n);
             let input = bytes(n as u64, 128 * rb);
             let mut clean = input.clone();
-            if n % 8 != 0 {
+            if !n.is_multiple_of(8) {
                 for r in 0..128 {
                     clean[r * rb + rb - 1] &= (1u8 << (n % 8)) - 1;
                 }
@@ -120,12 +149,24 @@ fn t128x128_inplace_all_paths() {
 #[test]
 fn t128x128_single_bits() {
     for (name, f) in paths() {
-        for (r, c) in [(0, 0), (0, 127), (127, 0), (5, 77), (64, 63), (63, 64), (127, 127)] {
+        for (r, c) in [
+            (0, 0),
+            (0, 127),
+            (127, 0),
+            (5, 77),
+            (64, 63),
+            (63, 64),
+            (127, 127),
+        ] {
             let mut t = [Block::ZERO; 128];
             t[r].set_bit(c, true);
             transpose_128x128_inplace_with(f, &mut t);
             for (i, b) in t.iter().enumerate() {
-                let want = if i == c { Block(1u128 << r) } else { Block::ZERO };
+                let want = if i == c {
+                    Block(1u128 << r)
+                } else {
+                    Block::ZERO
+                };
                 assert_eq!(*b, want, "{name} r={r} c={c} i={i}");
             }
         }
@@ -148,7 +189,22 @@ fn t256xn_all_paths() {
 
 #[test]
 fn general_fixed_shapes() {
-    let shapes = [(0, 0), (0, 5), (5, 0), (1, 1), (3, 5), (8, 8), (128, 128), (130, 7), (7, 130), (256, 384), (129, 257), (200, 1000), (1000, 200), (64, 4099)];
+    let shapes = [
+        (0, 0),
+        (0, 5),
+        (5, 0),
+        (1, 1),
+        (3, 5),
+        (8, 8),
+        (128, 128),
+        (130, 7),
+        (7, 130),
+        (256, 384),
+        (129, 257),
+        (200, 1000),
+        (1000, 200),
+        (64, 4099),
+    ];
     for (name, f) in paths() {
         for (i, &(rows, cols)) in shapes.iter().enumerate() {
             let input = bytes(7 * i as u64, rows * row_bytes(cols));

@@ -74,7 +74,10 @@ pub fn unpack(input: &[u8], l: u32, out: &mut [u64]) {
 /// `packed_len(start + out.len(), l)` bytes.
 pub fn unpack_range(input: &[u8], l: u32, start: usize, out: &mut [u64]) {
     assert!((1..=64).contains(&l), "bit-width {l} out of 1..=64");
-    assert!(input.len() >= packed_len(start + out.len(), l), "packed stream too short");
+    assert!(
+        input.len() >= packed_len(start + out.len(), l),
+        "packed stream too short"
+    );
     pack::unpack_from(input, l, start, out);
 }
 
@@ -97,7 +100,10 @@ pub fn pack_bits(bits: &[u8], out: &mut [u8]) {
     }
     let rem = chunks.remainder();
     if !rem.is_empty() {
-        out[out.len() - 1] = rem.iter().enumerate().fold(0u8, |acc, (k, &b)| acc | ((b & 1) << k));
+        out[out.len() - 1] = rem
+            .iter()
+            .enumerate()
+            .fold(0u8, |acc, (k, &b)| acc | ((b & 1) << k));
     }
 }
 
@@ -203,7 +209,9 @@ mod tests {
     #[test]
     fn pack_roundtrip_small() {
         for l in 1..=64u32 {
-            let vals: Vec<u64> = (0..37u64).map(|i| i.wrapping_mul(0x9e3779b97f4a7c15) & mask(l)).collect();
+            let vals: Vec<u64> = (0..37u64)
+                .map(|i| i.wrapping_mul(0x9e3779b97f4a7c15) & mask(l))
+                .collect();
             let p = pack_vec(&vals, l);
             assert_eq!(p.len(), packed_len(37, l));
             let mut u = vec![0; 37];

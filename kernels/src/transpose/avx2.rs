@@ -22,7 +22,10 @@ fn swap<const S: i32>(y: &mut [__m256i; 8], i: usize, j: usize, m: __m256i) {
 /// Three Eklundh levels on 8 values: pairs differing in index bit 1, 2, 4 with shifts S1, S2, S4.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn three_levels<const S1: i32, const S2: i32, const S4: i32>(y: &mut [__m256i; 8], m: [__m256i; 3]) {
+fn three_levels<const S1: i32, const S2: i32, const S4: i32>(
+    y: &mut [__m256i; 8],
+    m: [__m256i; 3],
+) {
     for (i, j) in [(0, 1), (2, 3), (4, 5), (6, 7)] {
         swap::<S1>(y, i, j, m[0]);
     }
@@ -45,10 +48,19 @@ fn three_levels<const S1: i32, const S2: i32, const S4: i32>(y: &mut [__m256i; 8
 /// AVX2 must be available; the rows must be readable and the blocks writable. With `T = 1`
 /// and `ss == ds == 16` the source may be the destination (in place).
 #[target_feature(enable = "avx2")]
+#[allow(clippy::needless_range_loop)] // t and g are tile and row-group coordinates
 pub(super) unsafe fn tiles<const T: usize>(src: *const u8, ss: usize, dst: *mut u8, ds: usize) {
     let splat = |v: u64| _mm256_set1_epi64x(v as i64);
-    let lo = [splat(0x5555_5555_5555_5555), splat(0x3333_3333_3333_3333), splat(0x0f0f_0f0f_0f0f_0f0f)];
-    let hi = [splat(0x00ff_00ff_00ff_00ff), splat(0x0000_ffff_0000_ffff), splat(0x0000_0000_ffff_ffff)];
+    let lo = [
+        splat(0x5555_5555_5555_5555),
+        splat(0x3333_3333_3333_3333),
+        splat(0x0f0f_0f0f_0f0f_0f0f),
+    ];
+    let hi = [
+        splat(0x00ff_00ff_00ff_00ff),
+        splat(0x0000_ffff_0000_ffff),
+        splat(0x0000_0000_ffff_ffff),
+    ];
     // s[g][t][i] = row pair 8g + i of tile t after levels 1, 2, 4 (built without zero-filling).
     let s: [[[__m256i; 8]; T]; 8] = core::array::from_fn(|g| {
         core::array::from_fn(|t| {
@@ -76,7 +88,11 @@ pub(super) unsafe fn tiles<const T: usize>(src: *const u8, ss: usize, dst: *mut 
                 let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(*v);
                 // SAFETY: output blocks k and k + 64 are writable (caller contract).
                 unsafe {
-                    _mm256_storeu2_m128i(dst.add((k + 64) * ds) as *mut __m128i, dst.add(k * ds) as *mut __m128i, w)
+                    _mm256_storeu2_m128i(
+                        dst.add((k + 64) * ds) as *mut __m128i,
+                        dst.add(k * ds) as *mut __m128i,
+                        w,
+                    )
                 };
             }
         }

@@ -34,6 +34,31 @@ pub fn row_bytes(cols: usize) -> usize {
     cols.div_ceil(8)
 }
 
+/// Where the rows (or output blocks) of a tile live in a byte slice: item `i` is the 16 bytes
+/// at `off + i * stride`.
+#[derive(Clone, Copy, Debug)]
+struct At {
+    off: usize,
+    stride: usize,
+}
+
+impl At {
+    fn new(off: usize, stride: usize) -> Self {
+        At { off, stride }
+    }
+    /// The same layout shifted by `d` bytes.
+    fn plus(self, d: usize) -> Self {
+        At {
+            off: self.off + d,
+            stride: self.stride,
+        }
+    }
+    /// One past the last byte of items `0..n` (16 bytes each).
+    fn end(self, n: usize) -> usize {
+        self.off + (n - 1) * self.stride + 16
+    }
+}
+
 /// Which 128×128 tile kernel runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
@@ -57,20 +82,25 @@ impl Kernel {
         }
     }
 
-    /// Transpose one tile: row `r` is `src[so + r * ss..][..16]`, output block `c` goes to
-    /// `dst[d0 + c * ds..][..16]`.
+    /// Transpose one tile: row `r` is item `r` of `s` in `src`, output block `c` goes to item
+    /// `c` of `d` in `dst`.
     #[inline]
-    fn tile(self, src: &[u8], so: usize, ss: usize, dst: &mut [u8], d0: usize, ds: usize) {
-        assert!(so + 127 * ss + 16 <= src.len(), "tile source out of bounds");
-        assert!(d0 + 127 * ds + 16 <= dst.len(), "tile destination out of bounds");
+    fn tile(self, src: &[u8], s: At, dst: &mut [u8], d: At) {
+        assert!(s.end(128) <= src.len(), "tile source out of bounds");
+        assert!(d.end(128) <= dst.len(), "tile destination out of bounds");
+        let (so, ss, d0, ds) = (s.off, s.stride, d.off, d.stride);
         match self {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `select` chose Avx2 only when the features say AVX2 is present, and the
             // asserts above keep every row read and block write in bounds.
-            Kernel::Avx2 => unsafe { avx2::tiles::<1>(src.as_ptr().add(so), ss, dst.as_mut_ptr().add(d0), ds) },
+            Kernel::Avx2 => unsafe {
+                avx2::tiles::<1>(src.as_ptr().add(so), ss, dst.as_mut_ptr().add(d0), ds)
+            },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above, for SSE2.
-            Kernel::Sse2 => unsafe { sse2::tile(src.as_ptr().add(so), ss, dst.as_mut_ptr().add(d0), ds) },
+            Kernel::Sse2 => unsafe {
+                sse2::tile(src.as_ptr().add(so), ss, dst.as_mut_ptr().add(d0), ds)
+            },
             _ => {
                 let mut w = portable::load(src, so, ss);
                 portable::transpose_words(&mut w);
@@ -105,38 +135,53 @@ impl Kernel {
         }
     }
 
-    /// Transpose `ntiles` full tiles side by side: tile `j` has rows `src[so + r * ss + 16 j..][..16]`
-    /// and writes block `c` to `dst[d0 + (128 j + c) * ds..][..16]`.
+    /// Transpose `ntiles` full tiles side by side: tile `j` has rows `s.plus(16 j)` and writes
+    /// its blocks to `d.plus(128 j * d.stride)`.
     #[inline]
-    fn strip(self, src: &[u8], so: usize, ss: usize, ntiles: usize, dst: &mut [u8], d0: usize, ds: usize) {
+    fn strip(self, src: &[u8], s: At, ntiles: usize, dst: &mut [u8], d: At) {
         if ntiles == 0 {
             return;
         }
-        assert!(so + 127 * ss + 16 * ntiles <= src.len(), "strip source out of bounds");
-        assert!(d0 + (128 * ntiles - 1) * ds + 16 <= dst.len(), "strip destination out of bounds");
+        assert!(
+            s.end(128) + 16 * (ntiles - 1) <= src.len(),
+            "strip source out of bounds"
+        );
+        assert!(
+            d.end(128 * ntiles) <= dst.len(),
+            "strip destination out of bounds"
+        );
         let mut j = 0;
         #[cfg(target_arch = "x86_64")]
         if self == Kernel::Avx2 {
             while j + 2 <= ntiles {
-                // SAFETY: AVX2 present (see `select`); tiles j..j+4 are inside the asserted ranges.
-                unsafe { avx2::tiles::<2>(src.as_ptr().add(so + 16 * j), ss, dst.as_mut_ptr().add(d0 + 128 * j * ds), ds) };
+                let (so, d0) = (s.off + 16 * j, d.off + 128 * j * d.stride);
+                // SAFETY: AVX2 present (see `select`); tiles j, j + 1 are inside the asserted ranges.
+                unsafe {
+                    avx2::tiles::<2>(
+                        src.as_ptr().add(so),
+                        s.stride,
+                        dst.as_mut_ptr().add(d0),
+                        d.stride,
+                    )
+                };
                 j += 2;
             }
         }
         for j in j..ntiles {
-            self.tile(src, so + 16 * j, ss, dst, d0 + 128 * j * ds, ds);
+            self.tile(src, s.plus(16 * j), dst, d.plus(128 * j * d.stride));
         }
     }
 
-    /// Gather a partial tile into a zeroed scratch tile, transpose it: rows
-    /// `src[so + r * ss..][..nb]` for `r < nr`.
+    /// Gather a partial tile into a zeroed scratch tile and transpose it: row `r < nr` is the
+    /// first `nb` bytes of item `r` of `s`.
     #[inline]
-    fn partial(self, src: &[u8], so: usize, ss: usize, nr: usize, nb: usize) -> [Block; 128] {
+    fn partial(self, src: &[u8], s: At, nr: usize, nb: usize) -> [Block; 128] {
         debug_assert!(nr <= 128 && nb <= 16);
         let mut t = [Block::ZERO; 128];
         for (r, blk) in t.iter_mut().enumerate().take(nr) {
-            let p = so + r * ss;
-            Block::slice_as_bytes_mut(core::slice::from_mut(blk))[..nb].copy_from_slice(&src[p..p + nb]);
+            let p = s.off + r * s.stride;
+            Block::slice_as_bytes_mut(core::slice::from_mut(blk))[..nb]
+                .copy_from_slice(&src[p..p + nb]);
         }
         self.tile_inplace(&mut t);
         t
@@ -162,15 +207,19 @@ pub fn transpose_128xn(input: &[u8], n: usize, out: &mut [Block]) {
 /// [`transpose_128xn`] restricted to the given features.
 pub fn transpose_128xn_with(f: Features, input: &[u8], n: usize, out: &mut [Block]) {
     let rb = row_bytes(n);
-    assert_eq!(input.len(), 128 * rb, "input must hold 128 rows of {n} bits");
+    assert_eq!(
+        input.len(),
+        128 * rb,
+        "input must hold 128 rows of {n} bits"
+    );
     assert!(out.len() >= n, "output must hold {n} blocks");
     let k = Kernel::select(f);
     let full = n / 128;
     let (head, tail) = out[..n].split_at_mut(128 * full);
     let ob = Block::slice_as_bytes_mut(head);
-    k.strip(input, 0, rb, full, ob, 0, 16);
+    k.strip(input, At::new(0, rb), full, ob, At::new(0, 16));
     if !tail.is_empty() {
-        let t = k.partial(input, 16 * full, rb, 128, rb - 16 * full);
+        let t = k.partial(input, At::new(16 * full, rb), 128, rb - 16 * full);
         tail.copy_from_slice(&t[..tail.len()]);
     }
 }
@@ -185,18 +234,33 @@ pub fn transpose_256xn(input: &[u8], n: usize, out: &mut [[Block; 2]]) {
 /// [`transpose_256xn`] restricted to the given features.
 pub fn transpose_256xn_with(f: Features, input: &[u8], n: usize, out: &mut [[Block; 2]]) {
     let rb = row_bytes(n);
-    assert_eq!(input.len(), 256 * rb, "input must hold 256 rows of {n} bits");
+    assert_eq!(
+        input.len(),
+        256 * rb,
+        "input must hold 256 rows of {n} bits"
+    );
     assert!(out.len() >= n, "output must hold {n} block pairs");
     let k = Kernel::select(f);
     let full = n / 128;
     let (head, tail) = out[..n].split_at_mut(128 * full);
     let ob: &mut [u8] = bytemuck::cast_slice_mut(head);
     for h in 0..2 {
-        k.strip(input, h * 128 * rb, rb, full, ob, 16 * h, 32);
+        k.strip(
+            input,
+            At::new(h * 128 * rb, rb),
+            full,
+            ob,
+            At::new(16 * h, 32),
+        );
     }
     if !tail.is_empty() {
         for h in 0..2 {
-            let t = k.partial(input, h * 128 * rb + 16 * full, rb, 128, rb - 16 * full);
+            let t = k.partial(
+                input,
+                At::new(h * 128 * rb + 16 * full, rb),
+                128,
+                rb - 16 * full,
+            );
             for (o, b) in tail.iter_mut().zip(t.iter()) {
                 o[h] = *b;
             }
@@ -213,8 +277,16 @@ pub fn transpose(input: &[u8], rows: usize, cols: usize, output: &mut [u8]) {
 pub fn transpose_with(f: Features, input: &[u8], rows: usize, cols: usize, output: &mut [u8]) {
     let irb = row_bytes(cols);
     let orb = row_bytes(rows);
-    assert_eq!(input.len(), rows * irb, "input must hold {rows} rows of {cols} bits");
-    assert_eq!(output.len(), cols * orb, "output must hold {cols} rows of {rows} bits");
+    assert_eq!(
+        input.len(),
+        rows * irb,
+        "input must hold {rows} rows of {cols} bits"
+    );
+    assert_eq!(
+        output.len(),
+        cols * orb,
+        "output must hold {cols} rows of {rows} bits"
+    );
     let k = Kernel::select(f);
     // Tile (a, b) covers input rows 128a.. and columns 128b..; every output byte belongs to
     // exactly one tile, so the output needs no clearing.
@@ -225,9 +297,9 @@ pub fn transpose_with(f: Features, input: &[u8], rows: usize, cols: usize, outpu
             let so = 128 * a * irb + 16 * b;
             let d0 = 128 * b * orb + 16 * a;
             if nr == 128 && nc == 128 {
-                k.tile(input, so, irb, output, d0, orb);
+                k.tile(input, At::new(so, irb), output, At::new(d0, orb));
             } else {
-                let t = k.partial(input, so, irb, nr, (irb - 16 * b).min(16));
+                let t = k.partial(input, At::new(so, irb), nr, (irb - 16 * b).min(16));
                 let nb = (orb - 16 * a).min(16);
                 for (c, blk) in t.iter().enumerate().take(nc) {
                     let p = d0 + c * orb;

@@ -19,7 +19,10 @@ fn swap<const S: i32>(y: &mut [__m128i; 8], i: usize, j: usize, m: __m128i) {
 
 #[inline]
 #[target_feature(enable = "sse2")]
-fn three_levels<const S1: i32, const S2: i32, const S4: i32>(y: &mut [__m128i; 8], m: [__m128i; 3]) {
+fn three_levels<const S1: i32, const S2: i32, const S4: i32>(
+    y: &mut [__m128i; 8],
+    m: [__m128i; 3],
+) {
     for (i, j) in [(0, 1), (2, 3), (4, 5), (6, 7)] {
         swap::<S1>(y, i, j, m[0]);
     }
@@ -37,15 +40,25 @@ fn three_levels<const S1: i32, const S2: i32, const S4: i32>(y: &mut [__m128i; 8
 /// SSE2 must be available; `src + r*ss .. +16` must be readable and `dst + c*ds .. +16`
 /// writable for every `r, c < 128`. The source may alias the destination exactly.
 #[target_feature(enable = "sse2")]
+#[allow(clippy::needless_range_loop)] // g is a row-group coordinate
 pub(super) unsafe fn tile(src: *const u8, ss: usize, dst: *mut u8, ds: usize) {
     let splat = |v: u64| _mm_set1_epi64x(v as i64);
-    let lo = [splat(0x5555_5555_5555_5555), splat(0x3333_3333_3333_3333), splat(0x0f0f_0f0f_0f0f_0f0f)];
-    let hi = [splat(0x00ff_00ff_00ff_00ff), splat(0x0000_ffff_0000_ffff), splat(0x0000_0000_ffff_ffff)];
+    let lo = [
+        splat(0x5555_5555_5555_5555),
+        splat(0x3333_3333_3333_3333),
+        splat(0x0f0f_0f0f_0f0f_0f0f),
+    ];
+    let hi = [
+        splat(0x00ff_00ff_00ff_00ff),
+        splat(0x0000_ffff_0000_ffff),
+        splat(0x0000_0000_ffff_ffff),
+    ];
     // s[g][i] = row 8g + i after levels 1, 2, 4 (built without zero-filling).
     let mut s: [[__m128i; 8]; 16] = core::array::from_fn(|g| {
         // SAFETY: row 8g + i is readable (caller contract).
-        let mut y: [__m128i; 8] =
-            core::array::from_fn(|i| unsafe { _mm_loadu_si128(src.add((8 * g + i) * ss) as *const __m128i) });
+        let mut y: [__m128i; 8] = core::array::from_fn(|i| unsafe {
+            _mm_loadu_si128(src.add((8 * g + i) * ss) as *const __m128i)
+        });
         three_levels::<1, 2, 4>(&mut y, lo);
         y
     });
@@ -64,7 +77,10 @@ pub(super) unsafe fn tile(src: *const u8, ss: usize, dst: *mut u8, ds: usize) {
         // SAFETY: output blocks k and k + 64 are writable (caller contract).
         unsafe {
             _mm_storeu_si128(dst.add(k * ds) as *mut __m128i, _mm_unpacklo_epi64(a, b));
-            _mm_storeu_si128(dst.add((k + 64) * ds) as *mut __m128i, _mm_unpackhi_epi64(a, b));
+            _mm_storeu_si128(
+                dst.add((k + 64) * ds) as *mut __m128i,
+                _mm_unpackhi_epi64(a, b),
+            );
         }
     }
 }
