@@ -3,8 +3,8 @@
 //! `y[k]` holds rows `k` (low lane) and `k + 64` (high lane). Levels `s` = 1..=32 swap
 //! within 64-bit lanes with shift-xor-mask; level 64 is a `vpermq` inside each `y[k]`.
 //! Pass A runs levels 1, 2, 4 on groups of 8 consecutive `y`s straight from the source
-//! rows; pass B runs levels 8, 16, 32 on groups of 8 `y`s with stride 8, then level 64,
-//! and stores. All reads happen before the first write, so the tile may be in place.
+//! rows; pass B runs levels 8, 16, 32 (as shift + blend, the fields being whole bytes, words
+//! and dwords) on groups of 8 `y`s with stride 8, then level 64, and stores. All reads happen before the first write, so the tile may be in place.
 
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
@@ -37,6 +37,28 @@ fn three_levels<const S1: i32, const S2: i32, const S4: i32>(
     }
 }
 
+/// Levels 8, 16, 32 (pairs differing in index bit 1, 2, 4): the swapped fields are whole
+/// bytes, words and dwords, so each swap is two shifts and two blends (no xor/and).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn byte_levels(y: &mut [__m256i; 8], odd_bytes: __m256i) {
+    for (i, j) in [(0, 1), (2, 3), (4, 5), (6, 7)] {
+        let (a, b) = (y[i], y[j]);
+        y[i] = _mm256_blendv_epi8(a, _mm256_slli_epi16::<8>(b), odd_bytes);
+        y[j] = _mm256_blendv_epi8(_mm256_srli_epi16::<8>(a), b, odd_bytes);
+    }
+    for (i, j) in [(0, 2), (1, 3), (4, 6), (5, 7)] {
+        let (a, b) = (y[i], y[j]);
+        y[i] = _mm256_blend_epi16::<0b1010_1010>(a, _mm256_slli_epi32::<16>(b));
+        y[j] = _mm256_blend_epi16::<0b1010_1010>(_mm256_srli_epi32::<16>(a), b);
+    }
+    for (i, j) in [(0, 4), (1, 5), (2, 6), (3, 7)] {
+        let (a, b) = (y[i], y[j]);
+        y[i] = _mm256_blend_epi32::<0b1010_1010>(a, _mm256_slli_epi64::<32>(b));
+        y[j] = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(a), b);
+    }
+}
+
 /// Transpose `T` side-by-side 128×128 tiles: row `r` of tile `t` is the 16 bytes at
 /// `src + r * ss + 16 t`, output block `c` of tile `t` goes to `dst + (128 t + c) * ds`.
 ///
@@ -56,11 +78,7 @@ pub(super) unsafe fn tiles<const T: usize>(src: *const u8, ss: usize, dst: *mut 
         splat(0x3333_3333_3333_3333),
         splat(0x0f0f_0f0f_0f0f_0f0f),
     ];
-    let hi = [
-        splat(0x00ff_00ff_00ff_00ff),
-        splat(0x0000_ffff_0000_ffff),
-        splat(0x0000_0000_ffff_ffff),
-    ];
+    let odd_bytes = _mm256_set1_epi16(0xff00u16 as i16);
     // s[g][t][i] = row pair 8g + i of tile t after levels 1, 2, 4 (built without zero-filling).
     let s: [[[__m256i; 8]; T]; 8] = core::array::from_fn(|g| {
         core::array::from_fn(|t| {
@@ -82,7 +100,7 @@ pub(super) unsafe fn tiles<const T: usize>(src: *const u8, ss: usize, dst: *mut 
         for g in 0..8 {
             // Row pairs g + 8i, i < 8.
             let mut y: [__m256i; 8] = core::array::from_fn(|i| s[i][t][g]);
-            three_levels::<8, 16, 32>(&mut y, hi);
+            byte_levels(&mut y, odd_bytes);
             for (i, v) in y.iter().enumerate() {
                 let k = 128 * t + g + 8 * i;
                 let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(*v);
