@@ -251,6 +251,29 @@ fn vector_ops_every_l() {
     }
 }
 
+#[test]
+fn ring_struct() {
+    assert!(Ring::new(0).is_none());
+    assert!(Ring::new(65).is_none());
+    for l in 1..=64u32 {
+        let r = Ring::new(l).unwrap();
+        assert_eq!(r.bits(), l);
+        let top = r.min_signed();
+        assert_eq!(r.to_signed(top) as i128, -(1i128 << (l - 1)));
+        assert_eq!(r.add(r.mask(), 1), 0);
+        assert_eq!(r.sub(0, 1), r.mask());
+        assert_eq!(r.neg(top), top);
+        assert_eq!(r.mul(r.mask(), r.mask()), 1 & r.mask());
+        assert_eq!(r.from_signed(-1), r.mask());
+        let vals = values(l as u64, 70, l);
+        let p = r.pack_vec(&vals);
+        assert_eq!(p.len(), r.packed_len(70));
+        let mut back = vec![0; 70];
+        r.unpack(&p, &mut back);
+        assert!(back.iter().zip(&vals).all(|(a, b)| *a == r.reduce(*b)));
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 

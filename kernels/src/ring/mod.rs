@@ -203,6 +203,86 @@ pub fn sign_extend_assign(a: &mut [u64], l: u32, l2: u32) {
     }
 }
 
+/// The ring Z_2^l with the bit-width checked once (`l` in 1..=64); a thin wrapper over the
+/// free functions of this module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ring {
+    l: u32,
+}
+
+impl Ring {
+    /// `Some` iff `l` is in 1..=64.
+    pub const fn new(l: u32) -> Option<Ring> {
+        if l >= 1 && l <= 64 {
+            Some(Ring { l })
+        } else {
+            None
+        }
+    }
+    /// The bit-width `l`.
+    #[inline(always)]
+    pub const fn bits(self) -> u32 {
+        self.l
+    }
+    #[inline(always)]
+    pub const fn mask(self) -> u64 {
+        mask(self.l)
+    }
+    #[inline(always)]
+    pub const fn reduce(self, x: u64) -> u64 {
+        reduce(x, self.l)
+    }
+    #[inline(always)]
+    pub const fn add(self, a: u64, b: u64) -> u64 {
+        a.wrapping_add(b) & self.mask()
+    }
+    #[inline(always)]
+    pub const fn sub(self, a: u64, b: u64) -> u64 {
+        a.wrapping_sub(b) & self.mask()
+    }
+    #[inline(always)]
+    pub const fn neg(self, a: u64) -> u64 {
+        a.wrapping_neg() & self.mask()
+    }
+    #[inline(always)]
+    pub const fn mul(self, a: u64, b: u64) -> u64 {
+        a.wrapping_mul(b) & self.mask()
+    }
+    #[inline(always)]
+    pub const fn msb(self, x: u64) -> bool {
+        msb(x, self.l)
+    }
+    #[inline(always)]
+    pub const fn to_signed(self, x: u64) -> i64 {
+        to_signed(x, self.l)
+    }
+    #[inline(always)]
+    pub const fn from_signed(self, v: i64) -> u64 {
+        from_signed(v, self.l)
+    }
+    /// The most negative value, `2^(l-1)`.
+    #[inline(always)]
+    pub const fn min_signed(self) -> u64 {
+        1u64 << (self.l - 1)
+    }
+    #[inline]
+    pub const fn packed_len(self, n: usize) -> usize {
+        packed_len(n, self.l)
+    }
+    /// [`pack`] with this bit-width.
+    pub fn pack(self, vals: &[u64], out: &mut [u8]) {
+        pack(vals, self.l, out)
+    }
+    /// [`pack_vec`] with this bit-width.
+    pub fn pack_vec(self, vals: &[u64]) -> Vec<u8> {
+        pack_vec(vals, self.l)
+    }
+    /// [`unpack`] with this bit-width.
+    pub fn unpack(self, input: &[u8], out: &mut [u64]) {
+        unpack(input, self.l, out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
