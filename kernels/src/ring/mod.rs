@@ -74,10 +74,10 @@ pub fn unpack(input: &[u8], l: u32, out: &mut [u64]) {
 /// `packed_len(start + out.len(), l)` bytes.
 pub fn unpack_range(input: &[u8], l: u32, start: usize, out: &mut [u64]) {
     assert!((1..=64).contains(&l), "bit-width {l} out of 1..=64");
-    assert!(
-        input.len() >= packed_len(start + out.len(), l),
-        "packed stream too short"
-    );
+    let end = start
+        .checked_add(out.len())
+        .expect("value range overflows usize");
+    assert!(input.len() >= packed_len(end, l), "packed stream too short");
     pack::unpack_from(input, l, start, out);
 }
 
