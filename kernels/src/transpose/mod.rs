@@ -71,15 +71,21 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// The fastest kernel the features allow.
+    /// The fastest kernel the features allow. The token can only narrow what this CPU has:
+    /// a hand-made `Features { avx2: true, .. }` on a CPU without AVX2 still gets a kernel it can
+    /// run, which is what makes the `unsafe` dispatch below sound.
     pub fn select(f: Features) -> Kernel {
-        if cfg!(target_arch = "x86_64") && f.avx2 {
-            Kernel::Avx2
-        } else if cfg!(target_arch = "x86_64") && f.sse2 {
-            Kernel::Sse2
-        } else {
-            Kernel::Portable
+        #[cfg(target_arch = "x86_64")]
+        {
+            if f.avx2 && std::arch::is_x86_feature_detected!("avx2") {
+                return Kernel::Avx2;
+            }
+            if f.sse2 && std::arch::is_x86_feature_detected!("sse2") {
+                return Kernel::Sse2;
+            }
         }
+        let _ = f;
+        Kernel::Portable
     }
 
     /// Transpose one tile: row `r` is item `r` of `s` in `src`, output block `c` goes to item
@@ -91,8 +97,9 @@ impl Kernel {
         let (so, ss, d0, ds) = (s.off, s.stride, d.off, d.stride);
         match self {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `select` chose Avx2 only when the features say AVX2 is present, and the
-            // asserts above keep every row read and block write in bounds.
+            // SAFETY: `select` returns Avx2 only when this CPU has AVX2 (the enum value cannot reach
+            // this private method any other way), and the asserts above keep every row read and
+            // block write in bounds.
             Kernel::Avx2 => unsafe {
                 avx2::tiles::<1>(src.as_ptr().add(so), ss, dst.as_mut_ptr().add(d0), ds)
             },
