@@ -12,12 +12,15 @@
 //! Everything is built from one 128×128 tile kernel (Eklundh's recursive block swap: at the
 //! level with shift `s`, rows `i` and `i + s` exchange their off-diagonal `s`-wide column
 //! blocks via `t = ((x >> s) ^ y) & m; y ^= t; x ^= t << s`):
-//! * AVX2: two rows per ymm, levels 1..=32 with 64-bit lane shifts, level 64 with `vpermq`;
-//! * SSE2: one row per xmm, level 64 with `punpck{l,h}qdq`;
-//! * portable: the same on 64-bit words.
+//! * AVX2: two rows per ymm; levels 1, 2, 4 with 64-bit lane shifts, levels 8, 16, 32 with
+//!   shift + blend, level 64 with `vpermq`; two adjacent tiles per call so each source cache
+//!   line is read once (≈0.85 ns per output row in L1, ≈1.0–1.4 ns for 128×2048..16384);
+//! * SSE2: one row per xmm, level 64 with `punpck{l,h}qdq` (≈2 ns per row);
+//! * portable: the same on 64-bit words (≈6 ns per row).
 //!
-//! The kernel is chosen from a [`Features`] token (`PQ_FORCE_PORTABLE=1` forces portable).
-//! Partial tiles (sizes not a multiple of 128) go through a zero-padded scratch tile.
+//! The kernel is chosen from a [`Features`] token (`PQ_FORCE_PORTABLE=1` forces portable); the
+//! token can only narrow what the CPU has. Partial tiles (sizes not a multiple of 128) go
+//! through a zero-padded scratch tile; only the valid output blocks / bytes are written.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
