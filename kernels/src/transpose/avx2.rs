@@ -3,8 +3,9 @@
 //! `y[k]` holds rows `k` (low lane) and `k + 64` (high lane). Levels `s` = 1..=32 swap
 //! within 64-bit lanes with shift-xor-mask; level 64 is a `vpermq` inside each `y[k]`.
 //! Pass A runs levels 1, 2, 4 on groups of 8 consecutive `y`s straight from the source
-//! rows; pass B runs levels 8, 16, 32 (as shift + blend, the fields being whole bytes, words
-//! and dwords) on groups of 8 `y`s with stride 8, then level 64, and stores. All reads happen before the first write, so the tile may be in place.
+//! rows. What is left (levels 8, 16, 32, 64) moves whole bytes: it is a 16×16 byte transpose
+//! of the rows `g + 8i`, which pass B does per group `g` with an unpack ladder
+//! (epi8, epi16, epi32) inside lanes plus one `vpermq` for the lane level, and stores. All reads happen before the first write, so the tile may be in place.
 
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
@@ -19,7 +20,7 @@ fn swap<const S: i32>(y: &mut [__m256i; 8], i: usize, j: usize, m: __m256i) {
     y[i] = _mm256_xor_si256(a, _mm256_slli_epi64::<S>(t));
 }
 
-/// Three Eklundh levels on 8 values: pairs differing in index bit 1, 2, 4 with shifts S1, S2, S4.
+/// Levels 1, 2, 4 on 8 values: pairs differing in index bit 1, 2, 4 with shifts S1, S2, S4.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn three_levels<const S1: i32, const S2: i32, const S4: i32>(
@@ -37,26 +38,35 @@ fn three_levels<const S1: i32, const S2: i32, const S4: i32>(
     }
 }
 
-/// Levels 8, 16, 32 (pairs differing in index bit 1, 2, 4): the swapped fields are whole
-/// bytes, words and dwords, so each swap is two shifts and two blends (no xor/and).
+/// Levels 8, 16, 32 as a byte transpose by an unpack ladder. Input: `x[i]` = rows
+/// `(g + 8i, g + 8i + 64)` after levels 1, 2, 4. Output `v[n]`, after `vpermq` (0, 2, 1, 3),
+/// holds the finished output blocks `g + 16n` (low lane) and `g + 16n + 8` (high lane).
+///
+/// Lane `L` of `x[i]` holds row `g + 8(i + 8L)`; output block `g + 8m` byte `β` is that
+/// intermediate row's byte `m` for `β = i + 8L`. The three unpack levels gather byte `m` of
+/// `x[0..8]` into one qword: qword `q` of lane `L` of `v[n]` is bytes `8L..8L+8` of output
+/// block `g + 8(2n + q)`.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn byte_levels(y: &mut [__m256i; 8], odd_bytes: __m256i) {
-    for (i, j) in [(0, 1), (2, 3), (4, 5), (6, 7)] {
-        let (a, b) = (y[i], y[j]);
-        y[i] = _mm256_blendv_epi8(a, _mm256_slli_epi16::<8>(b), odd_bytes);
-        y[j] = _mm256_blendv_epi8(_mm256_srli_epi16::<8>(a), b, odd_bytes);
-    }
-    for (i, j) in [(0, 2), (1, 3), (4, 6), (5, 7)] {
-        let (a, b) = (y[i], y[j]);
-        y[i] = _mm256_blend_epi16::<0b1010_1010>(a, _mm256_slli_epi32::<16>(b));
-        y[j] = _mm256_blend_epi16::<0b1010_1010>(_mm256_srli_epi32::<16>(a), b);
-    }
-    for (i, j) in [(0, 4), (1, 5), (2, 6), (3, 7)] {
-        let (a, b) = (y[i], y[j]);
-        y[i] = _mm256_blend_epi32::<0b1010_1010>(a, _mm256_slli_epi64::<32>(b));
-        y[j] = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(a), b);
-    }
+fn byte_transpose(x: &[__m256i; 8]) -> [__m256i; 8] {
+    let z: [[__m256i; 4]; 2] = [
+        core::array::from_fn(|a| _mm256_unpacklo_epi8(x[2 * a], x[2 * a + 1])),
+        core::array::from_fn(|a| _mm256_unpackhi_epi8(x[2 * a], x[2 * a + 1])),
+    ];
+    let w: [[[__m256i; 2]; 2]; 2] = core::array::from_fn(|h| {
+        [
+            core::array::from_fn(|b| _mm256_unpacklo_epi16(z[h][2 * b], z[h][2 * b + 1])),
+            core::array::from_fn(|b| _mm256_unpackhi_epi16(z[h][2 * b], z[h][2 * b + 1])),
+        ]
+    });
+    core::array::from_fn(|n| {
+        let (h, p) = (n / 4, (n / 2) % 2);
+        if n % 2 == 0 {
+            _mm256_unpacklo_epi32(w[h][p][0], w[h][p][1])
+        } else {
+            _mm256_unpackhi_epi32(w[h][p][0], w[h][p][1])
+        }
+    })
 }
 
 /// Transpose `T` side-by-side 128×128 tiles: row `r` of tile `t` is the 16 bytes at
@@ -78,7 +88,6 @@ pub(super) unsafe fn tiles<const T: usize>(src: *const u8, ss: usize, dst: *mut 
         splat(0x3333_3333_3333_3333),
         splat(0x0f0f_0f0f_0f0f_0f0f),
     ];
-    let odd_bytes = _mm256_set1_epi16(0xff00u16 as i16);
     // s[g][t][i] = row pair 8g + i of tile t after levels 1, 2, 4 (built without zero-filling).
     let s: [[[__m256i; 8]; T]; 8] = core::array::from_fn(|g| {
         core::array::from_fn(|t| {
@@ -99,15 +108,14 @@ pub(super) unsafe fn tiles<const T: usize>(src: *const u8, ss: usize, dst: *mut 
     for t in 0..T {
         for g in 0..8 {
             // Row pairs g + 8i, i < 8.
-            let mut y: [__m256i; 8] = core::array::from_fn(|i| s[i][t][g]);
-            byte_levels(&mut y, odd_bytes);
-            for (i, v) in y.iter().enumerate() {
-                let k = 128 * t + g + 8 * i;
+            let y: [__m256i; 8] = core::array::from_fn(|i| s[i][t][g]);
+            for (n, v) in byte_transpose(&y).iter().enumerate() {
+                let k = 128 * t + g + 16 * n;
                 let w = _mm256_permute4x64_epi64::<0b11_01_10_00>(*v);
-                // SAFETY: output blocks k and k + 64 are writable (caller contract).
+                // SAFETY: output blocks k and k + 8 are writable (caller contract).
                 unsafe {
                     _mm256_storeu2_m128i(
-                        dst.add((k + 64) * ds) as *mut __m128i,
+                        dst.add((k + 8) * ds) as *mut __m128i,
                         dst.add(k * ds) as *mut __m128i,
                         w,
                     )
