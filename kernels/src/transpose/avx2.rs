@@ -73,8 +73,8 @@ fn byte_transpose(x: &[__m256i; 8]) -> [__m256i; 8] {
 /// `src + r * ss + 16 t`, output block `c` of tile `t` goes to `dst + (128 t + c) * ds`.
 ///
 /// Pass A walks the rows once for all `T` tiles, so each source line is fetched once per
-/// strip instead of once per tile (a power-of-two row stride maps all 128 rows of a tile to a
-/// few L1 sets, so lines do not survive until the next tile). `T = 2` measured best.
+/// strip instead of once per tile (with a large power-of-two row stride all 128 rows of a
+/// tile fall into one or two L1 sets, so lines do not survive until the next tile).
 ///
 /// # Safety
 /// AVX2 must be available; the rows must be readable and the blocks writable. With `T = 1`
