@@ -68,7 +68,24 @@ fn paths() -> Vec<(&'static str, Features)> {
     v
 }
 
-const NS: [usize; 13] = [
+/// Sizes from the brief, plus 3 full tiles and one with rows >= 2 KiB apart and an odd tile
+/// count (the AVX2 two-tile strip, a single trailing tile and a partial tail).
+const NS: [usize; 14] = [
+    0,
+    1,
+    7,
+    8,
+    127,
+    128,
+    129,
+    255,
+    256,
+    1000,
+    2048,
+    4096 + 3,
+    384,
+    16384 + 2 * 128 + 77,
+]; 13] = [
     0,
     1,
     7,
