@@ -207,6 +207,7 @@ fn general_fixed_shapes() {
         (200, 1000),
         (1000, 200),
         (64, 4099),
+        (300, 16384 + 300),
     ];
     for (name, f) in paths() {
         for (i, &(rows, cols)) in shapes.iter().enumerate() {

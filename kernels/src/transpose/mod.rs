@@ -306,19 +306,24 @@ pub fn transpose_with(f: Features, input: &[u8], rows: usize, cols: usize, outpu
     // exactly one tile, so the output needs no clearing.
     for a in 0..rows.div_ceil(128) {
         let nr = (rows - 128 * a).min(128);
-        for b in 0..cols.div_ceil(128) {
+        // Full tiles of this row block: one strip.
+        let full = if nr == 128 { cols / 128 } else { 0 };
+        k.strip(
+            input,
+            At::new(128 * a * irb, irb),
+            full,
+            output,
+            At::new(16 * a, orb),
+        );
+        for b in full..cols.div_ceil(128) {
             let nc = (cols - 128 * b).min(128);
             let so = 128 * a * irb + 16 * b;
             let d0 = 128 * b * orb + 16 * a;
-            if nr == 128 && nc == 128 {
-                k.tile(input, At::new(so, irb), output, At::new(d0, orb));
-            } else {
-                let t = k.partial(input, At::new(so, irb), nr, (irb - 16 * b).min(16));
-                let nb = (orb - 16 * a).min(16);
-                for (c, blk) in t.iter().enumerate().take(nc) {
-                    let p = d0 + c * orb;
-                    output[p..p + nb].copy_from_slice(&blk.to_bytes()[..nb]);
-                }
+            let t = k.partial(input, At::new(so, irb), nr, (irb - 16 * b).min(16));
+            let nb = (orb - 16 * a).min(16);
+            for (c, blk) in t.iter().enumerate().take(nc) {
+                let p = d0 + c * orb;
+                output[p..p + nb].copy_from_slice(&blk.to_bytes()[..nb]);
             }
         }
     }
