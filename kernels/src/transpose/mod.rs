@@ -194,8 +194,15 @@ impl Kernel {
         let mut t = [Block::ZERO; 128];
         for (r, blk) in t.iter_mut().enumerate().take(nr) {
             let p = s.off + r * s.stride;
-            Block::slice_as_bytes_mut(core::slice::from_mut(blk))[..nb]
-                .copy_from_slice(&src[p..p + nb]);
+            if nb == 16 {
+                // Fixed-size copy (no memcpy call) for the common partial-in-rows-only case.
+                let mut b = [0u8; 16];
+                b.copy_from_slice(&src[p..p + 16]);
+                *blk = Block::from_bytes(b);
+            } else {
+                Block::slice_as_bytes_mut(core::slice::from_mut(blk))[..nb]
+                    .copy_from_slice(&src[p..p + nb]);
+            }
         }
         self.tile_inplace(&mut t);
         t
@@ -323,7 +330,13 @@ pub fn transpose_with(f: Features, input: &[u8], rows: usize, cols: usize, outpu
             let nb = (orb - 16 * a).min(16);
             for (c, blk) in t.iter().enumerate().take(nc) {
                 let p = d0 + c * orb;
-                output[p..p + nb].copy_from_slice(&blk.to_bytes()[..nb]);
+                let b = blk.to_bytes();
+                // Fixed-size copies where possible (a variable-length one is a memcpy call).
+                match nb {
+                    16 => output[p..p + 16].copy_from_slice(&b),
+                    8 => output[p..p + 8].copy_from_slice(&b[..8]),
+                    _ => output[p..p + nb].copy_from_slice(&b[..nb]),
+                }
             }
         }
     }
