@@ -1,0 +1,1 @@
+//! OT benchmarks (placeholder).
