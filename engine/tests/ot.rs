@@ -31,7 +31,11 @@ fn iknp_call<S: Send, C: Send>(
             let out = fs(ch, &mut s, &mut prg);
             ch.flush().unwrap();
             let d = ch.meter().total().since(&before);
-            Side { out, sent: d.bytes_sent, flights: d.flights }
+            Side {
+                out,
+                sent: d.bytes_sent,
+                flights: d.flights,
+            }
         },
         move |ch| {
             let mut prg = seeded_prg(seed ^ 0xabcdef);
@@ -41,7 +45,11 @@ fn iknp_call<S: Send, C: Send>(
             let out = fc(ch, &mut r, &mut prg);
             ch.flush().unwrap();
             let d = ch.meter().total().since(&before);
-            Side { out, sent: d.bytes_sent, flights: d.flights }
+            Side {
+                out,
+                sent: d.bytes_sent,
+                flights: d.flights,
+            }
         },
     )
     .unwrap();
@@ -111,9 +119,16 @@ fn cot_blocks_and_rcot() {
         }
         if n >= 1000 {
             let ones: usize = b.iter().map(|&x| x as usize).sum();
-            assert!(ones > n / 2 - n / 10 && ones < n / 2 + n / 10, "random choices unbalanced");
+            assert!(
+                ones > n / 2 - n / 10 && ones < n / 2 + n / 10,
+                "random choices unbalanced"
+            );
         }
-        check_bytes(s.sent, c.sent, cost::cot_blocks_bytes(n as u64, OtOpts::DENSE));
+        check_bytes(
+            s.sent,
+            c.sent,
+            cost::cot_blocks_bytes(n as u64, OtOpts::DENSE),
+        );
     }
 }
 
@@ -144,7 +159,11 @@ fn rot() {
         );
         let ((m0, m1), (b, out)) = (s.out, c.out);
         for j in 0..n {
-            let (want, other) = if b[j] == 1 { (m1[j], m0[j]) } else { (m0[j], m1[j]) };
+            let (want, other) = if b[j] == 1 {
+                (m1[j], m0[j])
+            } else {
+                (m0[j], m1[j])
+            };
             assert_eq!(out[j], want);
             assert_ne!(out[j], other);
         }
@@ -175,7 +194,11 @@ fn cot_case(transport: Transport, n: usize, l: u32, opts: OtOpts, seed: u64) {
     );
     let ((corr, out0), (b, out)) = (s.out, c.out);
     for j in 0..n {
-        let want = if b[j] == 1 { out0[j].wrapping_add(corr[j]) & mask(l) } else { out0[j] };
+        let want = if b[j] == 1 {
+            out0[j].wrapping_add(corr[j]) & mask(l)
+        } else {
+            out0[j]
+        };
         assert_eq!(out[j], want, "cot n={n} l={l} j={j}");
         assert_eq!(out0[j] & !mask(l), 0);
     }
@@ -191,7 +214,17 @@ fn cot_l_bit() {
     let mut prg = seeded_prg(99);
     for &n in SIZES {
         for &opts in OPTS {
-            for l in [1u32, 2, 7, 8, 13, 32, 63, 64, 1 + (prg.next_u64() % 64) as u32] {
+            for l in [
+                1u32,
+                2,
+                7,
+                8,
+                13,
+                32,
+                63,
+                64,
+                1 + (prg.next_u64() % 64) as u32,
+            ] {
                 cot_case(Transport::Mem, n, l, opts, n as u64 * 100 + l as u64);
             }
         }
@@ -228,7 +261,11 @@ fn got_case(n: usize, l: u32, opts: OtOpts, seed: u64) {
     );
     let ((m0, m1), (b, out)) = (s.out, c.out);
     for j in 0..n {
-        assert_eq!(out[j], if b[j] == 1 { m1[j] } else { m0[j] }, "got n={n} l={l} j={j}");
+        assert_eq!(
+            out[j],
+            if b[j] == 1 { m1[j] } else { m0[j] },
+            "got n={n} l={l} j={j}"
+        );
     }
     check_bytes(s.sent, c.sent, cost::got_bytes(n as u64, l, opts));
 }
@@ -251,15 +288,19 @@ fn batched_cot_case(lens: Vec<u32>, msgs: usize, opts: OtOpts, seed: u64) {
         Transport::Mem,
         seed,
         move |ch, snd, prg| {
-            let corr: Vec<u64> = (0..n * msgs).map(|i| prg.next_u64() & mask(lens[i / msgs])).collect();
+            let corr: Vec<u64> = (0..n * msgs)
+                .map(|i| prg.next_u64() & mask(lens[i / msgs]))
+                .collect();
             let mut out0 = vec![0u64; n * msgs];
-            snd.send_batched_cot(ch, &corr, msgs, &lens, opts, &mut out0).unwrap();
+            snd.send_batched_cot(ch, &corr, msgs, &lens, opts, &mut out0)
+                .unwrap();
             (corr, out0)
         },
         move |ch, rcv, prg| {
             let b = rand_bits(prg, n);
             let mut out = vec![0u64; n * msgs];
-            rcv.recv_batched_cot(ch, &b, msgs, &lens_c, opts, &mut out).unwrap();
+            rcv.recv_batched_cot(ch, &b, msgs, &lens_c, opts, &mut out)
+                .unwrap();
             (b, out, lens_c)
         },
     );
@@ -268,7 +309,11 @@ fn batched_cot_case(lens: Vec<u32>, msgs: usize, opts: OtOpts, seed: u64) {
         let m = mask(lens[j]);
         for k in 0..msgs {
             let i = j * msgs + k;
-            let want = if b[j] == 1 { out0[i].wrapping_add(corr[i]) & m } else { out0[i] };
+            let want = if b[j] == 1 {
+                out0[i].wrapping_add(corr[i]) & m
+            } else {
+                out0[i]
+            };
             assert_eq!(out[i], want, "batched cot j={j} k={k}");
         }
     }
@@ -279,7 +324,11 @@ fn batched_cot_case(lens: Vec<u32>, msgs: usize, opts: OtOpts, seed: u64) {
         all.dedup();
         assert_eq!(all.len(), out0.len(), "pads repeat");
     }
-    check_bytes(s.sent, c.sent, cost::batched_cot_bytes(&lens, msgs as u64, opts));
+    check_bytes(
+        s.sent,
+        c.sent,
+        cost::batched_cot_bytes(&lens, msgs as u64, opts),
+    );
 }
 
 #[test]
@@ -311,7 +360,8 @@ fn batched_got_case(n: usize, msgs: usize, l: u32, opts: OtOpts, seed: u64) {
         move |ch, rcv, prg| {
             let b = rand_bits(prg, n);
             let mut out = vec![0u64; n * msgs];
-            rcv.recv_batched_got(ch, &b, msgs, l, opts, &mut out).unwrap();
+            rcv.recv_batched_got(ch, &b, msgs, l, opts, &mut out)
+                .unwrap();
             (b, out)
         },
     );
@@ -322,7 +372,11 @@ fn batched_got_case(n: usize, msgs: usize, l: u32, opts: OtOpts, seed: u64) {
             assert_eq!(out[i], if b[j] == 1 { m1[i] } else { m0[i] });
         }
     }
-    check_bytes(s.sent, c.sent, cost::batched_got_bytes(n as u64, msgs as u64, l, opts));
+    check_bytes(
+        s.sent,
+        c.sent,
+        cost::batched_got_bytes(n as u64, msgs as u64, l, opts),
+    );
 }
 
 #[test]
@@ -344,11 +398,13 @@ fn sci_golden_counts() {
         1,
         |ch, snd, _| {
             let mut out0 = vec![0u64; 100_000];
-            snd.send_cot(ch, &vec![3u64; 100_000], 16, OtOpts::SCI, &mut out0).unwrap();
+            snd.send_cot(ch, &vec![3u64; 100_000], 16, OtOpts::SCI, &mut out0)
+                .unwrap();
         },
         |ch, rcv, _| {
             let mut out = vec![0u64; 100_000];
-            rcv.recv_cot(ch, &vec![1u8; 100_000], 16, OtOpts::SCI, &mut out).unwrap();
+            rcv.recv_cot(ch, &vec![1u8; 100_000], 16, OtOpts::SCI, &mut out)
+                .unwrap();
         },
     );
     assert_eq!(s.sent + c.sent, 2_035_008);
@@ -358,11 +414,13 @@ fn sci_golden_counts() {
         2,
         move |ch, snd, _| {
             let mut out0 = vec![0u64; n];
-            snd.send_cot(ch, &vec![3u64; n], 32, OtOpts::SCI, &mut out0).unwrap();
+            snd.send_cot(ch, &vec![3u64; n], 32, OtOpts::SCI, &mut out0)
+                .unwrap();
         },
         move |ch, rcv, _| {
             let mut out = vec![0u64; n];
-            rcv.recv_cot(ch, &vec![0u8; n], 32, OtOpts::SCI, &mut out).unwrap();
+            rcv.recv_cot(ch, &vec![0u8; n], 32, OtOpts::SCI, &mut out)
+                .unwrap();
         },
     );
     assert_eq!(s.sent + c.sent, 1_310_720);
@@ -370,11 +428,13 @@ fn sci_golden_counts() {
         Transport::Mem,
         3,
         move |ch, snd, _| {
-            snd.send_got(ch, &vec![1u64; n], &vec![2u64; n], 8, OtOpts::SCI).unwrap();
+            snd.send_got(ch, &vec![1u64; n], &vec![2u64; n], 8, OtOpts::SCI)
+                .unwrap();
         },
         move |ch, rcv, _| {
             let mut out = vec![0u64; n];
-            rcv.recv_got(ch, &vec![1u8; n], 8, OtOpts::SCI, &mut out).unwrap();
+            rcv.recv_got(ch, &vec![1u8; n], 8, OtOpts::SCI, &mut out)
+                .unwrap();
             assert!(out.iter().all(|&x| x == 2));
         },
     );
@@ -426,7 +486,8 @@ fn receiver_view_independent_of_delta() {
                 let mut s = IknpSender::setup(ch, &mut prg).unwrap();
                 let zeros = vec![0u64; n];
                 let mut out0 = vec![0u64; n];
-                s.send_cot(ch, &zeros, 64, OtOpts::DENSE, &mut out0).unwrap();
+                s.send_cot(ch, &zeros, 64, OtOpts::DENSE, &mut out0)
+                    .unwrap();
             },
             move |ch| {
                 let mut prg = seeded_prg(sender_seed + 100);
@@ -483,9 +544,18 @@ fn bad_parameters_are_errors() {
             let mut prg = seeded_prg(1);
             let mut s = IknpSender::setup(ch, &mut prg).unwrap();
             let mut out0 = vec![0u64; 3];
-            assert!(s.send_cot(ch, &[1, 2, 3], 0, OtOpts::DENSE, &mut out0).is_err());
-            assert!(s.send_cot(ch, &[1, 2, 3], 65, OtOpts::DENSE, &mut out0).is_err());
-            assert!(s.send_cot(ch, &[1, 2], 8, OtOpts::DENSE, &mut out0).is_err());
+            assert!(
+                s.send_cot(ch, &[1, 2, 3], 0, OtOpts::DENSE, &mut out0)
+                    .is_err()
+            );
+            assert!(
+                s.send_cot(ch, &[1, 2, 3], 65, OtOpts::DENSE, &mut out0)
+                    .is_err()
+            );
+            assert!(
+                s.send_cot(ch, &[1, 2], 8, OtOpts::DENSE, &mut out0)
+                    .is_err()
+            );
         },
         |ch| {
             let mut prg = seeded_prg(2);

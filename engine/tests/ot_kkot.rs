@@ -1,7 +1,9 @@
 //! KKOT (1-of-N), base OT and OtPack tests.
 
 use pq_engine::ot::cost::{self, OtBytes};
-use pq_engine::ot::{KkotReceiver, KkotSender, OtError, OtOpts, OtPack, base_ot_recv, base_ot_send, seeded_prg};
+use pq_engine::ot::{
+    KkotReceiver, KkotSender, OtError, OtOpts, OtPack, base_ot_recv, base_ot_send, seeded_prg,
+};
 use pq_kernels::Block;
 use pq_kernels::aes::Prg;
 use pq_kernels::ring::mask;
@@ -27,7 +29,10 @@ fn kkot_call<S: Send, C: Send>(
             let before = ch.meter().total();
             let out = fs(ch, &mut s, &mut prg);
             let d = ch.meter().total().since(&before);
-            Side { out, sent: d.bytes_sent }
+            Side {
+                out,
+                sent: d.bytes_sent,
+            }
         },
         move |ch| {
             let mut prg = seeded_prg(seed ^ 0x77);
@@ -36,7 +41,10 @@ fn kkot_call<S: Send, C: Send>(
             let before = ch.meter().total();
             let out = fc(ch, &mut r, &mut prg);
             let d = ch.meter().total().since(&before);
-            Side { out, sent: d.bytes_sent }
+            Side {
+                out,
+                sent: d.bytes_sent,
+            }
         },
     )
     .unwrap();
@@ -60,7 +68,11 @@ fn kkot_case(n: usize, nn: usize, l: u32, opts: OtOpts, seed: u64) {
     );
     let (msgs, (r, out)) = (s.out, c.out);
     for j in 0..n {
-        assert_eq!(out[j], msgs[j * nn + r[j] as usize], "kkot n={n} N={nn} l={l} j={j}");
+        assert_eq!(
+            out[j],
+            msgs[j * nn + r[j] as usize],
+            "kkot n={n} N={nn} l={l} j={j}"
+        );
         if l >= 32 {
             for x in 0..nn {
                 if x != r[j] as usize {
@@ -78,7 +90,16 @@ fn kkot_case(n: usize, nn: usize, l: u32, opts: OtOpts, seed: u64) {
 fn kkot_correct_and_exact() {
     for &opts in &[OtOpts::DENSE, OtOpts::SCI] {
         for &n in &[0usize, 1, 127, 128, 129, 4097] {
-            for (nn, l) in [(2usize, 1u32), (4, 1), (16, 2), (8, 2), (3, 5), (256, 8), (16, 9), (5, 64)] {
+            for (nn, l) in [
+                (2usize, 1u32),
+                (4, 1),
+                (16, 2),
+                (8, 2),
+                (3, 5),
+                (256, 8),
+                (16, 9),
+                (5, 64),
+            ] {
                 kkot_case(n, nn, l, opts, (n * 1000 + nn * 10 + l as usize) as u64);
             }
         }
@@ -154,8 +175,12 @@ fn kkot_pads_unrelated() {
         move |ch, rcv, prg| {
             let r: Vec<u8> = (0..n).map(|_| (prg.next_u64() % nn as u64) as u8).collect();
             let mut out = vec![0u64; n];
-            let mut tap = Tap { inner: ch, seen: Vec::new() };
-            rcv.recv(&mut tap, &r, nn, l, OtOpts::DENSE, &mut out).unwrap();
+            let mut tap = Tap {
+                inner: ch,
+                seen: Vec::new(),
+            };
+            rcv.recv(&mut tap, &r, nn, l, OtOpts::DENSE, &mut out)
+                .unwrap();
             (r, out, tap.seen)
         },
     );
@@ -177,7 +202,10 @@ fn kkot_pads_unrelated() {
             assert!(diffs.iter().all(|&d| d != 0), "equal pads for x={x} y={y}");
             diffs.sort_unstable();
             diffs.dedup();
-            assert!(diffs.len() > n - 2, "fixed XOR relation between pads of {x} and {y}");
+            assert!(
+                diffs.len() > n - 2,
+                "fixed XOR relation between pads of {x} and {y}"
+            );
         }
     }
     // what the receiver would compute for a wrong index is not the sender's pad: the chosen
@@ -198,7 +226,14 @@ fn kkot_rejects_bad_choice() {
             let mut r = KkotReceiver::setup(ch, &mut prg).unwrap();
             let mut out = vec![0u64; 3];
             let e = r.recv(ch, &[0, 4, 1], 4, 2, OtOpts::DENSE, &mut out);
-            assert!(matches!(e, Err(OtError::InvalidChoice { index: 1, value: 4, n_choices: 4 })));
+            assert!(matches!(
+                e,
+                Err(OtError::InvalidChoice {
+                    index: 1,
+                    value: 4,
+                    n_choices: 4
+                })
+            ));
             let e = r.recv(ch, &[0, 0, 1], 1, 2, OtOpts::DENSE, &mut out);
             assert!(e.is_err());
         },
@@ -250,7 +285,10 @@ fn base_ot_works_and_rejects_invalid_points() {
             },
         )
         .unwrap();
-        assert!(matches!(out.client, Err(OtError::InvalidPoint)), "accepted {bad:?}");
+        assert!(
+            matches!(out.client, Err(OtError::InvalidPoint)),
+            "accepted {bad:?}"
+        );
     }
     // An invalid point from the receiver is rejected by the sender.
     let out = run_pair(
@@ -278,7 +316,11 @@ fn base_ot_time() {
     let out = run_pair(
         Transport::Mem,
         |ch| base_ot_send(ch, 128, &mut seeded_prg(1)).unwrap().len(),
-        |ch| base_ot_recv(ch, &[true; 128], &mut seeded_prg(2)).unwrap().len(),
+        |ch| {
+            base_ot_recv(ch, &[true; 128], &mut seeded_prg(2))
+                .unwrap()
+                .len()
+        },
     )
     .unwrap();
     assert_eq!(out.server, 128);
@@ -295,12 +337,20 @@ fn otpack_both_directions() {
             let before = ch.meter().total();
             // server sends COT, receives GOT, sends KKOT, receives KKOT
             let mut out0 = vec![0u64; 100];
-            p.iknp_send.send_cot(ch, &[5u64; 100], 8, OtOpts::SCI, &mut out0).unwrap();
+            p.iknp_send
+                .send_cot(ch, &[5u64; 100], 8, OtOpts::SCI, &mut out0)
+                .unwrap();
             let mut got = vec![0u64; 50];
-            p.iknp_recv.recv_got(ch, &[1u8; 50], 12, OtOpts::SCI, &mut got).unwrap();
-            p.kkot_send.send(ch, &(0..40u64).collect::<Vec<_>>(), 4, 6, OtOpts::SCI).unwrap();
+            p.iknp_recv
+                .recv_got(ch, &[1u8; 50], 12, OtOpts::SCI, &mut got)
+                .unwrap();
+            p.kkot_send
+                .send(ch, &(0..40u64).collect::<Vec<_>>(), 4, 6, OtOpts::SCI)
+                .unwrap();
             let mut k = vec![0u64; 10];
-            p.kkot_recv.recv(ch, &[3u8; 10], 8, 8, OtOpts::SCI, &mut k).unwrap();
+            p.kkot_recv
+                .recv(ch, &[3u8; 10], 8, 8, OtOpts::SCI, &mut k)
+                .unwrap();
             let d = ch.meter().total().since(&before);
             (p.setup_bytes, out0, got, k, d.bytes_sent + d.bytes_recv)
         },
@@ -308,11 +358,25 @@ fn otpack_both_directions() {
             let mut prg = seeded_prg(2);
             let mut p = OtPack::setup(ch, Role::Client, &mut prg).unwrap();
             let mut out = vec![0u64; 100];
-            p.iknp_recv.recv_cot(ch, &[1u8; 100], 8, OtOpts::SCI, &mut out).unwrap();
-            p.iknp_send.send_got(ch, &[1u64; 50], &[2u64; 50], 12, OtOpts::SCI).unwrap();
+            p.iknp_recv
+                .recv_cot(ch, &[1u8; 100], 8, OtOpts::SCI, &mut out)
+                .unwrap();
+            p.iknp_send
+                .send_got(ch, &[1u64; 50], &[2u64; 50], 12, OtOpts::SCI)
+                .unwrap();
             let mut k = vec![0u64; 10];
-            p.kkot_recv.recv(ch, &[2u8; 10], 4, 6, OtOpts::SCI, &mut k).unwrap();
-            p.kkot_send.send(ch, &(0..80u64).map(|x| x * 3).collect::<Vec<_>>(), 8, 8, OtOpts::SCI).unwrap();
+            p.kkot_recv
+                .recv(ch, &[2u8; 10], 4, 6, OtOpts::SCI, &mut k)
+                .unwrap();
+            p.kkot_send
+                .send(
+                    ch,
+                    &(0..80u64).map(|x| x * 3).collect::<Vec<_>>(),
+                    8,
+                    8,
+                    OtOpts::SCI,
+                )
+                .unwrap();
             (p.setup_bytes, out, k)
         },
     )
@@ -326,8 +390,16 @@ fn otpack_both_directions() {
         assert_eq!(out[j], (out0[j] + 5) & 0xff);
     }
     assert!(got.iter().all(|&x| x == 2));
-    assert!(k_c.iter().enumerate().all(|(j, &x)| x == (j * 4 + 2) as u64));
-    assert!(k_s.iter().enumerate().all(|(j, &x)| x == ((j * 8 + 3) * 3) as u64));
+    assert!(
+        k_c.iter()
+            .enumerate()
+            .all(|(j, &x)| x == (j * 4 + 2) as u64)
+    );
+    assert!(
+        k_s.iter()
+            .enumerate()
+            .all(|(j, &x)| x == ((j * 8 + 3) * 3) as u64)
+    );
     let want = cost::cot_bytes(100, 8, OtOpts::SCI).total()
         + cost::got_bytes(50, 12, OtOpts::SCI).total()
         + cost::kkot_bytes(10, 4, 6, OtOpts::SCI).total()

@@ -54,7 +54,11 @@ fn select_bytes(p0: &[u8; 32], p1: &[u8; 32], c: bool) -> [u8; 32] {
 }
 
 /// Base-OT sender: returns `n` pairs of random 128-bit keys `(k0, k1)`.
-pub fn base_ot_send<C: Channel + ?Sized>(ch: &mut C, n: usize, prg: &mut Prg) -> OtResult<Vec<(Block, Block)>> {
+pub fn base_ot_send<C: Channel + ?Sized>(
+    ch: &mut C,
+    n: usize,
+    prg: &mut Prg,
+) -> OtResult<Vec<(Block, Block)>> {
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -79,7 +83,11 @@ pub fn base_ot_send<C: Channel + ?Sized>(ch: &mut C, n: usize, prg: &mut Prg) ->
 }
 
 /// Base-OT receiver: returns `k_{c_i}` for every choice bit `c_i`.
-pub fn base_ot_recv<C: Channel + ?Sized>(ch: &mut C, choices: &[bool], prg: &mut Prg) -> OtResult<Vec<Block>> {
+pub fn base_ot_recv<C: Channel + ?Sized>(
+    ch: &mut C,
+    choices: &[bool],
+    prg: &mut Prg,
+) -> OtResult<Vec<Block>> {
     let n = choices.len();
     if n == 0 {
         return Ok(Vec::new());

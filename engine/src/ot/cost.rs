@@ -106,7 +106,10 @@ pub fn batched_cot_payload(lens: &[u32], msgs: u64, opts: OtOpts) -> u64 {
     if opts.sci_padding {
         lens.iter().map(|&l| (msgs * l as u64).div_ceil(8)).sum()
     } else {
-        lens.iter().map(|&l| msgs * l as u64).sum::<u64>().div_ceil(8)
+        lens.iter()
+            .map(|&l| msgs * l as u64)
+            .sum::<u64>()
+            .div_ceil(8)
     }
 }
 
@@ -122,18 +125,27 @@ pub fn batched_got_payload(n: u64, msgs: u64, l: u32, opts: OtOpts) -> u64 {
 /// [`IknpSender::send_cot`](super::IknpSender::send_cot) /
 /// [`recv_cot`](super::IknpReceiver::recv_cot): λ + l bits per OT.
 pub fn cot_bytes(n: u64, l: u32, opts: OtOpts) -> OtBytes {
-    OtBytes { recv_to_send: 16 * column_ots(n, opts), send_to_recv: cot_payload(n, l, opts) }
+    OtBytes {
+        recv_to_send: 16 * column_ots(n, opts),
+        send_to_recv: cot_payload(n, l, opts),
+    }
 }
 
 /// Chosen-message 1-of-2 OT with l-bit messages: λ + 2l bits per OT.
 pub fn got_bytes(n: u64, l: u32, opts: OtOpts) -> OtBytes {
-    OtBytes { recv_to_send: 16 * column_ots(n, opts), send_to_recv: got_payload(n, l, opts) }
+    OtBytes {
+        recv_to_send: 16 * column_ots(n, opts),
+        send_to_recv: got_payload(n, l, opts),
+    }
 }
 
 /// Correlated (`send_cot_blocks`), random-choice (`send_rcot`) and random (`send_rot`) OTs:
 /// λ bits per OT, no payload.
 pub fn cot_blocks_bytes(n: u64, opts: OtOpts) -> OtBytes {
-    OtBytes { recv_to_send: 16 * column_ots(n, opts), send_to_recv: 0 }
+    OtBytes {
+        recv_to_send: 16 * column_ots(n, opts),
+        send_to_recv: 0,
+    }
 }
 
 /// Batched COT: λ + Σ msgs·lens[j] bits (rounded as described in the module doc).
@@ -146,12 +158,18 @@ pub fn batched_cot_bytes(lens: &[u32], msgs: u64, opts: OtOpts) -> OtBytes {
 
 /// Batched GOT: λ + 2·msgs·l bits per OT.
 pub fn batched_got_bytes(n: u64, msgs: u64, l: u32, opts: OtOpts) -> OtBytes {
-    OtBytes { recv_to_send: 16 * column_ots(n, opts), send_to_recv: batched_got_payload(n, msgs, l, opts) }
+    OtBytes {
+        recv_to_send: 16 * column_ots(n, opts),
+        send_to_recv: batched_got_payload(n, msgs, l, opts),
+    }
 }
 
 /// 1-of-N OT with l-bit messages: 2λ + N·l bits per OT.
 pub fn kkot_bytes(n: u64, n_choices: u64, l: u32, opts: OtOpts) -> OtBytes {
-    OtBytes { recv_to_send: 32 * column_ots(n, opts), send_to_recv: kkot_payload(n, n_choices, l, opts) }
+    OtBytes {
+        recv_to_send: 32 * column_ots(n, opts),
+        send_to_recv: kkot_payload(n, n_choices, l, opts),
+    }
 }
 
 #[cfg(test)]

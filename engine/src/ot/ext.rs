@@ -28,11 +28,22 @@ const CB: usize = CHUNK / 128;
 fn transpose_groups(rows_buf: &[Block], rows: usize, cb: usize, out: &mut [Block]) {
     for g in 0..rows / 128 {
         let src = &rows_buf[g * 128 * cb..(g + 1) * 128 * cb];
-        transpose_128xn(Block::slice_as_bytes(src), cb * 128, &mut out[g * CHUNK..g * CHUNK + cb * 128]);
+        transpose_128xn(
+            Block::slice_as_bytes(src),
+            cb * 128,
+            &mut out[g * CHUNK..g * CHUNK + cb * 128],
+        );
     }
 }
 
-fn send_padding<C: Channel + ?Sized>(ch: &mut C, rows: usize, n: usize, opts: OtOpts, prg: &mut Prg, buf: &mut Vec<u8>) -> OtResult<()> {
+fn send_padding<C: Channel + ?Sized>(
+    ch: &mut C,
+    rows: usize,
+    n: usize,
+    opts: OtOpts,
+    prg: &mut Prg,
+    buf: &mut Vec<u8>,
+) -> OtResult<()> {
     if !opts.sci_padding {
         return Ok(());
     }
@@ -48,7 +59,13 @@ fn send_padding<C: Channel + ?Sized>(ch: &mut C, rows: usize, n: usize, opts: Ot
     Ok(())
 }
 
-fn recv_padding<C: Channel + ?Sized>(ch: &mut C, rows: usize, n: usize, opts: OtOpts, buf: &mut Vec<u8>) -> OtResult<()> {
+fn recv_padding<C: Channel + ?Sized>(
+    ch: &mut C,
+    rows: usize,
+    n: usize,
+    opts: OtOpts,
+    buf: &mut Vec<u8>,
+) -> OtResult<()> {
     if !opts.sci_padding {
         return Ok(());
     }
@@ -120,10 +137,6 @@ impl ExtSender {
         }
         recv_padding(ch, rows, n, opts, &mut self.msg)
     }
-
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
 }
 
 /// The OT receiver's side of the extension (it was the base-OT sender).
@@ -157,7 +170,14 @@ impl ExtReceiver {
     /// XOR the choice matrix rows into `u_rows` (`rows × cb` blocks); then
     /// `f(start, c, tt)` gets the transposed `t` (group `g` of `t_{start+j}` at
     /// `tt[g*CHUNK + j]`).
-    pub fn run<C, D, F>(&mut self, ch: &mut C, n: usize, opts: OtOpts, mut d: D, mut f: F) -> OtResult<()>
+    pub fn run<C, D, F>(
+        &mut self,
+        ch: &mut C,
+        n: usize,
+        opts: OtOpts,
+        mut d: D,
+        mut f: F,
+    ) -> OtResult<()>
     where
         C: Channel + ?Sized,
         D: FnMut(usize, usize, usize, &mut [Block], &mut Prg) -> OtResult<()>,

@@ -56,7 +56,14 @@ pub struct IknpReceiver {
     pub(crate) lane_epoch: u64,
 }
 
-fn choice_rows(choices: &[u8], start: usize, c: usize, cb: usize, u: &mut [Block], rbits: &mut Vec<Block>) {
+fn choice_rows(
+    choices: &[u8],
+    start: usize,
+    c: usize,
+    cb: usize,
+    u: &mut [Block],
+    rbits: &mut Vec<Block>,
+) {
     rbits.resize(cb, Block::ZERO);
     pack_choice_bits(&choices[start..start + c], &mut rbits[..cb]);
     for row in u.chunks_exact_mut(cb) {
@@ -100,13 +107,24 @@ impl IknpSender {
 
     /// Correlated OT with global Δ: `q[j]` such that the receiver holds `t_j = q_j ⊕ b_j·Δ`.
     /// Sends nothing (λ bits per OT from the receiver).
-    pub fn send_cot_blocks<C: Channel + ?Sized>(&mut self, ch: &mut C, n: usize, q: &mut [Block]) -> OtResult<()> {
+    pub fn send_cot_blocks<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        n: usize,
+        q: &mut [Block],
+    ) -> OtResult<()> {
         self.send_cot_blocks_opts(ch, n, OtOpts::default(), q)
     }
 
     /// [`send_cot_blocks`](Self::send_cot_blocks) with explicit options (`sci_padding`
     /// pads the columns).
-    pub fn send_cot_blocks_opts<C: Channel + ?Sized>(&mut self, ch: &mut C, n: usize, opts: OtOpts, q: &mut [Block]) -> OtResult<()> {
+    pub fn send_cot_blocks_opts<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        n: usize,
+        opts: OtOpts,
+        q: &mut [Block],
+    ) -> OtResult<()> {
         check_len("q", n, q.len())?;
         self.ext.run(ch, n, opts, |start, c, qt| {
             q[start..start + c].copy_from_slice(&qt[..c]);
@@ -118,13 +136,24 @@ impl IknpSender {
 
     /// Random-choice correlated OT (pairs with [`IknpReceiver::recv_rcot`]); identical to
     /// [`send_cot_blocks`](Self::send_cot_blocks) on the sender's side.
-    pub fn send_rcot<C: Channel + ?Sized>(&mut self, ch: &mut C, n: usize, q: &mut [Block]) -> OtResult<()> {
+    pub fn send_rcot<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        n: usize,
+        q: &mut [Block],
+    ) -> OtResult<()> {
         self.send_cot_blocks(ch, n, q)
     }
 
     /// Random OT: `m0[j] = H(q_j, i)`, `m1[j] = H(q_j ⊕ Δ, i)` (TCCR, tweak = running OT
     /// index `i`). Sends nothing.
-    pub fn send_rot<C: Channel + ?Sized>(&mut self, ch: &mut C, n: usize, m0: &mut [Block], m1: &mut [Block]) -> OtResult<()> {
+    pub fn send_rot<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        n: usize,
+        m0: &mut [Block],
+        m1: &mut [Block],
+    ) -> OtResult<()> {
         check_len("m0", n, m0.len())?;
         check_len("m1", n, m1.len())?;
         let delta = self.delta;
@@ -147,14 +176,23 @@ impl IknpSender {
     /// SCI's l-bit COT: `out0[j]` = low l bits of `H(q_j)`; sends
     /// `(corr[j] + out0[j] + H(q_j ⊕ Δ)) mod 2^l`. The receiver gets
     /// `out0[j] + b_j·corr[j] mod 2^l`. λ + l bits per OT.
-    pub fn send_cot<C: Channel + ?Sized>(&mut self, ch: &mut C, corr: &[u64], l: u32, opts: OtOpts, out0: &mut [u64]) -> OtResult<()> {
+    pub fn send_cot<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        corr: &[u64],
+        l: u32,
+        opts: OtOpts,
+        out0: &mut [u64],
+    ) -> OtResult<()> {
         check_l(l)?;
         let n = corr.len();
         check_len("out0", n, out0.len())?;
         let m = mask(l);
         let delta = self.delta;
         let sci = opts.sci_padding;
-        let IknpSender { ext, hbuf, payload, .. } = self;
+        let IknpSender {
+            ext, hbuf, payload, ..
+        } = self;
         payload.clear();
         payload.reserve(cost::cot_payload(n as u64, l, opts) as usize);
         let mut w = BitWriter::new(payload);
@@ -177,7 +215,11 @@ impl IknpSender {
             }
             Ok(())
         })?;
-        if sci { w.align(8) } else { w.finish() }
+        if sci {
+            w.align(8)
+        } else {
+            w.finish()
+        }
         debug_assert_eq!(payload.len() as u64, cost::cot_payload(n as u64, l, opts));
         send_payload(ch, payload)?;
         self.counter += n as u64;
@@ -186,14 +228,23 @@ impl IknpSender {
 
     /// Chosen-message 1-of-2 OT with l-bit messages: sends `m0 ⊕ H(q_j)` and
     /// `m1 ⊕ H(q_j ⊕ Δ)` (low l bits). λ + 2l bits per OT.
-    pub fn send_got<C: Channel + ?Sized>(&mut self, ch: &mut C, m0: &[u64], m1: &[u64], l: u32, opts: OtOpts) -> OtResult<()> {
+    pub fn send_got<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        m0: &[u64],
+        m1: &[u64],
+        l: u32,
+        opts: OtOpts,
+    ) -> OtResult<()> {
         check_l(l)?;
         let n = m0.len();
         check_len("m1", n, m1.len())?;
         let delta = self.delta;
         let sci = opts.sci_padding;
         let word = sci_word(l) as usize;
-        let IknpSender { ext, hbuf, payload, .. } = self;
+        let IknpSender {
+            ext, hbuf, payload, ..
+        } = self;
         payload.clear();
         payload.reserve(cost::got_payload(n as u64, l, opts) as usize);
         let mut w = BitWriter::new(payload);
@@ -214,7 +265,11 @@ impl IknpSender {
             }
             Ok(())
         })?;
-        if sci { w.align(word) } else { w.finish() }
+        if sci {
+            w.align(word)
+        } else {
+            w.finish()
+        }
         debug_assert_eq!(payload.len() as u64, cost::got_payload(n as u64, l, opts));
         send_payload(ch, payload)?;
         self.counter += n as u64;
@@ -245,7 +300,9 @@ impl IknpSender {
         }
         let delta = self.delta;
         let sci = opts.sci_padding;
-        let IknpSender { ext, hbuf, payload, .. } = self;
+        let IknpSender {
+            ext, hbuf, payload, ..
+        } = self;
         let cap = HASH_GROUP.max(2 * max_hb);
         if hbuf.len() < cap {
             hbuf.resize(cap, Block::ZERO);
@@ -296,7 +353,10 @@ impl IknpSender {
             Ok(())
         })?;
         w.finish();
-        debug_assert_eq!(payload.len() as u64, cost::batched_cot_payload(lens, msgs as u64, opts));
+        debug_assert_eq!(
+            payload.len() as u64,
+            cost::batched_cot_payload(lens, msgs as u64, opts)
+        );
         send_payload(ch, payload)?;
         self.counter += n as u64;
         Ok(())
@@ -304,10 +364,20 @@ impl IknpSender {
 
     /// Batched chosen-message OT: OT `j` carries `msgs` pairs `(m0[j*msgs+k], m1[j*msgs+k])`
     /// of `l` bits, masked with the pad streams of `q_j` and `q_j ⊕ Δ`.
-    pub fn send_batched_got<C: Channel + ?Sized>(&mut self, ch: &mut C, m0: &[u64], m1: &[u64], msgs: usize, l: u32, opts: OtOpts) -> OtResult<()> {
+    pub fn send_batched_got<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        m0: &[u64],
+        m1: &[u64],
+        msgs: usize,
+        l: u32,
+        opts: OtOpts,
+    ) -> OtResult<()> {
         check_l(l)?;
         if msgs == 0 {
-            return Err(OtError::InvalidArgument("batched GOT needs msgs >= 1".into()));
+            return Err(OtError::InvalidArgument(
+                "batched GOT needs msgs >= 1".into(),
+            ));
         }
         let n = m0.len() / msgs;
         check_len("m0", n * msgs, m0.len())?;
@@ -315,7 +385,9 @@ impl IknpSender {
         let hb = (msgs * l as usize).div_ceil(128);
         let delta = self.delta;
         let sci = opts.sci_padding;
-        let IknpSender { ext, hbuf, payload, .. } = self;
+        let IknpSender {
+            ext, hbuf, payload, ..
+        } = self;
         let cap = HASH_GROUP.max(2 * hb);
         if hbuf.len() < cap {
             hbuf.resize(cap, Block::ZERO);
@@ -358,7 +430,10 @@ impl IknpSender {
             Ok(())
         })?;
         w.finish();
-        debug_assert_eq!(payload.len() as u64, cost::batched_got_payload(n as u64, msgs as u64, l, opts));
+        debug_assert_eq!(
+            payload.len() as u64,
+            cost::batched_got_payload(n as u64, msgs as u64, l, opts)
+        );
         send_payload(ch, payload)?;
         self.counter += n as u64;
         Ok(())
@@ -397,12 +472,23 @@ impl IknpReceiver {
     }
 
     /// Correlated OT with chosen choices (`choices[j] & 1`): `t[j] = q_j ⊕ b_j·Δ`.
-    pub fn recv_cot_blocks<C: Channel + ?Sized>(&mut self, ch: &mut C, choices: &[u8], t: &mut [Block]) -> OtResult<()> {
+    pub fn recv_cot_blocks<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        choices: &[u8],
+        t: &mut [Block],
+    ) -> OtResult<()> {
         self.recv_cot_blocks_opts(ch, choices, OtOpts::default(), t)
     }
 
     /// [`recv_cot_blocks`](Self::recv_cot_blocks) with explicit options.
-    pub fn recv_cot_blocks_opts<C: Channel + ?Sized>(&mut self, ch: &mut C, choices: &[u8], opts: OtOpts, t: &mut [Block]) -> OtResult<()> {
+    pub fn recv_cot_blocks_opts<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        choices: &[u8],
+        opts: OtOpts,
+        t: &mut [Block],
+    ) -> OtResult<()> {
         let n = choices.len();
         check_len("t", n, t.len())?;
         let IknpReceiver { ext, rbits, .. } = self;
@@ -425,7 +511,13 @@ impl IknpReceiver {
 
     /// Random-choice correlated OT: the choices are drawn from this party's own PRG and
     /// written to `choices_out` (0 or 1); `t[j] = q_j ⊕ b_j·Δ`.
-    pub fn recv_rcot<C: Channel + ?Sized>(&mut self, ch: &mut C, n: usize, choices_out: &mut [u8], t: &mut [Block]) -> OtResult<()> {
+    pub fn recv_rcot<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        n: usize,
+        choices_out: &mut [u8],
+        t: &mut [Block],
+    ) -> OtResult<()> {
         check_len("choices_out", n, choices_out.len())?;
         check_len("t", n, t.len())?;
         let IknpReceiver { ext, rbits, .. } = self;
@@ -454,7 +546,12 @@ impl IknpReceiver {
     }
 
     /// Random OT with chosen choices: `out[j] = H(t_j, i)` = the sender's `m_{b_j}[j]`.
-    pub fn recv_rot<C: Channel + ?Sized>(&mut self, ch: &mut C, choices: &[u8], out: &mut [Block]) -> OtResult<()> {
+    pub fn recv_rot<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        choices: &[u8],
+        out: &mut [Block],
+    ) -> OtResult<()> {
         let n = choices.len();
         check_len("out", n, out.len())?;
         let base = self.counter as u128;
@@ -479,12 +576,25 @@ impl IknpReceiver {
     }
 
     /// SCI's l-bit COT receiver: `out[j] = out0[j] + b_j·corr[j] mod 2^l`.
-    pub fn recv_cot<C: Channel + ?Sized>(&mut self, ch: &mut C, choices: &[u8], l: u32, opts: OtOpts, out: &mut [u64]) -> OtResult<()> {
+    pub fn recv_cot<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        choices: &[u8],
+        l: u32,
+        opts: OtOpts,
+        out: &mut [u64],
+    ) -> OtResult<()> {
         check_l(l)?;
         let n = choices.len();
         check_len("out", n, out.len())?;
         let m = mask(l);
-        let IknpReceiver { ext, rbits, hbuf, payload, .. } = self;
+        let IknpReceiver {
+            ext,
+            rbits,
+            hbuf,
+            payload,
+            ..
+        } = self;
         ext.run(
             ch,
             n,
@@ -518,13 +628,26 @@ impl IknpReceiver {
     }
 
     /// Chosen-message 1-of-2 OT receiver: `out[j] = m_{b_j}[j]`.
-    pub fn recv_got<C: Channel + ?Sized>(&mut self, ch: &mut C, choices: &[u8], l: u32, opts: OtOpts, out: &mut [u64]) -> OtResult<()> {
+    pub fn recv_got<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        choices: &[u8],
+        l: u32,
+        opts: OtOpts,
+        out: &mut [u64],
+    ) -> OtResult<()> {
         check_l(l)?;
         let n = choices.len();
         check_len("out", n, out.len())?;
         let m = mask(l);
         let word = sci_word(l) as usize;
-        let IknpReceiver { ext, rbits, hbuf, payload, .. } = self;
+        let IknpReceiver {
+            ext,
+            rbits,
+            hbuf,
+            payload,
+            ..
+        } = self;
         ext.run(
             ch,
             n,
@@ -577,7 +700,13 @@ impl IknpReceiver {
             max_hb = max_hb.max((msgs * l as usize).div_ceil(128));
         }
         let cap = HASH_GROUP.max(max_hb);
-        let IknpReceiver { ext, rbits, hbuf, payload, .. } = self;
+        let IknpReceiver {
+            ext,
+            rbits,
+            hbuf,
+            payload,
+            ..
+        } = self;
         if hbuf.len() < cap {
             hbuf.resize(cap, Block::ZERO);
         }
@@ -621,7 +750,11 @@ impl IknpReceiver {
                 Ok(())
             },
         )?;
-        recv_payload(ch, cost::batched_cot_payload(lens, msgs as u64, opts) as usize, payload)?;
+        recv_payload(
+            ch,
+            cost::batched_cot_payload(lens, msgs as u64, opts) as usize,
+            payload,
+        )?;
         let mut r = BitReader::new(payload);
         for j in 0..n {
             let l = lens[j];
@@ -650,14 +783,22 @@ impl IknpReceiver {
     ) -> OtResult<()> {
         check_l(l)?;
         if msgs == 0 {
-            return Err(OtError::InvalidArgument("batched GOT needs msgs >= 1".into()));
+            return Err(OtError::InvalidArgument(
+                "batched GOT needs msgs >= 1".into(),
+            ));
         }
         let n = choices.len();
         check_len("out", n * msgs, out.len())?;
         let hb = (msgs * l as usize).div_ceil(128);
         let cap = HASH_GROUP.max(hb);
         let per_group = cap / hb;
-        let IknpReceiver { ext, rbits, hbuf, payload, .. } = self;
+        let IknpReceiver {
+            ext,
+            rbits,
+            hbuf,
+            payload,
+            ..
+        } = self;
         if hbuf.len() < cap {
             hbuf.resize(cap, Block::ZERO);
         }
@@ -691,7 +832,11 @@ impl IknpReceiver {
                 Ok(())
             },
         )?;
-        recv_payload(ch, cost::batched_got_payload(n as u64, msgs as u64, l, opts) as usize, payload)?;
+        recv_payload(
+            ch,
+            cost::batched_got_payload(n as u64, msgs as u64, l, opts) as usize,
+            payload,
+        )?;
         let mut r = BitReader::new(payload);
         for j in 0..n {
             let b = 0u64.wrapping_sub((choices[j] & 1) as u64);

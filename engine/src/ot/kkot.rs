@@ -103,7 +103,9 @@ fn check_n_choices(n_choices: usize) -> OtResult<()> {
     if (2..=256).contains(&n_choices) {
         Ok(())
     } else {
-        Err(OtError::InvalidArgument(format!("1-of-N OT needs N in 2..=256, got {n_choices}")))
+        Err(OtError::InvalidArgument(format!(
+            "1-of-N OT needs N in 2..=256, got {n_choices}"
+        )))
     }
 }
 
@@ -112,7 +114,15 @@ impl KkotSender {
     pub fn setup<C: Channel + ?Sized>(ch: &mut C, prg: &mut Prg) -> OtResult<Self> {
         let s_lo = prg.next_block();
         let s_hi = prg.next_block();
-        let s: Vec<bool> = (0..256).map(|i| if i < 128 { s_lo.bit(i) } else { s_hi.bit(i - 128) }).collect();
+        let s: Vec<bool> = (0..256)
+            .map(|i| {
+                if i < 128 {
+                    s_lo.bit(i)
+                } else {
+                    s_hi.bit(i - 128)
+                }
+            })
+            .collect();
         let keys = base_ot_recv(ch, &s, prg)?;
         let mut cs_lo = Vec::with_capacity(256);
         let mut cs_hi = Vec::with_capacity(256);
@@ -133,7 +143,14 @@ impl KkotSender {
 
     /// Send `n = msgs.len() / n_choices` 1-of-N OTs; `msgs[j*N + x]` is message `x` of OT `j`
     /// (low `l` bits used).
-    pub fn send<C: Channel + ?Sized>(&mut self, ch: &mut C, msgs: &[u64], n_choices: usize, l: u32, opts: OtOpts) -> OtResult<()> {
+    pub fn send<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        msgs: &[u64],
+        n_choices: usize,
+        l: u32,
+        opts: OtOpts,
+    ) -> OtResult<()> {
         check_l(l)?;
         check_n_choices(n_choices)?;
         let nn = n_choices;
@@ -142,7 +159,14 @@ impl KkotSender {
         let sci = opts.sci_padding;
         let word = sci_word(l) as usize;
         let base = self.counter;
-        let KkotSender { ext, cs_lo, cs_hi, hbuf, payload, .. } = self;
+        let KkotSender {
+            ext,
+            cs_lo,
+            cs_hi,
+            hbuf,
+            payload,
+            ..
+        } = self;
         payload.clear();
         payload.reserve(cost::kkot_payload(n as u64, nn as u64, l, opts) as usize);
         let mut w = BitWriter::new(payload);
@@ -180,8 +204,15 @@ impl KkotSender {
             }
             Ok(())
         })?;
-        if sci { w.align(word) } else { w.finish() }
-        debug_assert_eq!(payload.len() as u64, cost::kkot_payload(n as u64, nn as u64, l, opts));
+        if sci {
+            w.align(word)
+        } else {
+            w.finish()
+        }
+        debug_assert_eq!(
+            payload.len() as u64,
+            cost::kkot_payload(n as u64, nn as u64, l, opts)
+        );
         send_payload(ch, payload)?;
         self.counter += n as u64;
         Ok(())
@@ -206,18 +237,41 @@ impl KkotReceiver {
     }
 
     /// Receive `out[j] = msgs[j*N + choices[j]]` (l bits). Every choice must be `< n_choices`.
-    pub fn recv<C: Channel + ?Sized>(&mut self, ch: &mut C, choices: &[u8], n_choices: usize, l: u32, opts: OtOpts, out: &mut [u64]) -> OtResult<()> {
+    pub fn recv<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        choices: &[u8],
+        n_choices: usize,
+        l: u32,
+        opts: OtOpts,
+        out: &mut [u64],
+    ) -> OtResult<()> {
         check_l(l)?;
         check_n_choices(n_choices)?;
         let n = choices.len();
         check_len("out", n, out.len())?;
-        if let Some((index, &value)) = choices.iter().enumerate().find(|(_, c)| **c as usize >= n_choices) {
-            return Err(OtError::InvalidChoice { index, value, n_choices });
+        if let Some((index, &value)) = choices
+            .iter()
+            .enumerate()
+            .find(|(_, c)| **c as usize >= n_choices)
+        {
+            return Err(OtError::InvalidChoice {
+                index,
+                value,
+                n_choices,
+            });
         }
         let nn = n_choices;
         let m = mask(l);
         let base = self.counter;
-        let KkotReceiver { ext, planes, acc, hbuf, payload, .. } = self;
+        let KkotReceiver {
+            ext,
+            planes,
+            acc,
+            hbuf,
+            payload,
+            ..
+        } = self;
         ext.run(
             ch,
             n,
@@ -266,7 +320,11 @@ impl KkotReceiver {
                 Ok(())
             },
         )?;
-        recv_payload(ch, cost::kkot_payload(n as u64, nn as u64, l, opts) as usize, payload)?;
+        recv_payload(
+            ch,
+            cost::kkot_payload(n as u64, nn as u64, l, opts) as usize,
+            payload,
+        )?;
         let word = sci_word(l) as usize;
         let mut r = BitReader::new(payload);
         for j in 0..n {
@@ -297,7 +355,8 @@ mod tests {
         let words: Vec<(Block, Block)> = (0..256).map(codeword).collect();
         for x in 0..256 {
             for y in 0..x {
-                let d = (words[x].0 ^ words[y].0).0.count_ones() + (words[x].1 ^ words[y].1).0.count_ones();
+                let d = (words[x].0 ^ words[y].0).0.count_ones()
+                    + (words[x].1 ^ words[y].1).0.count_ones();
                 assert_eq!(d, 128, "x={x} y={y}");
             }
         }

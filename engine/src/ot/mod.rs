@@ -13,9 +13,9 @@
 //! chunk messages), the OT sender receives all of them, then sends its payload (if any).
 
 pub mod base;
-mod ext;
 pub mod bench;
 pub mod cost;
+mod ext;
 pub mod iknp;
 pub mod kkot;
 pub mod lanes;
@@ -23,8 +23,8 @@ pub mod pack;
 
 use pq_kernels::Block;
 use pq_kernels::aes::Prg;
-use pq_netsim::channel::{Channel, Role};
 use pq_netsim::ChannelError;
+use pq_netsim::channel::{Channel, Role};
 
 pub use base::{base_ot_recv, base_ot_send};
 pub use cost::{OtBytes, sci_pad};
@@ -42,13 +42,21 @@ pub enum OtError {
     InvalidPoint,
     /// A choice value out of range (`>= n_choices`).
     #[error("choice {value} at index {index} is out of range for a 1-of-{n_choices} OT")]
-    InvalidChoice { index: usize, value: u8, n_choices: usize },
+    InvalidChoice {
+        index: usize,
+        value: u8,
+        n_choices: usize,
+    },
     /// A bit-width outside 1..=64.
     #[error("bit-width {0} is out of range (accepted: 1..=64)")]
     InvalidBitWidth(u32),
     /// A buffer of the wrong length.
     #[error("{what}: expected length {expected}, got {got}")]
-    InvalidLength { what: &'static str, expected: usize, got: usize },
+    InvalidLength {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
     /// Any other invalid parameter.
     #[error("invalid OT parameter: {0}")]
     InvalidArgument(String),
@@ -93,11 +101,23 @@ pub fn seeded_prg(seed: u64) -> Prg {
 }
 
 pub(crate) fn check_l(l: u32) -> OtResult<()> {
-    if (1..=64).contains(&l) { Ok(()) } else { Err(OtError::InvalidBitWidth(l)) }
+    if (1..=64).contains(&l) {
+        Ok(())
+    } else {
+        Err(OtError::InvalidBitWidth(l))
+    }
 }
 
 pub(crate) fn check_len(what: &'static str, expected: usize, got: usize) -> OtResult<()> {
-    if expected == got { Ok(()) } else { Err(OtError::InvalidLength { what, expected, got }) }
+    if expected == got {
+        Ok(())
+    } else {
+        Err(OtError::InvalidLength {
+            what,
+            expected,
+            got,
+        })
+    }
 }
 
 /// All OT sessions of one party: IKNP and KKOT in both directions.
@@ -130,7 +150,13 @@ impl OtPack {
         let (iknp_send, iknp_recv, kkot_send, kkot_recv) = r?;
         ch.flush()?;
         let d = ch.meter().total().since(&before);
-        Ok(OtPack { iknp_send, iknp_recv, kkot_send, kkot_recv, setup_bytes: d.bytes_sent + d.bytes_recv })
+        Ok(OtPack {
+            iknp_send,
+            iknp_recv,
+            kkot_send,
+            kkot_recv,
+            setup_bytes: d.bytes_sent + d.bytes_recv,
+        })
     }
 
     fn setup_inner<C: Channel + ?Sized>(

@@ -23,7 +23,11 @@ pub struct BitWriter<'a> {
 impl<'a> BitWriter<'a> {
     /// Start writing at the end of `out` (which should be empty for a new payload).
     pub fn new(out: &'a mut Vec<u8>) -> Self {
-        BitWriter { out, acc: 0, nbits: 0 }
+        BitWriter {
+            out,
+            acc: 0,
+            nbits: 0,
+        }
     }
 
     /// Append the low `l` bits of `v` (`l` in 1..=64).
@@ -76,7 +80,12 @@ pub struct BitReader<'a> {
 
 impl<'a> BitReader<'a> {
     pub fn new(input: &'a [u8]) -> Self {
-        BitReader { input, pos: 0, acc: 0, nbits: 0 }
+        BitReader {
+            input,
+            pos: 0,
+            acc: 0,
+            nbits: 0,
+        }
     }
 
     #[inline(always)]
@@ -130,7 +139,11 @@ pub fn send_payload<C: Channel + ?Sized>(ch: &mut C, payload: &[u8]) -> OtResult
 }
 
 /// Receive a payload of exactly `len` bytes sent by [`send_payload`] into `buf`.
-pub fn recv_payload<C: Channel + ?Sized>(ch: &mut C, len: usize, buf: &mut Vec<u8>) -> OtResult<()> {
+pub fn recv_payload<C: Channel + ?Sized>(
+    ch: &mut C,
+    len: usize,
+    buf: &mut Vec<u8>,
+) -> OtResult<()> {
     buf.clear();
     buf.resize(len, 0);
     for piece in buf.chunks_mut(PAYLOAD_MSG) {
@@ -177,9 +190,19 @@ pub fn pack_rows(src: &[Block], rows: usize, stride: usize, cols: usize, out: &m
 }
 
 /// Inverse of [`pack_rows`]: fill `dst` (rows × stride blocks); bits past `cols` are zero.
-pub fn unpack_rows(input: &[u8], rows: usize, stride: usize, cols: usize, dst: &mut [Block]) -> OtResult<()> {
+pub fn unpack_rows(
+    input: &[u8],
+    rows: usize,
+    stride: usize,
+    cols: usize,
+    dst: &mut [Block],
+) -> OtResult<()> {
     if input.len() * 8 != (rows * cols).div_ceil(8) * 8 {
-        return Err(OtError::InvalidLength { what: "column message", expected: (rows * cols).div_ceil(8), got: input.len() });
+        return Err(OtError::InvalidLength {
+            what: "column message",
+            expected: (rows * cols).div_ceil(8),
+            got: input.len(),
+        });
     }
     let sb = stride * 16;
     if cols % 8 == 0 {
@@ -227,7 +250,9 @@ mod tests {
     #[test]
     fn writer_reader_roundtrip() {
         for l in [1u32, 3, 7, 8, 13, 32, 63, 64] {
-            let vals: Vec<u64> = (0..1000u64).map(|i| i.wrapping_mul(0x9e3779b97f4a7c15) & mask(l)).collect();
+            let vals: Vec<u64> = (0..1000u64)
+                .map(|i| i.wrapping_mul(0x9e3779b97f4a7c15) & mask(l))
+                .collect();
             let mut buf = Vec::new();
             let mut w = BitWriter::new(&mut buf);
             for (i, v) in vals.iter().enumerate() {
@@ -260,7 +285,9 @@ mod tests {
         for cols in [1usize, 7, 8, 127, 128, 129, 200, 256] {
             let stride = cols.div_ceil(128);
             let rows = 128;
-            let mut src: Vec<Block> = (0..rows * stride).map(|i| Block((i as u128 + 1).wrapping_mul(0x9e3779b97f4a7c15f39cc0605cedc835))).collect();
+            let mut src: Vec<Block> = (0..rows * stride)
+                .map(|i| Block((i as u128 + 1).wrapping_mul(0x9e3779b97f4a7c15f39cc0605cedc835)))
+                .collect();
             // clear bits past cols so the comparison is meaningful
             for i in 0..rows {
                 for (k, b) in src[i * stride..(i + 1) * stride].iter_mut().enumerate() {
