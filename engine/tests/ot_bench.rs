@@ -19,13 +19,28 @@ fn bench_ot_all() {
     let n = n_from_env(1 << 22);
     let t = bench_base_ot(128, Transport::Mem).unwrap();
     eprintln!("base OT x128: {:.2} ms", t * 1e3);
-    for r in [
-        bench_rcot(n, Transport::Mem).unwrap(),
-        bench_cot(n, 32, OtOpts::SCI, Transport::Mem).unwrap(),
-        bench_got(n, 8, OtOpts::SCI, Transport::Mem).unwrap(),
-        bench_kkot(n / 4, 16, 2, OtOpts::SCI, Transport::Mem).unwrap(),
-        bench_batched_cot(n / 64, 64, 16, OtOpts::SCI, Transport::Mem).unwrap(),
-    ] {
+    let only = std::env::var("PQ_OT_OP").unwrap_or_default();
+    let want = |op: &str| only.is_empty() || only == op;
+    let mut rs = Vec::new();
+    if want("rcot") {
+        rs.push(bench_rcot(n, Transport::Mem).unwrap());
+    }
+    if want("cot") {
+        rs.push(bench_cot(n, 32, OtOpts::SCI, Transport::Mem).unwrap());
+    }
+    if want("got") {
+        rs.push(bench_got(n, 8, OtOpts::SCI, Transport::Mem).unwrap());
+    }
+    if want("kkot") {
+        rs.push(bench_kkot(n / 4, 16, 2, OtOpts::SCI, Transport::Mem).unwrap());
+    }
+    if want("bcot") {
+        rs.push(bench_batched_cot(n / 64, 64, 16, OtOpts::SCI, Transport::Mem).unwrap());
+    }
+    if want("tcp") {
+        rs.push(bench_rcot(n, Transport::Tcp).unwrap());
+    }
+    for r in rs {
         eprintln!(
             "{:<28} n={:<9} {:>8.3} s {:>8.2} M OT/s  s->c {:>12} c->s {:>12}  correct={} bytes_ok={}",
             r.op,

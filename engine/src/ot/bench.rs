@@ -90,12 +90,30 @@ fn finish<A, B>(
     })
 }
 
+/// `n` random values of `l` bits (bulk PRG output).
+fn rand_vals(prg: &mut pq_kernels::aes::Prg, n: usize, l: u32) -> Vec<u64> {
+    let mut v = vec![0u64; n];
+    prg.fill_bytes(bytemuck::cast_slice_mut(&mut v));
+    for x in v.iter_mut() {
+        *x &= mask(l);
+    }
+    v
+}
+
+/// `n` random values below `m`.
+fn rand_below(prg: &mut pq_kernels::aes::Prg, n: usize, m: u64) -> Vec<u8> {
+    rand_vals(prg, n, 64).into_iter().map(|x| (x % m) as u8).collect()
+}
+
 fn pair_opts() -> PairOptions {
     PairOptions { pin: true }
 }
 
-fn touch<T: Copy>(v: &mut [T], x: T) {
-    v.fill(x);
+/// A buffer whose pages are already faulted in.
+fn touched<T: Copy>(n: usize, x: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(n);
+    v.resize(n, x);
+    v
 }
 
 /// Random COT with a global Δ (`send_rcot`/`recv_rcot`): the IKNP throughput benchmark.
@@ -106,10 +124,9 @@ pub fn bench_rcot(n: usize, transport: Transport) -> OtResult<OtBench> {
         |ch| {
             timed(
                 ch,
-                |ch| IknpSender::setup(ch, &mut os_prg()),
-                |ch, s| {
-                    let mut q = vec![Block::ZERO; n];
-                    touch(&mut q, Block(1));
+                |ch| Ok((IknpSender::setup(ch, &mut os_prg())?, touched(n, Block(1)))),
+                |ch, (s, q)| {
+                    let mut q = std::mem::take(q);
                     s.send_rcot(ch, n, &mut q)?;
                     Ok((q, s.delta()))
                 },
@@ -118,12 +135,10 @@ pub fn bench_rcot(n: usize, transport: Transport) -> OtResult<OtBench> {
         |ch| {
             timed(
                 ch,
-                |ch| IknpReceiver::setup(ch, &mut os_prg()),
-                |ch, r| {
-                    let mut t = vec![Block::ZERO; n];
-                    let mut b = vec![0u8; n];
-                    touch(&mut t, Block(1));
-                    touch(&mut b, 1);
+                |ch| Ok((IknpReceiver::setup(ch, &mut os_prg())?, touched(n, Block(1)), touched(n, 1u8))),
+                |ch, (r, t, b)| {
+                    let mut t = std::mem::take(t);
+                    let mut b = std::mem::take(b);
                     r.recv_rcot(ch, n, &mut b, &mut t)?;
                     Ok((b, t))
                 },
@@ -153,12 +168,12 @@ pub fn bench_cot(n: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResu
         &pair_opts(),
         |ch| {
             let mut prg = os_prg();
-            let corr: Vec<u64> = (0..n).map(|_| prg.next_u64() & mask(l)).collect();
+            let corr: Vec<u64> = rand_vals(&mut prg, n, l);
             timed(
                 ch,
-                |ch| IknpSender::setup(ch, &mut prg),
-                |ch, s| {
-                    let mut out0 = vec![1u64; n];
+                |ch| Ok((IknpSender::setup(ch, &mut prg)?, touched(n, 1u64))),
+                |ch, (s, out0_buf)| {
+                    let mut out0 = std::mem::take(out0_buf);
                     s.send_cot(ch, &corr, l, opts, &mut out0)?;
                     Ok((corr, out0))
                 },
@@ -166,12 +181,12 @@ pub fn bench_cot(n: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResu
         },
         |ch| {
             let mut prg = os_prg();
-            let b: Vec<u8> = (0..n).map(|_| (prg.next_u64() & 1) as u8).collect();
+            let b: Vec<u8> = rand_below(&mut prg, n, 2);
             timed(
                 ch,
-                |ch| IknpReceiver::setup(ch, &mut prg),
-                |ch, r| {
-                    let mut out = vec![1u64; n];
+                |ch| Ok((IknpReceiver::setup(ch, &mut prg)?, touched(n, 1u64))),
+                |ch, (r, out_buf)| {
+                    let mut out = std::mem::take(out_buf);
                     r.recv_cot(ch, &b, l, opts, &mut out)?;
                     Ok((b, out))
                 },
@@ -204,8 +219,8 @@ pub fn bench_got(n: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResu
         &pair_opts(),
         |ch| {
             let mut prg = os_prg();
-            let m0: Vec<u64> = (0..n).map(|_| prg.next_u64() & mask(l)).collect();
-            let m1: Vec<u64> = (0..n).map(|_| prg.next_u64() & mask(l)).collect();
+            let m0: Vec<u64> = rand_vals(&mut prg, n, l);
+            let m1: Vec<u64> = rand_vals(&mut prg, n, l);
             timed(
                 ch,
                 |ch| IknpSender::setup(ch, &mut prg),
@@ -217,12 +232,12 @@ pub fn bench_got(n: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResu
         },
         |ch| {
             let mut prg = os_prg();
-            let b: Vec<u8> = (0..n).map(|_| (prg.next_u64() & 1) as u8).collect();
+            let b: Vec<u8> = rand_below(&mut prg, n, 2);
             timed(
                 ch,
-                |ch| IknpReceiver::setup(ch, &mut prg),
-                |ch, r| {
-                    let mut out = vec![1u64; n];
+                |ch| Ok((IknpReceiver::setup(ch, &mut prg)?, touched(n, 1u64))),
+                |ch, (r, out_buf)| {
+                    let mut out = std::mem::take(out_buf);
                     r.recv_got(ch, &b, l, opts, &mut out)?;
                     Ok((b, out))
                 },
@@ -258,9 +273,7 @@ pub fn bench_kkot(
         &pair_opts(),
         |ch| {
             let mut prg = os_prg();
-            let msgs: Vec<u64> = (0..n * n_choices)
-                .map(|_| prg.next_u64() & mask(l))
-                .collect();
+            let msgs: Vec<u64> = rand_vals(&mut prg, n * n_choices, l);
             timed(
                 ch,
                 |ch| KkotSender::setup(ch, &mut prg),
@@ -272,14 +285,12 @@ pub fn bench_kkot(
         },
         |ch| {
             let mut prg = os_prg();
-            let r: Vec<u8> = (0..n)
-                .map(|_| (prg.next_u64() % n_choices as u64) as u8)
-                .collect();
+            let r: Vec<u8> = rand_below(&mut prg, n, n_choices as u64);
             timed(
                 ch,
-                |ch| KkotReceiver::setup(ch, &mut prg),
-                |ch, rv| {
-                    let mut out = vec![1u64; n];
+                |ch| Ok((KkotReceiver::setup(ch, &mut prg)?, touched(n, 1u64))),
+                |ch, (rv, out_buf)| {
+                    let mut out = std::mem::take(out_buf);
                     rv.recv(ch, &r, n_choices, l, opts, &mut out)?;
                     Ok((r, out))
                 },
@@ -312,12 +323,12 @@ pub fn bench_batched_cot(
         &pair_opts(),
         |ch| {
             let mut prg = os_prg();
-            let corr: Vec<u64> = (0..n * msgs).map(|_| prg.next_u64() & mask(l)).collect();
+            let corr: Vec<u64> = rand_vals(&mut prg, n * msgs, l);
             timed(
                 ch,
-                |ch| IknpSender::setup(ch, &mut prg),
-                |ch, s| {
-                    let mut out0 = vec![1u64; n * msgs];
+                |ch| Ok((IknpSender::setup(ch, &mut prg)?, touched(n * msgs, 1u64))),
+                |ch, (s, out0_buf)| {
+                    let mut out0 = std::mem::take(out0_buf);
                     s.send_batched_cot(ch, &corr, msgs, &lens, opts, &mut out0)?;
                     Ok((corr, out0))
                 },
@@ -325,12 +336,12 @@ pub fn bench_batched_cot(
         },
         |ch| {
             let mut prg = os_prg();
-            let b: Vec<u8> = (0..n).map(|_| (prg.next_u64() & 1) as u8).collect();
+            let b: Vec<u8> = rand_below(&mut prg, n, 2);
             timed(
                 ch,
-                |ch| IknpReceiver::setup(ch, &mut prg),
-                |ch, r| {
-                    let mut out = vec![1u64; n * msgs];
+                |ch| Ok((IknpReceiver::setup(ch, &mut prg)?, touched(n * msgs, 1u64))),
+                |ch, (r, out_buf)| {
+                    let mut out = std::mem::take(out_buf);
                     r.recv_batched_cot(ch, &b, msgs, &lens2, opts, &mut out)?;
                     Ok((b, out))
                 },

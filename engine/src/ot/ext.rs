@@ -118,17 +118,26 @@ impl ExtSender {
         while start < n {
             let c = CHUNK.min(n - start);
             let cb = c.div_ceil(128);
-            self.msg.clear();
-            self.msg.resize(rows * c / 8, 0);
-            ch.recv(&mut self.msg)?;
-            unpack_rows(&self.msg, rows, cb, c, &mut self.u_rows[..rows * cb])?;
-            self.g.fill(cb, &mut self.q_rows[..rows * cb]);
-            for i in 0..rows {
-                let m = self.smask[i];
-                let q = &mut self.q_rows[i * cb..(i + 1) * cb];
-                let u = &self.u_rows[i * cb..(i + 1) * cb];
-                for (a, b) in q.iter_mut().zip(u) {
-                    a.0 ^= b.0 & m;
+            let msg = ch.recv_exact_vec(rows * c / 8)?;
+            let q = &mut self.q_rows[..rows * cb];
+            self.g.fill(cb, q);
+            if c % 128 == 0 {
+                // Rows are whole blocks: XOR straight from the message.
+                for (i, (qrow, urow)) in q.chunks_exact_mut(cb).zip(msg.chunks_exact(cb * 16)).enumerate() {
+                    let m = self.smask[i];
+                    for (a, b) in qrow.iter_mut().zip(urow.chunks_exact(16)) {
+                        let mut w = [0u8; 16];
+                        w.copy_from_slice(b);
+                        a.0 ^= u128::from_le_bytes(w) & m;
+                    }
+                }
+            } else {
+                unpack_rows(&msg, rows, cb, c, &mut self.u_rows[..rows * cb])?;
+                for (i, (qrow, urow)) in q.chunks_exact_mut(cb).zip(self.u_rows.chunks_exact(cb)).enumerate() {
+                    let m = self.smask[i];
+                    for (a, b) in qrow.iter_mut().zip(urow) {
+                        a.0 ^= b.0 & m;
+                    }
                 }
             }
             transpose_groups(&self.q_rows, rows, cb, &mut self.qt);
@@ -196,8 +205,9 @@ impl ExtReceiver {
                 a.0 ^= b.0;
             }
             d(start, c, cb, u, &mut self.own)?;
-            pack_rows(u, rows, cb, c, &mut self.msg);
-            ch.send(&self.msg)?;
+            let mut msg = Vec::with_capacity(rows * c / 8);
+            pack_rows(u, rows, cb, c, &mut msg);
+            ch.send_vec(msg)?;
             transpose_groups(&self.t_rows, rows, cb, &mut self.tt);
             f(start, c, &self.tt)?;
             start += c;
