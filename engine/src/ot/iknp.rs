@@ -24,7 +24,7 @@ use super::pack::{BitReader, BitWriter, read_bits, recv_payload, send_payload};
 use super::{OtError, OtOpts, OtResult, check_l, check_len};
 use pq_kernels::Block;
 use pq_kernels::aes::{Prg, fixed_key};
-use pq_kernels::ring::mask;
+use pq_kernels::ring::{self, mask};
 use pq_netsim::Channel;
 
 /// Blocks hashed per group in the batched variants.
@@ -38,6 +38,8 @@ pub struct IknpSender {
     ext: ExtSender,
     hbuf: Vec<Block>,
     payload: Vec<u8>,
+    vtmp: Vec<u64>,
+    btmp: Vec<u8>,
     /// OTs extended so far (tweak base of `send_rot`).
     counter: u64,
     /// Splits made so far (see `lanes`).
@@ -52,6 +54,7 @@ pub struct IknpReceiver {
     hbuf: Vec<Block>,
     payload: Vec<u8>,
     rbits: Vec<Block>,
+    vtmp: Vec<u64>,
     counter: u64,
     pub(crate) lane_epoch: u64,
 }
@@ -91,6 +94,8 @@ impl IknpSender {
             keys,
             hbuf: vec![Block::ZERO; 2 * CHUNK],
             payload: Vec::new(),
+            vtmp: Vec::new(),
+            btmp: Vec::new(),
             counter: 0,
             lane_epoch: 0,
         }
@@ -301,7 +306,7 @@ impl IknpSender {
         let delta = self.delta;
         let sci = opts.sci_padding;
         let IknpSender {
-            ext, hbuf, payload, ..
+            ext, hbuf, payload, vtmp, btmp, ..
         } = self;
         let cap = HASH_GROUP.max(2 * max_hb);
         if hbuf.len() < cap {
@@ -334,15 +339,27 @@ impl IknpSender {
                     let g = start + jj;
                     let l = lens[g];
                     let m = mask(l);
-                    let hb = (msgs * l as usize).div_ceil(128);
+                    let bits = msgs * l as usize;
+                    let hb = bits.div_ceil(128);
+                    let nb = bits.div_ceil(8);
                     let p0s = &hbuf[off..off + hb];
                     let p1s = &hbuf[off + hb..off + 2 * hb];
-                    for k in 0..msgs {
-                        let p0 = read_bits(p0s, k * l as usize, l);
-                        let p1 = read_bits(p1s, k * l as usize, l);
-                        let idx = g * msgs + k;
-                        out0[idx] = p0;
-                        w.put((corr[idx].wrapping_add(p0) & m) ^ p1, l);
+                    let o0 = &mut out0[g * msgs..(g + 1) * msgs];
+                    let cr = &corr[g * msgs..(g + 1) * msgs];
+                    ring::unpack(&Block::slice_as_bytes(p0s)[..nb], l, o0);
+                    vtmp.clear();
+                    vtmp.extend(cr.iter().zip(o0.iter()).map(|(c, p)| c.wrapping_add(*p) & m));
+                    if w.byte_aligned() && (sci || bits % 8 == 0) {
+                        btmp.resize(nb, 0);
+                        ring::pack(vtmp, l, btmp);
+                        for (y, p) in btmp.iter_mut().zip(Block::slice_as_bytes(p1s)) {
+                            *y ^= *p;
+                        }
+                        w.put_bytes(btmp);
+                    } else {
+                        for (k, v) in vtmp.iter().enumerate() {
+                            w.put(v ^ read_bits(p1s, k * l as usize, l), l);
+                        }
                     }
                     if sci {
                         w.align(1);
@@ -386,7 +403,7 @@ impl IknpSender {
         let delta = self.delta;
         let sci = opts.sci_padding;
         let IknpSender {
-            ext, hbuf, payload, ..
+            ext, hbuf, payload, btmp, ..
         } = self;
         let cap = HASH_GROUP.max(2 * hb);
         if hbuf.len() < cap {
@@ -408,22 +425,28 @@ impl IknpSender {
                     used += 2 * hb;
                 }
                 fixed_key().cr_hash(&mut hbuf[..used]);
+                let bits = msgs * l as usize;
+                let nb = bits.div_ceil(8);
+                btmp.resize(nb, 0);
                 for jj in g0..g1 {
                     let off = (jj - g0) * 2 * hb;
                     let base = (start + jj) * msgs;
-                    let p0s = &hbuf[off..off + hb];
-                    let p1s = &hbuf[off + hb..off + 2 * hb];
-                    for k in 0..msgs {
-                        w.put(m0[base + k] ^ read_bits(p0s, k * l as usize, l), l);
-                    }
-                    if sci {
-                        w.align(1);
-                    }
-                    for k in 0..msgs {
-                        w.put(m1[base + k] ^ read_bits(p1s, k * l as usize, l), l);
-                    }
-                    if sci {
-                        w.align(1);
+                    for (ms, ps) in [(m0, &hbuf[off..off + hb]), (m1, &hbuf[off + hb..off + 2 * hb])] {
+                        let ms = &ms[base..base + msgs];
+                        if w.byte_aligned() && (sci || bits % 8 == 0) {
+                            ring::pack(ms, l, btmp);
+                            for (y, p) in btmp.iter_mut().zip(Block::slice_as_bytes(ps)) {
+                                *y ^= *p;
+                            }
+                            w.put_bytes(btmp);
+                        } else {
+                            for (k, v) in ms.iter().enumerate() {
+                                w.put(v ^ read_bits(ps, k * l as usize, l), l);
+                            }
+                        }
+                        if sci {
+                            w.align(1);
+                        }
                     }
                 }
             }
@@ -458,6 +481,7 @@ impl IknpReceiver {
             hbuf: vec![Block::ZERO; 2 * CHUNK],
             payload: Vec::new(),
             rbits: Vec::new(),
+            vtmp: Vec::new(),
             counter: 0,
             lane_epoch: 0,
         }
@@ -705,6 +729,7 @@ impl IknpReceiver {
             rbits,
             hbuf,
             payload,
+            vtmp,
             ..
         } = self;
         if hbuf.len() < cap {
@@ -739,11 +764,10 @@ impl IknpReceiver {
                     for jj in g0..j {
                         let g = start + jj;
                         let l = lens[g];
-                        let hb = (msgs * l as usize).div_ceil(128);
+                        let bits = msgs * l as usize;
+                        let hb = bits.div_ceil(128);
                         let ps = &hbuf[off..off + hb];
-                        for k in 0..msgs {
-                            out[g * msgs + k] = read_bits(ps, k * l as usize, l);
-                        }
+                        ring::unpack(&Block::slice_as_bytes(ps)[..bits.div_ceil(8)], l, &mut out[g * msgs..(g + 1) * msgs]);
                         off += hb;
                     }
                 }
@@ -756,12 +780,24 @@ impl IknpReceiver {
             payload,
         )?;
         let mut r = BitReader::new(payload);
+        vtmp.resize(msgs, 0);
         for j in 0..n {
             let l = lens[j];
-            let b = 0u64.wrapping_sub((choices[j] & 1) as u64);
-            for k in 0..msgs {
-                let y = r.get(l);
-                out[j * msgs + k] ^= y & b;
+            let bits = msgs * l as usize;
+            let o = &mut out[j * msgs..(j + 1) * msgs];
+            if r.byte_aligned() && (opts.sci_padding || bits % 8 == 0) {
+                let y = r.take_bytes(bits.div_ceil(8));
+                if choices[j] & 1 == 1 {
+                    ring::unpack(y, l, vtmp);
+                    for (a, b) in o.iter_mut().zip(vtmp.iter()) {
+                        *a ^= *b;
+                    }
+                }
+            } else {
+                let b = 0u64.wrapping_sub((choices[j] & 1) as u64);
+                for a in o.iter_mut() {
+                    *a ^= r.get(l) & b;
+                }
             }
             if opts.sci_padding {
                 r.align(1);
@@ -797,6 +833,7 @@ impl IknpReceiver {
             rbits,
             hbuf,
             payload,
+            vtmp,
             ..
         } = self;
         if hbuf.len() < cap {
@@ -824,9 +861,7 @@ impl IknpReceiver {
                     for jj in g0..g1 {
                         let ps = &hbuf[(jj - g0) * hb..(jj - g0 + 1) * hb];
                         let base = (start + jj) * msgs;
-                        for k in 0..msgs {
-                            out[base + k] = read_bits(ps, k * l as usize, l);
-                        }
+                        ring::unpack(&Block::slice_as_bytes(ps)[..(msgs * l as usize).div_ceil(8)], l, &mut out[base..base + msgs]);
                     }
                 }
                 Ok(())
@@ -838,19 +873,30 @@ impl IknpReceiver {
             payload,
         )?;
         let mut r = BitReader::new(payload);
+        let bits = msgs * l as usize;
+        let nb = bits.div_ceil(8);
+        vtmp.resize(msgs, 0);
         for j in 0..n {
-            let b = 0u64.wrapping_sub((choices[j] & 1) as u64);
-            for k in 0..msgs {
-                out[j * msgs + k] ^= r.get(l) & !b;
-            }
-            if opts.sci_padding {
-                r.align(1);
-            }
-            for k in 0..msgs {
-                out[j * msgs + k] ^= r.get(l) & b;
-            }
-            if opts.sci_padding {
-                r.align(1);
+            let b = choices[j] & 1;
+            let o = &mut out[j * msgs..(j + 1) * msgs];
+            for side in 0..2u8 {
+                if r.byte_aligned() && (opts.sci_padding || bits % 8 == 0) {
+                    let y = r.take_bytes(nb);
+                    if side == b {
+                        ring::unpack(y, l, vtmp);
+                        for (a, v) in o.iter_mut().zip(vtmp.iter()) {
+                            *a ^= *v;
+                        }
+                    }
+                } else {
+                    let keep = 0u64.wrapping_sub((side == b) as u64);
+                    for a in o.iter_mut() {
+                        *a ^= r.get(l) & keep;
+                    }
+                }
+                if opts.sci_padding {
+                    r.align(1);
+                }
             }
         }
         self.counter += n as u64;

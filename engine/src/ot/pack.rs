@@ -64,6 +64,20 @@ impl<'a> BitWriter<'a> {
         }
     }
 
+    /// Whether the stream is at a byte boundary (so [`put_bytes`](Self::put_bytes) may be used).
+    #[inline(always)]
+    pub fn byte_aligned(&self) -> bool {
+        self.nbits % 8 == 0
+    }
+
+    /// Append whole bytes; the stream must be at a byte boundary.
+    #[inline]
+    pub fn put_bytes(&mut self, bytes: &[u8]) {
+        debug_assert!(self.byte_aligned());
+        self.flush_partial();
+        self.out.extend_from_slice(bytes);
+    }
+
     /// Flush the last partial byte.
     pub fn finish(mut self) {
         self.flush_partial();
@@ -116,6 +130,25 @@ impl<'a> BitReader<'a> {
         self.acc >>= l;
         self.nbits = self.nbits.saturating_sub(l);
         v
+    }
+
+    /// Whether the stream is at a byte boundary.
+    #[inline(always)]
+    pub fn byte_aligned(&self) -> bool {
+        self.nbits % 8 == 0
+    }
+
+    /// Take the next `n` whole bytes (the stream must be at a byte boundary). Past the end
+    /// the slice is shortened; callers size inputs exactly.
+    #[inline]
+    pub fn take_bytes(&mut self, n: usize) -> &'a [u8] {
+        debug_assert!(self.byte_aligned());
+        let bp = self.pos - (self.nbits / 8) as usize;
+        let end = (bp + n).min(self.input.len());
+        self.pos = end;
+        self.acc = 0;
+        self.nbits = 0;
+        &self.input[bp.min(end)..end]
     }
 
     /// Skip to the next multiple of `word` bytes (mirror of [`BitWriter::align`]).
