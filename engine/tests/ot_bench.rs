@@ -42,10 +42,14 @@ fn bench_ot_all() {
     }
     for r in rs {
         eprintln!(
-            "{:<28} n={:<9} {:>8.3} s {:>8.2} M OT/s  s->c {:>12} c->s {:>12}  correct={} bytes_ok={}",
+            "{:<28} n={:<9} {:>8.3} s (snd {:.3}/{:.3}cpu rcv {:.3}/{:.3}cpu) {:>8.2} M OT/s  s->c {:>12} c->s {:>12}  correct={} bytes_ok={}",
             r.op,
             r.n,
             r.wall_s,
+            r.server_s,
+            r.server_cpu_s,
+            r.client_s,
+            r.client_cpu_s,
             r.ots_per_s / 1e6,
             r.bytes_server_to_client,
             r.bytes_client_to_server,

@@ -4,7 +4,8 @@
 //! Each function runs both parties in this process (server = OT sender, client = OT
 //! receiver) on two pinned threads over `transport`, with OS-seeded randomness. Setup (base
 //! OTs) is excluded from the timing and from the byte counts (reported as `setup_bytes`).
-//! `wall_s` is the slower party's time for the call; `correct` compares the outputs with the
+//! `wall_s` is the slower party's time for the call (the second of two identical calls:
+//! the first warms buffers and page mappings, as a long-running engine would have them); `correct` compares the outputs with the
 //! plaintext relation.
 
 use super::cost::{self, OtBytes};
@@ -23,6 +24,14 @@ pub struct OtBench {
     pub op: String,
     pub n: usize,
     pub wall_s: f64,
+    /// Seconds of the OT sender (server) and receiver (client) for the call.
+    pub server_s: f64,
+    pub client_s: f64,
+    /// On-CPU seconds of each party's thread during the call (Linux schedstat; 0 if
+    /// unavailable). Unlike the wall times, these do not grow when other processes share the
+    /// cores.
+    pub server_cpu_s: f64,
+    pub client_cpu_s: f64,
     pub ots_per_s: f64,
     /// OT sender → receiver (server → client) bytes of the call.
     pub bytes_server_to_client: u64,
@@ -36,37 +45,47 @@ pub struct OtBench {
     pub correct: bool,
 }
 
-struct Timed<T> {
-    out: T,
+/// On-CPU nanoseconds of the calling thread (first field of `/proc/thread-self/schedstat`).
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+struct Timed<S> {
+    st: S,
     secs: f64,
+    cpu: f64,
     sent: u64,
     setup: u64,
 }
 
-fn timed<S: Send, T: Send>(
+/// Run `setup`, then `call` twice (warm-up, then measured).
+fn timed<S: Send>(
     ch: &mut dyn Channel,
     setup: impl FnOnce(&mut dyn Channel) -> OtResult<S>,
-    call: impl FnOnce(&mut dyn Channel, &mut S) -> OtResult<T>,
-) -> OtResult<Timed<T>> {
+    mut call: impl FnMut(&mut dyn Channel, &mut S) -> OtResult<()>,
+) -> OtResult<Timed<S>> {
     let b0 = ch.meter().total();
     let mut st = setup(ch)?;
     ch.flush()?;
     let b1 = ch.meter().total();
+    call(ch, &mut st)?;
+    ch.flush()?;
+    let b2 = ch.meter().total();
+    let c0 = thread_cpu_ns();
     let t = Instant::now();
-    let out = call(ch, &mut st)?;
+    call(ch, &mut st)?;
     ch.flush()?;
     let secs = t.elapsed().as_secs_f64();
-    let d = ch.meter().total().since(&b1);
+    let cpu = match (c0, thread_cpu_ns()) {
+        (Some(a), Some(b)) => (b.saturating_sub(a)) as f64 * 1e-9,
+        _ => 0.0,
+    };
+    let d = ch.meter().total().since(&b2);
     let s = b1.since(&b0);
-    Ok(Timed {
-        out,
-        secs,
-        sent: d.bytes_sent,
-        setup: s.bytes_sent + s.bytes_recv,
-    })
+    Ok(Timed { st, secs, cpu, sent: d.bytes_sent, setup: s.bytes_sent + s.bytes_recv })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn finish<A, B>(
     op: String,
     n: usize,
@@ -81,12 +100,16 @@ fn finish<A, B>(
         op,
         n,
         wall_s: wall,
+        server_s: s.secs,
+        client_s: c.secs,
+        server_cpu_s: s.cpu,
+        client_cpu_s: c.cpu,
         ots_per_s: if wall > 0.0 { n as f64 / wall } else { 0.0 },
         bytes_server_to_client: s.sent,
         bytes_client_to_server: c.sent,
         setup_bytes: s.setup,
         bytes_match_cost: s.sent == want.send_to_recv && c.sent == want.recv_to_send,
-        correct: check(&s.out, &c.out),
+        correct: check(&s.st, &c.st),
     })
 }
 
@@ -109,13 +132,6 @@ fn pair_opts() -> PairOptions {
     PairOptions { pin: true }
 }
 
-/// A buffer whose pages are already faulted in.
-fn touched<T: Copy>(n: usize, x: T) -> Vec<T> {
-    let mut v = Vec::with_capacity(n);
-    v.resize(n, x);
-    v
-}
-
 /// Random COT with a global Δ (`send_rcot`/`recv_rcot`): the IKNP throughput benchmark.
 pub fn bench_rcot(n: usize, transport: Transport) -> OtResult<OtBench> {
     let out = run_pair_with(
@@ -124,40 +140,22 @@ pub fn bench_rcot(n: usize, transport: Transport) -> OtResult<OtBench> {
         |ch| {
             timed(
                 ch,
-                |ch| Ok((IknpSender::setup(ch, &mut os_prg())?, touched(n, Block(1)))),
-                |ch, (s, q)| {
-                    let mut q = std::mem::take(q);
-                    s.send_rcot(ch, n, &mut q)?;
-                    Ok((q, s.delta()))
-                },
+                |ch| Ok((IknpSender::setup(ch, &mut os_prg())?, vec![Block::ZERO; n])),
+                |ch, (s, q)| s.send_rcot(ch, n, q),
             )
         },
         |ch| {
             timed(
                 ch,
-                |ch| Ok((IknpReceiver::setup(ch, &mut os_prg())?, touched(n, Block(1)), touched(n, 1u8))),
-                |ch, (r, t, b)| {
-                    let mut t = std::mem::take(t);
-                    let mut b = std::mem::take(b);
-                    r.recv_rcot(ch, n, &mut b, &mut t)?;
-                    Ok((b, t))
-                },
+                |ch| Ok((IknpReceiver::setup(ch, &mut os_prg())?, vec![0u8; n], vec![Block::ZERO; n])),
+                |ch, (r, b, t)| r.recv_rcot(ch, n, b, t),
             )
         },
     )?;
-    finish(
-        "cot".into(),
-        n,
-        out.server,
-        out.client,
-        cost::cot_blocks_bytes(n as u64, OtOpts::DENSE),
-        |(q, d), (b, t)| {
-            q.iter()
-                .zip(b)
-                .zip(t)
-                .all(|((q, b), t)| *t == *q ^ d.and_bit(*b == 1))
-        },
-    )
+    finish("cot".into(), n, out.server, out.client, cost::cot_blocks_bytes(n as u64, OtOpts::DENSE), |(s, q), (_, b, t)| {
+        let d = s.delta();
+        q.iter().zip(b).zip(t).all(|((q, b), t)| *t == *q ^ d.and_bit(*b == 1))
+    })
 }
 
 /// SCI's l-bit COT with random correlations.
@@ -168,47 +166,26 @@ pub fn bench_cot(n: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResu
         &pair_opts(),
         |ch| {
             let mut prg = os_prg();
-            let corr: Vec<u64> = rand_vals(&mut prg, n, l);
+            let corr = rand_vals(&mut prg, n, l);
             timed(
                 ch,
-                |ch| Ok((IknpSender::setup(ch, &mut prg)?, touched(n, 1u64))),
-                |ch, (s, out0_buf)| {
-                    let mut out0 = std::mem::take(out0_buf);
-                    s.send_cot(ch, &corr, l, opts, &mut out0)?;
-                    Ok((corr, out0))
-                },
+                |ch| Ok((IknpSender::setup(ch, &mut prg)?, corr, vec![0u64; n])),
+                |ch, (s, corr, out0)| s.send_cot(ch, corr, l, opts, out0),
             )
         },
         |ch| {
             let mut prg = os_prg();
-            let b: Vec<u8> = rand_below(&mut prg, n, 2);
+            let b = rand_below(&mut prg, n, 2);
             timed(
                 ch,
-                |ch| Ok((IknpReceiver::setup(ch, &mut prg)?, touched(n, 1u64))),
-                |ch, (r, out_buf)| {
-                    let mut out = std::mem::take(out_buf);
-                    r.recv_cot(ch, &b, l, opts, &mut out)?;
-                    Ok((b, out))
-                },
+                |ch| Ok((IknpReceiver::setup(ch, &mut prg)?, b, vec![0u64; n])),
+                |ch, (r, b, out)| r.recv_cot(ch, b, l, opts, out),
             )
         },
     )?;
-    finish(
-        format!("cot(l={l})"),
-        n,
-        out.server,
-        out.client,
-        cost::cot_bytes(n as u64, l, opts),
-        |(corr, o0), (b, o)| {
-            (0..n).all(|j| {
-                o[j] == if b[j] == 1 {
-                    o0[j].wrapping_add(corr[j]) & mask(l)
-                } else {
-                    o0[j]
-                }
-            })
-        },
-    )
+    finish(format!("cot(l={l})"), n, out.server, out.client, cost::cot_bytes(n as u64, l, opts), |(_, corr, o0), (_, b, o)| {
+        (0..n).all(|j| o[j] == if b[j] == 1 { o0[j].wrapping_add(corr[j]) & mask(l) } else { o0[j] })
+    })
 }
 
 /// Chosen-message 1-of-2 OT with l-bit messages.
@@ -219,81 +196,46 @@ pub fn bench_got(n: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResu
         &pair_opts(),
         |ch| {
             let mut prg = os_prg();
-            let m0: Vec<u64> = rand_vals(&mut prg, n, l);
-            let m1: Vec<u64> = rand_vals(&mut prg, n, l);
-            timed(
-                ch,
-                |ch| IknpSender::setup(ch, &mut prg),
-                |ch, s| {
-                    s.send_got(ch, &m0, &m1, l, opts)?;
-                    Ok((m0, m1))
-                },
-            )
+            let m0 = rand_vals(&mut prg, n, l);
+            let m1 = rand_vals(&mut prg, n, l);
+            timed(ch, |ch| Ok((IknpSender::setup(ch, &mut prg)?, m0, m1)), |ch, (s, m0, m1)| s.send_got(ch, m0, m1, l, opts))
         },
         |ch| {
             let mut prg = os_prg();
-            let b: Vec<u8> = rand_below(&mut prg, n, 2);
+            let b = rand_below(&mut prg, n, 2);
             timed(
                 ch,
-                |ch| Ok((IknpReceiver::setup(ch, &mut prg)?, touched(n, 1u64))),
-                |ch, (r, out_buf)| {
-                    let mut out = std::mem::take(out_buf);
-                    r.recv_got(ch, &b, l, opts, &mut out)?;
-                    Ok((b, out))
-                },
+                |ch| Ok((IknpReceiver::setup(ch, &mut prg)?, b, vec![0u64; n])),
+                |ch, (r, b, out)| r.recv_got(ch, b, l, opts, out),
             )
         },
     )?;
-    finish(
-        format!("got(l={l})"),
-        n,
-        out.server,
-        out.client,
-        cost::got_bytes(n as u64, l, opts),
-        |(m0, m1), (b, o)| (0..n).all(|j| o[j] == if b[j] == 1 { m1[j] } else { m0[j] }),
-    )
+    finish(format!("got(l={l})"), n, out.server, out.client, cost::got_bytes(n as u64, l, opts), |(_, m0, m1), (_, b, o)| {
+        (0..n).all(|j| o[j] == if b[j] == 1 { m1[j] } else { m0[j] })
+    })
 }
 
 /// 1-of-N OT with l-bit messages.
-pub fn bench_kkot(
-    n: usize,
-    n_choices: usize,
-    l: u32,
-    opts: OtOpts,
-    transport: Transport,
-) -> OtResult<OtBench> {
+pub fn bench_kkot(n: usize, n_choices: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResult<OtBench> {
     super::check_l(l)?;
     if !(2..=256).contains(&n_choices) {
-        return Err(OtError::InvalidArgument(format!(
-            "N must be in 2..=256, got {n_choices}"
-        )));
+        return Err(OtError::InvalidArgument(format!("N must be in 2..=256, got {n_choices}")));
     }
     let out = run_pair_with(
         transport,
         &pair_opts(),
         |ch| {
             let mut prg = os_prg();
-            let msgs: Vec<u64> = rand_vals(&mut prg, n * n_choices, l);
-            timed(
-                ch,
-                |ch| KkotSender::setup(ch, &mut prg),
-                |ch, s| {
-                    s.send(ch, &msgs, n_choices, l, opts)?;
-                    Ok(msgs)
-                },
-            )
+            let msgs = rand_vals(&mut prg, n * n_choices, l);
+            timed(ch, |ch| Ok((KkotSender::setup(ch, &mut prg)?, msgs)), |ch, (s, msgs)| s.send(ch, msgs, n_choices, l, opts))
         },
         |ch| {
             let mut prg = os_prg();
-            let r: Vec<u8> = rand_below(&mut prg, n, n_choices as u64);
+            let r = rand_below(&mut prg, n, n_choices as u64);
             timed(
                 ch,
-                |ch| Ok((KkotReceiver::setup(ch, &mut prg)?, touched(n, 1u64))),
-                |ch, (rv, out_buf)| {
-                    let mut out = std::mem::take(out_buf);
-                    rv.recv(ch, &r, n_choices, l, opts, &mut out)?;
-                    Ok((r, out))
-                },
+                |ch| Ok((KkotReceiver::setup(ch, &mut prg)?, r, vec![0u64; n])),
+                |ch, (rv, r, out)| rv.recv(ch, r, n_choices, l, opts, out),
             )
         },
     )?;
@@ -303,48 +245,33 @@ pub fn bench_kkot(
         out.server,
         out.client,
         cost::kkot_bytes(n as u64, n_choices as u64, l, opts),
-        |msgs, (r, o)| (0..n).all(|j| o[j] == msgs[j * n_choices + r[j] as usize]),
+        |(_, msgs), (_, r, o)| (0..n).all(|j| o[j] == msgs[j * n_choices + r[j] as usize]),
     )
 }
 
 /// Batched COT (matmul shape): `n` OTs of `msgs` values of `l` bits.
-pub fn bench_batched_cot(
-    n: usize,
-    msgs: usize,
-    l: u32,
-    opts: OtOpts,
-    transport: Transport,
-) -> OtResult<OtBench> {
+pub fn bench_batched_cot(n: usize, msgs: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResult<OtBench> {
     super::check_l(l)?;
     let lens = vec![l; n];
-    let lens2 = lens.clone();
     let out = run_pair_with(
         transport,
         &pair_opts(),
         |ch| {
             let mut prg = os_prg();
-            let corr: Vec<u64> = rand_vals(&mut prg, n * msgs, l);
+            let corr = rand_vals(&mut prg, n * msgs, l);
             timed(
                 ch,
-                |ch| Ok((IknpSender::setup(ch, &mut prg)?, touched(n * msgs, 1u64))),
-                |ch, (s, out0_buf)| {
-                    let mut out0 = std::mem::take(out0_buf);
-                    s.send_batched_cot(ch, &corr, msgs, &lens, opts, &mut out0)?;
-                    Ok((corr, out0))
-                },
+                |ch| Ok((IknpSender::setup(ch, &mut prg)?, corr, vec![0u64; n * msgs])),
+                |ch, (s, corr, out0)| s.send_batched_cot(ch, corr, msgs, &lens, opts, out0),
             )
         },
         |ch| {
             let mut prg = os_prg();
-            let b: Vec<u8> = rand_below(&mut prg, n, 2);
+            let b = rand_below(&mut prg, n, 2);
             timed(
                 ch,
-                |ch| Ok((IknpReceiver::setup(ch, &mut prg)?, touched(n * msgs, 1u64))),
-                |ch, (r, out_buf)| {
-                    let mut out = std::mem::take(out_buf);
-                    r.recv_batched_cot(ch, &b, msgs, &lens2, opts, &mut out)?;
-                    Ok((b, out))
-                },
+                |ch| Ok((IknpReceiver::setup(ch, &mut prg)?, b, vec![0u64; n * msgs])),
+                |ch, (r, b, out)| r.recv_batched_cot(ch, b, msgs, &lens, opts, out),
             )
         },
     )?;
@@ -353,15 +280,9 @@ pub fn bench_batched_cot(
         n,
         out.server,
         out.client,
-        cost::batched_cot_bytes(&vec![l; n], msgs as u64, opts),
-        |(corr, o0), (b, o)| {
-            (0..n * msgs).all(|i| {
-                o[i] == if b[i / msgs] == 1 {
-                    o0[i].wrapping_add(corr[i]) & mask(l)
-                } else {
-                    o0[i]
-                }
-            })
+        cost::batched_cot_bytes(&lens, msgs as u64, opts),
+        |(_, corr, o0), (_, b, o)| {
+            (0..n * msgs).all(|i| o[i] == if b[i / msgs] == 1 { o0[i].wrapping_add(corr[i]) & mask(l) } else { o0[i] })
         },
     )
 }

@@ -23,6 +23,9 @@ use pq_netsim::Channel;
 /// OTs per extension chunk (a multiple of 2048 so SCI's payload batches never straddle
 /// chunks in a way that matters; any multiple of 128 works).
 pub const CHUNK: usize = 4096;
+/// OTs per column message (a multiple of [`CHUNK`]): fewer, larger messages keep the
+/// channel's allocations few.
+pub const MSG_OTS: usize = 8 * CHUNK;
 const CB: usize = CHUNK / 128;
 
 fn transpose_groups(rows_buf: &[Block], rows: usize, cb: usize, out: &mut [Block]) {
@@ -115,10 +118,17 @@ impl ExtSender {
     {
         let rows = self.rows;
         let mut start = 0;
+        let mut whole = Vec::new();
+        let mut moff = 0;
         while start < n {
             let c = CHUNK.min(n - start);
             let cb = c.div_ceil(128);
-            let msg = ch.recv_exact_vec(rows * c / 8)?;
+            if start % MSG_OTS == 0 {
+                whole = ch.recv_exact_vec(rows * MSG_OTS.min(n - start) / 8)?;
+                moff = 0;
+            }
+            let msg = &whole[moff..moff + rows * c / 8];
+            moff += rows * c / 8;
             let q = &mut self.q_rows[..rows * cb];
             self.g.fill(cb, q);
             if c % 128 == 0 {
@@ -132,7 +142,7 @@ impl ExtSender {
                     }
                 }
             } else {
-                unpack_rows(&msg, rows, cb, c, &mut self.u_rows[..rows * cb])?;
+                unpack_rows(msg, rows, cb, c, &mut self.u_rows[..rows * cb])?;
                 for (i, (qrow, urow)) in q.chunks_exact_mut(cb).zip(self.u_rows.chunks_exact(cb)).enumerate() {
                     let m = self.smask[i];
                     for (a, b) in qrow.iter_mut().zip(urow) {
@@ -194,9 +204,13 @@ impl ExtReceiver {
     {
         let rows = self.rows;
         let mut start = 0;
+        let mut msg = Vec::new();
         while start < n {
             let c = CHUNK.min(n - start);
             let cb = c.div_ceil(128);
+            if start % MSG_OTS == 0 {
+                msg = Vec::with_capacity(rows * MSG_OTS.min(n - start) / 8);
+            }
             let t = &mut self.t_rows[..rows * cb];
             let u = &mut self.u_rows[..rows * cb];
             self.g0.fill(cb, t);
@@ -205,9 +219,10 @@ impl ExtReceiver {
                 a.0 ^= b.0;
             }
             d(start, c, cb, u, &mut self.own)?;
-            let mut msg = Vec::with_capacity(rows * c / 8);
             pack_rows(u, rows, cb, c, &mut msg);
-            ch.send_vec(msg)?;
+            if (start + c) % MSG_OTS == 0 || start + c == n {
+                ch.send_vec(std::mem::take(&mut msg))?;
+            }
             transpose_groups(&self.t_rows, rows, cb, &mut self.tt);
             f(start, c, &self.tt)?;
             start += c;

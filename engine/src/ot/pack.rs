@@ -186,9 +186,9 @@ pub fn recv_payload<C: Channel + ?Sized>(
 }
 
 /// Pack `rows` rows of `cols` bits each (row `i` stored in `src[i*stride .. (i+1)*stride]`
-/// blocks, LSB-first) into `out` as one bit stream of `rows * cols` bits.
+/// blocks, LSB-first), appending to `out` one bit stream of `rows * cols` bits (a whole number
+/// of bytes when `rows` is a multiple of 8).
 pub fn pack_rows(src: &[Block], rows: usize, stride: usize, cols: usize, out: &mut Vec<u8>) {
-    out.clear();
     let bytes = Block::slice_as_bytes(src);
     let sb = stride * 16;
     if cols % 8 == 0 {
