@@ -1,5 +1,7 @@
 //! IKNP: correctness of every variant, exact bytes, flights, and the security checks.
 
+#![allow(clippy::needless_range_loop)]
+
 use pq_engine::ot::cost::{self, OtBytes};
 use pq_engine::ot::{IknpReceiver, IknpSender, OtOpts, seeded_prg};
 use pq_kernels::Block;

@@ -1,5 +1,7 @@
 //! OT throughput (run with `cargo test --release -p pq-engine --test ot_bench -- --ignored --nocapture`).
 
+#![allow(clippy::needless_range_loop)]
+
 use pq_engine::ot::OtOpts;
 use pq_engine::ot::bench::{
     bench_base_ot, bench_batched_cot, bench_cot, bench_got, bench_kkot, bench_rcot,

@@ -83,7 +83,13 @@ fn timed<S: Send>(
     };
     let d = ch.meter().total().since(&b2);
     let s = b1.since(&b0);
-    Ok(Timed { st, secs, cpu, sent: d.bytes_sent, setup: s.bytes_sent + s.bytes_recv })
+    Ok(Timed {
+        st,
+        secs,
+        cpu,
+        sent: d.bytes_sent,
+        setup: s.bytes_sent + s.bytes_recv,
+    })
 }
 
 fn finish<A, B>(
@@ -125,7 +131,10 @@ fn rand_vals(prg: &mut pq_kernels::aes::Prg, n: usize, l: u32) -> Vec<u64> {
 
 /// `n` random values below `m`.
 fn rand_below(prg: &mut pq_kernels::aes::Prg, n: usize, m: u64) -> Vec<u8> {
-    rand_vals(prg, n, 64).into_iter().map(|x| (x % m) as u8).collect()
+    rand_vals(prg, n, 64)
+        .into_iter()
+        .map(|x| (x % m) as u8)
+        .collect()
 }
 
 fn pair_opts() -> PairOptions {
@@ -147,15 +156,31 @@ pub fn bench_rcot(n: usize, transport: Transport) -> OtResult<OtBench> {
         |ch| {
             timed(
                 ch,
-                |ch| Ok((IknpReceiver::setup(ch, &mut os_prg())?, vec![0u8; n], vec![Block::ZERO; n])),
+                |ch| {
+                    Ok((
+                        IknpReceiver::setup(ch, &mut os_prg())?,
+                        vec![0u8; n],
+                        vec![Block::ZERO; n],
+                    ))
+                },
                 |ch, (r, b, t)| r.recv_rcot(ch, n, b, t),
             )
         },
     )?;
-    finish("cot".into(), n, out.server, out.client, cost::cot_blocks_bytes(n as u64, OtOpts::DENSE), |(s, q), (_, b, t)| {
-        let d = s.delta();
-        q.iter().zip(b).zip(t).all(|((q, b), t)| *t == *q ^ d.and_bit(*b == 1))
-    })
+    finish(
+        "cot".into(),
+        n,
+        out.server,
+        out.client,
+        cost::cot_blocks_bytes(n as u64, OtOpts::DENSE),
+        |(s, q), (_, b, t)| {
+            let d = s.delta();
+            q.iter()
+                .zip(b)
+                .zip(t)
+                .all(|((q, b), t)| *t == *q ^ d.and_bit(*b == 1))
+        },
+    )
 }
 
 /// SCI's l-bit COT with random correlations.
@@ -183,9 +208,22 @@ pub fn bench_cot(n: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResu
             )
         },
     )?;
-    finish(format!("cot(l={l})"), n, out.server, out.client, cost::cot_bytes(n as u64, l, opts), |(_, corr, o0), (_, b, o)| {
-        (0..n).all(|j| o[j] == if b[j] == 1 { o0[j].wrapping_add(corr[j]) & mask(l) } else { o0[j] })
-    })
+    finish(
+        format!("cot(l={l})"),
+        n,
+        out.server,
+        out.client,
+        cost::cot_bytes(n as u64, l, opts),
+        |(_, corr, o0), (_, b, o)| {
+            (0..n).all(|j| {
+                o[j] == if b[j] == 1 {
+                    o0[j].wrapping_add(corr[j]) & mask(l)
+                } else {
+                    o0[j]
+                }
+            })
+        },
+    )
 }
 
 /// Chosen-message 1-of-2 OT with l-bit messages.
@@ -198,7 +236,11 @@ pub fn bench_got(n: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResu
             let mut prg = os_prg();
             let m0 = rand_vals(&mut prg, n, l);
             let m1 = rand_vals(&mut prg, n, l);
-            timed(ch, |ch| Ok((IknpSender::setup(ch, &mut prg)?, m0, m1)), |ch, (s, m0, m1)| s.send_got(ch, m0, m1, l, opts))
+            timed(
+                ch,
+                |ch| Ok((IknpSender::setup(ch, &mut prg)?, m0, m1)),
+                |ch, (s, m0, m1)| s.send_got(ch, m0, m1, l, opts),
+            )
         },
         |ch| {
             let mut prg = os_prg();
@@ -210,16 +252,29 @@ pub fn bench_got(n: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResu
             )
         },
     )?;
-    finish(format!("got(l={l})"), n, out.server, out.client, cost::got_bytes(n as u64, l, opts), |(_, m0, m1), (_, b, o)| {
-        (0..n).all(|j| o[j] == if b[j] == 1 { m1[j] } else { m0[j] })
-    })
+    finish(
+        format!("got(l={l})"),
+        n,
+        out.server,
+        out.client,
+        cost::got_bytes(n as u64, l, opts),
+        |(_, m0, m1), (_, b, o)| (0..n).all(|j| o[j] == if b[j] == 1 { m1[j] } else { m0[j] }),
+    )
 }
 
 /// 1-of-N OT with l-bit messages.
-pub fn bench_kkot(n: usize, n_choices: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResult<OtBench> {
+pub fn bench_kkot(
+    n: usize,
+    n_choices: usize,
+    l: u32,
+    opts: OtOpts,
+    transport: Transport,
+) -> OtResult<OtBench> {
     super::check_l(l)?;
     if !(2..=256).contains(&n_choices) {
-        return Err(OtError::InvalidArgument(format!("N must be in 2..=256, got {n_choices}")));
+        return Err(OtError::InvalidArgument(format!(
+            "N must be in 2..=256, got {n_choices}"
+        )));
     }
     let out = run_pair_with(
         transport,
@@ -227,7 +282,11 @@ pub fn bench_kkot(n: usize, n_choices: usize, l: u32, opts: OtOpts, transport: T
         |ch| {
             let mut prg = os_prg();
             let msgs = rand_vals(&mut prg, n * n_choices, l);
-            timed(ch, |ch| Ok((KkotSender::setup(ch, &mut prg)?, msgs)), |ch, (s, msgs)| s.send(ch, msgs, n_choices, l, opts))
+            timed(
+                ch,
+                |ch| Ok((KkotSender::setup(ch, &mut prg)?, msgs)),
+                |ch, (s, msgs)| s.send(ch, msgs, n_choices, l, opts),
+            )
         },
         |ch| {
             let mut prg = os_prg();
@@ -250,7 +309,13 @@ pub fn bench_kkot(n: usize, n_choices: usize, l: u32, opts: OtOpts, transport: T
 }
 
 /// Batched COT (matmul shape): `n` OTs of `msgs` values of `l` bits.
-pub fn bench_batched_cot(n: usize, msgs: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResult<OtBench> {
+pub fn bench_batched_cot(
+    n: usize,
+    msgs: usize,
+    l: u32,
+    opts: OtOpts,
+    transport: Transport,
+) -> OtResult<OtBench> {
     super::check_l(l)?;
     let lens = vec![l; n];
     let out = run_pair_with(
@@ -282,7 +347,13 @@ pub fn bench_batched_cot(n: usize, msgs: usize, l: u32, opts: OtOpts, transport:
         out.client,
         cost::batched_cot_bytes(&lens, msgs as u64, opts),
         |(_, corr, o0), (_, b, o)| {
-            (0..n * msgs).all(|i| o[i] == if b[i / msgs] == 1 { o0[i].wrapping_add(corr[i]) & mask(l) } else { o0[i] })
+            (0..n * msgs).all(|i| {
+                o[i] == if b[i / msgs] == 1 {
+                    o0[i].wrapping_add(corr[i]) & mask(l)
+                } else {
+                    o0[i]
+                }
+            })
         },
     )
 }

@@ -131,9 +131,13 @@ impl ExtSender {
             moff += rows * c / 8;
             let q = &mut self.q_rows[..rows * cb];
             self.g.fill(cb, q);
-            if c % 128 == 0 {
+            if c.is_multiple_of(128) {
                 // Rows are whole blocks: XOR straight from the message.
-                for (i, (qrow, urow)) in q.chunks_exact_mut(cb).zip(msg.chunks_exact(cb * 16)).enumerate() {
+                for (i, (qrow, urow)) in q
+                    .chunks_exact_mut(cb)
+                    .zip(msg.chunks_exact(cb * 16))
+                    .enumerate()
+                {
                     let m = self.smask[i];
                     for (a, b) in qrow.iter_mut().zip(urow.chunks_exact(16)) {
                         let mut w = [0u8; 16];
@@ -143,7 +147,11 @@ impl ExtSender {
                 }
             } else {
                 unpack_rows(msg, rows, cb, c, &mut self.u_rows[..rows * cb])?;
-                for (i, (qrow, urow)) in q.chunks_exact_mut(cb).zip(self.u_rows.chunks_exact(cb)).enumerate() {
+                for (i, (qrow, urow)) in q
+                    .chunks_exact_mut(cb)
+                    .zip(self.u_rows.chunks_exact(cb))
+                    .enumerate()
+                {
                     let m = self.smask[i];
                     for (a, b) in qrow.iter_mut().zip(urow) {
                         a.0 ^= b.0 & m;
@@ -220,7 +228,7 @@ impl ExtReceiver {
             }
             d(start, c, cb, u, &mut self.own)?;
             pack_rows(u, rows, cb, c, &mut msg);
-            if (start + c) % MSG_OTS == 0 || start + c == n {
+            if (start + c).is_multiple_of(MSG_OTS) || start + c == n {
                 ch.send_vec(std::mem::take(&mut msg))?;
             }
             transpose_groups(&self.t_rows, rows, cb, &mut self.tt);

@@ -306,7 +306,12 @@ impl IknpSender {
         let delta = self.delta;
         let sci = opts.sci_padding;
         let IknpSender {
-            ext, hbuf, payload, vtmp, btmp, ..
+            ext,
+            hbuf,
+            payload,
+            vtmp,
+            btmp,
+            ..
         } = self;
         let cap = HASH_GROUP.max(2 * max_hb);
         if hbuf.len() < cap {
@@ -348,8 +353,12 @@ impl IknpSender {
                     let cr = &corr[g * msgs..(g + 1) * msgs];
                     ring::unpack(&Block::slice_as_bytes(p0s)[..nb], l, o0);
                     vtmp.clear();
-                    vtmp.extend(cr.iter().zip(o0.iter()).map(|(c, p)| c.wrapping_add(*p) & m));
-                    if w.byte_aligned() && (sci || bits % 8 == 0) {
+                    vtmp.extend(
+                        cr.iter()
+                            .zip(o0.iter())
+                            .map(|(c, p)| c.wrapping_add(*p) & m),
+                    );
+                    if w.byte_aligned() && (sci || bits.is_multiple_of(8)) {
                         btmp.resize(nb, 0);
                         ring::pack(vtmp, l, btmp);
                         for (y, p) in btmp.iter_mut().zip(Block::slice_as_bytes(p1s)) {
@@ -403,7 +412,11 @@ impl IknpSender {
         let delta = self.delta;
         let sci = opts.sci_padding;
         let IknpSender {
-            ext, hbuf, payload, btmp, ..
+            ext,
+            hbuf,
+            payload,
+            btmp,
+            ..
         } = self;
         let cap = HASH_GROUP.max(2 * hb);
         if hbuf.len() < cap {
@@ -431,9 +444,12 @@ impl IknpSender {
                 for jj in g0..g1 {
                     let off = (jj - g0) * 2 * hb;
                     let base = (start + jj) * msgs;
-                    for (ms, ps) in [(m0, &hbuf[off..off + hb]), (m1, &hbuf[off + hb..off + 2 * hb])] {
+                    for (ms, ps) in [
+                        (m0, &hbuf[off..off + hb]),
+                        (m1, &hbuf[off + hb..off + 2 * hb]),
+                    ] {
                         let ms = &ms[base..base + msgs];
-                        if w.byte_aligned() && (sci || bits % 8 == 0) {
+                        if w.byte_aligned() && (sci || bits.is_multiple_of(8)) {
                             ring::pack(ms, l, btmp);
                             for (y, p) in btmp.iter_mut().zip(Block::slice_as_bytes(ps)) {
                                 *y ^= *p;
@@ -767,7 +783,11 @@ impl IknpReceiver {
                         let bits = msgs * l as usize;
                         let hb = bits.div_ceil(128);
                         let ps = &hbuf[off..off + hb];
-                        ring::unpack(&Block::slice_as_bytes(ps)[..bits.div_ceil(8)], l, &mut out[g * msgs..(g + 1) * msgs]);
+                        ring::unpack(
+                            &Block::slice_as_bytes(ps)[..bits.div_ceil(8)],
+                            l,
+                            &mut out[g * msgs..(g + 1) * msgs],
+                        );
                         off += hb;
                     }
                 }
@@ -785,7 +805,7 @@ impl IknpReceiver {
             let l = lens[j];
             let bits = msgs * l as usize;
             let o = &mut out[j * msgs..(j + 1) * msgs];
-            if r.byte_aligned() && (opts.sci_padding || bits % 8 == 0) {
+            if r.byte_aligned() && (opts.sci_padding || bits.is_multiple_of(8)) {
                 let y = r.take_bytes(bits.div_ceil(8));
                 if choices[j] & 1 == 1 {
                     ring::unpack(y, l, vtmp);
@@ -861,7 +881,11 @@ impl IknpReceiver {
                     for jj in g0..g1 {
                         let ps = &hbuf[(jj - g0) * hb..(jj - g0 + 1) * hb];
                         let base = (start + jj) * msgs;
-                        ring::unpack(&Block::slice_as_bytes(ps)[..(msgs * l as usize).div_ceil(8)], l, &mut out[base..base + msgs]);
+                        ring::unpack(
+                            &Block::slice_as_bytes(ps)[..(msgs * l as usize).div_ceil(8)],
+                            l,
+                            &mut out[base..base + msgs],
+                        );
                     }
                 }
                 Ok(())
@@ -880,7 +904,7 @@ impl IknpReceiver {
             let b = choices[j] & 1;
             let o = &mut out[j * msgs..(j + 1) * msgs];
             for side in 0..2u8 {
-                if r.byte_aligned() && (opts.sci_padding || bits % 8 == 0) {
+                if r.byte_aligned() && (opts.sci_padding || bits.is_multiple_of(8)) {
                     let y = r.take_bytes(nb);
                     if side == b {
                         ring::unpack(y, l, vtmp);

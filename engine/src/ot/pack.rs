@@ -67,7 +67,7 @@ impl<'a> BitWriter<'a> {
     /// Whether the stream is at a byte boundary (so [`put_bytes`](Self::put_bytes) may be used).
     #[inline(always)]
     pub fn byte_aligned(&self) -> bool {
-        self.nbits % 8 == 0
+        self.nbits.is_multiple_of(8)
     }
 
     /// Append whole bytes; the stream must be at a byte boundary.
@@ -135,7 +135,7 @@ impl<'a> BitReader<'a> {
     /// Whether the stream is at a byte boundary.
     #[inline(always)]
     pub fn byte_aligned(&self) -> bool {
-        self.nbits % 8 == 0
+        self.nbits.is_multiple_of(8)
     }
 
     /// Take the next `n` whole bytes (the stream must be at a byte boundary). Past the end
@@ -191,7 +191,7 @@ pub fn recv_payload<C: Channel + ?Sized>(
 pub fn pack_rows(src: &[Block], rows: usize, stride: usize, cols: usize, out: &mut Vec<u8>) {
     let bytes = Block::slice_as_bytes(src);
     let sb = stride * 16;
-    if cols % 8 == 0 {
+    if cols.is_multiple_of(8) {
         let rb = cols / 8;
         for i in 0..rows {
             out.extend_from_slice(&bytes[i * sb..i * sb + rb]);
@@ -238,7 +238,7 @@ pub fn unpack_rows(
         });
     }
     let sb = stride * 16;
-    if cols % 8 == 0 {
+    if cols.is_multiple_of(8) {
         let rb = cols / 8;
         let bytes = Block::slice_as_bytes_mut(&mut dst[..rows * stride]);
         for i in 0..rows {
