@@ -264,6 +264,20 @@ pub fn unpack_rows(
     Ok(())
 }
 
+/// Read `l` bits (1..=64) at bit offset `off` of the byte stream `bytes` (bits past the end
+/// read as zero).
+#[inline(always)]
+pub fn read_bits_at(bytes: &[u8], off: usize, l: u32) -> u64 {
+    let b = off / 8;
+    let mut w = [0u8; 16];
+    if b + 16 <= bytes.len() {
+        w.copy_from_slice(&bytes[b..b + 16]);
+    } else if b < bytes.len() {
+        w[..bytes.len() - b].copy_from_slice(&bytes[b..]);
+    }
+    ((u128::from_le_bytes(w) >> (off % 8)) as u64) & mask(l)
+}
+
 /// Read `l` bits at bit offset `off` of the little-endian bit stream held in `blocks`.
 #[inline(always)]
 pub fn read_bits(blocks: &[Block], off: usize, l: u32) -> u64 {
