@@ -171,6 +171,8 @@ impl KkotSender {
         payload.reserve(cost::kkot_payload(n as u64, nn as u64, l, opts) as usize);
         let mut w = BitWriter::new(payload);
         let per_batch = (PAD_BATCH / nn).max(1);
+        let per_word = (64 / l) as usize;
+        let mk = mask(l);
         ext.run(ch, n, opts, |start, c, qt| {
             let (q_lo, q_hi) = (&qt[..CHUNK], &qt[CHUNK..]);
             for g0 in (0..c).step_by(per_batch) {
@@ -194,8 +196,13 @@ impl KkotSender {
                 for (jj, hrow) in (g0..g1).zip(h.chunks_exact(nn)) {
                     let g = start + jj;
                     let ms = &msgs[g * nn..(g + 1) * nn];
-                    for (m, p) in ms.iter().zip(hrow) {
-                        w.put(m ^ p.lo(), l);
+                    // Gather up to 64 bits of masked messages per write.
+                    for (mc, pc) in ms.chunks(per_word).zip(hrow.chunks(per_word)) {
+                        let mut acc = 0u64;
+                        for (k, (m, p)) in mc.iter().zip(pc).enumerate() {
+                            acc |= ((m ^ p.lo()) & mk) << (k as u32 * l);
+                        }
+                        w.put(acc, mc.len() as u32 * l);
                     }
                     if sci && (g + 1) % SCI_KKOT_BATCH as usize == 0 {
                         w.align(word);

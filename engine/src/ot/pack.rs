@@ -16,29 +16,29 @@ pub const PAYLOAD_MSG: usize = 1 << 20;
 /// Appends l-bit values to a byte vector.
 pub struct BitWriter<'a> {
     out: &'a mut Vec<u8>,
-    acc: u128,
+    /// Pending bits (the low `nbits`), `nbits < 64`.
+    acc: u64,
     nbits: u32,
 }
 
 impl<'a> BitWriter<'a> {
     /// Start writing at the end of `out` (which should be empty for a new payload).
     pub fn new(out: &'a mut Vec<u8>) -> Self {
-        BitWriter {
-            out,
-            acc: 0,
-            nbits: 0,
-        }
+        BitWriter { out, acc: 0, nbits: 0 }
     }
 
     /// Append the low `l` bits of `v` (`l` in 1..=64).
     #[inline(always)]
     pub fn put(&mut self, v: u64, l: u32) {
-        self.acc |= ((v & mask(l)) as u128) << self.nbits;
-        self.nbits += l;
-        if self.nbits >= 64 {
-            self.out.extend_from_slice(&(self.acc as u64).to_le_bytes());
-            self.acc >>= 64;
-            self.nbits -= 64;
+        let v = v & mask(l);
+        self.acc |= v << self.nbits;
+        let total = self.nbits + l;
+        if total >= 64 {
+            self.out.extend_from_slice(&self.acc.to_le_bytes());
+            self.acc = if self.nbits == 0 { 0 } else { v >> (64 - self.nbits) };
+            self.nbits = total - 64;
+        } else {
+            self.nbits = total;
         }
     }
 
@@ -49,7 +49,7 @@ impl<'a> BitWriter<'a> {
 
     fn flush_partial(&mut self) {
         let nb = self.nbits.div_ceil(8) as usize;
-        let bytes = (self.acc as u64).to_le_bytes();
+        let bytes = self.acc.to_le_bytes();
         self.out.extend_from_slice(&bytes[..nb]);
         self.acc = 0;
         self.nbits = 0;
