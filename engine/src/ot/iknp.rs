@@ -131,10 +131,7 @@ impl IknpSender {
         q: &mut [Block],
     ) -> OtResult<()> {
         check_len("q", n, q.len())?;
-        self.ext.run(ch, n, opts, |start, c, qt| {
-            q[start..start + c].copy_from_slice(&qt[..c]);
-            Ok(())
-        })?;
+        self.ext.run_into(ch, n, opts, q)?;
         self.counter += n as u64;
         Ok(())
     }
@@ -532,7 +529,7 @@ impl IknpReceiver {
         let n = choices.len();
         check_len("t", n, t.len())?;
         let IknpReceiver { ext, rbits, .. } = self;
-        ext.run(
+        ext.run_into(
             ch,
             n,
             opts,
@@ -540,10 +537,7 @@ impl IknpReceiver {
                 choice_rows(choices, start, c, cb, u, rbits);
                 Ok(())
             },
-            |start, c, tt| {
-                t[start..start + c].copy_from_slice(&tt[..c]);
-                Ok(())
-            },
+            t,
         )?;
         self.counter += n as u64;
         Ok(())
@@ -561,7 +555,7 @@ impl IknpReceiver {
         check_len("choices_out", n, choices_out.len())?;
         check_len("t", n, t.len())?;
         let IknpReceiver { ext, rbits, .. } = self;
-        ext.run(
+        ext.run_into(
             ch,
             n,
             OtOpts::default(),
@@ -576,10 +570,7 @@ impl IknpReceiver {
                 }
                 Ok(())
             },
-            |start, c, tt| {
-                t[start..start + c].copy_from_slice(&tt[..c]);
-                Ok(())
-            },
+            t,
         )?;
         self.counter += n as u64;
         Ok(())

@@ -24,7 +24,11 @@ pub struct BitWriter<'a> {
 impl<'a> BitWriter<'a> {
     /// Start writing at the end of `out` (which should be empty for a new payload).
     pub fn new(out: &'a mut Vec<u8>) -> Self {
-        BitWriter { out, acc: 0, nbits: 0 }
+        BitWriter {
+            out,
+            acc: 0,
+            nbits: 0,
+        }
     }
 
     /// Append the low `l` bits of `v` (`l` in 1..=64).
@@ -35,7 +39,11 @@ impl<'a> BitWriter<'a> {
         let total = self.nbits + l;
         if total >= 64 {
             self.out.extend_from_slice(&self.acc.to_le_bytes());
-            self.acc = if self.nbits == 0 { 0 } else { v >> (64 - self.nbits) };
+            self.acc = if self.nbits == 0 {
+                0
+            } else {
+                v >> (64 - self.nbits)
+            };
             self.nbits = total - 64;
         } else {
             self.nbits = total;
