@@ -147,6 +147,18 @@ impl IknpSender {
         self.send_cot_blocks(ch, n, q)
     }
 
+    /// [`send_rcot`](Self::send_rcot) with explicit options (pairs with
+    /// [`IknpReceiver::recv_rcot_opts`]).
+    pub fn send_rcot_opts<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        n: usize,
+        opts: OtOpts,
+        q: &mut [Block],
+    ) -> OtResult<()> {
+        self.send_cot_blocks_opts(ch, n, opts, q)
+    }
+
     /// Random OT: `m0[j] = H(q_j, i)`, `m1[j] = H(q_j ⊕ Δ, i)` (TCCR, tweak = running OT
     /// index `i`). Sends nothing.
     pub fn send_rot<C: Channel + ?Sized>(
@@ -552,13 +564,25 @@ impl IknpReceiver {
         choices_out: &mut [u8],
         t: &mut [Block],
     ) -> OtResult<()> {
+        self.recv_rcot_opts(ch, n, OtOpts::default(), choices_out, t)
+    }
+
+    /// [`recv_rcot`](Self::recv_rcot) with explicit options.
+    pub fn recv_rcot_opts<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        n: usize,
+        opts: OtOpts,
+        choices_out: &mut [u8],
+        t: &mut [Block],
+    ) -> OtResult<()> {
         check_len("choices_out", n, choices_out.len())?;
         check_len("t", n, t.len())?;
         let IknpReceiver { ext, rbits, .. } = self;
         ext.run_into(
             ch,
             n,
-            OtOpts::default(),
+            opts,
             |start, c, cb, u, own| {
                 rbits.resize(cb, Block::ZERO);
                 own.fill_blocks(&mut rbits[..cb]);
