@@ -168,7 +168,7 @@ pub fn cot_blocks_bytes(n: u64, opts: OtOpts) -> OtBytes {
     }
 }
 
-/// Batched COT: λ + Σ msgs·lens[j] bits (rounded as described in the module doc).
+/// Batched COT: λ + Σ msgs·`lens[j]` bits (rounded as described in the module doc).
 pub fn batched_cot_bytes(lens: &[u32], msgs: u64, opts: OtOpts) -> OtBytes {
     OtBytes {
         recv_to_send: 16 * column_ots(lens.len() as u64, opts),

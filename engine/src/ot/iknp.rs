@@ -3,10 +3,11 @@
 //!
 //! Setup: the IKNP sender picks Δ and runs 128 base OTs as the *receiver* with the bits of Δ
 //! as choices; the IKNP receiver is the base-OT sender. Every call then sends:
-//! * receiver → sender: 128 bits per OT (the U matrix, in chunk messages of
-//!   [`CHUNK`](super::ext::CHUNK) OTs; with `sci_padding`, on `sci_pad(n)` OTs);
+//! * receiver → sender: 128 bits per OT (the U matrix, processed in chunks of
+//!   [`CHUNK`] OTs and sent in messages of
+//!   [`MSG_OTS`](super::ext::MSG_OTS) OTs; with `sci_padding`, charged on `sci_pad(n)` OTs);
 //! * sender → receiver (after it has received every column): the payload, if the variant has
-//!   one.
+//!   one, in messages of at most [`PAYLOAD_MSG`](super::pack::PAYLOAD_MSG) bytes.
 //!
 //! After the extension, `q_j = t_j ⊕ b_j·Δ` for the receiver's choice `b_j`.
 //!
