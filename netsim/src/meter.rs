@@ -121,12 +121,22 @@ impl Meter {
     }
 
     /// Move already-counted traffic from payload to framing (used by the handshake).
+    /// The handshake's messages and flights are removed from the counts, so the protocol's
+    /// first flight is flight 1. Applied to the totals and to the current tag.
     pub fn reclassify_as_framing(&mut self, c: &Counters) {
-        self.total.bytes_sent -= c.bytes_sent;
-        self.total.bytes_recv -= c.bytes_recv;
-        self.total.framing_sent += c.bytes_sent;
-        self.total.framing_recv += c.bytes_recv;
-        self.total.flights -= c.flights;
+        let f = |t: &mut Counters| {
+            t.bytes_sent = t.bytes_sent.saturating_sub(c.bytes_sent);
+            t.bytes_recv = t.bytes_recv.saturating_sub(c.bytes_recv);
+            t.framing_sent += c.bytes_sent;
+            t.framing_recv += c.bytes_recv;
+            t.msgs_sent = t.msgs_sent.saturating_sub(c.msgs_sent);
+            t.msgs_recv = t.msgs_recv.saturating_sub(c.msgs_recv);
+            t.flights = t.flights.saturating_sub(c.flights);
+        };
+        f(&mut self.total);
+        if let Some(t) = self.current() {
+            f(t);
+        }
         self.last_was_send = false;
     }
 

@@ -6,9 +6,12 @@
 
 use crate::channel::{Channel, Role};
 use crate::error::{ChannelError, Result};
+use crate::link::{LinkSpec, Nanos};
 use crate::mem::mem_pair;
 use crate::meter::Meter;
+use crate::shaped::ShapedChannel;
 use crate::tcp::{TcpChannel, TcpOptions};
+use crate::vtime::{SimulatedLatency, VirtualChannel, combine};
 use std::time::{Duration, Instant};
 
 /// Which channel connects the two in-process parties.
@@ -39,6 +42,8 @@ pub struct PairOutput<S, C> {
     pub client_meter: Meter,
     /// Wall time from start until both parties finished.
     pub wall: Duration,
+    /// Simulated end-to-end latency on each link of [`PairOptions::simulate`] (empty if none).
+    pub simulated: Vec<SimulatedLatency>,
 }
 
 /// Options for [`run_pair_with`].
@@ -46,6 +51,14 @@ pub struct PairOutput<S, C> {
 pub struct PairOptions {
     /// Pin the server to core 0 and the client to core 1 (when the machine has them).
     pub pin: bool,
+    /// Emulate this link in real time ([`ShapedChannel`] on both ends): `wall` then includes
+    /// the link's delays.
+    pub emulate: Option<LinkSpec>,
+    /// Simulate these links in virtual time ([`VirtualChannel`] on both ends) and report
+    /// [`PairOutput::simulated`].
+    pub simulate: Vec<LinkSpec>,
+    /// Idle timeout of the TCP transport (`None`: the TCP default of 10 minutes).
+    pub tcp_idle_timeout: Option<Duration>,
 }
 
 /// Run `server` and `client` on two threads connected by `transport`.
@@ -78,11 +91,16 @@ where
             (Box::new(a), Box::new(b))
         }
         Transport::Tcp => {
-            let (a, b) = TcpChannel::loopback_pair(TcpOptions::default())?;
+            let mut o = TcpOptions::default();
+            if let Some(t) = opts.tcp_idle_timeout {
+                o.idle_timeout = Some(t);
+            }
+            let (a, b) = TcpChannel::loopback_pair(o)?;
             (Box::new(a), Box::new(b))
         }
     };
     let pin = opts.pin;
+    let (emulate, simulate) = (opts.emulate, opts.simulate.as_slice());
     let start = Instant::now();
     let (rs, rc) = std::thread::scope(|s| {
         let hs = std::thread::Builder::new()
@@ -91,9 +109,7 @@ where
                 if pin {
                     pin_current(Role::Server);
                 }
-                let r = server(&mut *a);
-                let _ = a.flush();
-                (r, a)
+                wrapped(&mut *a, emulate, simulate, server)
             });
         let hc = std::thread::Builder::new()
             .name("pq-client".into())
@@ -101,16 +117,46 @@ where
                 if pin {
                     pin_current(Role::Client);
                 }
-                let r = client(&mut *b);
-                let _ = b.flush();
-                (r, b)
+                wrapped(&mut *b, emulate, simulate, client)
             });
         (join(hs), join(hc))
     });
     let wall = start.elapsed();
-    let (s, a) = rs?;
-    let (c, b) = rc?;
-    Ok(PairOutput { server: s, client: c, server_meter: a.meter().clone(), client_meter: b.meter().clone(), wall })
+    let (s, server_meter, vs) = rs?;
+    let (c, client_meter, vc) = rc?;
+    let simulated = if simulate.is_empty() { Vec::new() } else { combine(simulate, &vs, &vc)? };
+    Ok(PairOutput { server: s, client: c, server_meter, client_meter, wall, simulated })
+}
+
+/// Run one party's closure on `ch`, wrapped as the options ask; returns its result, the
+/// meter of the outermost channel and the final virtual clocks.
+fn wrapped<R>(
+    ch: &mut dyn Channel,
+    emulate: Option<LinkSpec>,
+    simulate: &[LinkSpec],
+    f: impl FnOnce(&mut dyn Channel) -> R,
+) -> (R, Meter, Vec<Nanos>) {
+    fn finish<C: Channel, R2>(mut v: VirtualChannel<C>, r: impl FnOnce(&mut dyn Channel) -> R2) -> (R2, Meter, Vec<Nanos>) {
+        let out = r(&mut v);
+        let _ = v.flush();
+        let t = v.finish();
+        (out, v.meter().clone(), t)
+    }
+    match (emulate, simulate.is_empty()) {
+        (None, true) => {
+            let r = f(&mut *ch);
+            let _ = ch.flush();
+            (r, ch.meter().clone(), Vec::new())
+        }
+        (Some(l), true) => {
+            let mut s = ShapedChannel::new(&mut *ch, l);
+            let r = f(&mut s);
+            let _ = s.flush();
+            (r, s.meter().clone(), Vec::new())
+        }
+        (None, false) => finish(VirtualChannel::new(&mut *ch, simulate), f),
+        (Some(l), false) => finish(VirtualChannel::new(ShapedChannel::new(&mut *ch, l), simulate), f),
+    }
 }
 
 fn join<T>(h: std::io::Result<std::thread::ScopedJoinHandle<'_, T>>) -> Result<T> {

@@ -1,0 +1,1 @@
+//! Tests of the channel layer and the link model.
