@@ -195,7 +195,7 @@ impl fmt::Display for LinkSpec {
         let r = self.rtt_ns;
         let rtt = if r != 0 && r % 1_000_000_000 == 0 {
             format!("{}s", r / 1_000_000_000)
-        } else if r >= 1_000_000 || r == 0 {
+        } else if r >= 1_000 || r == 0 {
             format!("{}ms", fmt_scaled(r, 6))
         } else {
             format!("{}us", fmt_scaled(r, 3))
@@ -308,7 +308,7 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for s in ["200mbps,13ms", "1gbps,0.5ms", "1.5kbps,250us", "10gbps,1s", "2.5mbps,0ms", "3kbps,0.001us"] {
+        for s in ["200mbps,13ms", "1gbps,0.5ms", "1.5kbps,0.25ms", "10gbps,1s", "2.5mbps,0ms", "3kbps,0.001us"] {
             let l = LinkSpec::parse(s).unwrap();
             assert_eq!(l.to_string(), s);
             assert_eq!(LinkSpec::parse(&l.to_string()).unwrap(), l);

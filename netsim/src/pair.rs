@@ -105,15 +105,17 @@ where
     let (rs, rc) = std::thread::scope(|s| {
         let hs = std::thread::Builder::new()
             .name("pq-server".into())
-            .spawn_scoped(s, || {
+            .spawn_scoped(s, move || {
                 if pin {
                     pin_current(Role::Server);
                 }
+                // The channel is dropped when the party returns, so a peer still waiting
+                // gets `Closed` instead of hanging.
                 wrapped(&mut *a, emulate, simulate, server)
             });
         let hc = std::thread::Builder::new()
             .name("pq-client".into())
-            .spawn_scoped(s, || {
+            .spawn_scoped(s, move || {
                 if pin {
                     pin_current(Role::Client);
                 }
