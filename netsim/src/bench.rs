@@ -11,7 +11,7 @@ use crate::shaped::ShapedChannel;
 use crate::tcp::{TcpChannel, TcpOptions};
 use crate::vtime::VirtualChannel;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// One bulk transfer through a shaped link.
@@ -21,10 +21,14 @@ pub struct TransferCase {
     pub link: String,
     pub bytes: u64,
     pub messages: u64,
+    pub repetitions: u64,
     pub expected_s: f64,
+    /// Median over the repetitions.
     pub measured_s: f64,
-    /// (measured − expected) / expected, in percent.
+    /// (median measured − expected) / expected, in percent.
     pub error_pct: f64,
+    /// The repetition furthest from the model, in percent.
+    pub worst_error_pct: f64,
 }
 
 /// Small-message ping-pong through a shaped link.
@@ -38,8 +42,13 @@ pub struct PingPongCase {
     pub measured_s: f64,
     /// Mean deviation per round trip, in milliseconds.
     pub mean_error_ms: f64,
-    /// Largest lateness of a single delivery after its model arrival time, in milliseconds.
+    /// Lateness of single deliveries after their model arrival time, in milliseconds
+    /// (never early by construction): median, 99th percentile, maximum.
+    pub median_late_ms: f64,
+    pub p99_late_ms: f64,
     pub max_late_ms: f64,
+    /// Share of deliveries within 1 ms of the model, in percent.
+    pub within_1ms_pct: f64,
 }
 
 /// CPU overhead of shaping a bulk transfer.
@@ -47,12 +56,18 @@ pub struct PingPongCase {
 pub struct OverheadCase {
     pub link: String,
     pub bytes: u64,
-    /// CPU seconds (whole process) of the shaped transfer and of the same transfer unshaped.
+    /// CPU seconds (whole process) of the shaped transfer, of the same transfer unshaped at
+    /// full speed, and unshaped but paced to the link rate by plain sleeps.
     pub cpu_shaped_s: f64,
     pub cpu_plain_s: f64,
+    pub cpu_paced_s: f64,
     pub wall_shaped_s: f64,
-    /// Extra CPU of shaping as a percentage of one core over the transfer's duration.
+    /// Extra CPU of shaping over the paced transfer, as a percentage of one core over the
+    /// transfer's duration (the shaper's own cost).
     pub overhead_pct_of_core: f64,
+    /// The same against the full-speed transfer (adds the cost of running at link pace:
+    /// sleeping, waking, colder caches).
+    pub overhead_vs_full_speed_pct_of_core: f64,
 }
 
 /// Wall-time overhead of the virtual-time wrapper on a compute + message workload.
@@ -63,6 +78,10 @@ pub struct VirtualOverhead {
     pub wall_plain_s: f64,
     pub wall_virtual_s: f64,
     pub overhead_pct: f64,
+    /// The same for process CPU time (less sensitive to other load on the machine).
+    pub cpu_plain_s: f64,
+    pub cpu_virtual_s: f64,
+    pub cpu_overhead_pct: f64,
 }
 
 /// Everything [`accuracy_report`] measured.
@@ -78,30 +97,65 @@ impl AccuracyReport {
     /// A short Markdown rendering.
     pub fn to_markdown(&self) -> String {
         let mut s = String::from(
-            "| transfer | link | bytes | msgs | model s | measured s | error % |\n|---|---|---|---|---|---|---|\n",
+            "| transfer | link | bytes | msgs | reps | model s | median s | error % | worst % |\n\
+             |---|---|---|---|---|---|---|---|---|\n",
         );
         for t in &self.transfers {
             s += &format!(
-                "| {} | {} | {} | {} | {:.4} | {:.4} | {:+.2} |\n",
-                t.what, t.link, t.bytes, t.messages, t.expected_s, t.measured_s, t.error_pct
+                "| {} | {} | {} | {} | {} | {:.4} | {:.4} | {:+.2} | {:+.2} |\n",
+                t.what,
+                t.link,
+                t.bytes,
+                t.messages,
+                t.repetitions,
+                t.expected_s,
+                t.measured_s,
+                t.error_pct,
+                t.worst_error_pct
             );
         }
-        s += "\n| ping-pong | round trips | bytes | model s | measured s | mean err ms/RT | max late ms |\n|---|---|---|---|---|---|---|\n";
+        s += "\n| ping-pong | round trips | bytes | model s | measured s | mean err ms/RT | late ms p50 | p99 | max | within 1 ms |\n\
+              |---|---|---|---|---|---|---|---|---|---|\n";
         for p in &self.ping_pong {
             s += &format!(
-                "| {} | {} | {} | {:.4} | {:.4} | {:+.3} | {:.3} |\n",
-                p.link, p.round_trips, p.message_bytes, p.expected_s, p.measured_s, p.mean_error_ms, p.max_late_ms
+                "| {} | {} | {} | {:.4} | {:.4} | {:+.3} | {:.3} | {:.3} | {:.3} | {:.1} % |\n",
+                p.link,
+                p.round_trips,
+                p.message_bytes,
+                p.expected_s,
+                p.measured_s,
+                p.mean_error_ms,
+                p.median_late_ms,
+                p.p99_late_ms,
+                p.max_late_ms,
+                p.within_1ms_pct
             );
         }
         let c = &self.shaper_cpu;
         s += &format!(
-            "\nShaper CPU at {}: {} B, CPU shaped {:.3} s vs plain {:.3} s over {:.3} s wall: +{:.2} % of one core\n",
-            c.link, c.bytes, c.cpu_shaped_s, c.cpu_plain_s, c.wall_shaped_s, c.overhead_pct_of_core
+            "\nShaper CPU at {}: {} B over {:.3} s wall; CPU shaped {:.3} s, paced unshaped {:.3} s, \
+             full-speed unshaped {:.3} s: +{:.2} % of one core over paced (+{:.2} % over full speed)\n",
+            c.link,
+            c.bytes,
+            c.wall_shaped_s,
+            c.cpu_shaped_s,
+            c.cpu_paced_s,
+            c.cpu_plain_s,
+            c.overhead_pct_of_core,
+            c.overhead_vs_full_speed_pct_of_core
         );
         let v = &self.virtual_time;
         s += &format!(
-            "Virtual time ({} links, {} rounds): wall {:.3} s plain vs {:.3} s wrapped: {:+.2} %\n",
-            v.links, v.rounds, v.wall_plain_s, v.wall_virtual_s, v.overhead_pct
+            "Virtual time ({} links, {} rounds): wall {:.3} s plain vs {:.3} s wrapped: {:+.2} %; \
+             CPU {:.3} s vs {:.3} s: {:+.2} %\n",
+            v.links,
+            v.rounds,
+            v.wall_plain_s,
+            v.wall_virtual_s,
+            v.overhead_pct,
+            v.cpu_plain_s,
+            v.cpu_virtual_s,
+            v.cpu_overhead_pct
         );
         s
     }
@@ -122,18 +176,42 @@ fn model_bulk(l: LinkSpec, msgs: u64, each: u64) -> Nanos {
     last
 }
 
-/// One direction, `msgs` messages of `each` bytes, sender sends all at once; returns seconds
-/// from the first send until the receiver has the last message.
-fn shaped_transfer(l: LinkSpec, msgs: u64, each: usize, shaped: bool) -> (f64, f64) {
+/// How [`shaped_transfer`] runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Through the shaper.
+    Shaped,
+    /// Unshaped, at full speed.
+    Plain,
+    /// Unshaped, the sender paced by plain sleeps to the link's rate (no shaper logic).
+    Paced,
+}
+
+/// One direction, `msgs` messages of `each` bytes; returns (seconds from the first send until
+/// the receiver has the last message, process CPU seconds).
+fn shaped_transfer(l: LinkSpec, msgs: u64, each: usize, mode: Mode) -> (f64, f64) {
     let (a, b) = mem_pair();
     let data = vec![7u8; each];
-    let cpu0 = process_cpu_ns();
-    let t0 = Instant::now();
+    let go = std::sync::Barrier::new(2);
+    let (go_s, go_r) = (&go, &go);
+    let per_msg = l.serialization_ns(each as u64);
+    let started = AtomicU64::new(0);
+    let st = &started;
     std::thread::scope(|s| {
         s.spawn(move || {
             let mut a = ShapedChannel::new(a, l);
-            for _ in 0..msgs {
-                let r = if shaped { a.send(&data) } else { a.inner_mut().send(&data) };
+            go_s.wait();
+            let start = RealClock.now();
+            st.store(start, Ordering::SeqCst);
+            for i in 0..msgs {
+                let r = match mode {
+                    Mode::Shaped => a.send(&data),
+                    Mode::Plain => a.inner_mut().send(&data),
+                    Mode::Paced => {
+                        RealClock.sleep_until(start + i * per_msg);
+                        a.inner_mut().send(&data)
+                    }
+                };
                 if r.is_err() {
                     return;
                 }
@@ -141,27 +219,41 @@ fn shaped_transfer(l: LinkSpec, msgs: u64, each: usize, shaped: bool) -> (f64, f
         });
         let mut b = ShapedChannel::new(b, l);
         let mut buf = vec![0u8; each];
+        go_r.wait();
+        let cpu0 = process_cpu_ns();
         for _ in 0..msgs {
-            let r = if shaped { b.recv(&mut buf) } else { b.inner_mut().recv(&mut buf) };
+            let r = if mode == Mode::Shaped { b.recv(&mut buf) } else { b.inner_mut().recv(&mut buf) };
             if r.is_err() {
                 break;
             }
         }
-    });
-    (t0.elapsed().as_secs_f64(), (process_cpu_ns() - cpu0) as f64 * 1e-9)
+        let end = RealClock.now();
+        let wall = end.saturating_sub(st.load(Ordering::SeqCst)) as f64 * 1e-9;
+        (wall, (process_cpu_ns() - cpu0) as f64 * 1e-9)
+    })
 }
 
-fn transfer_case(what: &str, l: LinkSpec, msgs: u64, each: usize) -> TransferCase {
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() { 0.0 } else { v[v.len() / 2] }
+}
+
+fn transfer_case(what: &str, l: LinkSpec, msgs: u64, each: usize, reps: usize) -> TransferCase {
     let expected = model_bulk(l, msgs, each as u64) as f64 * 1e-9;
-    let (measured, _) = shaped_transfer(l, msgs, each, true);
+    let mut runs: Vec<f64> = (0..reps).map(|_| shaped_transfer(l, msgs, each, Mode::Shaped).0).collect();
+    let measured = median(&mut runs);
     TransferCase {
         what: what.into(),
         link: l.to_string(),
         bytes: msgs * each as u64,
         messages: msgs,
+        repetitions: reps as u64,
         expected_s: expected,
         measured_s: measured,
         error_pct: (measured - expected) / expected * 100.0,
+        worst_error_pct: runs.iter().map(|m| (m - expected) / expected * 100.0).fold(0.0, |a: f64, b| {
+            if b.abs() > a.abs() { b } else { a }
+        }),
     }
 }
 
@@ -204,25 +296,27 @@ fn proxy_case(l: LinkSpec, bytes: usize) -> Option<TransferCase> {
         link: l.to_string(),
         bytes: bytes as u64,
         messages: 2,
+        repetitions: 1,
         expected_s: expected,
         measured_s: measured,
         error_pct: (measured - expected) / expected * 100.0,
+        worst_error_pct: (measured - expected) / expected * 100.0,
     })
 }
 
 fn ping_pong(l: LinkSpec, rounds: u64, size: usize) -> PingPongCase {
     let (a, b) = mem_pair();
     let t0 = Instant::now();
-    let late = std::thread::scope(|s| {
+    let mut late = std::thread::scope(|s| {
         let h = s.spawn(move || {
             let mut b = ShapedChannel::new(b, l);
             let mut buf = vec![0u8; size];
-            let mut late: Nanos = 0;
+            let mut late = Vec::new();
             for _ in 0..rounds {
                 if b.recv(&mut buf).is_err() {
                     break;
                 }
-                late = late.max(RealClock.now().saturating_sub(b.last_arrival()));
+                late.push(RealClock.now().saturating_sub(b.last_arrival()) as f64 * 1e-6);
                 if b.send(&buf).is_err() {
                     break;
                 }
@@ -231,18 +325,22 @@ fn ping_pong(l: LinkSpec, rounds: u64, size: usize) -> PingPongCase {
         });
         let mut a = ShapedChannel::new(a, l);
         let mut buf = vec![0u8; size];
-        let mut late: Nanos = 0;
+        let mut late = Vec::new();
         for _ in 0..rounds {
             if a.send(&buf).is_err() || a.recv(&mut buf).is_err() {
                 break;
             }
-            late = late.max(RealClock.now().saturating_sub(a.last_arrival()));
+            late.push(RealClock.now().saturating_sub(a.last_arrival()) as f64 * 1e-6);
         }
-        late.max(h.join().unwrap_or(0))
+        late.extend(h.join().unwrap_or_default());
+        late
     });
     let measured = t0.elapsed().as_secs_f64();
     let per = 2 * (l.serialization_ns(size as u64) + l.one_way_ns());
     let expected = (per * rounds) as f64 * 1e-9;
+    let n = late.len();
+    late.sort_by(|a, b| a.total_cmp(b));
+    let pct = |q: f64| if n == 0 { 0.0 } else { late[((n - 1) as f64 * q).round() as usize] };
     PingPongCase {
         link: l.to_string(),
         round_trips: rounds,
@@ -250,22 +348,28 @@ fn ping_pong(l: LinkSpec, rounds: u64, size: usize) -> PingPongCase {
         expected_s: expected,
         measured_s: measured,
         mean_error_ms: (measured - expected) / rounds as f64 * 1e3,
-        max_late_ms: late as f64 * 1e-6,
+        median_late_ms: pct(0.5),
+        p99_late_ms: pct(0.99),
+        max_late_ms: pct(1.0),
+        within_1ms_pct: late.iter().filter(|&&x| x <= 1.0).count() as f64 / n.max(1) as f64 * 100.0,
     }
 }
 
 fn cpu_overhead() -> OverheadCase {
     let l = link("1gbps,0.5ms");
     let (msgs, each) = (96u64, 1usize << 20);
-    let (_, cpu_plain) = shaped_transfer(l, msgs, each, false);
-    let (wall, cpu_shaped) = shaped_transfer(l, msgs, each, true);
+    let (_, cpu_plain) = shaped_transfer(l, msgs, each, Mode::Plain);
+    let (_, cpu_paced) = shaped_transfer(l, msgs, each, Mode::Paced);
+    let (wall, cpu_shaped) = shaped_transfer(l, msgs, each, Mode::Shaped);
     OverheadCase {
         link: l.to_string(),
         bytes: msgs * each as u64,
         cpu_shaped_s: cpu_shaped,
         cpu_plain_s: cpu_plain,
+        cpu_paced_s: cpu_paced,
         wall_shaped_s: wall,
-        overhead_pct_of_core: (cpu_shaped - cpu_plain) / wall * 100.0,
+        overhead_pct_of_core: (cpu_shaped - cpu_paced) / wall * 100.0,
+        overhead_vs_full_speed_pct_of_core: (cpu_shaped - cpu_plain) / wall * 100.0,
     }
 }
 
@@ -292,8 +396,9 @@ fn workload(ch: &mut dyn Channel, rounds: u64, server: bool) {
 fn virtual_overhead() -> VirtualOverhead {
     let rounds = 300;
     let links = [link("200mbps,13ms"), link("1gbps,0.5ms"), link("100mbps,40ms")];
-    let run = |virt: bool| -> f64 {
+    let run = |virt: bool| -> (f64, f64) {
         let (a, b) = mem_pair();
+        let cpu0 = process_cpu_ns();
         let t0 = Instant::now();
         std::thread::scope(|s| {
             s.spawn(move || {
@@ -311,13 +416,17 @@ fn virtual_overhead() -> VirtualOverhead {
                 workload(&mut a, rounds, true)
             }
         });
-        t0.elapsed().as_secs_f64()
+        (t0.elapsed().as_secs_f64(), (process_cpu_ns() - cpu0) as f64 * 1e-9)
     };
-    // Alternate and keep the best of three of each, to damp noise from other load.
-    let (mut p, mut v) = (f64::MAX, f64::MAX);
-    for _ in 0..3 {
-        p = p.min(run(false));
-        v = v.min(run(true));
+    // Alternate and keep the best of five of each, to damp noise from other load.
+    let (mut p, mut v, mut pc, mut vc) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
+    for _ in 0..5 {
+        let (w, c) = run(false);
+        p = p.min(w);
+        pc = pc.min(c);
+        let (w, c) = run(true);
+        v = v.min(w);
+        vc = vc.min(c);
     }
     VirtualOverhead {
         rounds,
@@ -325,23 +434,26 @@ fn virtual_overhead() -> VirtualOverhead {
         wall_plain_s: p,
         wall_virtual_s: v,
         overhead_pct: (v - p) / p * 100.0,
+        cpu_plain_s: pc,
+        cpu_virtual_s: vc,
+        cpu_overhead_pct: (vc - pc) / pc * 100.0,
     }
 }
 
 /// Measure real-time accuracy (bulk ≥ 1 MB: ±3 % target; small messages: ±1 ms target),
 /// shaper CPU overhead at 1 Gbps (≤ 2 % target) and virtual-time overhead (≤ 5 % target).
-/// Takes about 10 seconds.
+/// Takes about 15 seconds.
 pub fn accuracy_report() -> AccuracyReport {
     let fast = link("1gbps,0.5ms");
     let wan = link("200mbps,13ms");
     let mut transfers = vec![
-        transfer_case("1 MB, one message", wan, 1, 1_000_000),
-        transfer_case("1 MB, one message", fast, 1, 1_000_000),
-        transfer_case("16 MB, 16 messages", wan, 16, 1_000_000),
-        transfer_case("64 MB, 64 messages", fast, 64, 1_000_000),
-        transfer_case("4 KB x 1000", fast, 1000, 4_000),
+        transfer_case("1 MB, one message", wan, 1, 1_000_000, 9),
+        transfer_case("1 MB, one message", fast, 1, 1_000_000, 9),
+        transfer_case("16 MB, 16 messages", wan, 16, 1_000_000, 3),
+        transfer_case("64 MB, 64 messages", fast, 64, 1_000_000, 3),
+        transfer_case("4 MB as 4 KB x 1000", fast, 1000, 4_000, 5),
     ];
     transfers.extend(proxy_case(wan, 4_000_000));
-    let ping_pong = vec![ping_pong(wan, 40, 16), ping_pong(fast, 400, 16)];
+    let ping_pong = vec![ping_pong(wan, 40, 16), ping_pong(fast, 1000, 16)];
     AccuracyReport { transfers, ping_pong, shaper_cpu: cpu_overhead(), virtual_time: virtual_overhead() }
 }

@@ -32,13 +32,34 @@ fn origin() -> Instant {
 pub struct RealClock;
 
 /// How long before a deadline [`RealClock::sleep_until`] stops sleeping and starts yielding.
-pub const SPIN_MARGIN: Duration = Duration::from_micros(150);
+pub const SPIN_MARGIN: Duration = Duration::from_micros(60);
+
+/// Ask the kernel for 1 us timer slack on this thread (once), so sleeps end close to their
+/// deadline and little spinning is needed.
+fn tighten_timer_slack() {
+    thread_local! {
+        static DONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    DONE.with(|d| {
+        if !d.get() {
+            d.set(true);
+            // SAFETY: PR_SET_TIMERSLACK takes one integer argument and affects only this thread.
+            unsafe {
+                libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong);
+            }
+        }
+    });
+}
 
 impl Clock for RealClock {
     fn now(&self) -> Nanos {
         origin().elapsed().as_nanos() as Nanos
     }
     fn sleep_until(&self, t: Nanos) {
+        if self.now() >= t {
+            return;
+        }
+        tighten_timer_slack();
         let margin = SPIN_MARGIN.as_nanos() as Nanos;
         loop {
             let now = self.now();

@@ -23,6 +23,16 @@ pub struct ShapedChannel<C: Channel> {
     clock: Arc<dyn Clock>,
     meter: Meter,
     last_arrival: Nanos,
+    /// Send window in ns of serialization: a send waits while more than this is queued.
+    window_ns: Option<Nanos>,
+}
+
+/// Default send window: like a TCP send buffer, a sender may run ahead of the link by at most
+/// max(16 MiB, 2 × bandwidth-delay product) before `send` waits. Arrival times do not change;
+/// the window bounds the memory an in-process run queues and paces the sender as TCP would.
+pub fn default_send_window(link: &LinkSpec) -> u64 {
+    let bdp = (link.bandwidth_bps as u128 * link.rtt_ns as u128 / 8_000_000_000) as u64;
+    (16u64 << 20).max(bdp.saturating_mul(2))
 }
 
 impl<C: Channel> ShapedChannel<C> {
@@ -33,7 +43,22 @@ impl<C: Channel> ShapedChannel<C> {
 
     /// Shape `inner` by `clock` (both ends must share a time base).
     pub fn with_clock(inner: C, link: LinkSpec, clock: Arc<dyn Clock>) -> Self {
-        ShapedChannel { inner, out: LinkDirection::new(link), clock, meter: Meter::new(), last_arrival: 0 }
+        let mut c = ShapedChannel {
+            inner,
+            out: LinkDirection::new(link),
+            clock,
+            meter: Meter::new(),
+            last_arrival: 0,
+            window_ns: None,
+        };
+        c.set_send_window(Some(default_send_window(&link)));
+        c
+    }
+
+    /// Let a sender run ahead of the link by at most `bytes` (`None`: without limit, the pure
+    /// model that virtual time and the analytic estimate use).
+    pub fn set_send_window(&mut self, bytes: Option<u64>) {
+        self.window_ns = bytes.map(|b| self.out.link().serialization_ns(b));
     }
 
     pub fn link(&self) -> &LinkSpec {
@@ -57,6 +82,14 @@ impl<C: Channel> ShapedChannel<C> {
 
     fn stamp_and_send(&mut self, len: usize, send: impl FnOnce(&mut C) -> Result<()>) -> Result<()> {
         let before = self.inner.meter().total().framing_sent;
+        if let Some(w) = self.window_ns {
+            let free = self.out.free_at();
+            if free > w && self.clock.now() < free - w {
+                // Flush first so the peer is not kept waiting on our buffered messages.
+                self.inner.flush()?;
+                self.clock.sleep_until(free - w);
+            }
+        }
         let arrival = self.out.transmit(self.clock.now(), len as u64);
         self.inner.send(&arrival.to_le_bytes())?;
         send(&mut self.inner)?;

@@ -832,3 +832,37 @@ mod proxy {
         }
     }
 }
+
+mod send_window {
+    use super::*;
+
+    #[test]
+    fn window_paces_sender_without_changing_arrivals() {
+        let l = lk("200mbps,13ms");
+        let clock = Arc::new(ManualClock::new(0));
+        let (a, b) = mem_pair();
+        let mut a = ShapedChannel::with_clock(a, l, clock.clone());
+        let mut b = ShapedChannel::with_clock(b, l, clock.clone());
+        a.set_send_window(Some(15_000_000));
+        // 10 MB = 0.4 s each; window 15 MB = 0.6 s.
+        a.send_vec(vec![0u8; 10_000_000]).unwrap();
+        a.send_vec(vec![0u8; 10_000_000]).unwrap();
+        assert_eq!(clock.now(), 0);
+        a.send_vec(vec![0u8; 10_000_000]).unwrap();
+        // The third send waited until only 15 MB were queued: 0.8 s - 0.6 s.
+        assert_eq!(clock.now(), 200_000_000);
+        for k in 1..=3u64 {
+            b.recv_exact_vec(10_000_000).unwrap();
+            assert_eq!(b.last_arrival(), k * 400_000_000 + 6_500_000);
+        }
+        // Without a window the sender never waits.
+        let clock = Arc::new(ManualClock::new(0));
+        let (a, _b) = mem_pair();
+        let mut a = ShapedChannel::with_clock(a, l, clock.clone());
+        a.set_send_window(None);
+        for _ in 0..3 {
+            a.send_vec(vec![0u8; 10_000_000]).unwrap();
+        }
+        assert_eq!(clock.now(), 0);
+    }
+}
