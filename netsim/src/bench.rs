@@ -163,7 +163,11 @@ impl AccuracyReport {
 
 fn link(s: &str) -> LinkSpec {
     // Constant strings that parse; fall back to a plain link rather than panic.
-    LinkSpec::parse(s).unwrap_or(LinkSpec { bandwidth_bps: 1_000_000_000, rtt_ns: 0, frame_bytes: 65536 })
+    LinkSpec::parse(s).unwrap_or(LinkSpec {
+        bandwidth_bps: 1_000_000_000,
+        rtt_ns: 0,
+        frame_bytes: 65536,
+    })
 }
 
 /// Model time for `msgs` messages of `each` bytes handed to the link at once.
@@ -222,7 +226,11 @@ fn shaped_transfer(l: LinkSpec, msgs: u64, each: usize, mode: Mode) -> (f64, f64
         go_r.wait();
         let cpu0 = process_cpu_ns();
         for _ in 0..msgs {
-            let r = if mode == Mode::Shaped { b.recv(&mut buf) } else { b.inner_mut().recv(&mut buf) };
+            let r = if mode == Mode::Shaped {
+                b.recv(&mut buf)
+            } else {
+                b.inner_mut().recv(&mut buf)
+            };
             if r.is_err() {
                 break;
             }
@@ -240,7 +248,9 @@ fn median(v: &mut [f64]) -> f64 {
 
 fn transfer_case(what: &str, l: LinkSpec, msgs: u64, each: usize, reps: usize) -> TransferCase {
     let expected = model_bulk(l, msgs, each as u64) as f64 * 1e-9;
-    let mut runs: Vec<f64> = (0..reps).map(|_| shaped_transfer(l, msgs, each, Mode::Shaped).0).collect();
+    let mut runs: Vec<f64> = (0..reps)
+        .map(|_| shaped_transfer(l, msgs, each, Mode::Shaped).0)
+        .collect();
     let measured = median(&mut runs);
     TransferCase {
         what: what.into(),
@@ -251,9 +261,12 @@ fn transfer_case(what: &str, l: LinkSpec, msgs: u64, each: usize, reps: usize) -
         expected_s: expected,
         measured_s: measured,
         error_pct: (measured - expected) / expected * 100.0,
-        worst_error_pct: runs.iter().map(|m| (m - expected) / expected * 100.0).fold(0.0, |a: f64, b| {
-            if b.abs() > a.abs() { b } else { a }
-        }),
+        worst_error_pct: runs.iter().map(|m| (m - expected) / expected * 100.0).fold(
+            0.0,
+            |a: f64, b| {
+                if b.abs() > a.abs() { b } else { a }
+            },
+        ),
     }
 }
 
@@ -264,7 +277,10 @@ fn proxy_case(l: LinkSpec, bytes: usize) -> Option<TransferCase> {
     let stop = Arc::new(AtomicBool::new(false));
     let st = stop.clone();
     let ph = std::thread::spawn(move || proxy.run(st));
-    let opts = TcpOptions { idle_timeout: Some(Duration::from_secs(30)), ..Default::default() };
+    let opts = TcpOptions {
+        idle_timeout: Some(Duration::from_secs(30)),
+        ..Default::default()
+    };
     let o2 = opts.clone();
     let sh = std::thread::spawn(move || -> Option<f64> {
         let mut s = TcpChannel::accept(&server, o2).ok()?;
@@ -340,7 +356,13 @@ fn ping_pong(l: LinkSpec, rounds: u64, size: usize) -> PingPongCase {
     let expected = (per * rounds) as f64 * 1e-9;
     let n = late.len();
     late.sort_by(|a, b| a.total_cmp(b));
-    let pct = |q: f64| if n == 0 { 0.0 } else { late[((n - 1) as f64 * q).round() as usize] };
+    let pct = |q: f64| {
+        if n == 0 {
+            0.0
+        } else {
+            late[((n - 1) as f64 * q).round() as usize]
+        }
+    };
     PingPongCase {
         link: l.to_string(),
         round_trips: rounds,
@@ -395,7 +417,11 @@ fn workload(ch: &mut dyn Channel, rounds: u64, server: bool) {
 
 fn virtual_overhead() -> VirtualOverhead {
     let rounds = 300;
-    let links = [link("200mbps,13ms"), link("1gbps,0.5ms"), link("100mbps,40ms")];
+    let links = [
+        link("200mbps,13ms"),
+        link("1gbps,0.5ms"),
+        link("100mbps,40ms"),
+    ];
     let run = |virt: bool| -> (f64, f64) {
         let (a, b) = mem_pair();
         let cpu0 = process_cpu_ns();
@@ -416,7 +442,10 @@ fn virtual_overhead() -> VirtualOverhead {
                 workload(&mut a, rounds, true)
             }
         });
-        (t0.elapsed().as_secs_f64(), (process_cpu_ns() - cpu0) as f64 * 1e-9)
+        (
+            t0.elapsed().as_secs_f64(),
+            (process_cpu_ns() - cpu0) as f64 * 1e-9,
+        )
     };
     // Alternate and keep the best of five of each, to damp noise from other load.
     let (mut p, mut v, mut pc, mut vc) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
@@ -455,5 +484,10 @@ pub fn accuracy_report() -> AccuracyReport {
     ];
     transfers.extend(proxy_case(wan, 4_000_000));
     let ping_pong = vec![ping_pong(wan, 40, 16), ping_pong(fast, 1000, 16)];
-    AccuracyReport { transfers, ping_pong, shaper_cpu: cpu_overhead(), virtual_time: virtual_overhead() }
+    AccuracyReport {
+        transfers,
+        ping_pong,
+        shaper_cpu: cpu_overhead(),
+        virtual_time: virtual_overhead(),
+    }
 }

@@ -45,7 +45,13 @@ fn tighten_timer_slack() {
             d.set(true);
             // SAFETY: PR_SET_TIMERSLACK takes one integer argument and affects only this thread.
             unsafe {
-                libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong);
+                libc::prctl(
+                    libc::PR_SET_TIMERSLACK,
+                    1000 as libc::c_ulong,
+                    0 as libc::c_ulong,
+                    0 as libc::c_ulong,
+                    0 as libc::c_ulong,
+                );
             }
         }
     });
@@ -85,7 +91,9 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: Nanos) -> Self {
-        ManualClock { now: AtomicU64::new(start) }
+        ManualClock {
+            now: AtomicU64::new(start),
+        }
     }
     /// Move the clock forward by `d` nanoseconds.
     pub fn advance(&self, d: Nanos) {
@@ -121,7 +129,10 @@ pub fn process_cpu_ns() -> Nanos {
 }
 
 fn cpu_clock(id: libc::clockid_t) -> Nanos {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid timespec and the clock id is a constant the OS knows.
     let r = unsafe { libc::clock_gettime(id, &mut ts) };
     if r != 0 {

@@ -35,7 +35,9 @@ pub use error::ChannelError;
 pub use link::{LinkDirection, LinkError, LinkSpec, Nanos, analytic_latency, parse_links};
 pub use mem::{MemChannel, mem_pair};
 pub use meter::{Counters, Meter};
-pub use pair::{PairOptions, PairOutput, Transport, run_pair, run_pair_with};
+pub use pair::{
+    LinkOptions, PairOptions, PairOutput, Transport, run_pair, run_pair_linked, run_pair_with,
+};
 pub use proxy::{ProxyError, ProxyStats, run_proxy};
 pub use shaped::ShapedChannel;
 pub use tcp::{TcpChannel, TcpOptions};

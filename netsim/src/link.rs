@@ -47,7 +47,11 @@ impl LinkSpec {
                 reason: "the bandwidth must be positive".into(),
             });
         }
-        Ok(LinkSpec { bandwidth_bps, rtt_ns, frame_bytes: DEFAULT_FRAME_BYTES })
+        Ok(LinkSpec {
+            bandwidth_bps,
+            rtt_ns,
+            frame_bytes: DEFAULT_FRAME_BYTES,
+        })
     }
 
     /// The same link with another frame size (at least 1 byte).
@@ -80,7 +84,10 @@ impl LinkSpec {
     /// Parse one link such as `200mbps,13ms`.
     pub fn parse(s: &str) -> Result<Self, LinkError> {
         let input = s.trim();
-        let bad = |reason: &str| LinkError::Invalid { input: input.to_string(), reason: reason.to_string() };
+        let bad = |reason: &str| LinkError::Invalid {
+            input: input.to_string(),
+            reason: reason.to_string(),
+        };
         let (bw, rtt) = input
             .split_once(',')
             .ok_or_else(|| bad("missing `,` between bandwidth and RTT"))?;
@@ -95,7 +102,8 @@ impl LinkSpec {
         } else {
             return Err(bad("the bandwidth needs a unit kbps, mbps or gbps"));
         };
-        let bps = decimal_times(num, factor).ok_or_else(|| bad("the bandwidth is not a decimal number"))?;
+        let bps = decimal_times(num, factor)
+            .ok_or_else(|| bad("the bandwidth is not a decimal number"))?;
         if bps == 0 {
             return Err(bad("the bandwidth must be at least 1 bit/s"));
         }
@@ -110,12 +118,17 @@ impl LinkSpec {
         } else {
             return Err(bad("the RTT needs a unit us, ms or s"));
         };
-        let ns = decimal_times(num, factor).ok_or_else(|| bad("the RTT is not a decimal number"))?;
+        let ns =
+            decimal_times(num, factor).ok_or_else(|| bad("the RTT is not a decimal number"))?;
         let ns = u64::try_from(ns)
             .ok()
             .filter(|&n| n <= 1_000_000_000_000_000)
             .ok_or_else(|| bad("the RTT is too large"))?;
-        Ok(LinkSpec { bandwidth_bps: bps, rtt_ns: ns, frame_bytes: DEFAULT_FRAME_BYTES })
+        Ok(LinkSpec {
+            bandwidth_bps: bps,
+            rtt_ns: ns,
+            frame_bytes: DEFAULT_FRAME_BYTES,
+        })
     }
 }
 
@@ -137,7 +150,11 @@ fn decimal_times(num: &str, factor: u128) -> Option<u128> {
         return None;
     }
     let digits = format!("{int}{frac}");
-    let mant: u128 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+    let mant: u128 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().ok()?
+    };
     let den = 10u128.checked_pow(frac.len() as u32)?;
     let prod = mant.checked_mul(factor)?;
     Some((prod + den / 2) / den)
@@ -147,13 +164,19 @@ fn decimal_times(num: &str, factor: u128) -> Option<u128> {
 pub fn parse_links(s: &str) -> Result<Vec<LinkSpec>, LinkError> {
     let parts: Vec<&str> = s.split(';').collect();
     if s.trim().is_empty() {
-        return Err(LinkError::Invalid { input: s.to_string(), reason: "empty".into() });
+        return Err(LinkError::Invalid {
+            input: s.to_string(),
+            reason: "empty".into(),
+        });
     }
     parts
         .iter()
         .map(|p| {
             if p.trim().is_empty() {
-                Err(LinkError::Invalid { input: s.to_string(), reason: "an empty link between `;`".into() })
+                Err(LinkError::Invalid {
+                    input: s.to_string(),
+                    reason: "an empty link between `;`".into(),
+                })
             } else {
                 LinkSpec::parse(p)
             }
@@ -183,9 +206,9 @@ impl fmt::Display for LinkSpec {
     /// The canonical form, which parses back to the same link (`200mbps,13ms`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.bandwidth_bps;
-        let bw = if b % 1_000_000_000 == 0 {
+        let bw = if b.is_multiple_of(1_000_000_000) {
             format!("{}gbps", b / 1_000_000_000)
-        } else if b % 1_000_000 == 0 {
+        } else if b.is_multiple_of(1_000_000) {
             format!("{}mbps", b / 1_000_000)
         } else if b >= 1_000_000 {
             format!("{}mbps", fmt_scaled(b, 6))
@@ -193,7 +216,7 @@ impl fmt::Display for LinkSpec {
             format!("{}kbps", fmt_scaled(b, 3))
         };
         let r = self.rtt_ns;
-        let rtt = if r != 0 && r % 1_000_000_000 == 0 {
+        let rtt = if r != 0 && r.is_multiple_of(1_000_000_000) {
             format!("{}s", r / 1_000_000_000)
         } else if r >= 1_000 || r == 0 {
             format!("{}ms", fmt_scaled(r, 6))
@@ -218,7 +241,12 @@ pub struct LinkDirection {
 
 impl LinkDirection {
     pub fn new(link: LinkSpec) -> Self {
-        LinkDirection { link, free_scaled: 0, bytes: 0, messages: 0 }
+        LinkDirection {
+            link,
+            free_scaled: 0,
+            bytes: 0,
+            messages: 0,
+        }
     }
 
     pub fn link(&self) -> &LinkSpec {
@@ -246,7 +274,12 @@ impl LinkDirection {
     /// As [`transmit`](Self::transmit), split into frames of the link's frame size: `frame`
     /// is called with `(offset, len, arrival)` for each frame in order (one empty frame for an
     /// empty message). Returns the arrival of the last frame.
-    pub fn transmit_frames(&mut self, t: Nanos, bytes: u64, mut frame: impl FnMut(u64, u64, Nanos)) -> Nanos {
+    pub fn transmit_frames(
+        &mut self,
+        t: Nanos,
+        bytes: u64,
+        mut frame: impl FnMut(u64, u64, Nanos),
+    ) -> Nanos {
         let fb = self.link.frame_bytes.max(1) as u64;
         let mut start = self.scaled(t).max(self.free_scaled);
         let mut off = 0u64;
@@ -308,7 +341,14 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for s in ["200mbps,13ms", "1gbps,0.5ms", "1.5kbps,0.25ms", "10gbps,1s", "2.5mbps,0ms", "3kbps,0.001us"] {
+        for s in [
+            "200mbps,13ms",
+            "1gbps,0.5ms",
+            "1.5kbps,0.25ms",
+            "10gbps,1s",
+            "2.5mbps,0ms",
+            "3kbps,0.001us",
+        ] {
             let l = LinkSpec::parse(s).unwrap();
             assert_eq!(l.to_string(), s);
             assert_eq!(LinkSpec::parse(&l.to_string()).unwrap(), l);
@@ -318,12 +358,28 @@ mod tests {
     #[test]
     fn rejects_bad_strings() {
         for s in [
-            "", "200mbps", "200,13ms", "200mbps,13", "fast,13ms", "200mbps,13min", "-1mbps,13ms", "0mbps,13ms",
-            "1e3mbps,1ms", "200mbps,13ms;", ";", "200 mb ps,1ms", "1.2.3mbps,1ms", ".mbps,1ms", "200mbps,-1ms",
+            "",
+            "200mbps",
+            "200,13ms",
+            "200mbps,13",
+            "fast,13ms",
+            "200mbps,13min",
+            "-1mbps,13ms",
+            "0mbps,13ms",
+            "1e3mbps,1ms",
+            "200mbps,13ms;",
+            ";",
+            "200 mb ps,1ms",
+            "1.2.3mbps,1ms",
+            ".mbps,1ms",
+            "200mbps,-1ms",
         ] {
             let e = parse_links(s).unwrap_err();
             let msg = e.to_string();
-            assert!(msg.contains("kbps|mbps|gbps") && msg.contains("us|ms|s"), "{s}: {msg}");
+            assert!(
+                msg.contains("kbps|mbps|gbps") && msg.contains("us|ms|s"),
+                "{s}: {msg}"
+            );
         }
     }
 

@@ -42,7 +42,8 @@ pub struct PairOutput<S, C> {
     pub client_meter: Meter,
     /// Wall time from start until both parties finished.
     pub wall: Duration,
-    /// Simulated end-to-end latency on each link of [`PairOptions::simulate`] (empty if none).
+    /// Simulated end-to-end latency on each link of [`LinkOptions::simulate`] (empty unless
+    /// [`run_pair_linked`] was asked to simulate).
     pub simulated: Vec<SimulatedLatency>,
 }
 
@@ -51,6 +52,11 @@ pub struct PairOutput<S, C> {
 pub struct PairOptions {
     /// Pin the server to core 0 and the client to core 1 (when the machine has them).
     pub pin: bool,
+}
+
+/// Link options for [`run_pair_linked`].
+#[derive(Clone, Debug, Default)]
+pub struct LinkOptions {
     /// Emulate this link in real time ([`ShapedChannel`] on both ends): `wall` then includes
     /// the link's delays.
     pub emulate: Option<LinkSpec>,
@@ -62,7 +68,11 @@ pub struct PairOptions {
 }
 
 /// Run `server` and `client` on two threads connected by `transport`.
-pub fn run_pair<S, C, FS, FC>(transport: Transport, server: FS, client: FC) -> Result<PairOutput<S, C>>
+pub fn run_pair<S, C, FS, FC>(
+    transport: Transport,
+    server: FS,
+    client: FC,
+) -> Result<PairOutput<S, C>>
 where
     S: Send,
     C: Send,
@@ -85,6 +95,26 @@ where
     FS: FnOnce(&mut dyn Channel) -> S + Send,
     FC: FnOnce(&mut dyn Channel) -> C + Send,
 {
+    run_pair_linked(transport, opts, &LinkOptions::default(), server, client)
+}
+
+/// [`run_pair_with`] over an emulated and/or simulated link: each party's end is wrapped in
+/// [`ShapedChannel`] (real time) and/or [`VirtualChannel`] (virtual time, reported in
+/// [`PairOutput::simulated`]). The meters are those of the outermost wrapper (payload is the
+/// same; the wrappers' timestamps count as framing).
+pub fn run_pair_linked<S, C, FS, FC>(
+    transport: Transport,
+    opts: &PairOptions,
+    link: &LinkOptions,
+    server: FS,
+    client: FC,
+) -> Result<PairOutput<S, C>>
+where
+    S: Send,
+    C: Send,
+    FS: FnOnce(&mut dyn Channel) -> S + Send,
+    FC: FnOnce(&mut dyn Channel) -> C + Send,
+{
     let (mut a, mut b): (Box<dyn Channel>, Box<dyn Channel>) = match transport {
         Transport::Mem => {
             let (a, b) = mem_pair();
@@ -92,7 +122,7 @@ where
         }
         Transport::Tcp => {
             let mut o = TcpOptions::default();
-            if let Some(t) = opts.tcp_idle_timeout {
+            if let Some(t) = link.tcp_idle_timeout {
                 o.idle_timeout = Some(t);
             }
             let (a, b) = TcpChannel::loopback_pair(o)?;
@@ -100,7 +130,7 @@ where
         }
     };
     let pin = opts.pin;
-    let (emulate, simulate) = (opts.emulate, opts.simulate.as_slice());
+    let (emulate, simulate) = (link.emulate, link.simulate.as_slice());
     let start = Instant::now();
     let (rs, rc) = std::thread::scope(|s| {
         let hs = std::thread::Builder::new()
@@ -126,8 +156,19 @@ where
     let wall = start.elapsed();
     let (s, server_meter, vs) = rs?;
     let (c, client_meter, vc) = rc?;
-    let simulated = if simulate.is_empty() { Vec::new() } else { combine(simulate, &vs, &vc)? };
-    Ok(PairOutput { server: s, client: c, server_meter, client_meter, wall, simulated })
+    let simulated = if simulate.is_empty() {
+        Vec::new()
+    } else {
+        combine(simulate, &vs, &vc)?
+    };
+    Ok(PairOutput {
+        server: s,
+        client: c,
+        server_meter,
+        client_meter,
+        wall,
+        simulated,
+    })
 }
 
 /// Run one party's closure on `ch`, wrapped as the options ask; returns its result, the
@@ -138,7 +179,10 @@ fn wrapped<R>(
     simulate: &[LinkSpec],
     f: impl FnOnce(&mut dyn Channel) -> R,
 ) -> (R, Meter, Vec<Nanos>) {
-    fn finish<C: Channel, R2>(mut v: VirtualChannel<C>, r: impl FnOnce(&mut dyn Channel) -> R2) -> (R2, Meter, Vec<Nanos>) {
+    fn finish<C: Channel, R2>(
+        mut v: VirtualChannel<C>,
+        r: impl FnOnce(&mut dyn Channel) -> R2,
+    ) -> (R2, Meter, Vec<Nanos>) {
         let out = r(&mut v);
         let _ = v.flush();
         let t = v.finish();
@@ -157,7 +201,10 @@ fn wrapped<R>(
             (r, s.meter().clone(), Vec::new())
         }
         (None, false) => finish(VirtualChannel::new(&mut *ch, simulate), f),
-        (Some(l), false) => finish(VirtualChannel::new(ShapedChannel::new(&mut *ch, l), simulate), f),
+        (Some(l), false) => finish(
+            VirtualChannel::new(ShapedChannel::new(&mut *ch, l), simulate),
+            f,
+        ),
     }
 }
 
@@ -182,7 +229,9 @@ pub fn pin_current(role: Role) -> bool {
     // core ids of this process's affinity mask, via sched_getaffinity
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: set is a valid cpu_set_t and we pass its size.
-    let ok = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } == 0;
+    let ok =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) }
+            == 0;
     if !ok {
         return false;
     }

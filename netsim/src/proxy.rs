@@ -24,9 +24,15 @@ pub enum ProxyError {
     #[error("cannot resolve address `{0}`")]
     Resolve(String),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot connect to {addr}: {source}")]
-    Connect { addr: SocketAddr, source: std::io::Error },
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("proxy i/o error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -58,17 +64,27 @@ pub struct Proxy {
 
 impl Proxy {
     /// Bind `listen` and remember where to connect.
-    pub fn bind(listen: impl ToSocketAddrs, to: impl ToSocketAddrs, link: LinkSpec) -> Result<Proxy, ProxyError> {
+    pub fn bind(
+        listen: impl ToSocketAddrs,
+        to: impl ToSocketAddrs,
+        link: LinkSpec,
+    ) -> Result<Proxy, ProxyError> {
         let laddr = listen
             .to_socket_addrs()
             .map_err(|e| ProxyError::Resolve(e.to_string()))?
             .next()
             .ok_or_else(|| ProxyError::Resolve("listen address".into()))?;
-        let to: Vec<SocketAddr> = to.to_socket_addrs().map_err(|e| ProxyError::Resolve(e.to_string()))?.collect();
+        let to: Vec<SocketAddr> = to
+            .to_socket_addrs()
+            .map_err(|e| ProxyError::Resolve(e.to_string()))?
+            .collect();
         if to.is_empty() {
             return Err(ProxyError::Resolve("target address".into()));
         }
-        let listener = TcpListener::bind(laddr).map_err(|source| ProxyError::Listen { addr: laddr, source })?;
+        let listener = TcpListener::bind(laddr).map_err(|source| ProxyError::Listen {
+            addr: laddr,
+            source,
+        })?;
         Ok(Proxy { listener, to, link })
     }
 
@@ -81,11 +97,15 @@ impl Proxy {
     pub fn run(mut self, shutdown: Arc<AtomicBool>) -> Result<ProxyStats, ProxyError> {
         let mut poll = Poll::new()?;
         let mut events = Events::with_capacity(64);
-        poll.registry().register(&mut self.listener, LISTENER, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut self.listener, LISTENER, Interest::READABLE)?;
         // Accept one connection.
         let mut a = loop {
             if shutdown.load(Ordering::Relaxed) {
-                return Ok(ProxyStats { stopped_by_flag: true, ..Default::default() });
+                return Ok(ProxyStats {
+                    stopped_by_flag: true,
+                    ..Default::default()
+                });
             }
             match self.listener.accept() {
                 Ok((s, _)) => break s,
@@ -101,7 +121,10 @@ impl Proxy {
             Some(b) => b,
             None => {
                 let _ = a.shutdown(Shutdown::Both);
-                return Ok(ProxyStats { stopped_by_flag: true, ..Default::default() });
+                return Ok(ProxyStats {
+                    stopped_by_flag: true,
+                    ..Default::default()
+                });
             }
         };
         a.set_nodelay(true)?;
@@ -129,7 +152,9 @@ impl Proxy {
             // the other direction's already-queued bytes.
             let a_done = fwd.finished();
             let b_done = bwd.finished();
-            if (a_done && (bwd.queue.is_empty() || bwd.dead)) || (b_done && (fwd.queue.is_empty() || fwd.dead)) {
+            if (a_done && (bwd.queue.is_empty() || bwd.dead))
+                || (b_done && (fwd.queue.is_empty() || fwd.dead))
+            {
                 break;
             }
             // Sleep until an event or the next delivery.
@@ -163,7 +188,11 @@ impl Proxy {
         }
         let _ = a.shutdown(Shutdown::Both);
         let _ = b.shutdown(Shutdown::Both);
-        Ok(ProxyStats { bytes_forward: fwd.delivered, bytes_backward: bwd.delivered, stopped_by_flag: stopped })
+        Ok(ProxyStats {
+            bytes_forward: fwd.delivered,
+            bytes_backward: bwd.delivered,
+            stopped_by_flag: stopped,
+        })
     }
 
     fn connect(&self, shutdown: &AtomicBool) -> Result<Option<TcpStream>, ProxyError> {
@@ -183,7 +212,8 @@ impl Proxy {
                 return Ok(None);
             }
             if start.elapsed() > CONNECT_RETRY {
-                let (addr, source) = last.ok_or_else(|| ProxyError::Resolve("target address".into()))?;
+                let (addr, source) =
+                    last.ok_or_else(|| ProxyError::Resolve("target address".into()))?;
                 return Err(ProxyError::Connect { addr, source });
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -260,7 +290,9 @@ impl Pipe {
 
     fn pump_write(&mut self, dst: &mut TcpStream, now: Nanos) {
         while self.dst_ready && !self.dead {
-            let Some((at, data)) = self.queue.front() else { break };
+            let Some((at, data)) = self.queue.front() else {
+                break;
+            };
             if *at > now {
                 break;
             }
@@ -288,7 +320,7 @@ impl Pipe {
 
     /// The source closed and everything it sent was delivered (or cannot be).
     fn finished(&self) -> bool {
-        (self.eof && (self.queue.is_empty() || self.dead)) || self.dead
+        self.dead || (self.eof && self.queue.is_empty())
     }
 
     fn next_due(&self) -> Option<Nanos> {

@@ -80,7 +80,11 @@ impl<C: Channel> ShapedChannel<C> {
         self.last_arrival
     }
 
-    fn stamp_and_send(&mut self, len: usize, send: impl FnOnce(&mut C) -> Result<()>) -> Result<()> {
+    fn stamp_and_send(
+        &mut self,
+        len: usize,
+        send: impl FnOnce(&mut C) -> Result<()>,
+    ) -> Result<()> {
         let before = self.inner.meter().total().framing_sent;
         if let Some(w) = self.window_ns {
             let free = self.out.free_at();
@@ -94,7 +98,8 @@ impl<C: Channel> ShapedChannel<C> {
         self.inner.send(&arrival.to_le_bytes())?;
         send(&mut self.inner)?;
         let framing = self.inner.meter().total().framing_sent - before;
-        self.meter.on_send(len, framing as usize + SHAPED_STAMP_BYTES);
+        self.meter
+            .on_send(len, framing as usize + SHAPED_STAMP_BYTES);
         Ok(())
     }
 
@@ -107,7 +112,8 @@ impl<C: Channel> ShapedChannel<C> {
 
     fn deliver(&mut self, arrival: Nanos, len: usize, framing_before: u64) {
         let framing = self.inner.meter().total().framing_recv - framing_before;
-        self.meter.on_recv(len, framing as usize + SHAPED_STAMP_BYTES);
+        self.meter
+            .on_recv(len, framing as usize + SHAPED_STAMP_BYTES);
         self.clock.sleep_until(arrival);
         self.last_arrival = arrival;
     }

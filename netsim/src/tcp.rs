@@ -32,7 +32,11 @@ pub struct TcpOptions {
 
 impl Default for TcpOptions {
     fn default() -> Self {
-        TcpOptions { idle_timeout: Some(Duration::from_secs(600)), max_message: 4 << 30, write_buffer: 1 << 20 }
+        TcpOptions {
+            idle_timeout: Some(Duration::from_secs(600)),
+            max_message: 4 << 30,
+            write_buffer: 1 << 20,
+        }
     }
 }
 
@@ -55,7 +59,11 @@ pub struct TcpChannel {
 
 impl TcpChannel {
     /// Connect to `addr`, retrying for up to `retry_for` while the listener is not up yet.
-    pub fn connect<A: ToSocketAddrs>(addr: A, opts: TcpOptions, retry_for: Duration) -> Result<Self> {
+    pub fn connect<A: ToSocketAddrs>(
+        addr: A,
+        opts: TcpOptions,
+        retry_for: Duration,
+    ) -> Result<Self> {
         let start = Instant::now();
         let addrs: Vec<_> = addr.to_socket_addrs()?.collect();
         loop {
@@ -67,9 +75,9 @@ impl TcpChannel {
                 }
             }
             if start.elapsed() >= retry_for {
-                return Err(last
-                    .map(ChannelError::Io)
-                    .unwrap_or_else(|| ChannelError::Malformed("address resolved to nothing".into())));
+                return Err(last.map(ChannelError::Io).unwrap_or_else(|| {
+                    ChannelError::Malformed("address resolved to nothing".into())
+                }));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -88,7 +96,9 @@ impl TcpChannel {
         let o2 = opts.clone();
         let h = std::thread::spawn(move || TcpChannel::connect(addr, o2, Duration::from_secs(5)));
         let a = TcpChannel::accept(&l, opts)?;
-        let b = h.join().map_err(|_| ChannelError::Malformed("connect thread panicked".into()))??;
+        let b = h
+            .join()
+            .map_err(|_| ChannelError::Malformed("connect thread panicked".into()))??;
         Ok((a, b))
     }
 
@@ -161,9 +171,13 @@ impl TcpChannel {
     fn map_write(&self, e: std::io::Error) -> ChannelError {
         use std::io::ErrorKind as K;
         match e.kind() {
-            K::WouldBlock | K::TimedOut => ChannelError::Timeout(self.opts.idle_timeout.unwrap_or_default()),
+            K::WouldBlock | K::TimedOut => {
+                ChannelError::Timeout(self.opts.idle_timeout.unwrap_or_default())
+            }
             K::BrokenPipe | K::ConnectionReset | K::ConnectionAborted | K::NotConnected => {
-                ChannelError::Closed { context: "while sending".into() }
+                ChannelError::Closed {
+                    context: "while sending".into(),
+                }
             }
             _ => ChannelError::Io(e),
         }
@@ -171,11 +185,18 @@ impl TcpChannel {
 }
 
 fn closed() -> ChannelError {
-    ChannelError::Closed { context: String::new() }
+    ChannelError::Closed {
+        context: String::new(),
+    }
 }
 
 /// Read until `buf` is full or the stream ends; returns how many bytes were read.
-fn read_full(s: &mut TcpStream, buf: &mut [u8], act: &AtomicU64, epoch: Instant) -> std::io::Result<usize> {
+fn read_full(
+    s: &mut TcpStream,
+    buf: &mut [u8],
+    act: &AtomicU64,
+    epoch: Instant,
+) -> std::io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match s.read(&mut buf[got..]) {
@@ -203,7 +224,12 @@ fn read_body(s: &mut TcpStream, len: usize, act: &AtomicU64, epoch: Instant) -> 
         body.resize(old + want, 0);
         match read_full(s, &mut body[old..], act, epoch) {
             Ok(n) if n == want => {}
-            Ok(n) => return Incoming::Err(ChannelError::ShortRead { expected: len, got: old + n }),
+            Ok(n) => {
+                return Incoming::Err(ChannelError::ShortRead {
+                    expected: len,
+                    got: old + n,
+                });
+            }
             Err(e) => return Incoming::Err(map_read(e, Some((len, old)))),
         }
     }
@@ -221,17 +247,29 @@ fn map_read(e: std::io::Error, partial: Option<(usize, usize)>) -> ChannelError 
     }
 }
 
-fn reader_loop(mut s: TcpStream, tx: SyncSender<Incoming>, max: u64, act: Arc<AtomicU64>, epoch: Instant) {
+fn reader_loop(
+    mut s: TcpStream,
+    tx: SyncSender<Incoming>,
+    max: u64,
+    act: Arc<AtomicU64>,
+    epoch: Instant,
+) {
     loop {
         let mut h = [0u8; FRAME_HEADER];
         let r = match read_full(&mut s, &mut h, &act, epoch) {
             Ok(0) => Incoming::Err(closed()),
-            Ok(n) if n < FRAME_HEADER => Incoming::Err(ChannelError::ShortRead { expected: FRAME_HEADER, got: n }),
+            Ok(n) if n < FRAME_HEADER => Incoming::Err(ChannelError::ShortRead {
+                expected: FRAME_HEADER,
+                got: n,
+            }),
             Ok(_) => {
                 let len = u64::from_le_bytes(h);
                 match usize::try_from(len) {
                     Ok(n) if len <= max => read_body(&mut s, n, &act, epoch),
-                    _ => Incoming::Err(ChannelError::Oversized { got: len, limit: max }),
+                    _ => Incoming::Err(ChannelError::Oversized {
+                        got: len,
+                        limit: max,
+                    }),
                 }
             }
             Err(e) => Incoming::Err(map_read(e, None)),
@@ -245,7 +283,9 @@ fn reader_loop(mut s: TcpStream, tx: SyncSender<Incoming>, max: u64, act: Arc<At
 
 impl Channel for TcpChannel {
     fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.writer.write_all(&(msg.len() as u64).to_le_bytes()).map_err(|e| self.map_write(e))?;
+        self.writer
+            .write_all(&(msg.len() as u64).to_le_bytes())
+            .map_err(|e| self.map_write(e))?;
         self.writer.write_all(msg).map_err(|e| self.map_write(e))?;
         self.meter.on_send(msg.len(), FRAME_HEADER);
         Ok(())
@@ -253,7 +293,10 @@ impl Channel for TcpChannel {
     fn recv(&mut self, buf: &mut [u8]) -> Result<()> {
         let m = self.next()?;
         if m.len() != buf.len() {
-            return Err(ChannelError::SizeMismatch { expected: buf.len(), got: m.len() });
+            return Err(ChannelError::SizeMismatch {
+                expected: buf.len(),
+                got: m.len(),
+            });
         }
         buf.copy_from_slice(&m);
         Ok(())
@@ -261,7 +304,10 @@ impl Channel for TcpChannel {
     fn recv_vec(&mut self, max: usize) -> Result<Vec<u8>> {
         let m = self.next()?;
         if m.len() > max {
-            return Err(ChannelError::SizeMismatch { expected: max, got: m.len() });
+            return Err(ChannelError::SizeMismatch {
+                expected: max,
+                got: m.len(),
+            });
         }
         Ok(m)
     }

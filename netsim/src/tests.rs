@@ -6,7 +6,7 @@ use crate::clock::{Clock, ManualClock};
 use crate::error::ChannelError;
 use crate::link::{LinkSpec, Nanos, parse_links};
 use crate::mem::mem_pair;
-use crate::pair::{PairOptions, Transport, run_pair, run_pair_with};
+use crate::pair::{LinkOptions, PairOptions, Transport, run_pair, run_pair_linked};
 use crate::proxy::Proxy;
 use crate::shaped::ShapedChannel;
 use crate::tcp::{FRAME_HEADER, TcpChannel, TcpOptions};
@@ -18,7 +18,10 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 fn tcp_pair() -> (TcpChannel, TcpChannel) {
-    let o = TcpOptions { idle_timeout: Some(Duration::from_secs(20)), ..Default::default() };
+    let o = TcpOptions {
+        idle_timeout: Some(Duration::from_secs(20)),
+        ..Default::default()
+    };
     TcpChannel::loopback_pair(o).unwrap()
 }
 
@@ -31,7 +34,10 @@ fn raw_peer(opts: TcpOptions) -> (TcpChannel, TcpStream) {
 }
 
 fn short_opts() -> TcpOptions {
-    TcpOptions { idle_timeout: Some(Duration::from_secs(10)), ..Default::default() }
+    TcpOptions {
+        idle_timeout: Some(Duration::from_secs(10)),
+        ..Default::default()
+    }
 }
 
 fn lk(s: &str) -> LinkSpec {
@@ -87,7 +93,11 @@ mod errors {
             )
             .unwrap();
             assert!(out.client.is_ok());
-            assert!(matches!(out.server, Err(ChannelError::Closed { .. })), "{t:?}: {:?}", out.server);
+            assert!(
+                matches!(out.server, Err(ChannelError::Closed { .. })),
+                "{t:?}: {:?}",
+                out.server
+            );
         }
     }
 
@@ -98,7 +108,10 @@ mod errors {
         raw.write_all(&[9u8; 10]).unwrap();
         drop(raw);
         match ch.recv_vec(2000) {
-            Err(ChannelError::ShortRead { expected: 1000, got: 10 }) => {}
+            Err(ChannelError::ShortRead {
+                expected: 1000,
+                got: 10,
+            }) => {}
             r => panic!("{r:?}"),
         }
     }
@@ -108,24 +121,39 @@ mod errors {
         let (mut ch, mut raw) = raw_peer(short_opts());
         raw.write_all(&[1, 2, 3]).unwrap();
         drop(raw);
-        assert!(matches!(ch.recv_vec(10), Err(ChannelError::ShortRead { expected: FRAME_HEADER, got: 3 })));
+        assert!(matches!(
+            ch.recv_vec(10),
+            Err(ChannelError::ShortRead {
+                expected: FRAME_HEADER,
+                got: 3
+            })
+        ));
     }
 
     #[test]
     fn idle_timeout_tcp() {
-        let opts = TcpOptions { idle_timeout: Some(Duration::from_millis(200)), ..Default::default() };
+        let opts = TcpOptions {
+            idle_timeout: Some(Duration::from_millis(200)),
+            ..Default::default()
+        };
         let (mut ch, _raw) = raw_peer(opts);
         let t = Instant::now();
         assert!(matches!(ch.recv_vec(10), Err(ChannelError::Timeout(_))));
         let e = t.elapsed();
-        assert!(e >= Duration::from_millis(200) && e < Duration::from_secs(10), "{e:?}");
+        assert!(
+            e >= Duration::from_millis(200) && e < Duration::from_secs(10),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn idle_timeout_counts_from_last_byte() {
         // A message trickling in slower than the timeout as a whole, but never idle for as
         // long as the timeout, is received.
-        let opts = TcpOptions { idle_timeout: Some(Duration::from_millis(400)), ..Default::default() };
+        let opts = TcpOptions {
+            idle_timeout: Some(Duration::from_millis(400)),
+            ..Default::default()
+        };
         let (mut ch, mut raw) = raw_peer(opts);
         let h = std::thread::spawn(move || {
             raw.write_all(&30u64.to_le_bytes()).unwrap();
@@ -145,19 +173,34 @@ mod errors {
         a.set_timeout(Some(Duration::from_millis(50)));
         assert!(matches!(a.recv_vec(1), Err(ChannelError::Timeout(_))));
         // The TCP default is 10 minutes.
-        assert_eq!(TcpOptions::default().idle_timeout, Some(Duration::from_secs(600)));
+        assert_eq!(
+            TcpOptions::default().idle_timeout,
+            Some(Duration::from_secs(600))
+        );
     }
 
     #[test]
     fn oversized_frame_tcp() {
-        let opts = TcpOptions { max_message: 1024, ..short_opts() };
+        let opts = TcpOptions {
+            max_message: 1024,
+            ..short_opts()
+        };
         let (mut ch, mut raw) = raw_peer(opts);
         raw.write_all(&5000u64.to_le_bytes()).unwrap();
-        assert!(matches!(ch.recv_vec(10_000), Err(ChannelError::Oversized { got: 5000, limit: 1024 })));
+        assert!(matches!(
+            ch.recv_vec(10_000),
+            Err(ChannelError::Oversized {
+                got: 5000,
+                limit: 1024
+            })
+        ));
         // The default limit refuses absurd announcements without allocating them.
         let (mut ch, mut raw) = raw_peer(short_opts());
         raw.write_all(&u64::MAX.to_le_bytes()).unwrap();
-        assert!(matches!(ch.recv_vec(10), Err(ChannelError::Oversized { got: u64::MAX, .. })));
+        assert!(matches!(
+            ch.recv_vec(10),
+            Err(ChannelError::Oversized { got: u64::MAX, .. })
+        ));
     }
 
     #[test]
@@ -167,7 +210,10 @@ mod errors {
         raw.write_all(&(3u64 << 30).to_le_bytes()).unwrap();
         raw.write_all(&[1u8; 10]).unwrap();
         drop(raw);
-        assert!(matches!(ch.recv_vec(usize::MAX), Err(ChannelError::ShortRead { got: 10, .. })));
+        assert!(matches!(
+            ch.recv_vec(usize::MAX),
+            Err(ChannelError::ShortRead { got: 10, .. })
+        ));
     }
 
     #[test]
@@ -175,7 +221,10 @@ mod errors {
         let (mut a, mut b) = mem_pair();
         b.set_max_message(4);
         a.send(&[0u8; 5]).unwrap();
-        assert!(matches!(b.recv_vec(100), Err(ChannelError::Oversized { got: 5, limit: 4 })));
+        assert!(matches!(
+            b.recv_vec(100),
+            Err(ChannelError::Oversized { got: 5, limit: 4 })
+        ));
     }
 
     #[test]
@@ -185,18 +234,48 @@ mod errors {
         a.send(&[0u8; 10]).unwrap();
         a.send(&[0u8; 10]).unwrap();
         let mut buf = [0u8; 12];
-        assert!(matches!(b.recv(&mut buf), Err(ChannelError::SizeMismatch { expected: 12, got: 10 })));
-        assert!(matches!(b.recv_exact_vec(11), Err(ChannelError::SizeMismatch { expected: 11, got: 10 })));
-        assert!(matches!(b.recv_vec(9), Err(ChannelError::SizeMismatch { expected: 9, got: 10 })));
+        assert!(matches!(
+            b.recv(&mut buf),
+            Err(ChannelError::SizeMismatch {
+                expected: 12,
+                got: 10
+            })
+        ));
+        assert!(matches!(
+            b.recv_exact_vec(11),
+            Err(ChannelError::SizeMismatch {
+                expected: 11,
+                got: 10
+            })
+        ));
+        assert!(matches!(
+            b.recv_vec(9),
+            Err(ChannelError::SizeMismatch {
+                expected: 9,
+                got: 10
+            })
+        ));
         let (mut a, mut b) = tcp_pair();
         a.send(&[0u8; 10]).unwrap();
         a.flush().unwrap();
-        assert!(matches!(b.recv(&mut buf), Err(ChannelError::SizeMismatch { expected: 12, got: 10 })));
+        assert!(matches!(
+            b.recv(&mut buf),
+            Err(ChannelError::SizeMismatch {
+                expected: 12,
+                got: 10
+            })
+        ));
         let mut packed = [0u64; 3];
         a.send(&[0u8; 3]).unwrap();
         a.flush().unwrap();
         // 3 values of 13 bits need 5 bytes.
-        assert!(matches!(b.recv_packed(&mut packed, 13), Err(ChannelError::SizeMismatch { expected: 5, got: 3 })));
+        assert!(matches!(
+            b.recv_packed(&mut packed, 13),
+            Err(ChannelError::SizeMismatch {
+                expected: 5,
+                got: 3
+            })
+        ));
     }
 
     #[test]
@@ -230,7 +309,11 @@ mod errors {
         }
     }
 
-    fn handshake_pair(t: Transport, s: Hello, c: Hello) -> (Result<Hello, ChannelError>, Result<Hello, ChannelError>) {
+    fn handshake_pair(
+        t: Transport,
+        s: Hello,
+        c: Hello,
+    ) -> (Result<Hello, ChannelError>, Result<Hello, ChannelError>) {
         let out = run_pair(t, move |ch| ch.handshake(&s), move |ch| ch.handshake(&c)).unwrap();
         (out.server, out.client)
     }
@@ -238,13 +321,31 @@ mod errors {
     #[test]
     fn handshake_refusals() {
         for t in [Transport::Mem, Transport::Tcp] {
-            let (s, c) = handshake_pair(t, Hello::new(Role::Server, [1; 32]), Hello::new(Role::Client, [1; 32]));
+            let (s, c) = handshake_pair(
+                t,
+                Hello::new(Role::Server, [1; 32]),
+                Hello::new(Role::Client, [1; 32]),
+            );
             assert_eq!(s.unwrap().role, Role::Client);
             assert_eq!(c.unwrap().role, Role::Server);
-            let (s, c) = handshake_pair(t, Hello::new(Role::Server, [1; 32]), Hello::new(Role::Client, [2; 32]));
-            assert!(matches!(s, Err(ChannelError::Handshake(_))) && matches!(c, Err(ChannelError::Handshake(_))));
-            let (s, c) = handshake_pair(t, Hello::new(Role::Server, [1; 32]), Hello::new(Role::Server, [1; 32]));
-            assert!(matches!(s, Err(ChannelError::Handshake(_))) && matches!(c, Err(ChannelError::Handshake(_))));
+            let (s, c) = handshake_pair(
+                t,
+                Hello::new(Role::Server, [1; 32]),
+                Hello::new(Role::Client, [2; 32]),
+            );
+            assert!(
+                matches!(s, Err(ChannelError::Handshake(_)))
+                    && matches!(c, Err(ChannelError::Handshake(_)))
+            );
+            let (s, c) = handshake_pair(
+                t,
+                Hello::new(Role::Server, [1; 32]),
+                Hello::new(Role::Server, [1; 32]),
+            );
+            assert!(
+                matches!(s, Err(ChannelError::Handshake(_)))
+                    && matches!(c, Err(ChannelError::Handshake(_)))
+            );
             let mut v2 = Hello::new(Role::Client, [1; 32]);
             v2.version += 1;
             let (s, c) = handshake_pair(t, Hello::new(Role::Server, [1; 32]), v2);
@@ -279,9 +380,19 @@ mod accounting {
             out.server.unwrap();
             out.client.unwrap();
             let (s, c) = (out.server_meter.total(), out.client_meter.total());
-            assert_eq!((s.bytes_sent, s.bytes_recv, s.msgs_sent, s.msgs_recv), (130, 7, 2, 1));
-            assert_eq!((c.bytes_sent, c.bytes_recv, c.msgs_sent, c.msgs_recv), (7, 130, 1, 2));
-            let f = if t == Transport::Tcp { FRAME_HEADER as u64 } else { 0 };
+            assert_eq!(
+                (s.bytes_sent, s.bytes_recv, s.msgs_sent, s.msgs_recv),
+                (130, 7, 2, 1)
+            );
+            assert_eq!(
+                (c.bytes_sent, c.bytes_recv, c.msgs_sent, c.msgs_recv),
+                (7, 130, 1, 2)
+            );
+            let f = if t == Transport::Tcp {
+                FRAME_HEADER as u64
+            } else {
+                0
+            };
             assert_eq!((s.framing_sent, s.framing_recv), (2 * f, f));
             assert_eq!((c.framing_sent, c.framing_recv), (f, 2 * f));
         }
@@ -375,7 +486,11 @@ mod accounting {
             .unwrap();
             out.server.unwrap();
             out.client.unwrap();
-            let f = if t == Transport::Tcp { FRAME_HEADER as u64 } else { 0 };
+            let f = if t == Transport::Tcp {
+                FRAME_HEADER as u64
+            } else {
+                0
+            };
             let s = out.server_meter.total();
             assert_eq!(s.bytes_sent, 3);
             assert_eq!(s.bytes_recv, 0);
@@ -522,7 +637,11 @@ mod shaped {
         assert_eq!(frames.len(), 100_000_000usize.div_ceil(65536));
         assert_eq!(frames[0], (0, 65536, 65536 * 40 + 6_500_000));
         assert_eq!(last, 4_000_000_000 + 6_500_000);
-        assert!(frames.windows(2).all(|w| w[0].2 < w[1].2 && w[0].0 + w[0].1 == w[1].0));
+        assert!(
+            frames
+                .windows(2)
+                .all(|w| w[0].2 < w[1].2 && w[0].0 + w[0].1 == w[1].0)
+        );
     }
 
     #[test]
@@ -577,7 +696,12 @@ mod shaped {
         let mut a = ShapedChannel::with_clock(a, l, clock.clone());
         let mut b = ShapedChannel::with_clock(b, l, clock.clone());
         a.send(&Hello::new(Role::Server, [0; 32]).encode()).unwrap();
-        assert_eq!(b.handshake(&Hello::new(Role::Client, [0; 32])).unwrap().role, Role::Server);
+        assert_eq!(
+            b.handshake(&Hello::new(Role::Client, [0; 32]))
+                .unwrap()
+                .role,
+            Role::Server
+        );
         assert_eq!(b.meter().total().bytes_sent, 0);
         // An unshaped peer: the stamp is the wrong size -> Malformed.
         let (mut a, b) = mem_pair();
@@ -590,9 +714,13 @@ mod shaped {
     fn real_time_lower_bound() {
         // Only a lower bound: never flaky on a loaded machine.
         let l = lk("1gbps,4ms");
-        let opts = PairOptions { emulate: Some(l), ..Default::default() };
-        let out = run_pair_with(
+        let opts = LinkOptions {
+            emulate: Some(l),
+            ..Default::default()
+        };
+        let out = run_pair_linked(
             Transport::Mem,
+            &PairOptions::default(),
             &opts,
             |ch| {
                 ch.send(&[1u8; 100])?;
@@ -670,10 +798,14 @@ mod virtual_time {
     #[test]
     fn run_pair_simulates_several_links() {
         let links = parse_links("200mbps,13ms;1gbps,0.5ms").unwrap();
-        let opts = PairOptions { simulate: links.clone(), ..Default::default() };
+        let opts = LinkOptions {
+            simulate: links.clone(),
+            ..Default::default()
+        };
         for t in [Transport::Mem, Transport::Tcp] {
-            let out = run_pair_with(
+            let out = run_pair_linked(
                 t,
+                &PairOptions { pin: false },
                 &opts,
                 |ch| -> Result<(), ChannelError> {
                     for _ in 0..5 {
@@ -728,7 +860,12 @@ mod proxy {
         std::thread::spawn(move || {
             let _ = tx.send(p.run(st));
         });
-        Setup { server, proxy_addr, done, stop }
+        Setup {
+            server,
+            proxy_addr,
+            done,
+            stop,
+        }
     }
 
     fn pattern(n: usize, seed: u64) -> Vec<u8> {
@@ -774,8 +911,15 @@ mod proxy {
             c.read_to_end(&mut rest).unwrap();
         }
         assert!(rest.is_empty());
-        let stats = s.done.recv_timeout(Duration::from_secs(20)).expect("proxy did not stop").unwrap();
-        assert_eq!((stats.bytes_forward, stats.bytes_backward), (300_000, 200_000));
+        let stats = s
+            .done
+            .recv_timeout(Duration::from_secs(20))
+            .expect("proxy did not stop")
+            .unwrap();
+        assert_eq!(
+            (stats.bytes_forward, stats.bytes_backward),
+            (300_000, 200_000)
+        );
         assert!(!stats.stopped_by_flag);
         stats
     }
@@ -794,7 +938,11 @@ mod proxy {
     fn stops_on_flag() {
         let s = setup("1gbps,1ms");
         s.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let stats = s.done.recv_timeout(Duration::from_secs(20)).expect("proxy did not stop").unwrap();
+        let stats = s
+            .done
+            .recv_timeout(Duration::from_secs(20))
+            .expect("proxy did not stop")
+            .unwrap();
         assert!(stats.stopped_by_flag);
     }
 
@@ -818,15 +966,29 @@ mod proxy {
         c.send(&data).unwrap();
         assert_eq!(c.recv_exact_vec(50_000).unwrap(), data);
         // One round trip at 20 ms RTT plus serialization: a lower bound only.
-        assert!(t.elapsed() >= Duration::from_millis(20), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(20),
+            "{:?}",
+            t.elapsed()
+        );
         h.join().unwrap().unwrap();
         drop(c);
-        s.done.recv_timeout(Duration::from_secs(20)).expect("proxy did not stop").unwrap();
+        s.done
+            .recv_timeout(Duration::from_secs(20))
+            .expect("proxy did not stop")
+            .unwrap();
     }
 
     #[test]
     fn bad_link_strings_rejected() {
-        for bad in ["200mbps", "200mbit,13ms", "200mbps,13", "", "0gbps,1ms", "1gbps,1ms;;"] {
+        for bad in [
+            "200mbps",
+            "200mbit,13ms",
+            "200mbps,13",
+            "",
+            "0gbps,1ms",
+            "1gbps,1ms;;",
+        ] {
             let e = parse_links(bad).unwrap_err().to_string();
             assert!(e.contains("kbps|mbps|gbps"), "{e}");
         }

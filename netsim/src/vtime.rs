@@ -99,7 +99,11 @@ impl<C: Channel> VirtualChannel<C> {
         self.inner
     }
 
-    fn stamp_and_send(&mut self, len: usize, send: impl FnOnce(&mut C) -> Result<()>) -> Result<()> {
+    fn stamp_and_send(
+        &mut self,
+        len: usize,
+        send: impl FnOnce(&mut C) -> Result<()>,
+    ) -> Result<()> {
         self.tick();
         for (k, d) in self.out.iter_mut().enumerate() {
             let a = d.transmit(self.clocks[k], len as u64);
@@ -191,13 +195,22 @@ pub struct SimulatedLatency {
 }
 
 /// Combine both parties' [`VirtualChannel::finish`] results into per-link latencies.
-pub fn combine(links: &[LinkSpec], a: &[Nanos], b: &[Nanos]) -> std::result::Result<Vec<SimulatedLatency>, ChannelError> {
+pub fn combine(
+    links: &[LinkSpec],
+    a: &[Nanos],
+    b: &[Nanos],
+) -> std::result::Result<Vec<SimulatedLatency>, ChannelError> {
     if a.len() != links.len() || b.len() != links.len() {
-        return Err(ChannelError::Malformed("virtual clocks of the two parties cover different links".into()));
+        return Err(ChannelError::Malformed(
+            "virtual clocks of the two parties cover different links".into(),
+        ));
     }
     Ok(links
         .iter()
         .zip(a.iter().zip(b))
-        .map(|(l, (x, y))| SimulatedLatency { link: *l, latency_s: (*x).max(*y) as f64 * 1e-9 })
+        .map(|(l, (x, y))| SimulatedLatency {
+            link: *l,
+            latency_s: (*x).max(*y) as f64 * 1e-9,
+        })
         .collect())
 }
