@@ -84,6 +84,30 @@ impl<C: Channel> VirtualChannel<C> {
         self.now()
     }
 
+    /// For parties in separate processes: account for the final compute, exchange the final
+    /// clocks with the peer (which must call this too) and return the run's latency per link.
+    /// The exchange goes over the inner channel after the run and is not metered here.
+    pub fn finish_with_peer(&mut self) -> Result<Vec<SimulatedLatency>> {
+        let ours = self.finish();
+        let mut b = Vec::with_capacity(8 * ours.len());
+        for t in &ours {
+            b.extend_from_slice(&t.to_le_bytes());
+        }
+        self.inner.send(&b)?;
+        self.inner.flush()?;
+        let mut theirs = vec![0u8; b.len()];
+        self.inner.recv(&mut theirs).map_err(stamp_error)?;
+        let theirs: Vec<Nanos> = theirs
+            .chunks_exact(8)
+            .map(|c| {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(c);
+                Nanos::from_le_bytes(a)
+            })
+            .collect();
+        combine(&self.links(), &ours, &theirs)
+    }
+
     /// Compute time measured so far.
     pub fn compute_ns(&self) -> Nanos {
         self.compute_total
