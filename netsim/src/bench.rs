@@ -380,9 +380,18 @@ fn ping_pong(l: LinkSpec, rounds: u64, size: usize) -> PingPongCase {
 fn cpu_overhead() -> OverheadCase {
     let l = link("1gbps,0.5ms");
     let (msgs, each) = (96u64, 1usize << 20);
-    let (_, cpu_plain) = shaped_transfer(l, msgs, each, Mode::Plain);
-    let (_, cpu_paced) = shaped_transfer(l, msgs, each, Mode::Paced);
-    let (wall, cpu_shaped) = shaped_transfer(l, msgs, each, Mode::Shaped);
+    // Best of three of each, alternating, to damp noise from other load.
+    let (mut cpu_plain, mut cpu_paced, mut cpu_shaped, mut wall) =
+        (f64::MAX, f64::MAX, f64::MAX, 0.0);
+    for _ in 0..3 {
+        cpu_plain = cpu_plain.min(shaped_transfer(l, msgs, each, Mode::Plain).1);
+        cpu_paced = cpu_paced.min(shaped_transfer(l, msgs, each, Mode::Paced).1);
+        let (w, c) = shaped_transfer(l, msgs, each, Mode::Shaped);
+        if c < cpu_shaped {
+            cpu_shaped = c;
+            wall = w;
+        }
+    }
     OverheadCase {
         link: l.to_string(),
         bytes: msgs * each as u64,
@@ -471,7 +480,7 @@ fn virtual_overhead() -> VirtualOverhead {
 
 /// Measure real-time accuracy (bulk ≥ 1 MB: ±3 % target; small messages: ±1 ms target),
 /// shaper CPU overhead at 1 Gbps (≤ 2 % target) and virtual-time overhead (≤ 5 % target).
-/// Takes about 15 seconds.
+/// Takes about 20 seconds.
 pub fn accuracy_report() -> AccuracyReport {
     let fast = link("1gbps,0.5ms");
     let wan = link("200mbps,13ms");
@@ -482,7 +491,18 @@ pub fn accuracy_report() -> AccuracyReport {
         transfer_case("64 MB, 64 messages", fast, 64, 1_000_000, 3),
         transfer_case("4 MB as 4 KB x 1000", fast, 1000, 4_000, 5),
     ];
-    transfers.extend(proxy_case(wan, 4_000_000));
+    let mut proxy: Vec<TransferCase> = (0..3).filter_map(|_| proxy_case(wan, 4_000_000)).collect();
+    if !proxy.is_empty() {
+        let worst = proxy
+            .iter()
+            .map(|t| t.error_pct)
+            .fold(0.0, |a: f64, b| if b.abs() > a.abs() { b } else { a });
+        proxy.sort_by(|a, b| a.measured_s.total_cmp(&b.measured_s));
+        let mut mid = proxy[proxy.len() / 2].clone();
+        mid.repetitions = proxy.len() as u64;
+        mid.worst_error_pct = worst;
+        transfers.push(mid);
+    }
     let ping_pong = vec![ping_pong(wan, 40, 16), ping_pong(fast, 1000, 16)];
     AccuracyReport {
         transfers,
