@@ -4,7 +4,9 @@
 //! On `send`, the sender's outgoing [`LinkDirection`] gives the message's arrival time at the
 //! current clock; the wrapper sends that time (8 bytes, counted as framing) and then the
 //! message over the inner channel. On `recv`, the receiver takes both and waits on its clock
-//! until the arrival time. Both ends must use clocks that agree ([`RealClock`] instances do).
+//! until the arrival time. Both ends must use clocks that agree ([`RealClock`] instances in
+//! one process do), so this wrapper is for in-process runs; between processes use the shaping
+//! proxy ([`crate::proxy`]) or virtual time ([`crate::vtime`]).
 
 use crate::channel::Channel;
 use crate::clock::{Clock, RealClock};

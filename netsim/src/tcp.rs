@@ -2,8 +2,14 @@
 //!
 //! Wire format: each message is an 8-byte little-endian length followed by the payload. The
 //! 8 bytes are framing (reported as `framing_sent`), never payload. A dedicated reader thread
-//! drains the socket into a queue, so both parties may send large messages at once without a
-//! write-write deadlock. Writes go through a buffer and are streamed in chunks.
+//! drains the socket into an unbounded queue (as the in-memory pair does), so both parties may
+//! send large messages, or many messages, at once without a write-write deadlock. Writes go
+//! through a buffer; large messages are written straight to the socket.
+//!
+//! Errors are typed: the peer closing between messages is `Closed`, inside a message
+//! `ShortRead`; a header above `max_message` is `Oversized` (nothing is allocated for it, and
+//! a large announced message is allocated as its bytes arrive); no bytes from the peer for
+//! `idle_timeout` while we wait is `Timeout` (a write blocked that long is too).
 
 use crate::channel::Channel;
 use crate::error::{ChannelError, Result};
@@ -12,7 +18,7 @@ use std::io::{BufWriter, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -109,7 +115,7 @@ impl TcpChannel {
         s.set_read_timeout(None)?;
         s.set_write_timeout(opts.idle_timeout.filter(|t| !t.is_zero()))?;
         let rd = s.try_clone()?;
-        let (tx, rx) = sync_channel(64);
+        let (tx, rx) = channel();
         let max = opts.max_message;
         let epoch = Instant::now();
         let activity = Arc::new(AtomicU64::new(0));
@@ -249,7 +255,7 @@ fn map_read(e: std::io::Error, partial: Option<(usize, usize)>) -> ChannelError 
 
 fn reader_loop(
     mut s: TcpStream,
-    tx: SyncSender<Incoming>,
+    tx: Sender<Incoming>,
     max: u64,
     act: Arc<AtomicU64>,
     epoch: Instant,
@@ -327,7 +333,7 @@ impl Drop for TcpChannel {
         let _ = self.writer.flush();
         let _ = self.writer.get_ref().shutdown(Shutdown::Both);
         // Drop our receiver first so a reader blocked on a full queue wakes up and exits.
-        drop(std::mem::replace(&mut self.rx, sync_channel(1).1));
+        drop(std::mem::replace(&mut self.rx, channel().1));
         if let Some(h) = self.reader.take() {
             let _ = h.join();
         }

@@ -571,6 +571,29 @@ mod accounting {
         assert_eq!(out.client_meter.total().bytes_recv, N as u64);
     }
 
+    #[test]
+    fn many_large_messages_both_ways_tcp() {
+        // Both parties send 100 × 1 MiB before receiving anything: no deadlock.
+        let party = |ch: &mut dyn Channel| -> Result<u64, ChannelError> {
+            let m = vec![5u8; 1 << 20];
+            for _ in 0..100 {
+                ch.send(&m)?;
+            }
+            let mut sum = 0u64;
+            for _ in 0..100 {
+                sum += ch
+                    .recv_exact_vec(1 << 20)?
+                    .iter()
+                    .map(|&b| b as u64)
+                    .sum::<u64>();
+            }
+            Ok(sum)
+        };
+        let out = run_pair(Transport::Tcp, party, party).unwrap();
+        assert_eq!(out.server.unwrap(), 5 * 100 << 20);
+        assert_eq!(out.client.unwrap(), 5 * 100 << 20);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(16))]
         #[test]
