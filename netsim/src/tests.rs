@@ -590,8 +590,8 @@ mod accounting {
             Ok(sum)
         };
         let out = run_pair(Transport::Tcp, party, party).unwrap();
-        assert_eq!(out.server.unwrap(), 5 * 100 << 20);
-        assert_eq!(out.client.unwrap(), 5 * 100 << 20);
+        assert_eq!(out.server.unwrap(), (5 * 100) << 20);
+        assert_eq!(out.client.unwrap(), (5 * 100) << 20);
     }
 
     proptest! {
