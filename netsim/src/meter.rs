@@ -34,13 +34,13 @@ impl Counters {
     /// `self - earlier`, for measuring a span between two snapshots.
     pub fn since(&self, earlier: &Counters) -> Counters {
         Counters {
-            bytes_sent: self.bytes_sent - earlier.bytes_sent,
-            bytes_recv: self.bytes_recv - earlier.bytes_recv,
-            framing_sent: self.framing_sent - earlier.framing_sent,
-            framing_recv: self.framing_recv - earlier.framing_recv,
-            msgs_sent: self.msgs_sent - earlier.msgs_sent,
-            msgs_recv: self.msgs_recv - earlier.msgs_recv,
-            flights: self.flights - earlier.flights,
+            bytes_sent: self.bytes_sent.saturating_sub(earlier.bytes_sent),
+            bytes_recv: self.bytes_recv.saturating_sub(earlier.bytes_recv),
+            framing_sent: self.framing_sent.saturating_sub(earlier.framing_sent),
+            framing_recv: self.framing_recv.saturating_sub(earlier.framing_recv),
+            msgs_sent: self.msgs_sent.saturating_sub(earlier.msgs_sent),
+            msgs_recv: self.msgs_recv.saturating_sub(earlier.msgs_recv),
+            flights: self.flights.saturating_sub(earlier.flights),
         }
     }
 }
