@@ -163,7 +163,19 @@ pub trait Channel: Send {
         let before = self.meter().total();
         self.send(&ours.encode())?;
         self.flush()?;
-        let theirs = Hello::decode(&self.recv_vec(HELLO_LEN)?)?;
+        let theirs = match self.recv_vec(HELLO_LEN) {
+            Ok(v) => Hello::decode(&v)?,
+            Err(
+                e @ (ChannelError::SizeMismatch { .. }
+                | ChannelError::Oversized { .. }
+                | ChannelError::ShortRead { .. }),
+            ) => {
+                return Err(ChannelError::Malformed(format!(
+                    "the peer did not send a PrivQuant-RS handshake (wrong program or port?): {e}"
+                )));
+            }
+            Err(e) => return Err(e),
+        };
         let after = self.meter().total();
         self.meter_mut()
             .reclassify_as_framing(&after.since(&before));
