@@ -17,11 +17,14 @@ pub struct Cli {
 pub enum Cmd {
     /// Throughput of every hot kernel (AES hashes, PRG, transpose, packing).
     Kernels(crate::kernels_cmd::KernelsArgs),
+    /// The network layer: shaping proxy and link-emulation benchmarks.
+    Netsim(crate::netsim_cmd::NetsimArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Some(Cmd::Kernels(a)) => crate::kernels_cmd::run(a),
+        Some(Cmd::Netsim(a)) => crate::netsim_cmd::run(a),
         None => crate::kernels_cmd::run(crate::kernels_cmd::KernelsArgs::default()),
     }
 }

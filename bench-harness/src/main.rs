@@ -5,6 +5,7 @@
 
 mod cli;
 mod kernels_cmd;
+mod netsim_cmd;
 mod util;
 
 use clap::Parser;
