@@ -111,19 +111,19 @@ fn reference_stats() {
 
 #[test]
 fn calibrated() {
-    for m in [builtin::minionn(), builtin::resnet32()] {
+    for m in [builtin::minionn(), builtin::resnet32(), builtin::resnet50(32)] {
         let cfg = Config::PrivQuant;
         let p = lower::lower(&m, cfg).unwrap();
-        let w = Weights::random(&p.model, 1);
+        let w = Weights::random_with(&p.model, 1, config::WeightDist::Symmetric);
         let xs: Vec<Vec<i64>> = (0..2)
             .map(|s| config::random_input(m.input.numel(), 8, 100 + s))
             .collect();
+        for cfg in [Config::SirnnQuant, Config::PrivQuant] {
         let sh = reference::calibrate_shifts(&m, cfg, &w, &xs).unwrap();
-        println!("{} shifts {:?}", m.name, sh);
+        println!("{} {cfg} shifts {:?}", m.name, sh);
         let opts = LowerOptions {
             shift_override: sh,
         };
-        for cfg in [Config::SirnnQuant, Config::PrivQuant] {
             let p = lower::lower_with(&m, cfg, &opts).unwrap();
             let r = reference::run_reference(&p, &w, &config::random_input(m.input.numel(), 8, 5)).unwrap();
             let st = reference::relu_stats(&p, &r);

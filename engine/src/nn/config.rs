@@ -232,11 +232,49 @@ fn fill_signed(prg: &mut Prg, n: usize, bits: u32) -> Vec<i64> {
         .collect()
 }
 
+/// How seeded weights are drawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WeightDist {
+    /// The pinned benchmark distribution: uniform over the whole signed `wbits` range
+    /// [−2^(lw−1), 2^(lw−1) − 1]. Its mean is −1/2, which at 2 bits dominates a layer's sum.
+    #[default]
+    Uniform,
+    /// Zero-mean: uniform over [−(2^(lw−1) − 1), 2^(lw−1) − 1] (the most negative value
+    /// excluded; at 2 bits {−1, 0, 1}; 1-bit weights stay {−1, 0}). Meant for use with
+    /// calibrated shifts (`reference::calibrate_shifts`), so activations use their range.
+    Symmetric,
+}
+
+/// Uniform over [−(2^(bits−1) − 1), 2^(bits−1) − 1] by rejection of the most negative value.
+fn fill_symmetric(prg: &mut Prg, n: usize, bits: u32) -> Vec<i64> {
+    if bits == 1 {
+        return fill_signed(prg, n, 1);
+    }
+    let most_negative = -(1i128 << (bits - 1));
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let need = n - out.len();
+        let batch = fill_signed(prg, need + need / 2 + 16, bits);
+        out.extend(
+            batch
+                .into_iter()
+                .filter(|&v| v as i128 != most_negative)
+                .take(need),
+        );
+    }
+    out
+}
+
 impl Weights {
     /// Weights of every conv/FC layer of a width-applied model: uniform signed integers over
     /// the layer's whole `wbits` range, from an AES-CTR stream per layer seeded by
     /// (`seed`, layer index).
     pub fn random(model: &Model, seed: u64) -> Weights {
+        Weights::random_with(model, seed, WeightDist::Uniform)
+    }
+
+    /// [`Weights::random`] with a chosen distribution.
+    pub fn random_with(model: &Model, seed: u64, dist: WeightDist) -> Weights {
         let layers = (0..model.layers.len())
             .map(|i| {
                 let l = &model.layers[i];
@@ -246,7 +284,10 @@ impl Weights {
                 }
                 let bits = l.quant.wbits.clamp(1, 64);
                 let mut prg = prg_for(seed, 0x5747_0000_0000_0000 | i as u64);
-                fill_signed(&mut prg, n, bits)
+                match dist {
+                    WeightDist::Uniform => fill_signed(&mut prg, n, bits),
+                    WeightDist::Symmetric => fill_symmetric(&mut prg, n, bits),
+                }
             })
             .collect();
         Weights { layers }

@@ -302,12 +302,13 @@ pub fn relu_stats(p: &Program, r: &RefRun) -> Vec<(String, f64, i64, i64)> {
         .collect()
 }
 
-/// Calibrated shifts (an option, not the pinned protocol): for every linear layer with a
-/// rescale, the smallest total shift s ≥ e such that the largest |accumulator| seen on the
-/// calibration inputs, divided by 2^s, fits in the layer's output width. Chosen layer by layer
-/// on the reference run of `cfg` with the shifts chosen so far; use the result for both
-/// `sirnn-quant` and `privquant` (calibrate once, with `privquant`) via
-/// [`LowerOptions::shift_override`].
+/// Calibrated shifts (an option, not the pinned protocol): for every linear layer, the
+/// smallest total shift s such that the largest |accumulator| seen on the calibration inputs,
+/// divided by 2^s, fits in the layer's output width (semantics.md, "Choosing scales for
+/// random-weight models"). Chosen layer by layer on the reference run of `cfg` with the shifts
+/// chosen so far; pass the result as [`LowerOptions::shift_override`]. For `sirnn-quant`
+/// the shift is at least e (its matmul drops e bits), so with 2-bit weights its activations
+/// still vanish; privquant's may go below e.
 pub fn calibrate_shifts(
     model: &Model,
     cfg: Config,
@@ -354,7 +355,12 @@ pub fn calibrate_shifts(
         while s < 63 && (maxabs >> s) > limit {
             s += 1;
         }
-        let total = (s + dropped).max(l.e);
+        // sirnn-quant's matmul already drops e bits: its total shift cannot go below e.
+        let total = if cfg == Config::SirnnQuant {
+            (s + dropped).max(l.e)
+        } else {
+            s + dropped
+        };
         opts.shift_override.insert(name, total);
         p = lower::lower_with(model, cfg, &opts)?;
     }
