@@ -75,23 +75,6 @@ fn print_step_counts() {
 }
 
 #[test]
-fn print_minionn_privquant_program() {
-    for cfg in [Config::Sirnn, Config::SirnnQuant, Config::PrivQuant] {
-        for m in [builtin::minionn(), builtin::resnet32()] {
-            let p = lower::lower(&m, cfg).unwrap();
-            println!("== {} {cfg}", m.name);
-            for st in p.steps.iter().take(40) {
-                let o = &p.tensors[st.out];
-                println!(
-                    "{:>10} {:?} {:?} -> t{} {}b s{} nn={} [{},{}]",
-                    st.layer, st.op, st.inputs, st.out, o.bits, o.scale, o.nonneg, o.range.lo, o.range.hi
-                );
-            }
-        }
-    }
-}
-
-#[test]
 fn reference_stats() {
     for m in [builtin::minionn(), builtin::resnet32(), builtin::resnet50(32)] {
         for cfg in Config::ALL {
@@ -123,6 +106,7 @@ fn calibrated() {
         println!("{} {cfg} shifts {:?}", m.name, sh);
         let opts = LowerOptions {
             shift_override: sh,
+            ..Default::default()
         };
             let p = lower::lower_with(&m, cfg, &opts).unwrap();
             let r = reference::run_reference(&p, &w, &config::random_input(m.input.numel(), 8, 5)).unwrap();
@@ -134,5 +118,146 @@ fn calibrated() {
             println!("{} {cfg} calibrated: logits[..4]={:?}", m.name, &r.logits[..4]);
             println!("   {}", s.join(" "));
         }
+    }
+}
+
+fn count_layer(p: &Program, kind: &str, layer: &str) -> usize {
+    p.layer_steps(layer).filter(|s| s.op.kind() == kind).count()
+}
+
+#[test]
+fn step_counts_minionn_resnet32() {
+    let m = builtin::minionn();
+    let p = lower::lower(&m, Config::Sirnn).unwrap();
+    // 8 linear layers + 2 avg-pools; one reduce 32 -> 16 per conv/FC input except conv1
+    assert_eq!(p.count("linear_sci"), 8);
+    assert_eq!(p.count("div_pow2"), 10);
+    assert_eq!(p.count("reduce"), 7);
+    assert_eq!(p.count("relu"), 7);
+    assert_eq!(p.elements("relu"), 173_056);
+    assert_eq!(count_layer(&p, "div_pow2", "conv2"), 1);
+    let p = lower::lower(&m, Config::SirnnQuant).unwrap();
+    // 7 conv rescales (the FC has none) + 2 pools
+    assert_eq!(p.count("div_pow2"), 9);
+    assert_eq!(p.count("s_extend"), 2);
+    for cfg in [Config::PrivQuant, Config::PrivQuantW4] {
+        let p = lower::lower(&m, cfg).unwrap();
+        assert_eq!(p.count("linear_exact"), 8);
+        assert_eq!(p.count("requant"), 7);
+        assert_eq!(p.count("trunc"), 2);
+        assert_eq!(p.count("div_pow2"), 0);
+        // pool inputs are ReLU outputs: known-MSB extensions
+        assert!(p.steps.iter().all(|s| !matches!(s.op, StepOp::SExt { msb_known: false, .. })));
+    }
+
+    let m = builtin::resnet32();
+    let p = lower::lower(&m, Config::Sirnn).unwrap();
+    assert_eq!(p.count("linear_sci"), 32);
+    assert_eq!(p.count("div_pow2"), 32 + 15 + 1);
+    assert_eq!(p.count("s_extend"), 15);
+    assert_eq!(p.count("reduce"), 31);
+    assert_eq!(p.elements("relu"), 303_104);
+    let p = lower::lower(&m, Config::SirnnQuant).unwrap();
+    // 31 convs + 15 demotes + gap + 15 residual -> activation (8 -> 6) steps
+    assert_eq!(p.count("div_pow2"), 31 + 15 + 1 + 15);
+    assert_eq!(count_layer(&p, "s_extend", "s1b1.add"), 2);
+    assert!(p.steps.iter().all(|s| !matches!(s.op, StepOp::SExt { msb_known: true, .. })));
+    let p = lower::lower(&m, Config::PrivQuant).unwrap();
+    // 16 non-branch convs + 15 residual requants + 15 (8 -> 6) requants
+    assert_eq!(p.count("requant"), 16 + 15 + 15);
+    assert_eq!(p.count("shift_left"), 15);
+    assert_eq!(p.count("add"), 15);
+    assert_eq!(count_layer(&p, "relu", "s2b0.relu"), 1);
+}
+
+#[test]
+fn reference_is_deterministic_and_fast() {
+    for m in [builtin::minionn(), builtin::resnet32(), builtin::resnet50(32)] {
+        for cfg in Config::ALL {
+            let t = std::time::Instant::now();
+            let (p, a) = run(&m, cfg, 11);
+            assert!(t.elapsed().as_secs() < 30, "{} {cfg}", m.name);
+            let (_, b) = run(&m, cfg, 11);
+            assert_eq!(a, b);
+            assert_eq!(a.logits.len(), p.tensors[p.output].shape.numel());
+            assert_eq!(a.values.len(), p.tensors.len());
+        }
+    }
+}
+
+/// Calibrated privquant run with symmetric weights (activations use their range).
+fn calibrated_run(m: &Model, cfg: Config, seed: u64) -> (Program, RefRun) {
+    let p0 = lower::lower(m, cfg).unwrap();
+    let w = Weights::random_with(&p0.model, seed, config::WeightDist::Symmetric);
+    let xs = vec![config::random_input(m.input.numel(), cfg.input_bits(), seed + 1000)];
+    let sh = reference::calibrate_shifts(m, cfg, &w, &xs).unwrap();
+    let opts = LowerOptions {
+        shift_override: sh,
+        ..Default::default()
+    };
+    let p = lower::lower_with(m, cfg, &opts).unwrap();
+    let x = config::random_input(m.input.numel(), cfg.input_bits(), seed);
+    let r = reference::run_reference(&p, &w, &x).unwrap();
+    (p, r)
+}
+
+fn check_sound(p: &Program, r: &RefRun, what: &str) -> usize {
+    let mut marked = 0;
+    for (t, meta) in p.tensors.iter().enumerate() {
+        let lim = signs::Interval::full(meta.bits);
+        for &v in &r.values[t] {
+            let v = v as i128;
+            assert!(v >= lim.lo && v <= lim.hi, "{what}: t{t} value {v} outside {} bits", meta.bits);
+            assert!(
+                v >= meta.range.lo && v <= meta.range.hi,
+                "{what}: t{t} value {v} outside proven {:?}",
+                meta.range
+            );
+        }
+        if meta.nonneg {
+            marked += 1;
+            assert!(r.values[t].iter().all(|&v| v >= 0), "{what}: t{t} marked non-negative");
+        }
+    }
+    marked
+}
+
+#[test]
+fn sign_pass_is_sound() {
+    for m in [builtin::minionn(), builtin::resnet32(), builtin::resnet50(32)] {
+        for cfg in Config::ALL {
+            for seed in [1, 2] {
+                let (p, r) = run(&m, cfg, seed);
+                let n = check_sound(&p, &r, &format!("{} {cfg} pinned", m.name));
+                assert!(n > 0);
+            }
+        }
+        for cfg in [Config::PrivQuant, Config::PrivQuantW4] {
+            let (p, r) = calibrated_run(&m, cfg, 3);
+            check_sound(&p, &r, &format!("{} {cfg} calibrated", m.name));
+            // the calibrated run uses the range: no late ReLU layer is all zero
+            let stats = reference::relu_stats(&p, &r);
+            assert!(stats.iter().all(|(_, f, _, _)| *f > 0.05), "{} {cfg}: {stats:?}", m.name);
+            assert!(r.logits.iter().any(|&v| v != 0));
+            let full = LowerOptions {
+                full_range: true,
+                ..Default::default()
+            };
+            let pf = lower::lower_with(&m, cfg, &full).unwrap();
+            let w = Weights::random(&pf.model, 5);
+            let x = config::random_input(m.input.numel(), 8, 5);
+            let rf = reference::run_reference(&pf, &w, &x).unwrap();
+            check_sound(&pf, &rf, &format!("{} {cfg} full-range", m.name));
+        }
+    }
+}
+
+#[test]
+fn llama_runs() {
+    let m = builtin::llama7b_attn(1);
+    for cfg in Config::ALL {
+        let p = lower::lower(&m, cfg).unwrap();
+        assert_eq!(p.linear.len(), 4);
+        assert!(p.linear.iter().all(|l| l.d2 == 4096));
     }
 }

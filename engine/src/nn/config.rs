@@ -170,6 +170,7 @@ struct HashInput<'a> {
     input_bits: u32,
     model: &'a Model,
     shift_overrides: &'a std::collections::BTreeMap<String, u32>,
+    full_range: bool,
     program: Option<super::lower::ProgramSummary>,
 }
 
@@ -197,6 +198,7 @@ pub fn public_hash_with(
         input_bits: cfg.input_bits(),
         model: &m,
         shift_overrides: &opts.shift_override,
+        full_range: opts.full_range,
         program,
     };
     // Serialising plain structs and vectors cannot fail; fall back to an empty string anyway.

@@ -290,6 +290,12 @@ pub struct LowerOptions {
     /// s = lw + e − 1 (quantized configurations only; must be ≥ e for `sirnn-quant`, whose
     /// matmul already drops e bits). Empty = the pinned shifts.
     pub shift_override: BTreeMap<String, u32>,
+    /// Size privquant's exact accumulators from the full range analysis of their inputs.
+    /// Off (the default), an input counts only as "non-negative in l bits" or "any l-bit
+    /// value": with the pinned shifts the full analysis proves deep layers constant (zero) and
+    /// would shrink their accumulators to a few bits, a saving that comes from the pinned
+    /// shift, not from the protocol.
+    pub full_range: bool,
 }
 
 /// Why a model cannot be lowered.
@@ -395,6 +401,18 @@ impl<'a> Lowerer<'a> {
 
     fn meta(&self, t: TId) -> &TensorMeta {
         &self.tensors[t]
+    }
+
+    /// The range a width decision may rely on (see [`LowerOptions::full_range`]).
+    fn width_range(&self, t: TId) -> Interval {
+        let m = &self.tensors[t];
+        if self.opts.full_range {
+            m.range
+        } else if m.nonneg {
+            Interval::new(0, Interval::full(m.bits).hi)
+        } else {
+            Interval::full(m.bits)
+        }
     }
 
     fn val(&self, mt: usize, layer: &str) -> Result<Val, LowerError> {
@@ -621,7 +639,7 @@ impl<'a> Lowerer<'a> {
                     self.vals[i + 1] = None;
                     return Ok(());
                 }
-                let acc_range = signs::linear_acc(&self.linear[lin], xm.range);
+                let acc_range = signs::linear_acc(&self.linear[lin], self.width_range(x.t));
                 // The tightest width the range allows, but at least shift + 1 bits when a
                 // Requant follows (its shift must stay below its width).
                 let acc_bits = if terminal {
@@ -737,9 +755,9 @@ impl<'a> Lowerer<'a> {
                             return lerr(&name, "shortcut scale above the accumulator's");
                         }
                         let s_al = s_al as u32;
-                        let acc_range =
-                            signs::linear_acc(&lin, self.meta(p.x).range);
-                        let sum_range = acc_range.add(rm.range.scale(1i128 << s_al));
+                        let acc_range = signs::linear_acc(&lin, self.width_range(p.x));
+                        let sum_range =
+                            acc_range.add(self.width_range(r.t).scale(1i128 << s_al));
                         let tb = signs::bits_for(sum_range.hull(acc_range))
                             .max(lin.shift + 2)
                             .max(s_al + 1);

@@ -366,3 +366,171 @@ pub fn calibrate_shifts(
     }
     Ok(opts.shift_override)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::config;
+    use crate::nn::model::{Builder, Op, Shape};
+
+    #[test]
+    fn wrap_and_shifts() {
+        assert_eq!(wrap(8, 4), -8);
+        assert_eq!(wrap(-9, 4), 7);
+        assert_eq!(wrap(i64::MIN, 64), i64::MIN);
+        assert_eq!(wrap(-1, 1), -1);
+        assert_eq!(wrap(1, 1), -1);
+        // div_pow2 rounds towards zero
+        assert_eq!(div_pow2(-7, 1), -3);
+        assert_eq!(div_pow2(7, 1), 3);
+        assert_eq!(div_pow2(-1, 1), 0);
+        assert_eq!(div_pow2(-5, 0), -5);
+        assert_eq!(div_pow2(-128, 7), -1);
+        assert_eq!(div_pow2(-127, 7), 0);
+        assert_eq!(div_pow2(i64::MIN, 63), -1);
+        // Trunc = floor
+        assert_eq!(trunc(-7, 1), -4);
+        assert_eq!(trunc(-1, 1), -1);
+        assert_eq!(trunc(-128, 7), -1);
+        assert_eq!(trunc(127, 7), 0);
+        assert_eq!(trunc(-5, 0), -5);
+        // TR: floor, in bw − s bits
+        assert_eq!(tr(-7, 8, 1), -4);
+        assert_eq!(tr(-128, 8, 7), -1);
+        assert_eq!(tr(127, 8, 7), 0);
+        assert_eq!(tr(-128, 8, 0), -128);
+        assert_eq!(tr(i64::MIN, 64, 63), -1);
+    }
+
+    #[test]
+    fn requant_branches() {
+        // l1 >= l2, s1 <= s2: left shift, keep low bits
+        assert_eq!(requant(5, 8, 0, 4, 1), -6);
+        assert_eq!(requant(-3, 8, 2, 8, 2), -3);
+        // l1 >= l2, s1 > s2, l1 - l2 >= d: TR then keep low bits
+        assert_eq!(requant(-100, 16, 10, 8, 8), -25);
+        assert_eq!(requant(1000, 16, 2, 4, 0), -6);
+        assert_eq!(requant(-32768, 16, 15, 1, 0), -1);
+        // l1 >= l2, l1 - l2 < d: Trunc then keep low bits
+        assert_eq!(requant(-100, 8, 7, 6, 0), -1);
+        assert_eq!(requant(127, 8, 7, 8, 0), 0);
+        assert_eq!(requant(-128, 8, 7, 8, 0), -1);
+        // l1 < l2, s1 > s2: TR then Ext
+        assert_eq!(requant(-128, 8, 3, 16, 0), -16);
+        assert_eq!(requant(-1, 8, 7, 16, 0), -1);
+        // l1 < l2, s1 <= s2: shift into l1 + d bits, then Ext or reduce
+        assert_eq!(requant(-8, 4, 0, 8, 2), -32);
+        assert_eq!(requant(-8, 4, 0, 5, 2), 0);
+        assert_eq!(requant(7, 4, 0, 5, 1), 14);
+    }
+
+    #[test]
+    fn max_pools() {
+        assert_eq!(max_seq_relu(&[3, 9, 1], 8), 9);
+        assert_eq!(max_tree(&[3, 9, 1], 8), 9);
+        assert_eq!(max_tree(&[1, 5, 3, 0, 2], 4), 5);
+        assert_eq!(max_seq_relu(&[-3, -9, -1], 8), -1);
+        assert_eq!(max_tree(&[-3, -9, -1], 8), -1);
+        // Far-apart signed values wrap the difference in `bits` bits, as the protocols do.
+        assert_eq!(max_seq_relu(&[-8, 7], 4), -8);
+        assert_eq!(max_tree(&[-8, 7], 4), -8);
+        assert_eq!(max_seq_relu(&[5], 4), 5);
+    }
+
+    fn tiny_fc() -> Model {
+        let mut b = Builder::new("tiny", Shape::new(3, 1, 1));
+        b.push("fc", Op::Fc { dout: 2 }, &[0]);
+        let mut m = b.finish();
+        m.layers[0].quant.wbits = 8;
+        m
+    }
+
+    #[test]
+    fn linear_semantics() {
+        let m = tiny_fc();
+        // w is [din][dout]: column 0 = (-1, 0, 0), column 1 = (-128, -128, -128)
+        let w = Weights {
+            layers: vec![vec![-1, -128, 0, -128, 0, -128]],
+        };
+        let x = [1, 127, 127];
+        let p = lower::lower(&m, Config::SirnnQuant).unwrap();
+        assert!(matches!(
+            p.steps[0].op,
+            StepOp::LinearSci {
+                bw_a: 8,
+                bw_b: 8,
+                bw_c: 16,
+                ..
+            }
+        ));
+        let r = run_reference(&p, &w, &x).unwrap();
+        // e = 2: floor(-1 / 4) = -1; floor(-128·255 / 4) = -8160
+        assert_eq!(r.logits, vec![-1, -8160]);
+        let p = lower::lower(&m, Config::PrivQuant).unwrap();
+        let r = run_reference(&p, &w, &x).unwrap();
+        assert_eq!(r.logits, vec![-1, -128 * 255]);
+        let p = lower::lower(&m, Config::Sirnn).unwrap();
+        // 16-bit input widths; div_pow2(32, 12) after the matmul's TR by e
+        let r = run_reference(&p, &w, &x).unwrap();
+        assert_eq!(r.logits, vec![0, (-128 * 255 / 4) / 4096]);
+        assert!(run_reference(&p, &w, &x[..2]).is_err());
+        assert!(run_reference(&p, &Weights { layers: vec![vec![]] }, &x).is_err());
+    }
+
+    #[test]
+    fn privquant_residual_semantics() {
+        let mut b = Builder::new("res", Shape::new(2, 4, 4));
+        let c1 = b.push(
+            "c1",
+            Op::Conv {
+                cout: 2,
+                k: 3,
+                stride: 1,
+                pad: 1,
+            },
+            &[0],
+        );
+        let r1 = b.push("r1", Op::Relu, &[c1]);
+        let c2 = b.push(
+            "c2",
+            Op::Conv {
+                cout: 2,
+                k: 3,
+                stride: 1,
+                pad: 1,
+            },
+            &[r1],
+        );
+        let s = b.push("add", Op::Add, &[c2, r1]);
+        let r2 = b.push("r2", Op::Relu, &[s]);
+        b.push("fc", Op::Fc { dout: 3 }, &[r2]);
+        let m = b.finish();
+        let p = lower::lower(&m, Config::PrivQuant).unwrap();
+        let w = config::Weights::random_with(&p.model, 9, config::WeightDist::Symmetric);
+        let x = config::random_input(32, 8, 4);
+        let run = run_reference(&p, &w, &x).unwrap();
+        let lin_c2 = p.linear.iter().position(|l| l.name == "c2").unwrap();
+        let sh = p.linear[lin_c2].shift;
+        let r1_t = p.model_tensor[2];
+        let r1v = &run.values[r1_t];
+        let acc: Vec<i64> = tensor::conv2d(
+            &w.layers[2],
+            &r1v.iter().map(|&v| v as u64).collect::<Vec<_>>(),
+            Shape::new(2, 4, 4),
+            2,
+            3,
+            1,
+            1,
+        )
+        .into_iter()
+        .map(|v| v as i64)
+        .collect();
+        let add_out = p.model_tensor[4];
+        let want: Vec<i64> = acc
+            .iter()
+            .zip(r1v)
+            .map(|(&a, &r)| wrap((a + (r << sh)) >> (sh + 1), 8))
+            .collect();
+        assert_eq!(run.values[add_out], want);
+    }
+}
