@@ -76,7 +76,11 @@ fn print_step_counts() {
 
 #[test]
 fn reference_stats() {
-    for m in [builtin::minionn(), builtin::resnet32(), builtin::resnet50(32)] {
+    for m in [
+        builtin::minionn(),
+        builtin::resnet32(),
+        builtin::resnet50(32),
+    ] {
         for cfg in Config::ALL {
             let t = std::time::Instant::now();
             let (p, r) = run(&m, cfg, 1);
@@ -86,7 +90,12 @@ fn reference_stats() {
                 .iter()
                 .map(|(l, f, mx, lim)| format!("{l}:{:.2}/{mx}/{lim}", f))
                 .collect();
-            println!("{} {cfg} {:?}: logits[..4]={:?}", m.name, el, &r.logits[..4]);
+            println!(
+                "{} {cfg} {:?}: logits[..4]={:?}",
+                m.name,
+                el,
+                &r.logits[..4]
+            );
             println!("   {}", s.join(" "));
         }
     }
@@ -94,7 +103,11 @@ fn reference_stats() {
 
 #[test]
 fn calibrated() {
-    for m in [builtin::minionn(), builtin::resnet32(), builtin::resnet50(32)] {
+    for m in [
+        builtin::minionn(),
+        builtin::resnet32(),
+        builtin::resnet50(32),
+    ] {
         let cfg = Config::PrivQuant;
         let p = lower::lower(&m, cfg).unwrap();
         let w = Weights::random_with(&p.model, 1, config::WeightDist::Symmetric);
@@ -102,20 +115,25 @@ fn calibrated() {
             .map(|s| config::random_input(m.input.numel(), 8, 100 + s))
             .collect();
         for cfg in [Config::SirnnQuant, Config::PrivQuant] {
-        let sh = reference::calibrate_shifts(&m, cfg, &w, &xs).unwrap();
-        println!("{} {cfg} shifts {:?}", m.name, sh);
-        let opts = LowerOptions {
-            shift_override: sh,
-            ..Default::default()
-        };
+            let sh = reference::calibrate_shifts(&m, cfg, &w, &xs).unwrap();
+            println!("{} {cfg} shifts {:?}", m.name, sh);
+            let opts = LowerOptions {
+                shift_override: sh,
+                ..Default::default()
+            };
             let p = lower::lower_with(&m, cfg, &opts).unwrap();
-            let r = reference::run_reference(&p, &w, &config::random_input(m.input.numel(), 8, 5)).unwrap();
+            let r = reference::run_reference(&p, &w, &config::random_input(m.input.numel(), 8, 5))
+                .unwrap();
             let st = reference::relu_stats(&p, &r);
             let s: Vec<String> = st
                 .iter()
                 .map(|(l, f, mx, lim)| format!("{l}:{:.2}/{mx}/{lim}", f))
                 .collect();
-            println!("{} {cfg} calibrated: logits[..4]={:?}", m.name, &r.logits[..4]);
+            println!(
+                "{} {cfg} calibrated: logits[..4]={:?}",
+                m.name,
+                &r.logits[..4]
+            );
             println!("   {}", s.join(" "));
         }
     }
@@ -147,7 +165,13 @@ fn step_counts_minionn_resnet32() {
         assert_eq!(p.count("trunc"), 2);
         assert_eq!(p.count("div_pow2"), 0);
         // pool inputs are ReLU outputs: known-MSB extensions
-        assert!(p.steps.iter().all(|s| !matches!(s.op, StepOp::SExt { msb_known: false, .. })));
+        assert!(p.steps.iter().all(|s| !matches!(
+            s.op,
+            StepOp::SExt {
+                msb_known: false,
+                ..
+            }
+        )));
     }
 
     let m = builtin::resnet32();
@@ -161,7 +185,13 @@ fn step_counts_minionn_resnet32() {
     // 31 convs + 15 demotes + gap + 15 residual -> activation (8 -> 6) steps
     assert_eq!(p.count("div_pow2"), 31 + 15 + 1 + 15);
     assert_eq!(count_layer(&p, "s_extend", "s1b1.add"), 2);
-    assert!(p.steps.iter().all(|s| !matches!(s.op, StepOp::SExt { msb_known: true, .. })));
+    assert!(p.steps.iter().all(|s| !matches!(
+        s.op,
+        StepOp::SExt {
+            msb_known: true,
+            ..
+        }
+    )));
     let p = lower::lower(&m, Config::PrivQuant).unwrap();
     // 16 non-branch convs + 15 residual requants + 15 (8 -> 6) requants
     assert_eq!(p.count("requant"), 16 + 15 + 15);
@@ -172,7 +202,11 @@ fn step_counts_minionn_resnet32() {
 
 #[test]
 fn reference_is_deterministic_and_fast() {
-    for m in [builtin::minionn(), builtin::resnet32(), builtin::resnet50(32)] {
+    for m in [
+        builtin::minionn(),
+        builtin::resnet32(),
+        builtin::resnet50(32),
+    ] {
         for cfg in Config::ALL {
             let t = std::time::Instant::now();
             let (p, a) = run(&m, cfg, 11);
@@ -189,7 +223,11 @@ fn reference_is_deterministic_and_fast() {
 fn calibrated_run(m: &Model, cfg: Config, seed: u64) -> (Program, RefRun) {
     let p0 = lower::lower(m, cfg).unwrap();
     let w = Weights::random_with(&p0.model, seed, config::WeightDist::Symmetric);
-    let xs = vec![config::random_input(m.input.numel(), cfg.input_bits(), seed + 1000)];
+    let xs = vec![config::random_input(
+        m.input.numel(),
+        cfg.input_bits(),
+        seed + 1000,
+    )];
     let sh = reference::calibrate_shifts(m, cfg, &w, &xs).unwrap();
     let opts = LowerOptions {
         shift_override: sh,
@@ -207,7 +245,11 @@ fn check_sound(p: &Program, r: &RefRun, what: &str) -> usize {
         let lim = signs::Interval::full(meta.bits);
         for &v in &r.values[t] {
             let v = v as i128;
-            assert!(v >= lim.lo && v <= lim.hi, "{what}: t{t} value {v} outside {} bits", meta.bits);
+            assert!(
+                v >= lim.lo && v <= lim.hi,
+                "{what}: t{t} value {v} outside {} bits",
+                meta.bits
+            );
             assert!(
                 v >= meta.range.lo && v <= meta.range.hi,
                 "{what}: t{t} value {v} outside proven {:?}",
@@ -216,7 +258,10 @@ fn check_sound(p: &Program, r: &RefRun, what: &str) -> usize {
         }
         if meta.nonneg {
             marked += 1;
-            assert!(r.values[t].iter().all(|&v| v >= 0), "{what}: t{t} marked non-negative");
+            assert!(
+                r.values[t].iter().all(|&v| v >= 0),
+                "{what}: t{t} marked non-negative"
+            );
         }
     }
     marked
@@ -224,7 +269,11 @@ fn check_sound(p: &Program, r: &RefRun, what: &str) -> usize {
 
 #[test]
 fn sign_pass_is_sound() {
-    for m in [builtin::minionn(), builtin::resnet32(), builtin::resnet50(32)] {
+    for m in [
+        builtin::minionn(),
+        builtin::resnet32(),
+        builtin::resnet50(32),
+    ] {
         for cfg in Config::ALL {
             for seed in [1, 2] {
                 let (p, r) = run(&m, cfg, seed);
@@ -237,7 +286,11 @@ fn sign_pass_is_sound() {
             check_sound(&p, &r, &format!("{} {cfg} calibrated", m.name));
             // the calibrated run uses the range: no late ReLU layer is all zero
             let stats = reference::relu_stats(&p, &r);
-            assert!(stats.iter().all(|(_, f, _, _)| *f > 0.05), "{} {cfg}: {stats:?}", m.name);
+            assert!(
+                stats.iter().all(|(_, f, _, _)| *f > 0.05),
+                "{} {cfg}: {stats:?}",
+                m.name
+            );
             assert!(r.logits.iter().any(|&v| v != 0));
             let full = LowerOptions {
                 full_range: true,

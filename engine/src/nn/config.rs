@@ -80,7 +80,9 @@ impl std::str::FromStr for Config {
             .into_iter()
             .find(|c| c.name() == s)
             .ok_or_else(|| {
-                format!("unknown protocol '{s}' (accepted: sirnn, sirnn-quant, privquant, privquant-w4)")
+                format!(
+                    "unknown protocol '{s}' (accepted: sirnn, sirnn-quant, privquant, privquant-w4)"
+                )
             })
     }
 }
@@ -182,11 +184,7 @@ pub fn public_hash(model: &Model, cfg: Config) -> [u8; 32] {
 }
 
 /// [`public_hash`] with lowering options (calibrated shifts change the protocols).
-pub fn public_hash_with(
-    model: &Model,
-    cfg: Config,
-    opts: &super::lower::LowerOptions,
-) -> [u8; 32] {
+pub fn public_hash_with(model: &Model, cfg: Config, opts: &super::lower::LowerOptions) -> [u8; 32] {
     let m = apply(model, cfg);
     let program = super::lower::lower_with(&m, cfg, opts)
         .ok()

@@ -9,7 +9,7 @@
 //! * **Activation formats.** A tensor may be wider than the width a conv or FC reads it at
 //!   (its *act width*): the 32-bit in-flight values of `sirnn` (read at 16 bits: a local
 //!   reduce) and the 8-bit residual of the quantized ResNets (read at 6 bits: `div_pow2(8, 2)`
-//!   + reduce in `sirnn-quant`, `Requant(8 → 6)` in privquant). The conversion is emitted once
+//!   then a reduce in `sirnn-quant`, `Requant(8 → 6)` in privquant). The conversion is emitted once
 //!   per tensor and shared by all its readers. Max pools read the act width too.
 //! * **SCI matmul output width** `bwC = bwA + bwB` (32 at W16A16, as SCI's library passes it).
 //! * **Linear layers with no consumer** (the logits, LLaMA's projections) are not rescaled in
@@ -114,7 +114,11 @@ pub enum StepOp {
     /// Local: k×k window sums (no padding) in `bits` bits.
     AvgSum { bits: u32, k: usize, stride: usize },
     /// Local: option-A shortcut (subsample, zero channels).
-    ShortcutA { bits: u32, cout: usize, stride: usize },
+    ShortcutA {
+        bits: u32,
+        cout: usize,
+        stride: usize,
+    },
     /// Local: x · 2^s, from `from` bits into `from + s` bits (never wraps).
     ShiftLeft { from: u32, s: u32 },
     /// Local: a + b in `bits` bits.
@@ -439,7 +443,10 @@ impl<'a> Lowerer<'a> {
         let out = match self.cfg {
             Config::Sirnn => self.emit(
                 layer,
-                StepOp::Reduce { from: m.bits, to: a },
+                StepOp::Reduce {
+                    from: m.bits,
+                    to: a,
+                },
                 &[v.t],
                 m.shape,
                 m.scale,
@@ -454,7 +461,10 @@ impl<'a> Lowerer<'a> {
                 )?;
                 self.emit(
                     layer,
-                    StepOp::Reduce { from: m.bits, to: a },
+                    StepOp::Reduce {
+                        from: m.bits,
+                        to: a,
+                    },
                     &[q],
                     m.shape,
                     m.scale - d as i32,
@@ -756,8 +766,7 @@ impl<'a> Lowerer<'a> {
                         }
                         let s_al = s_al as u32;
                         let acc_range = signs::linear_acc(&lin, self.width_range(p.x));
-                        let sum_range =
-                            acc_range.add(self.width_range(r.t).scale(1i128 << s_al));
+                        let sum_range = acc_range.plus(self.width_range(r.t).scale(1i128 << s_al));
                         let tb = signs::bits_for(sum_range.hull(acc_range))
                             .max(lin.shift + 2)
                             .max(s_al + 1);
@@ -829,7 +838,8 @@ impl<'a> Lowerer<'a> {
                         let t = ma.bits.max(mb.bits) + 1;
                         let a = self.resize(&name, va.t, t, true)?;
                         let b = self.resize(&name, vb.t, t, true)?;
-                        let s = self.emit(&name, StepOp::Add { bits: t }, &[a, b], shape, ma.scale)?;
+                        let s =
+                            self.emit(&name, StepOp::Add { bits: t }, &[a, b], shape, ma.scale)?;
                         let q = self.emit(
                             &name,
                             StepOp::Requant {
@@ -930,7 +940,13 @@ impl<'a> Lowerer<'a> {
                         m.scale,
                     )?;
                     if p > 0 {
-                        self.emit(&name, StepOp::DivPow2 { bw: m.bits, s: p }, &[s], shape, m.scale)?
+                        self.emit(
+                            &name,
+                            StepOp::DivPow2 { bw: m.bits, s: p },
+                            &[s],
+                            shape,
+                            m.scale,
+                        )?
                     } else {
                         s
                     }
@@ -1011,9 +1027,11 @@ pub fn lower_with(model: &Model, cfg: Config, opts: &LowerOptions) -> Result<Pro
             if l.op != Op::Add {
                 continue;
             }
-            if let Some(&t) = l.inputs.iter().find(|&&t| {
-                t > 0 && m.layers[t - 1].op.is_linear() && consumers[t] == [j]
-            }) {
+            if let Some(&t) = l
+                .inputs
+                .iter()
+                .find(|&&t| t > 0 && m.layers[t - 1].op.is_linear() && consumers[t] == [j])
+            {
                 branches.insert(j, t);
             }
         }
@@ -1049,7 +1067,12 @@ pub fn lower_with(model: &Model, cfg: Config, opts: &LowerOptions) -> Result<Pro
     }
     let last = match lw.vals[n] {
         Some(v) => v,
-        None => return lerr(&m.layers[n - 1].name, "the output is a pending residual branch"),
+        None => {
+            return lerr(
+                &m.layers[n - 1].name,
+                "the output is a pending residual branch",
+            );
+        }
     };
     let lm = lw.meta(last.t).clone();
     let out = lw.emit(

@@ -124,13 +124,7 @@ fn to_u64(x: &[i64]) -> Vec<u64> {
 
 /// Execute one step given its inputs.
 /// `shape` is the shape of the first input (pools and the option-A shortcut need it).
-pub fn exec_step(
-    p: &Program,
-    w: &Weights,
-    op: &StepOp,
-    ins: &[&[i64]],
-    shape: Shape,
-) -> Vec<i64> {
+pub fn exec_step(p: &Program, w: &Weights, op: &StepOp, ins: &[&[i64]], shape: Shape) -> Vec<i64> {
     let x = ins[0];
     match *op {
         StepOp::LinearSci { lin, bw_c, .. } => {
@@ -185,19 +179,20 @@ pub fn exec_step(
                 })
                 .collect()
         }
-        StepOp::AvgSum { bits, k, stride } => {
-            tensor::avgpool_sum(&to_u64(x), shape, k, stride)
-                .into_iter()
-                .map(|v| wrap(v as i64, bits))
-                .collect()
-        }
+        StepOp::AvgSum { bits, k, stride } => tensor::avgpool_sum(&to_u64(x), shape, k, stride)
+            .into_iter()
+            .map(|v| wrap(v as i64, bits))
+            .collect(),
         StepOp::ShortcutA { bits, cout, stride } => {
             tensor::shortcut_a(&to_u64(x), shape, cout, stride)
                 .into_iter()
                 .map(|v| wrap(v as i64, bits))
                 .collect()
         }
-        StepOp::ShiftLeft { from, s } => x.iter().map(|&v| wrap(v.wrapping_shl(s), from + s)).collect(),
+        StepOp::ShiftLeft { from, s } => x
+            .iter()
+            .map(|&v| wrap(v.wrapping_shl(s), from + s))
+            .collect(),
         StepOp::Add { bits } => x
             .iter()
             .zip(ins[1])
@@ -251,7 +246,10 @@ pub struct Executor {
 impl Executor {
     pub fn new(p: &Program, input: &[i64]) -> Self {
         let mut values = vec![vec![]; p.tensors.len()];
-        values[p.input] = input.iter().map(|&v| wrap(v, p.tensors[p.input].bits)).collect();
+        values[p.input] = input
+            .iter()
+            .map(|&v| wrap(v, p.tensors[p.input].bits))
+            .collect();
         Executor { values, next: 0 }
     }
     /// Run steps `self.next..end` of `p`.
@@ -262,7 +260,11 @@ impl Executor {
         while self.next < end.min(p.steps.len()) {
             let st = &p.steps[self.next];
             let shape = p.tensors[st.inputs[0]].shape;
-            let ins: Vec<&[i64]> = st.inputs.iter().map(|&t| self.values[t].as_slice()).collect();
+            let ins: Vec<&[i64]> = st
+                .inputs
+                .iter()
+                .map(|&t| self.values[t].as_slice())
+                .collect();
             let out = exec_step(p, w, &st.op, &ins, shape);
             self.values[st.out] = out;
             self.next += 1;
@@ -474,7 +476,16 @@ mod tests {
         let r = run_reference(&p, &w, &x).unwrap();
         assert_eq!(r.logits, vec![0, (-128 * 255 / 4) / 4096]);
         assert!(run_reference(&p, &w, &x[..2]).is_err());
-        assert!(run_reference(&p, &Weights { layers: vec![vec![]] }, &x).is_err());
+        assert!(
+            run_reference(
+                &p,
+                &Weights {
+                    layers: vec![vec![]]
+                },
+                &x
+            )
+            .is_err()
+        );
     }
 
     #[test]

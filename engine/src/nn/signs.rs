@@ -56,11 +56,8 @@ impl Interval {
         let d = 1i128 << s;
         Interval::new(self.lo / d, self.hi / d)
     }
-    pub fn add(self, o: Self) -> Self {
-        Interval::new(
-            self.lo.saturating_add(o.lo),
-            self.hi.saturating_add(o.hi),
-        )
+    pub fn plus(self, o: Self) -> Self {
+        Interval::new(self.lo.saturating_add(o.lo), self.hi.saturating_add(o.hi))
     }
     pub fn scale(self, n: i128) -> Self {
         Interval::new(self.lo.saturating_mul(n), self.hi.saturating_mul(n))
@@ -94,7 +91,7 @@ pub fn linear_acc(lin: &LinearInfo, x: Interval) -> Interval {
 /// Interval of a max pool's output: exact when no comparison difference can wrap in `bits`
 /// (then the result is the true maximum), otherwise the full range.
 fn maxpool(x: Interval, bits: u32) -> Interval {
-    if x.fits(bits) && x.hi - x.lo <= (1i128 << (bits - 1)) - 1 {
+    if x.fits(bits) && x.hi - x.lo < (1i128 << (bits - 1)) {
         x
     } else {
         Interval::full(bits)
@@ -147,7 +144,7 @@ pub fn transfer(op: &StepOp, ins: &[Interval], linear: &[LinearInfo]) -> Interva
         StepOp::ShiftLeft { from, s } => x.or_full(from).scale(1i128 << s),
         StepOp::Add { bits } => {
             let y = ins.get(1).copied().unwrap_or(Interval::new(0, 0));
-            x.add(y).or_full(bits)
+            x.plus(y).or_full(bits)
         }
         StepOp::Reveal { bits } => x.or_full(bits),
     }
@@ -180,7 +177,11 @@ mod tests {
         assert_eq!(Interval::new(-7, 7).trunc_div(1), Interval::new(-3, 3));
         assert_eq!(Interval::new(-7, 7).floor_shr(1), Interval::new(-4, 3));
         assert_eq!(
-            transfer(&StepOp::Reduce { from: 8, to: 4 }, &[Interval::new(0, 8)], &[]),
+            transfer(
+                &StepOp::Reduce { from: 8, to: 4 },
+                &[Interval::new(0, 8)],
+                &[]
+            ),
             Interval::full(4)
         );
         assert_eq!(
