@@ -314,3 +314,29 @@ fn llama_runs() {
         assert!(p.linear.iter().all(|l| l.d2 == 4096));
     }
 }
+
+#[test]
+fn resnet50_224_lowers() {
+    let m = builtin::resnet50(224);
+    for cfg in Config::ALL {
+        let p = lower::lower(&m, cfg).unwrap();
+        assert_eq!(p.linear.len(), 54);
+        assert_eq!(p.elements("relu"), 9_608_704);
+    }
+}
+
+/// `cargo test -p pq-engine --test nn_reference -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn resnet50_224_reference_time() {
+    let m = builtin::resnet50(224);
+    for cfg in [Config::Sirnn, Config::PrivQuant] {
+        let t = std::time::Instant::now();
+        let (_, r) = run(&m, cfg, 1);
+        println!(
+            "resnet50 {cfg}: {:?}, {} logits",
+            t.elapsed(),
+            r.logits.len()
+        );
+    }
+}

@@ -281,6 +281,10 @@ impl Program {
             .map(|s| self.tensors[s.out].shape.numel())
             .sum()
     }
+    /// Metadata of a step's output tensor.
+    pub fn out_meta(&self, step: &Step) -> &TensorMeta {
+        &self.tensors[step.out]
+    }
     /// The steps of one model layer.
     pub fn layer_steps<'a>(&'a self, layer: &'a str) -> impl Iterator<Item = &'a Step> + 'a {
         self.steps.iter().filter(move |s| s.layer == layer)
