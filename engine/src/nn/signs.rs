@@ -191,3 +191,124 @@ mod tests {
         assert_eq!(Interval::full(64).hi, i64::MAX as i128);
     }
 }
+
+#[cfg(test)]
+mod soundness {
+    use super::*;
+    use crate::nn::config::{Config, Weights};
+    use crate::nn::lower::lower;
+    use crate::nn::model::{Builder, Op, Shape};
+    use crate::nn::reference::exec_step;
+    use proptest::prelude::*;
+
+    /// A step of each local/nonlinear kind with widths derived from `l` (2..=64), `s`, `l2`.
+    fn ops(l: u32, s: u32, l2: u32, s1: i32, s2: i32) -> Vec<StepOp> {
+        let s = s % l;
+        let up = (l + 1 + s).min(64);
+        vec![
+            StepOp::DivPow2 { bw: l, s },
+            StepOp::Trunc { bw: l, s },
+            StepOp::Tr {
+                bw: l,
+                s: s.max(1).min(l - 1),
+            },
+            StepOp::Requant { l1: l, s1, l2, s2 },
+            StepOp::Reduce {
+                from: l,
+                to: l2.min(l),
+            },
+            StepOp::SExt {
+                from: l,
+                to: up.max(l),
+                msb_known: false,
+            },
+            StepOp::ZExt {
+                from: l,
+                to: up.max(l),
+            },
+            StepOp::Relu { bits: l },
+            StepOp::MaxPoolSeqRelu {
+                bits: l,
+                k: 2,
+                stride: 2,
+                pad: 0,
+            },
+            StepOp::MaxPoolTree {
+                bits: l,
+                k: 3,
+                stride: 1,
+                pad: 1,
+            },
+            StepOp::AvgSum {
+                bits: l,
+                k: 2,
+                stride: 1,
+            },
+            StepOp::ShortcutA {
+                bits: l,
+                cout: 3,
+                stride: 2,
+            },
+            StepOp::ShiftLeft {
+                from: l,
+                s: s.min(64 - l),
+            },
+            StepOp::Add { bits: l },
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// For random in-range intervals and values inside them, every step's output lies in
+        /// the interval `transfer` claims (and in its width).
+        #[test]
+        fn transfer_contains_exec(
+            l in 2u32..=64, s in 0u32..64, l2 in 1u32..=64,
+            s1 in -8i32..24, s2 in -8i32..24,
+            a in any::<i64>(), b in any::<i64>(), seed in any::<u64>(),
+        ) {
+            let full = Interval::full(l);
+            let (a, b) = (a as i128 % (full.hi + 1), b as i128 % (full.hi + 1));
+            let iv = Interval::new(a.min(b), a.max(b));
+            let mut m = Builder::new("t", Shape::new(1, 4, 4));
+            m.push("fc", Op::Fc { dout: 1 }, &[0]);
+            let mut model = m.finish();
+            model.layers[0].quant.wbits = 2;
+            let p = lower(&model, Config::PrivQuant).unwrap();
+            let w = Weights { layers: vec![vec![0; 16]] };
+            let span = (iv.hi - iv.lo) as u128 + 1;
+            let mut st = seed;
+            let mut draw = || {
+                st = st.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let r = (st >> 11) as u128 % span;
+                (iv.lo + r as i128) as i64
+            };
+            let mut x: Vec<i64> = (0..16).map(|_| draw()).collect();
+            x[0] = iv.lo as i64;
+            x[15] = iv.hi as i64;
+            let y: Vec<i64> = (0..16).map(|_| draw()).collect();
+            for op in ops(l, s, l2, s1, s2) {
+                if let StepOp::Requant { l1, s1, l2, s2 } = op {
+                    if s1 > s2 && (s1 - s2) as u32 >= l1 {
+                        continue;
+                    }
+                }
+                let ins: Vec<&[i64]> = vec![&x, &y];
+                let out = exec_step(&p, &w, &op, &ins, Shape::new(1, 4, 4));
+                let claim = transfer(&op, &[iv, iv], &[]);
+                let bits = match op {
+                    StepOp::Tr { bw, s } => bw - s,
+                    StepOp::Requant { l2, .. } => l2,
+                    StepOp::Reduce { to, .. } | StepOp::SExt { to, .. } | StepOp::ZExt { to, .. } => to,
+                    StepOp::ShiftLeft { from, s } => from + s,
+                    _ => l,
+                };
+                for &v in &out {
+                    let v = v as i128;
+                    prop_assert!(v >= claim.lo && v <= claim.hi, "{op:?} {iv:?}: {v} not in {claim:?}");
+                    prop_assert!(Interval::new(v, v).fits(bits), "{op:?}: {v} not {bits}-bit");
+                }
+            }
+        }
+    }
+}
