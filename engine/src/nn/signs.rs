@@ -288,10 +288,11 @@ mod soundness {
             x[15] = iv.hi as i64;
             let y: Vec<i64> = (0..16).map(|_| draw()).collect();
             for op in ops(l, s, l2, s1, s2) {
-                if let StepOp::Requant { l1, s1, l2, s2 } = op {
-                    if s1 > s2 && (s1 - s2) as u32 >= l1 {
-                        continue;
-                    }
+                if let StepOp::Requant { l1, s1, s2, .. } = op
+                    && s1 > s2
+                    && (s1 - s2) as u32 >= l1
+                {
+                    continue;
                 }
                 let ins: Vec<&[i64]> = vec![&x, &y];
                 let out = exec_step(&p, &w, &op, &ins, Shape::new(1, 4, 4));
