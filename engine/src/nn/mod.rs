@@ -7,3 +7,7 @@ pub mod model;
 pub mod tensor;
 
 pub use model::{Layer, Model, ModelError, Op, Shape, TensorId};
+pub mod config;
+pub mod lower;
+pub mod reference;
+pub mod signs;
