@@ -1,10 +1,20 @@
 //! In-memory duplex channel pair: each direction is an unbounded queue of messages.
+//!
+//! Buffers are recycled: when a receiver has copied a message out, the buffer goes back to the
+//! sender's pool, so steady streams of large messages (OT columns, payloads) allocate and
+//! fault in pages once instead of per message.
 
 use crate::channel::Channel;
 use crate::error::{ChannelError, Result};
 use crate::meter::Meter;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// Buffers kept per direction for reuse.
+const POOL_MAX: usize = 32;
+
+type Pool = Arc<Mutex<Vec<Vec<u8>>>>;
 
 /// One end of an in-memory pair. No framing bytes; no timeout unless set.
 pub struct MemChannel {
@@ -13,20 +23,28 @@ pub struct MemChannel {
     meter: Meter,
     timeout: Option<Duration>,
     max_message: usize,
+    /// Buffers for this end's sends (the peer returns them after reading).
+    send_pool: Pool,
+    /// The peer's send pool, where this end returns buffers it has read.
+    return_pool: Pool,
 }
 
 /// A connected pair `(a, b)`: what `a` sends, `b` receives, and vice versa.
 pub fn mem_pair() -> (MemChannel, MemChannel) {
     let (ta, rb) = channel();
     let (tb, ra) = channel();
-    let mk = |tx, rx| MemChannel {
+    let pa: Pool = Arc::default();
+    let pb: Pool = Arc::default();
+    let mk = |tx, rx, send_pool: &Pool, return_pool: &Pool| MemChannel {
         tx,
         rx,
         meter: Meter::new(),
         timeout: None,
         max_message: usize::MAX,
+        send_pool: send_pool.clone(),
+        return_pool: return_pool.clone(),
     };
-    (mk(ta, ra), mk(tb, rb))
+    (mk(ta, ra, &pa, &pb), mk(tb, rb, &pb, &pa))
 }
 
 impl MemChannel {
@@ -37,6 +55,15 @@ impl MemChannel {
     /// Refuse received messages larger than `max` bytes.
     pub fn set_max_message(&mut self, max: usize) {
         self.max_message = max;
+    }
+    /// Hand a read buffer back to the peer's send pool.
+    fn recycle(&self, b: Vec<u8>) {
+        if b.capacity() >= 4096
+            && let Ok(mut p) = self.return_pool.lock()
+            && p.len() < POOL_MAX
+        {
+            p.push(b);
+        }
     }
     fn next(&mut self) -> Result<Vec<u8>> {
         let m = match self.timeout {
@@ -63,7 +90,19 @@ impl MemChannel {
 
 impl Channel for MemChannel {
     fn send(&mut self, msg: &[u8]) -> Result<()> {
-        self.send_vec(msg.to_vec())
+        let recycled = self.send_pool.lock().ok().and_then(|mut p| {
+            let i = p.iter().position(|b| b.capacity() >= msg.len())?;
+            Some(p.swap_remove(i))
+        });
+        let buf = match recycled {
+            Some(mut b) => {
+                b.clear();
+                b.extend_from_slice(msg);
+                b
+            }
+            None => msg.to_vec(),
+        };
+        self.send_vec(buf)
     }
     fn send_vec(&mut self, msg: Vec<u8>) -> Result<()> {
         self.meter.on_send(msg.len(), 0);
@@ -80,6 +119,7 @@ impl Channel for MemChannel {
             });
         }
         buf.copy_from_slice(&m);
+        self.recycle(m);
         Ok(())
     }
     fn recv_vec(&mut self, max: usize) -> Result<Vec<u8>> {
