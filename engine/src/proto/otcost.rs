@@ -1,0 +1,89 @@
+//! OT call costs as [`Cost`]s (who sends what), on top of the OT layer's byte counts
+//! (sci-baseline.md §1.3–1.6, §12). Every non-empty OT call is one round trip: the OT
+//! receiver's extension columns, then the sender's payload.
+//!
+//! `offline_bytes` is the part a random-OT preprocessing split would move offline: the
+//! extension columns minus the online derandomisation bits (1 bit per 1-of-2 OT choice,
+//! log2 N bits per 1-of-N OT choice).
+
+use crate::{Cost, Profile, Role};
+
+/// SCI's padding rule (sci-baseline.md §1.6); `pad(0) = 0`.
+pub fn sci_pad(n: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    let block = (n.div_ceil(256) * 256).min(16384);
+    n.div_ceil(block) * block
+}
+
+fn cols(n: u64, pr: Profile) -> u64 {
+    if pr.sci_padding() { sci_pad(n) } else { n }
+}
+
+fn batched_words(items: u64, per_item: u64, bits: u64, batch: u64, word: u64) -> u64 {
+    let full = items / batch;
+    let rest = items % batch;
+    let one = |k: u64| (k * per_item * bits).div_ceil(8 * word) * word;
+    full * one(batch) + if rest > 0 { one(rest) } else { 0 }
+}
+
+fn word(l: u32) -> u64 {
+    if l <= 8 { 1 } else { 8 }
+}
+
+fn mk(sender: Role, n: u64, col_bytes: u64, payload: u64, derand_bits: u64) -> Cost {
+    if n == 0 {
+        return Cost::ZERO;
+    }
+    let recv = Cost::one_way(sender.other(), col_bytes, 1);
+    let send = Cost::one_way(sender, payload, 0);
+    let mut c = recv.then(send);
+    c.offline_bytes = col_bytes.saturating_sub(derand_bits.div_ceil(8));
+    c
+}
+
+/// n l-bit correlated OTs (SCI `send_cot`): λ + l bits each.
+pub fn cot(sender: Role, n: u64, l: u32, pr: Profile) -> Cost {
+    let pay = if pr.sci_padding() { batched_words(n, 1, l as u64, 1024, 8) } else { (n * l as u64).div_ceil(8) };
+    mk(sender, n, 16 * cols(n, pr), pay, n)
+}
+
+/// n chosen-message 1-of-2 OTs with l-bit messages: λ + 2l bits each.
+pub fn got(sender: Role, n: u64, l: u32, pr: Profile) -> Cost {
+    let pay = if pr.sci_padding() { batched_words(n, 2, l as u64, 1024, word(l)) } else { (2 * n * l as u64).div_ceil(8) };
+    mk(sender, n, 16 * cols(n, pr), pay, n)
+}
+
+/// n 1-of-N OTs with l-bit messages: 2λ + N·l bits each.
+pub fn kkot(sender: Role, n: u64, nn: u64, l: u32, pr: Profile) -> Cost {
+    let pay =
+        if pr.sci_padding() { batched_words(n, nn, l as u64, 2048, word(l)) } else { (n * nn * l as u64).div_ceil(8) };
+    mk(sender, n, 32 * cols(n, pr), pay, n * super::util::clog2(nn) as u64)
+}
+
+/// Batched COT (matmul cross terms): `groups` = (number of OTs, message length) pairs, each OT
+/// carrying `msgs` messages.
+pub fn batched_cot(sender: Role, groups: &[(u64, u32)], msgs: u64, pr: Profile) -> Cost {
+    let n: u64 = groups.iter().map(|g| g.0).sum();
+    let pay = if pr.sci_padding() {
+        groups.iter().map(|&(k, l)| k * (msgs * l as u64).div_ceil(8)).sum()
+    } else {
+        groups.iter().map(|&(k, l)| k * msgs * l as u64).sum::<u64>().div_ceil(8)
+    };
+    mk(sender, n, 16 * cols(n, pr), pay, n)
+}
+
+/// Batched chosen-message OT (matmul wrap MUX): n OTs with `msgs` pairs of l-bit messages.
+pub fn batched_got(sender: Role, n: u64, msgs: u64, l: u32, pr: Profile) -> Cost {
+    let pay = if pr.sci_padding() { n * 2 * (msgs * l as u64).div_ceil(8) } else { (2 * n * msgs * l as u64).div_ceil(8) };
+    mk(sender, n, 16 * cols(n, pr), pay, n)
+}
+
+/// Both parties send `bytes_each` bytes at the same time: one round trip.
+pub fn exchange(bytes_each: u64) -> Cost {
+    if bytes_each == 0 {
+        return Cost::ZERO;
+    }
+    Cost { server_to_client: bytes_each, client_to_server: bytes_each, rounds: 1, offline_bytes: 0 }
+}
