@@ -1,0 +1,42 @@
+//! OT throughput (run with `cargo test --release -p pq-engine --test ot_bench -- --ignored --nocapture`).
+
+use pq_engine::ot::OtOpts;
+use pq_engine::ot::bench::{
+    bench_base_ot, bench_batched_cot, bench_cot, bench_got, bench_kkot, bench_rcot,
+};
+use pq_netsim::Transport;
+
+fn n_from_env(default: usize) -> usize {
+    std::env::var("PQ_OT_N")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+#[ignore]
+fn bench_ot_all() {
+    let n = n_from_env(1 << 22);
+    let t = bench_base_ot(128, Transport::Mem).unwrap();
+    eprintln!("base OT x128: {:.2} ms", t * 1e3);
+    for r in [
+        bench_rcot(n, Transport::Mem).unwrap(),
+        bench_cot(n, 32, OtOpts::SCI, Transport::Mem).unwrap(),
+        bench_got(n, 8, OtOpts::SCI, Transport::Mem).unwrap(),
+        bench_kkot(n / 4, 16, 2, OtOpts::SCI, Transport::Mem).unwrap(),
+        bench_batched_cot(n / 64, 64, 16, OtOpts::SCI, Transport::Mem).unwrap(),
+    ] {
+        eprintln!(
+            "{:<28} n={:<9} {:>8.3} s {:>8.2} M OT/s  s->c {:>12} c->s {:>12}  correct={} bytes_ok={}",
+            r.op,
+            r.n,
+            r.wall_s,
+            r.ots_per_s / 1e6,
+            r.bytes_server_to_client,
+            r.bytes_client_to_server,
+            r.correct,
+            r.bytes_match_cost
+        );
+        assert!(r.correct && r.bytes_match_cost);
+    }
+}
