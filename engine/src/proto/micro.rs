@@ -457,7 +457,7 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
                     "sext" => sv,
                     "trunc" => sv >> s,
                     "tr" => (v >> s) as i64,
-                    "divpow2" => sv / (1i64 << s),
+                    "divpow2" => (sv as i128 / (1i128 << s)) as i64,
                     _ => sv.max(0),
                 };
                 (r as u64) & mask(lout)

@@ -1,0 +1,96 @@
+//! Every protocol through the micro runner: both parties on two threads over a real channel,
+//! reconstructed output == plaintext reference, measured bytes == cost function.
+
+use pq_engine::proto::matmul::MultMode;
+use pq_engine::proto::micro::{run_micro, MicroParams, MicroReport};
+use pq_netsim::Transport;
+
+fn go(op: &str, p: &MicroParams) -> MicroReport {
+    let r = run_micro(op, p, Transport::Mem, Some(7)).unwrap_or_else(|e| panic!("{op}: {e}"));
+    assert!(r.correct, "{op} {p:?}: wrong output");
+    assert!(
+        r.cost_matches,
+        "{op} {p:?}: measured {}/{} vs cost {}",
+        r.bytes_server_to_client, r.bytes_client_to_server, r.cost_bytes
+    );
+    r
+}
+
+fn base(n: usize) -> MicroParams {
+    MicroParams { n, ..MicroParams::default() }
+}
+
+#[test]
+fn ot_ops() {
+    for n in [0usize, 1, 7, 1000] {
+        go("cot", &MicroParams { l: Some(13), ..base(n) });
+        go("cot", &MicroParams { l: None, ..base(n) });
+        go("got", &MicroParams { l: Some(8), ..base(n) });
+        go("kkot", &MicroParams { l: Some(2), nn: 16, ..base(n) });
+    }
+}
+
+#[test]
+fn comparisons() {
+    for l in [1u32, 2, 3, 4, 5, 8, 9, 12, 13, 16, 17, 31, 32, 33, 63, 64] {
+        for n in [1usize, 9, 100] {
+            go("mill", &MicroParams { l: Some(l), ..base(n) });
+            go("milleq", &MicroParams { l: Some(l), ..base(n) });
+            go("eq", &MicroParams { l: Some(l), ..base(n) });
+        }
+    }
+}
+
+#[test]
+fn aux() {
+    for l in [1u32, 2, 5, 16, 32, 63, 64] {
+        for n in [0usize, 1, 33] {
+            for op in ["wrap", "msb", "msb2wrap", "b2a", "mux"] {
+                go(op, &MicroParams { l: Some(l), ..base(n) });
+            }
+        }
+    }
+    for n in [0usize, 1, 2, 35] {
+        go("and", &base(n));
+    }
+}
+
+#[test]
+fn extension_truncation() {
+    for (from, to) in [(1u32, 2u32), (4, 4), (8, 9), (16, 32), (32, 64), (63, 64)] {
+        for mk in [false, true] {
+            go("zext", &MicroParams { from, to, msb_known: mk, ..base(37) });
+            go("sext", &MicroParams { from, to, msb_known: mk, ..base(37) });
+        }
+    }
+    for (bw, s) in [(2u32, 1u32), (16, 0), (16, 7), (16, 15), (32, 12), (64, 1), (64, 63), (5, 4)] {
+        for mk in [false, true] {
+            go("trunc", &MicroParams { bw, s, msb_known: mk, ..base(35) });
+        }
+        go("tr", &MicroParams { bw, s, ..base(35) });
+        go("divpow2", &MicroParams { bw, s, ..base(35) });
+    }
+    for l in [1u32, 2, 16, 32, 64] {
+        go("relu", &MicroParams { l: Some(l), ..base(35) });
+    }
+}
+
+#[test]
+fn matmul_modes() {
+    for mode in [MultMode::AliceHasA, MultMode::AliceHasB, MultMode::None] {
+        for (d1, d2, d3, a, b) in [(1usize, 100usize, 35usize, 8u32, 8u32), (4, 9, 5, 2, 4), (3, 1, 2, 4, 6), (2, 17, 3, 16, 16)] {
+            let p = MicroParams { d1, d2, d3, bwa: a, bwb: b, mode, ..base(0) };
+            go("matmul", &p);
+        }
+    }
+}
+
+#[test]
+fn invalid_params_are_typed_errors() {
+    let e = run_micro("tr", &MicroParams { bw: 16, s: 16, ..base(4) }, Transport::Mem, Some(1)).err().map(|e| e.to_string());
+    assert!(e.unwrap_or_default().contains("--s"));
+    let e = run_micro("mill", &MicroParams { l: Some(65), ..base(4) }, Transport::Mem, Some(1)).err().map(|e| e.to_string());
+    assert!(e.unwrap_or_default().contains("--l"));
+    let e = run_micro("nope", &base(4), Transport::Mem, Some(1)).err().map(|e| e.to_string());
+    assert!(e.unwrap_or_default().contains("--op"));
+}
