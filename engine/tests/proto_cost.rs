@@ -121,3 +121,28 @@ fn golden_conv_section10() {
     let t = MatmulParams { d1: 16, ..mp };
     assert_eq!(matmul::cost(&t, S).total(), 512_816_896);
 }
+
+/// The full 56×56×64 W2A4 conv (big: run with `--ignored`).
+#[test]
+#[ignore]
+fn conv56_measured() {
+    let r = pq_engine::proto::micro::run_conv(&conv56(), pq_netsim::Transport::Mem, Some(3)).expect("conv");
+    eprintln!(
+        "conv56: bytes {} (s2c {}, c2s {}), rounds {}, flights {}, wall {:.2} s, correct {}",
+        r.bytes_total, r.bytes_server_to_client, r.bytes_client_to_server, r.rounds, r.measured_flights, r.wall_s, r.correct
+    );
+    assert!(r.correct);
+    assert!(r.cost_matches);
+    assert_eq!(r.bytes_total, 1_425_439_744);
+}
+
+/// A small conv end to end (im2col, AliceHasA, TR).
+#[test]
+fn conv_small_measured() {
+    for (hw, cin, cout, k, stride, signed) in [(6usize, 3usize, 4usize, 3usize, 1usize, false), (5, 2, 3, 1, 1, true), (7, 2, 2, 3, 2, true)] {
+        let c = ConvParams { hw, cin, cout, k, stride, wbits: 2, abits: 4, signed_input: signed, sci_threads: 4, profile: S };
+        let r = pq_engine::proto::micro::run_conv(&c, pq_netsim::Transport::Mem, Some(5)).expect("conv");
+        assert!(r.correct && r.cost_matches, "{c:?}");
+        assert!(r.bytes_sci_threads.is_some());
+    }
+}
