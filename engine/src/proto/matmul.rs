@@ -234,10 +234,28 @@ fn chunks(n: usize, msgs: usize, pr: Profile) -> Vec<(usize, usize)> {
     v
 }
 
-/// Cross terms in one direction. `sender`: this party's role in the COTs. The S operand
-/// (`s_share`, this party's share when sender) is indexed by (r_elem, k) → value; the R
-/// operand's share bits are the receiver's choices. Accumulates into `acc` (indexed by
-/// `out_idx(r_elem, k)`) mod 2^L.
+/// Where R element `el` takes its S row and puts its output row: R = B elements are (h, c)
+/// with S row h (of Aᵀ) and output row c (of Cᵀ); R = A elements are (r, h) with S row h (of
+/// B) and output row r (of C).
+#[derive(Clone, Copy)]
+struct Layout {
+    /// R elements are (outer, inner) = el / div, el % div
+    div: usize,
+    /// S row is el / div (true) or el % div (false)
+    s_is_outer: bool,
+}
+
+impl Layout {
+    #[inline(always)]
+    fn rows(&self, el: usize) -> (usize, usize) {
+        let (o, i) = (el / self.div, el % self.div);
+        if self.s_is_outer { (o, i) } else { (i, o) }
+    }
+}
+
+/// Cross terms in one direction. `sender`: this party sends the COTs (its S share rows
+/// `s_mat`, `msgs` per row), otherwise its R share bits are the choices. Accumulates
+/// `±v << i` into `acc` rows (mod 2^L).
 #[allow(clippy::too_many_arguments)]
 fn cross_dir(
     p: &mut Party,
@@ -247,27 +265,31 @@ fn cross_dir(
     msgs: usize,
     l: u32,
     r_share: &[u64],
-    s_val: &dyn Fn(usize, usize) -> u64,
+    s_mat: &[u64],
+    lay: Layout,
     acc: &mut [u64],
-    out_idx: &dyn Fn(usize, usize) -> usize,
 ) -> ProtoResult<()> {
     let opts = p.opts();
     let pr = p.profile;
+    let mut buf = Vec::new();
+    let mut corr = Vec::new();
     for (b0, b1) in cross_batches(dim, bw_r, msgs, l) {
         let n = (b1 - b0) as usize * dim;
         for (c0, c1) in chunks(n, msgs, pr) {
             let cnt = c1 - c0;
             let lens: Vec<u32> = (c0..c1).map(|g| l - (b0 + (g / dim) as u32)).collect();
-            let mut buf = vec![0u64; cnt * msgs];
+            buf.clear();
+            buf.resize(cnt * msgs, 0u64);
             if sender {
-                let mut corr = vec![0u64; cnt * msgs];
+                corr.clear();
+                corr.resize(cnt * msgs, 0u64);
                 for (t, g) in (c0..c1).enumerate() {
                     let i = b0 + (g / dim) as u32;
-                    let el = g % dim;
+                    let (sr, _) = lay.rows(g % dim);
                     let m = mask(l - i);
-                    let row = &mut corr[t * msgs..(t + 1) * msgs];
-                    for (k, v) in row.iter_mut().enumerate() {
-                        *v = s_val(el, k) & m;
+                    let src = &s_mat[sr * msgs..(sr + 1) * msgs];
+                    for (v, &s) in corr[t * msgs..(t + 1) * msgs].iter_mut().zip(src) {
+                        *v = s & m;
                     }
                 }
                 p.ot.iknp_send.send_batched_cot(&mut *p.ch, &corr, msgs, &lens, opts, &mut buf)?;
@@ -282,12 +304,17 @@ fn cross_dir(
             }
             for (t, g) in (c0..c1).enumerate() {
                 let i = b0 + (g / dim) as u32;
-                let el = g % dim;
-                let row = &buf[t * msgs..(t + 1) * msgs];
-                for (k, &v) in row.iter().enumerate() {
-                    let v = if sender { v.wrapping_neg() } else { v };
-                    let o = out_idx(el, k);
-                    acc[o] = acc[o].wrapping_add(v << i);
+                let (_, orow) = lay.rows(g % dim);
+                let dst = &mut acc[orow * msgs..(orow + 1) * msgs];
+                let src = &buf[t * msgs..(t + 1) * msgs];
+                if sender {
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d = d.wrapping_sub(v << i);
+                    }
+                } else {
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d = d.wrapping_add(v << i);
+                    }
                 }
             }
         }
@@ -296,7 +323,7 @@ fn cross_dir(
 }
 
 /// Wrap-MUX in one direction (SCI `matmul_multiplexer`): shares of w·s with w an XOR-shared
-/// bit per R element and s the sender's S share; both messages sent.
+/// bit per R element and s the sender's S share row; both messages sent.
 #[allow(clippy::too_many_arguments)]
 fn mux_dir(
     p: &mut Party,
@@ -304,45 +331,69 @@ fn mux_dir(
     w: &[u8],
     msgs: usize,
     bw: u32,
-    s_val: &dyn Fn(usize, usize) -> u64,
+    s_mat: &[u64],
+    lay: Layout,
     acc: &mut [u64],
-    out_idx: &dyn Fn(usize, usize) -> usize,
 ) -> ProtoResult<()> {
     let dim = w.len();
-    if dim == 0 {
-        return Ok(());
-    }
     let opts = p.opts();
+    let pr = p.profile;
     let m = mask(bw);
-    let mut buf = vec![0u64; dim * msgs];
-    if sender {
-        let mut m0 = vec![0u64; dim * msgs];
-        let mut m1 = vec![0u64; dim * msgs];
-        for el in 0..dim {
-            for k in 0..msgs {
-                let r = p.prg.next_u64();
-                let s = s_val(el, k);
-                let idx = el * msgs + k;
-                buf[idx] = r;
-                let (a, b) = if w[el] & 1 == 1 { (s, 0) } else { (0, s) };
-                m0[idx] = r.wrapping_add(a) & m;
-                m1[idx] = r.wrapping_add(b) & m;
+    let (mut buf, mut m0, mut m1) = (Vec::new(), Vec::new(), Vec::new());
+    for (c0, c1) in chunks(dim, msgs, pr) {
+        let cnt = c1 - c0;
+        buf.clear();
+        buf.resize(cnt * msgs, 0u64);
+        if sender {
+            p.prg.fill_bytes(bytemuck::cast_slice_mut(&mut buf[..]));
+            m0.clear();
+            m0.resize(cnt * msgs, 0u64);
+            m1.clear();
+            m1.resize(cnt * msgs, 0u64);
+            for (t, el) in (c0..c1).enumerate() {
+                let (sr, _) = lay.rows(el);
+                let src = &s_mat[sr * msgs..(sr + 1) * msgs];
+                let r = &buf[t * msgs..(t + 1) * msgs];
+                let (x0, x1) = (&mut m0[t * msgs..(t + 1) * msgs], &mut m1[t * msgs..(t + 1) * msgs]);
+                let wb = w[el] & 1 == 1;
+                for k in 0..msgs {
+                    let (a, b) = if wb { (src[k], 0) } else { (0, src[k]) };
+                    x0[k] = r[k].wrapping_add(a) & m;
+                    x1[k] = r[k].wrapping_add(b) & m;
+                }
             }
+            p.ot.iknp_send.send_batched_got(&mut *p.ch, &m0, &m1, msgs, bw, opts)?;
+        } else {
+            let ch: Vec<u8> = w[c0..c1].iter().map(|b| b & 1).collect();
+            p.ot.iknp_recv.recv_batched_got(&mut *p.ch, &ch, msgs, bw, opts, &mut buf)?;
         }
-        p.ot.iknp_send.send_batched_got(&mut *p.ch, &m0, &m1, msgs, bw, opts)?;
-    } else {
-        let ch: Vec<u8> = w.iter().map(|b| b & 1).collect();
-        p.ot.iknp_recv.recv_batched_got(&mut *p.ch, &ch, msgs, bw, opts, &mut buf)?;
-    }
-    for el in 0..dim {
-        for k in 0..msgs {
-            let v = buf[el * msgs + k];
-            let v = if sender { v.wrapping_neg() } else { v };
-            let o = out_idx(el, k);
-            acc[o] = acc[o].wrapping_add(v);
+        for (t, el) in (c0..c1).enumerate() {
+            let (_, orow) = lay.rows(el);
+            let dst = &mut acc[orow * msgs..(orow + 1) * msgs];
+            let src = &buf[t * msgs..(t + 1) * msgs];
+            if sender {
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = d.wrapping_sub(v);
+                }
+            } else {
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = d.wrapping_add(v);
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// Transpose a rows × cols row-major matrix.
+fn transpose(m: &[u64], rows: usize, cols: usize) -> Vec<u64> {
+    let mut t = vec![0u64; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = m[r * cols + c];
+        }
+    }
+    t
 }
 
 /// The matmul. `a` (d1×d2) and `b` (d2×d3) are this party's shares (row-major, bwA / bwB
@@ -411,25 +462,20 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
     {
         let (dim, bw_r, msgs) = if pl.r_is_a { (d1 * d2, pl.bwa, d3) } else { (d2 * d3, pl.bwb, d1) };
         let (r_share, s_share): (&[u64], &[u64]) = if pl.r_is_a { (&ta, &tb) } else { (&tb, &ta) };
-        // S value for R element `el` and message k
-        let s_val = |el: usize, k: usize| -> u64 {
-            if pl.r_is_a {
-                let h = el % d2;
-                s_share[h * d3 + k]
-            } else {
-                let h = el / d3;
-                s_share[k * d2 + h]
-            }
-        };
-        let out_idx = |el: usize, k: usize| -> usize {
-            if pl.r_is_a { (el / d2) * d3 + k } else { (el % d3) * d1 + k }
+        let lay = if pl.r_is_a { Layout { div: d2, s_is_outer: false } } else { Layout { div: d3, s_is_outer: true } };
+        let s_t;
+        let s_mat: &[u64] = if pl.r_is_a {
+            s_share
+        } else {
+            s_t = transpose(s_share, d1, d2);
+            &s_t
         };
         // straight: ALICE sends; reversed: BOB sends
         if pl.straight {
-            cross_dir(p, alice, dim, bw_r, msgs, l, r_share, &s_val, &mut acc_t, &out_idx)?;
+            cross_dir(p, alice, dim, bw_r, msgs, l, r_share, s_mat, lay, &mut acc_t)?;
         }
         if pl.reversed {
-            cross_dir(p, !alice, dim, bw_r, msgs, l, r_share, &s_val, &mut acc_t, &out_idx)?;
+            cross_dir(p, !alice, dim, bw_r, msgs, l, r_share, s_mat, lay, &mut acc_t)?;
         }
     }
     let mut c: Vec<u64> = if pl.r_is_a {
@@ -466,11 +512,10 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
     if l > pl.bwa && !a_pub {
         wa = wrap::run(p, &ta, pl.bwa)?;
         let mut acc = vec![0u64; d1 * d3];
-        let s_val = |el: usize, k: usize| -> u64 { tb[(el % d2) * d3 + k] };
-        let out_idx = |el: usize, k: usize| -> usize { (el / d2) * d3 + k };
-        mux_dir(p, alice, &wa, d3, l - pl.bwa, &s_val, &mut acc, &out_idx)?;
+        let lay = Layout { div: d2, s_is_outer: false };
+        mux_dir(p, alice, &wa, d3, l - pl.bwa, &tb, lay, &mut acc)?;
         if mp.mode == MultMode::None {
-            mux_dir(p, !alice, &wa, d3, l - pl.bwa, &s_val, &mut acc, &out_idx)?;
+            mux_dir(p, !alice, &wa, d3, l - pl.bwa, &tb, lay, &mut acc)?;
         }
         for (cv, av) in c.iter_mut().zip(&acc) {
             *cv = cv.wrapping_sub(av << pl.bwa);
@@ -479,11 +524,11 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
     if l > pl.bwb && !b_pub {
         wb = wrap::run(p, &tb, pl.bwb)?;
         let mut acc = vec![0u64; d3 * d1];
-        let s_val = |el: usize, k: usize| -> u64 { ta[k * d2 + el / d3] };
-        let out_idx = |el: usize, k: usize| -> usize { (el % d3) * d1 + k };
-        mux_dir(p, alice, &wb, d1, l - pl.bwb, &s_val, &mut acc, &out_idx)?;
+        let lay = Layout { div: d3, s_is_outer: true };
+        let ta_t = transpose(&ta, d1, d2);
+        mux_dir(p, alice, &wb, d1, l - pl.bwb, &ta_t, lay, &mut acc)?;
         if mp.mode == MultMode::None {
-            mux_dir(p, !alice, &wb, d1, l - pl.bwb, &s_val, &mut acc, &out_idx)?;
+            mux_dir(p, !alice, &wb, d1, l - pl.bwb, &ta_t, lay, &mut acc)?;
         }
         for r in 0..d1 {
             for col in 0..d3 {
