@@ -429,6 +429,8 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
     }
     let l = pl.l;
     let ml = mask(l);
+    let t0 = std::time::Instant::now();
+    let tm = |what: &str| if std::env::var_os("PQ_PROTO_TIMING").is_some() { eprintln!("[{}] {what}: {:.2}s", if alice {"A"} else {"B"}, t0.elapsed().as_secs_f64()); };
     // 1. extension + offsets to unsigned
     let sext_local = |v: u64, from: u32, to: u32| -> u64 {
         let s = pq_kernels::ring::to_signed(v & mask(from), from);
@@ -478,6 +480,7 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
             cross_dir(p, !alice, dim, bw_r, msgs, l, r_share, s_mat, lay, &mut acc_t)?;
         }
     }
+    tm("cross");
     let mut c: Vec<u64> = if pl.r_is_a {
         acc_t
     } else {
@@ -506,6 +509,7 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
             }
         }
     }
+    tm("local");
     // 4. wrap corrections
     let mut wa = vec![0u8; d1 * d2];
     let mut wb = vec![0u8; d2 * d3];
@@ -537,6 +541,7 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
             }
         }
     }
+    tm("wrap+mux");
     // signed correction: − 2^(a−1)·Σ_h (tB − 2^b·wB) − 2^(b−1)·Σ_h (tA − 2^a·wA) (+ d2·2^(a+b−2) at BOB)
     let colsum: Vec<u64> = (0..d3)
         .map(|col| {
@@ -562,5 +567,7 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
         }
     }
     // 5. TR by e
-    tr::run(p, &c, l, pl.e)
+    let r = tr::run(p, &c, l, pl.e);
+    tm("tr");
+    r
 }
