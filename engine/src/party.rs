@@ -71,7 +71,12 @@ fn one_side<T>(
         None => crate::ot::try_os_prg()?,
     };
     let mut ot = OtPack::setup(ch, role, &mut prg)?;
-    let setup = ot.setup_bytes;
+    // a 1-byte simultaneous exchange so that both meters start the protocol after a receive
+    // (flights are then counted from the protocol's first send); counted as setup
+    ch.send(&[0u8])?;
+    let mut sync = [0u8; 1];
+    ch.recv(&mut sync)?;
+    let setup = ot.setup_bytes + 2;
     let before = ch.meter().total();
     let t = std::time::Instant::now();
     let own = match seed {

@@ -94,3 +94,40 @@ fn invalid_params_are_typed_errors() {
     let e = run_micro("nope", &base(4), Transport::Mem, Some(1)).err().map(|e| e.to_string());
     assert!(e.unwrap_or_default().contains("--op"));
 }
+
+/// Rounds (cost function) against measured flights (the busier party) per op.
+#[test]
+fn rounds_vs_flights() {
+    let cases: Vec<(&str, MicroParams)> = vec![
+        ("cot", MicroParams { l: Some(16), ..base(100) }),
+        ("got", MicroParams { l: Some(8), ..base(100) }),
+        ("kkot", MicroParams { l: Some(2), ..base(100) }),
+        ("mill", MicroParams { l: Some(4), ..base(100) }),
+        ("mill", MicroParams { l: Some(32), ..base(100) }),
+        ("milleq", MicroParams { l: Some(16), ..base(100) }),
+        ("milleq", MicroParams { l: Some(18), ..base(100) }),
+        ("eq", MicroParams { l: Some(32), ..base(100) }),
+        ("wrap", MicroParams { l: Some(32), ..base(100) }),
+        ("msb", MicroParams { l: Some(32), ..base(100) }),
+        ("msb2wrap", MicroParams { l: Some(32), ..base(100) }),
+        ("b2a", MicroParams { l: Some(16), ..base(100) }),
+        ("mux", MicroParams { l: Some(16), ..base(100) }),
+        ("and", base(100)),
+        ("zext", MicroParams { from: 16, to: 32, ..base(100) }),
+        ("zext", MicroParams { from: 16, to: 32, msb_known: true, ..base(100) }),
+        ("tr", MicroParams { bw: 32, s: 12, ..base(100) }),
+        ("trunc", MicroParams { bw: 32, s: 12, ..base(100) }),
+        ("divpow2", MicroParams { bw: 32, s: 12, ..base(100) }),
+        ("relu", MicroParams { l: Some(32), ..base(100) }),
+        ("matmul", MicroParams { d1: 4, d2: 9, d3: 5, bwa: 2, bwb: 4, mode: MultMode::AliceHasA, ..base(0) }),
+    ];
+    for (op, p) in cases {
+        let r = go(op, &p);
+        eprintln!("{op:9} rounds {:3} flights {:3}", r.rounds, r.measured_flights);
+        // sequential protocols: one flight per round trip. Exception: SCI runs the two COT
+        // directions of a MUX at the same time (the cost counts 1 round trip); this engine
+        // runs them one after the other on one channel, one extra flight.
+        let extra = u64::from(op == "mux" || op == "relu");
+        assert_eq!(r.measured_flights, r.rounds + extra, "{op}");
+    }
+}
