@@ -18,8 +18,20 @@ pub struct Party<'a> {
 }
 
 impl<'a> Party<'a> {
-    pub fn new(role: Role, ch: &'a mut dyn Channel, ot: &'a mut OtPack, prg: Prg, profile: Profile) -> Self {
-        Party { role, ch, ot, prg, profile }
+    pub fn new(
+        role: Role,
+        ch: &'a mut dyn Channel,
+        ot: &'a mut OtPack,
+        prg: Prg,
+        profile: Profile,
+    ) -> Self {
+        Party {
+            role,
+            ch,
+            ot,
+            prg,
+            profile,
+        }
     }
     /// ALICE (the server)?
     pub fn is_alice(&self) -> bool {
@@ -27,7 +39,9 @@ impl<'a> Party<'a> {
     }
     /// The OT options of the profile.
     pub fn opts(&self) -> OtOpts {
-        OtOpts { sci_padding: self.profile.sci_padding() }
+        OtOpts {
+            sci_padding: self.profile.sci_padding(),
+        }
     }
 }
 
@@ -53,7 +67,9 @@ impl<S, C> PartiesOutput<S, C> {
     }
     /// Flights of the busier party (a single-lane round-trip count).
     pub fn flights(&self) -> u64 {
-        self.server_counters.flights.max(self.client_counters.flights)
+        self.server_counters
+            .flights
+            .max(self.client_counters.flights)
     }
 }
 
@@ -113,5 +129,12 @@ where
     )?;
     let (s, sc, setup, ws) = out.server?;
     let (c, cc, _, wc) = out.client?;
-    Ok(PartiesOutput { server: s, client: c, server_counters: sc, client_counters: cc, setup_bytes: setup, wall: ws.max(wc) })
+    Ok(PartiesOutput {
+        server: s,
+        client: c,
+        server_counters: sc,
+        client_counters: cc,
+        setup_bytes: setup,
+        wall: ws.max(wc),
+    })
 }

@@ -2,12 +2,13 @@
 //! plaintext reference and its measured bytes equal its cost function.
 
 use pq_engine::proto::matmul::MultMode;
-use pq_engine::proto::micro::{run_micro, MicroParams};
+use pq_engine::proto::micro::{MicroParams, run_micro};
 use pq_netsim::Transport;
 use proptest::prelude::*;
 
 fn check(op: &str, p: MicroParams, seed: u64) -> Result<(), TestCaseError> {
-    let r = run_micro(op, &p, Transport::Mem, Some(seed)).map_err(|e| TestCaseError::fail(format!("{op}: {e}")))?;
+    let r = run_micro(op, &p, Transport::Mem, Some(seed))
+        .map_err(|e| TestCaseError::fail(format!("{op}: {e}")))?;
     prop_assert!(r.correct, "{} {:?}: wrong output", op, p);
     prop_assert!(r.cost_matches, "{} {:?}: bytes differ from cost", op, p);
     Ok(())

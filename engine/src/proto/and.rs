@@ -2,9 +2,9 @@
 //! with 2-bit messages computes 2 ANDs directly (BOB's 4 share bits are the index, ALICE
 //! masks the table with her random output shares). n is padded to even: 144 bits per AND.
 
+use super::ProtoResult;
 use super::millionaire::{ot_cost, ot_recv, ot_send};
 use super::util::rand_bits;
-use super::ProtoResult;
 use crate::party::Party;
 use crate::{Cost, Profile};
 
@@ -38,7 +38,9 @@ pub fn run(p: &mut Party, x: &[u8], y: &[u8]) -> ProtoResult<Vec<u8>> {
         Ok(z)
     } else {
         let ch: Vec<u8> = (0..pairs)
-            .map(|t| g(x, 2 * t) | (g(y, 2 * t) << 1) | (g(x, 2 * t + 1) << 2) | (g(y, 2 * t + 1) << 3))
+            .map(|t| {
+                g(x, 2 * t) | (g(y, 2 * t) << 1) | (g(x, 2 * t + 1) << 2) | (g(y, 2 * t + 1) << 3)
+            })
             .collect();
         let r = ot_recv(p, &ch, 16, 2)?;
         Ok((0..n).map(|i| ((r[i / 2] >> (i % 2)) & 1) as u8).collect())

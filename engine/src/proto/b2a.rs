@@ -2,15 +2,19 @@
 //! per bit (ALICE sends, correlation −2·x_A; BOB's bit is the choice): λ + l bits. Free for
 //! l = 1 (an XOR share is an arithmetic share mod 2).
 
-use super::otcost;
 use super::ProtoResult;
+use super::otcost;
 use crate::party::Party;
 use crate::{Cost, Profile, Role};
 use pq_kernels::ring::mask;
 
 /// Cost: COT_l per bit (free for l = 1).
 pub fn cost(n: u64, l: u32, pr: Profile) -> Cost {
-    if l <= 1 { Cost::ZERO } else { otcost::cot(Role::Server, n, l, pr) }
+    if l <= 1 {
+        Cost::ZERO
+    } else {
+        otcost::cot(Role::Server, n, l, pr)
+    }
 }
 
 /// Arithmetic shares (l bits) of the shared bits `x`.
@@ -23,14 +27,25 @@ pub fn run(p: &mut Party, x: &[u8], l: u32) -> ProtoResult<Vec<u64>> {
     let m = mask(l);
     let opts = p.opts();
     if p.is_alice() {
-        let corr: Vec<u64> = x.iter().map(|&b| (b as u64 & 1).wrapping_mul(2).wrapping_neg() & m).collect();
+        let corr: Vec<u64> = x
+            .iter()
+            .map(|&b| (b as u64 & 1).wrapping_mul(2).wrapping_neg() & m)
+            .collect();
         let mut r = vec![0u64; n];
-        p.ot.iknp_send.send_cot(&mut *p.ch, &corr, l, opts, &mut r)?;
-        Ok(x.iter().zip(&r).map(|(&b, &r)| (b as u64 & 1).wrapping_sub(r) & m).collect())
+        p.ot.iknp_send
+            .send_cot(&mut *p.ch, &corr, l, opts, &mut r)?;
+        Ok(x.iter()
+            .zip(&r)
+            .map(|(&b, &r)| (b as u64 & 1).wrapping_sub(r) & m)
+            .collect())
     } else {
         let ch: Vec<u8> = x.iter().map(|b| b & 1).collect();
         let mut o = vec![0u64; n];
         p.ot.iknp_recv.recv_cot(&mut *p.ch, &ch, l, opts, &mut o)?;
-        Ok(ch.iter().zip(&o).map(|(&b, &o)| (b as u64).wrapping_add(o) & m).collect())
+        Ok(ch
+            .iter()
+            .zip(&o)
+            .map(|(&b, &o)| (b as u64).wrapping_add(o) & m)
+            .collect())
     }
 }

@@ -9,7 +9,7 @@
 //! 2(λ+bw) bits. s = 0 is a free copy; bw − s − 1 = 0 makes the MillEq free.
 
 use super::tr::check;
-use super::{and, b2a, equality, millionaire_eq, msb_to_wrap, wrap, ProtoResult};
+use super::{ProtoResult, and, b2a, equality, millionaire_eq, msb_to_wrap, wrap};
 use crate::party::Party;
 use crate::{Cost, Profile};
 use pq_kernels::ring::mask;
@@ -42,17 +42,41 @@ pub fn run(p: &mut Party, x: &[u64], bw: u32, s: u32) -> ProtoResult<Vec<u64>> {
     if s == 0 {
         return Ok(x.iter().map(|v| v & mb).collect());
     }
-    let xs: Vec<u64> = x.iter().map(|&v| if alice { v.wrapping_add(1u64 << (bw - 1)) & mb } else { v & mb }).collect();
+    let xs: Vec<u64> = x
+        .iter()
+        .map(|&v| {
+            if alice {
+                v.wrapping_add(1u64 << (bw - 1)) & mb
+            } else {
+                v & mb
+            }
+        })
+        .collect();
     let mu = m0(bw - s - 1);
     let ms = mask(s);
     let low: Vec<u64> = xs.iter().map(|v| v & ms).collect();
-    let up: Vec<u64> = xs.iter().map(|&v| if alice { (v >> s) & mu } else { mu - ((v >> s) & mu) }).collect();
+    let up: Vec<u64> = xs
+        .iter()
+        .map(|&v| {
+            if alice {
+                (v >> s) & mu
+            } else {
+                mu - ((v >> s) & mu)
+            }
+        })
+        .collect();
     let wl = wrap::run(p, &low, s)?;
-    let lowneg: Vec<u64> = if alice { low.clone() } else { low.iter().map(|v| v.wrapping_neg() & ms).collect() };
+    let lowneg: Vec<u64> = if alice {
+        low.clone()
+    } else {
+        low.iter().map(|v| v.wrapping_neg() & ms).collect()
+    };
     let mut zero = equality::run(p, &lowneg, s)?;
     let (g, e) = millionaire_eq::run(p, &up, bw - s - 1)?;
     let a = and::run(p, &wl, &e)?;
-    let mut msb: Vec<u8> = (0..xs.len()).map(|i| g[i] ^ a[i] ^ ((xs[i] >> (bw - 1)) & 1) as u8).collect();
+    let mut msb: Vec<u8> = (0..xs.len())
+        .map(|i| g[i] ^ a[i] ^ ((xs[i] >> (bw - 1)) & 1) as u8)
+        .collect();
     let wu = msb_to_wrap::run(p, &xs, &msb, bw)?;
     if alice {
         zero.iter_mut().for_each(|b| *b ^= 1);
@@ -64,7 +88,11 @@ pub fn run(p: &mut Party, x: &[u64], bw: u32, s: u32) -> ProtoResult<Vec<u64>> {
     let ac = b2a::run(p, &corr, bw)?;
     Ok((0..xs.len())
         .map(|i| {
-            let mut o = (xs[i] >> s).wrapping_add(ac[i]).wrapping_add(awl[i]).wrapping_sub(awu[i].wrapping_shl(bw - s)) & mb;
+            let mut o = (xs[i] >> s)
+                .wrapping_add(ac[i])
+                .wrapping_add(awl[i])
+                .wrapping_sub(awu[i].wrapping_shl(bw - s))
+                & mb;
             if alice {
                 o = o.wrapping_sub(1u64 << (bw - s - 1)) & mb;
             }

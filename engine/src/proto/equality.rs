@@ -6,10 +6,10 @@
 //! (q − 1) bit triples from 1-of-16 KKOTs (2 per OT), then ⌈log2 q⌉ AND levels with SCI's
 //! duplicated openings (8 bits per AND). l = 0 is defined as free: eq = 1.
 
-use super::millionaire::{and_level, leaves, ot_cost, ot_recv, ot_send, triples_std, AndJob};
+use super::ProtoResult;
+use super::millionaire::{AndJob, and_level, leaves, ot_cost, ot_recv, ot_send, triples_std};
 use super::otcost;
 use super::util::{pad8, rand_bits};
-use super::ProtoResult;
 use crate::party::Party;
 use crate::{Cost, Profile};
 
@@ -42,7 +42,10 @@ pub fn cost(n: u64, l: u32, pr: Profile) -> Cost {
 /// Π_Eq: eq XOR shares; each party passes its own l-bit inputs.
 pub fn run(p: &mut Party, data: &[u64], l: u32) -> ProtoResult<Vec<u8>> {
     if l > 64 {
-        return Err(super::param("l", format!("bit-width {l} is out of range (accepted: 0..=64)")));
+        return Err(super::param(
+            "l",
+            format!("bit-width {l} is out of range (accepted: 0..=64)"),
+        ));
     }
     let n = data.len();
     if n == 0 {
@@ -68,11 +71,14 @@ pub fn run(p: &mut Party, data: &[u64], l: u32) -> ProtoResult<Vec<u8>> {
             return Ok(re);
         }
         let ch: Vec<u8> = data.iter().map(|&x| (x & m) as u8).collect();
-        return Ok(ot_recv(p, &ch, nn, 1)?.into_iter().map(|v| (v & 1) as u8).collect());
+        return Ok(ot_recv(p, &ch, nn, 1)?
+            .into_iter()
+            .map(|v| (v & 1) as u8)
+            .collect());
     }
     let n8 = pad8(n as u64) as usize;
     let q = l.div_ceil(4) as usize;
-    let kk16 = if l % 4 == 0 { q } else { q - 1 };
+    let kk16 = if l.is_multiple_of(4) { q } else { q - 1 };
     let (_, mut eq) = leaves(p, data, m, n8, q, kk16, 1)?;
     let tr = triples_std(p, (q - 1) * n8)?;
     let mut used = 0usize;

@@ -6,7 +6,7 @@
 //! Mill(m) + λ + (n − m) bits per element (260 + λ + (n − m) with known MSB).
 //! m = n is a free copy.
 
-use super::{b2a, msb_to_wrap, wrap, ProtoResult};
+use super::{ProtoResult, b2a, msb_to_wrap, wrap};
 use crate::party::Party;
 use crate::{Cost, Profile};
 use pq_kernels::ring::mask;
@@ -15,7 +15,10 @@ fn check(m: u32, n: u32) -> ProtoResult<()> {
     super::check_bw("from", m)?;
     super::check_bw("to", n)?;
     if n < m {
-        return Err(super::param("to", format!("target width {n} is below the source width {m}")));
+        return Err(super::param(
+            "to",
+            format!("target width {n} is below the source width {m}"),
+        ));
     }
     Ok(())
 }
@@ -25,12 +28,22 @@ pub fn cost(n_el: u64, m: u32, n: u32, msb_known: bool, pr: Profile) -> Cost {
     if n <= m {
         return Cost::ZERO;
     }
-    let w = if msb_known { msb_to_wrap::cost(n_el, pr) } else { wrap::cost(n_el, m, pr) };
+    let w = if msb_known {
+        msb_to_wrap::cost(n_el, pr)
+    } else {
+        wrap::cost(n_el, m, pr)
+    };
     w.then(b2a::cost(n_el, n - m, pr))
 }
 
 /// Zero extension of m-bit shares to n bits (x read as unsigned).
-pub fn z_extend(p: &mut Party, x: &[u64], m: u32, n: u32, msb: Option<&[u8]>) -> ProtoResult<Vec<u64>> {
+pub fn z_extend(
+    p: &mut Party,
+    x: &[u64],
+    m: u32,
+    n: u32,
+    msb: Option<&[u8]>,
+) -> ProtoResult<Vec<u64>> {
     check(m, n)?;
     let xm: Vec<u64> = x.iter().map(|v| v & mask(m)).collect();
     if n == m {
@@ -42,19 +55,39 @@ pub fn z_extend(p: &mut Party, x: &[u64], m: u32, n: u32, msb: Option<&[u8]>) ->
     };
     let wa = b2a::run(p, &w, n - m)?;
     let mn = mask(n);
-    Ok(xm.iter().zip(&wa).map(|(&v, &w)| v.wrapping_sub(w << m) & mn).collect())
+    Ok(xm
+        .iter()
+        .zip(&wa)
+        .map(|(&v, &w)| v.wrapping_sub(w << m) & mn)
+        .collect())
 }
 
 /// Signed extension of m-bit shares to n bits.
-pub fn s_extend(p: &mut Party, x: &[u64], m: u32, n: u32, msb: Option<&[u8]>) -> ProtoResult<Vec<u64>> {
+pub fn s_extend(
+    p: &mut Party,
+    x: &[u64],
+    m: u32,
+    n: u32,
+    msb: Option<&[u8]>,
+) -> ProtoResult<Vec<u64>> {
     check(m, n)?;
     if n == m {
         return Ok(x.iter().map(|v| v & mask(m)).collect());
     }
     let off = 1u64 << (m - 1);
     let alice = p.is_alice();
-    let xs: Vec<u64> = x.iter().map(|&v| if alice { v.wrapping_add(off) & mask(m) } else { v & mask(m) }).collect();
-    let flipped: Option<Vec<u8>> = msb.map(|b| b.iter().map(|&v| if alice { v ^ 1 } else { v }).collect());
+    let xs: Vec<u64> = x
+        .iter()
+        .map(|&v| {
+            if alice {
+                v.wrapping_add(off) & mask(m)
+            } else {
+                v & mask(m)
+            }
+        })
+        .collect();
+    let flipped: Option<Vec<u8>> =
+        msb.map(|b| b.iter().map(|&v| if alice { v ^ 1 } else { v }).collect());
     let mut y = z_extend(p, &xs, m, n, flipped.as_deref())?;
     if alice {
         let mn = mask(n);

@@ -3,8 +3,8 @@
 //! (XOR shares of the entry). One 1-of-2^bw_x KKOT with bw_y-bit messages: 2λ + 2^bw_x·bw_y
 //! bits per element (bw_x ≤ 8).
 
-use super::otcost;
 use super::ProtoResult;
+use super::otcost;
 use crate::party::Party;
 use crate::{Cost, Profile};
 use pq_kernels::ring::mask;
@@ -16,9 +16,19 @@ pub fn cost(n: u64, bw_x: u32, bw_y: u32, pr: Profile) -> Cost {
 
 /// ALICE passes `table` (n × 2^bw_x entries), BOB passes `idx` (n indices); both get XOR
 /// shares of table[i][idx[i]].
-pub fn run(p: &mut Party, table: &[u64], idx: &[u8], n: usize, bw_x: u32, bw_y: u32) -> ProtoResult<Vec<u64>> {
+pub fn run(
+    p: &mut Party,
+    table: &[u64],
+    idx: &[u8],
+    n: usize,
+    bw_x: u32,
+    bw_y: u32,
+) -> ProtoResult<Vec<u64>> {
     if !(1..=8).contains(&bw_x) {
-        return Err(super::param("bw_x", format!("{bw_x} is out of range (accepted: 1..=8)")));
+        return Err(super::param(
+            "bw_x",
+            format!("{bw_x} is out of range (accepted: 1..=8)"),
+        ));
     }
     super::check_bw("bw_y", bw_y)?;
     let nn = 1usize << bw_x;
@@ -41,7 +51,8 @@ pub fn run(p: &mut Party, table: &[u64], idx: &[u8], n: usize, bw_x: u32, bw_y: 
         let mut out = vec![0u64; n];
         let o = p.opts();
         if n > 0 {
-            p.ot.kkot_recv.recv(&mut *p.ch, idx, nn, bw_y, o, &mut out)?;
+            p.ot.kkot_recv
+                .recv(&mut *p.ch, idx, nn, bw_y, o, &mut out)?;
         }
         Ok(out)
     }

@@ -24,7 +24,7 @@
 //! the cost's round count. `None` mode runs its two directions one after the other.
 
 use super::util::clog2;
-use super::{extension, otcost, tr, wrap, ProtoResult};
+use super::{ProtoResult, extension, otcost, tr, wrap};
 use crate::party::Party;
 use crate::{Cost, Profile, Role};
 use pq_kernels::ring::mask;
@@ -47,7 +47,9 @@ impl std::str::FromStr for MultMode {
             "alice-has-a" => Ok(MultMode::AliceHasA),
             "alice-has-b" => Ok(MultMode::AliceHasB),
             "none" => Ok(MultMode::None),
-            _ => Err(format!("unknown mode '{s}' (accepted: alice-has-a, alice-has-b, none)")),
+            _ => Err(format!(
+                "unknown mode '{s}' (accepted: alice-has-a, alice-has-b, none)"
+            )),
         }
     }
 }
@@ -88,7 +90,8 @@ fn extension_cost(d1: usize, d2: usize, m: u32, n: u32) -> u64 {
 
 fn cross_term_cost(d1: usize, d2: usize, d3: usize, m: u32, l: u32) -> f64 {
     let (m, l) = (m as f64, l as f64);
-    (d1 as i32).wrapping_mul(d2 as i32) as f64 * (m * 128.0 + d3 as f64 * (m * (l - m) + (m * m + m) / 2.0))
+    (d1 as i32).wrapping_mul(d2 as i32) as f64
+        * (m * 128.0 + d3 as f64 * (m * (l - m) + (m * m + m) / 2.0))
 }
 
 impl MatmulParams {
@@ -99,15 +102,24 @@ impl MatmulParams {
         super::check_bw("bwc", self.bwc)?;
         for (n, v) in [("d1", self.d1), ("d2", self.d2), ("d3", self.d3)] {
             if v == 0 || v > (1 << 30) {
-                return Err(super::param(n, format!("dimension {v} is out of range (accepted: 1..=2^30)")));
+                return Err(super::param(
+                    n,
+                    format!("dimension {v} is out of range (accepted: 1..=2^30)"),
+                ));
             }
         }
         if self.bwc > self.bwa + self.bwb || self.bwc < self.bwa || self.bwc < self.bwb {
-            return Err(super::param("bwc", format!("needs max(bwa, bwb) <= bwc <= bwa + bwb, got {}", self.bwc)));
+            return Err(super::param(
+                "bwc",
+                format!("needs max(bwa, bwb) <= bwc <= bwa + bwb, got {}", self.bwc),
+            ));
         }
         let e = clog2(self.d2 as u64);
         if self.bwc + e > 64 {
-            return Err(super::param("bwc", format!("bwc + ceil(log2 d2) = {} exceeds 64", self.bwc + e)));
+            return Err(super::param(
+                "bwc",
+                format!("bwc + ceil(log2 d2) = {} exceeds 64", self.bwc + e),
+            ));
         }
         Ok(())
     }
@@ -121,18 +133,32 @@ impl MatmulParams {
                     > extension_cost(self.d2, self.d3, self.bwb, self.bwb + e)
             }
         };
-        let (bwa, bwb) = if sender_a { (self.bwa + e, self.bwb) } else { (self.bwa, self.bwb + e) };
+        let (bwa, bwb) = if sender_a {
+            (self.bwa + e, self.bwb)
+        } else {
+            (self.bwa, self.bwb + e)
+        };
         let l = self.bwc + e;
         let (r_is_a, straight, reversed) = match self.mode {
             MultMode::AliceHasA => (false, true, false),
             MultMode::AliceHasB => (false, false, true),
             MultMode::None => {
-                let rb = !(cross_term_cost(self.d1, self.d2, self.d3, bwa, l)
-                    > cross_term_cost(self.d3, self.d2, self.d1, bwb, l));
+                let ca = cross_term_cost(self.d1, self.d2, self.d3, bwa, l);
+                let cb = cross_term_cost(self.d3, self.d2, self.d1, bwb, l);
+                let rb = !matches!(ca.partial_cmp(&cb), Some(std::cmp::Ordering::Greater));
                 (rb, true, true)
             }
         };
-        Plan { e, sender_a, bwa, bwb, l, r_is_a, straight, reversed }
+        Plan {
+            e,
+            sender_a,
+            bwa,
+            bwb,
+            l,
+            r_is_a,
+            straight,
+            reversed,
+        }
     }
 }
 
@@ -167,11 +193,23 @@ pub fn cost(mp: &MatmulParams, pr: Profile) -> Cost {
         }
     }
     // 2. cross terms
-    let (dim, bw_r, msgs) = if pl.r_is_a { (d1 * d2, pl.bwa, d3) } else { (d2 * d3, pl.bwb, d1) };
+    let (dim, bw_r, msgs) = if pl.r_is_a {
+        (d1 * d2, pl.bwa, d3)
+    } else {
+        (d2 * d3, pl.bwb, d1)
+    };
     for (b0, b1) in cross_batches(dim as usize, bw_r, msgs as usize, pl.l) {
         let groups: Vec<(u64, u32)> = (b0..b1).map(|i| (dim, pl.l - i)).collect();
-        let s = if pl.straight { otcost::batched_cot(Role::Server, &groups, msgs, pr) } else { Cost::ZERO };
-        let r = if pl.reversed { otcost::batched_cot(Role::Client, &groups, msgs, pr) } else { Cost::ZERO };
+        let s = if pl.straight {
+            otcost::batched_cot(Role::Server, &groups, msgs, pr)
+        } else {
+            Cost::ZERO
+        };
+        let r = if pl.reversed {
+            otcost::batched_cot(Role::Client, &groups, msgs, pr)
+        } else {
+            Cost::ZERO
+        };
         c = c.then(s.par(r));
     }
     // 4. wrap corrections
@@ -292,7 +330,8 @@ fn cross_dir(
                         *v = s & m;
                     }
                 }
-                p.ot.iknp_send.send_batched_cot(&mut *p.ch, &corr, msgs, &lens, opts, &mut buf)?;
+                p.ot.iknp_send
+                    .send_batched_cot(&mut *p.ch, &corr, msgs, &lens, opts, &mut buf)?;
             } else {
                 let ch: Vec<u8> = (c0..c1)
                     .map(|g| {
@@ -300,7 +339,8 @@ fn cross_dir(
                         ((r_share[g % dim] >> i) & 1) as u8
                     })
                     .collect();
-                p.ot.iknp_recv.recv_batched_cot(&mut *p.ch, &ch, msgs, &lens, opts, &mut buf)?;
+                p.ot.iknp_recv
+                    .recv_batched_cot(&mut *p.ch, &ch, msgs, &lens, opts, &mut buf)?;
             }
             for (t, g) in (c0..c1).enumerate() {
                 let i = b0 + (g / dim) as u32;
@@ -354,7 +394,10 @@ fn mux_dir(
                 let (sr, _) = lay.rows(el);
                 let src = &s_mat[sr * msgs..(sr + 1) * msgs];
                 let r = &buf[t * msgs..(t + 1) * msgs];
-                let (x0, x1) = (&mut m0[t * msgs..(t + 1) * msgs], &mut m1[t * msgs..(t + 1) * msgs]);
+                let (x0, x1) = (
+                    &mut m0[t * msgs..(t + 1) * msgs],
+                    &mut m1[t * msgs..(t + 1) * msgs],
+                );
                 let wb = w[el] & 1 == 1;
                 for k in 0..msgs {
                     let (a, b) = if wb { (src[k], 0) } else { (0, src[k]) };
@@ -362,10 +405,12 @@ fn mux_dir(
                     x1[k] = r[k].wrapping_add(b) & m;
                 }
             }
-            p.ot.iknp_send.send_batched_got(&mut *p.ch, &m0, &m1, msgs, bw, opts)?;
+            p.ot.iknp_send
+                .send_batched_got(&mut *p.ch, &m0, &m1, msgs, bw, opts)?;
         } else {
             let ch: Vec<u8> = w[c0..c1].iter().map(|b| b & 1).collect();
-            p.ot.iknp_recv.recv_batched_got(&mut *p.ch, &ch, msgs, bw, opts, &mut buf)?;
+            p.ot.iknp_recv
+                .recv_batched_got(&mut *p.ch, &ch, msgs, bw, opts, &mut buf)?;
         }
         for (t, el) in (c0..c1).enumerate() {
             let (_, orow) = lay.rows(el);
@@ -422,15 +467,29 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
         b
     };
     if a.len() != d1 * d2 {
-        return Err(super::param("a", format!("A must have d1·d2 = {} elements", d1 * d2)));
+        return Err(super::param(
+            "a",
+            format!("A must have d1·d2 = {} elements", d1 * d2),
+        ));
     }
     if b.len() != d2 * d3 {
-        return Err(super::param("b", format!("B must have d2·d3 = {} elements", d2 * d3)));
+        return Err(super::param(
+            "b",
+            format!("B must have d2·d3 = {} elements", d2 * d3),
+        ));
     }
     let l = pl.l;
     let ml = mask(l);
     let t0 = std::time::Instant::now();
-    let tm = |what: &str| if std::env::var_os("PQ_PROTO_TIMING").is_some() { eprintln!("[{}] {what}: {:.2}s", if alice {"A"} else {"B"}, t0.elapsed().as_secs_f64()); };
+    let tm = |what: &str| {
+        if std::env::var_os("PQ_PROTO_TIMING").is_some() {
+            eprintln!(
+                "[{}] {what}: {:.2}s",
+                if alice { "A" } else { "B" },
+                t0.elapsed().as_secs_f64()
+            );
+        }
+    };
     // 1. extension + offsets to unsigned
     let sext_local = |v: u64, from: u32, to: u32| -> u64 {
         let s = pq_kernels::ring::to_signed(v & mask(from), from);
@@ -440,7 +499,15 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
     let mut tb: Vec<u64>;
     if pl.sender_a {
         ta = if a_pub {
-            a.iter().map(|&v| if alice { sext_local(v, mp.bwa, pl.bwa) } else { 0 }).collect()
+            a.iter()
+                .map(|&v| {
+                    if alice {
+                        sext_local(v, mp.bwa, pl.bwa)
+                    } else {
+                        0
+                    }
+                })
+                .collect()
         } else {
             extension::s_extend(p, a, mp.bwa, pl.bwa, None)?
         };
@@ -454,17 +521,39 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
     let add_a = if a_pub { alice } else { !alice };
     let add_b = if b_pub { alice } else { !alice };
     for v in ta.iter_mut() {
-        *v = if add_a { v.wrapping_add(ha) & ma } else { *v & ma };
+        *v = if add_a {
+            v.wrapping_add(ha) & ma
+        } else {
+            *v & ma
+        };
     }
     for v in tb.iter_mut() {
-        *v = if add_b { v.wrapping_add(hb) & mb } else { *v & mb };
+        *v = if add_b {
+            v.wrapping_add(hb) & mb
+        } else {
+            *v & mb
+        };
     }
     // 2. cross terms
     let mut acc_t = vec![0u64; d1 * d3]; // C^T (d3 × d1) when R = B, C (d1 × d3) when R = A
     {
-        let (dim, bw_r, msgs) = if pl.r_is_a { (d1 * d2, pl.bwa, d3) } else { (d2 * d3, pl.bwb, d1) };
+        let (dim, bw_r, msgs) = if pl.r_is_a {
+            (d1 * d2, pl.bwa, d3)
+        } else {
+            (d2 * d3, pl.bwb, d1)
+        };
         let (r_share, s_share): (&[u64], &[u64]) = if pl.r_is_a { (&ta, &tb) } else { (&tb, &ta) };
-        let lay = if pl.r_is_a { Layout { div: d2, s_is_outer: false } } else { Layout { div: d3, s_is_outer: true } };
+        let lay = if pl.r_is_a {
+            Layout {
+                div: d2,
+                s_is_outer: false,
+            }
+        } else {
+            Layout {
+                div: d3,
+                s_is_outer: true,
+            }
+        };
         let s_t;
         let s_mat: &[u64] = if pl.r_is_a {
             s_share
@@ -474,10 +563,14 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
         };
         // straight: ALICE sends; reversed: BOB sends
         if pl.straight {
-            cross_dir(p, alice, dim, bw_r, msgs, l, r_share, s_mat, lay, &mut acc_t)?;
+            cross_dir(
+                p, alice, dim, bw_r, msgs, l, r_share, s_mat, lay, &mut acc_t,
+            )?;
         }
         if pl.reversed {
-            cross_dir(p, !alice, dim, bw_r, msgs, l, r_share, s_mat, lay, &mut acc_t)?;
+            cross_dir(
+                p, !alice, dim, bw_r, msgs, l, r_share, s_mat, lay, &mut acc_t,
+            )?;
         }
     }
     tm("cross");
@@ -516,7 +609,10 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
     if l > pl.bwa && !a_pub {
         wa = wrap::run(p, &ta, pl.bwa)?;
         let mut acc = vec![0u64; d1 * d3];
-        let lay = Layout { div: d2, s_is_outer: false };
+        let lay = Layout {
+            div: d2,
+            s_is_outer: false,
+        };
         mux_dir(p, alice, &wa, d3, l - pl.bwa, &tb, lay, &mut acc)?;
         if mp.mode == MultMode::None {
             mux_dir(p, !alice, &wa, d3, l - pl.bwa, &tb, lay, &mut acc)?;
@@ -528,7 +624,10 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
     if l > pl.bwb && !b_pub {
         wb = wrap::run(p, &tb, pl.bwb)?;
         let mut acc = vec![0u64; d3 * d1];
-        let lay = Layout { div: d3, s_is_outer: true };
+        let lay = Layout {
+            div: d3,
+            s_is_outer: true,
+        };
         let ta_t = transpose(&ta, d1, d2);
         mux_dir(p, alice, &wb, d1, l - pl.bwb, &ta_t, lay, &mut acc)?;
         if mp.mode == MultMode::None {
@@ -546,24 +645,28 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
     let colsum: Vec<u64> = (0..d3)
         .map(|col| {
             (0..d2).fold(0u64, |s, h| {
-                s.wrapping_add(tb[h * d3 + col]).wrapping_sub((wb[h * d3 + col] as u64) << pl.bwb)
+                s.wrapping_add(tb[h * d3 + col])
+                    .wrapping_sub((wb[h * d3 + col] as u64) << pl.bwb)
             })
         })
         .collect();
     let rowsum: Vec<u64> = (0..d1)
         .map(|r| {
-            (0..d2).fold(0u64, |s, h| s.wrapping_add(ta[r * d2 + h]).wrapping_sub((wa[r * d2 + h] as u64) << pl.bwa))
+            (0..d2).fold(0u64, |s, h| {
+                s.wrapping_add(ta[r * d2 + h])
+                    .wrapping_sub((wa[r * d2 + h] as u64) << pl.bwa)
+            })
         })
         .collect();
-    let bob_const = if alice { 0 } else { (d2 as u64).wrapping_mul(ha.wrapping_mul(hb)) };
-    for r in 0..d1 {
-        for col in 0..d3 {
-            let i = r * d3 + col;
-            c[i] = c[i]
-                .wrapping_sub(ha.wrapping_mul(colsum[col]))
-                .wrapping_sub(hb.wrapping_mul(rowsum[r]))
-                .wrapping_add(bob_const)
-                & ml;
+    let bob_const = if alice {
+        0
+    } else {
+        (d2 as u64).wrapping_mul(ha.wrapping_mul(hb))
+    };
+    for (crow, &rs) in c.chunks_mut(d3).zip(&rowsum) {
+        let k = bob_const.wrapping_sub(hb.wrapping_mul(rs));
+        for (cv, &cs) in crow.iter_mut().zip(&colsum) {
+            *cv = cv.wrapping_sub(ha.wrapping_mul(cs)).wrapping_add(k) & ml;
         }
     }
     // 5. TR by e

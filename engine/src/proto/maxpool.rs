@@ -2,7 +2,7 @@
 //! sequential steps max ← max + ReLU_ring(x_j − max) with CrypTFlow2's ring ReLU on l bits.
 //! Exact when every difference fits in l bits (|x_j − x_k| < 2^(l−1)), as in SCI.
 
-use super::{relu, ProtoResult};
+use super::{ProtoResult, relu};
 use crate::party::Party;
 use crate::{Cost, Profile};
 use pq_kernels::ring::mask;
@@ -21,7 +21,9 @@ pub fn run(p: &mut Party, x: &[u64], rows: usize, k2: usize, l: u32) -> ProtoRes
     let m = mask(l);
     let mut cur: Vec<u64> = (0..rows).map(|r| x[r * k2] & m).collect();
     for j in 1..k2 {
-        let d: Vec<u64> = (0..rows).map(|r| x[r * k2 + j].wrapping_sub(cur[r]) & m).collect();
+        let d: Vec<u64> = (0..rows)
+            .map(|r| x[r * k2 + j].wrapping_sub(cur[r]) & m)
+            .collect();
         let rl = relu::run_ring(p, &d, l)?;
         for r in 0..rows {
             cur[r] = cur[r].wrapping_add(rl[r]) & m;

@@ -4,11 +4,11 @@
 
 use super::matmul::{MatmulParams, MultMode};
 use super::*;
-use crate::party::{run_parties, PartiesOutput, Party};
+use crate::party::{PartiesOutput, Party, run_parties};
 use crate::{Cost, Profile, Role};
+use pq_kernels::Block;
 use pq_kernels::aes::Prg;
 use pq_kernels::ring::{mask, to_signed};
-use pq_kernels::Block;
 use pq_netsim::Transport;
 use serde::Serialize;
 
@@ -141,7 +141,13 @@ fn bits_u64(v: Vec<u8>) -> Vec<u64> {
     v.into_iter().map(|b| b as u64).collect()
 }
 
-fn pair<FS, FC>(t: Transport, pr: Profile, seed: Option<u64>, fs: FS, fc: FC) -> ProtoResult<PartiesOutput<Vec<u64>, Vec<u64>>>
+fn pair<FS, FC>(
+    t: Transport,
+    pr: Profile,
+    seed: Option<u64>,
+    fs: FS,
+    fc: FC,
+) -> ProtoResult<PartiesOutput<Vec<u64>, Vec<u64>>>
 where
     FS: FnOnce(&mut Party) -> Out + Send,
     FC: FnOnce(&mut Party) -> Out + Send,
@@ -150,20 +156,35 @@ where
 }
 
 /// Run one micro op (names as interfaces.md) with random inputs.
-pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u64>) -> ProtoResult<MicroReport> {
+pub fn run_micro(
+    op: &str,
+    p: &MicroParams,
+    transport: Transport,
+    seed: Option<u64>,
+) -> ProtoResult<MicroReport> {
     let mut prg = input_prg(seed)?;
     let n = p.n;
     let pr = p.profile;
     let params = serde_json::to_value(p).unwrap_or(serde_json::Value::Null);
     let xor = |o: &PartiesOutput<Vec<u64>, Vec<u64>>| -> Vec<u64> {
-        o.server.iter().zip(&o.client).map(|(a, b)| (a ^ b) & 1).collect()
+        o.server
+            .iter()
+            .zip(&o.client)
+            .map(|(a, b)| (a ^ b) & 1)
+            .collect()
     };
     let add = |o: &PartiesOutput<Vec<u64>, Vec<u64>>, l: u32| -> Vec<u64> {
-        o.server.iter().zip(&o.client).map(|(a, b)| a.wrapping_add(*b) & mask(l)).collect()
+        o.server
+            .iter()
+            .zip(&o.client)
+            .map(|(a, b)| a.wrapping_add(*b) & mask(l))
+            .collect()
     };
     match op {
         "cot" => {
-            let opts = crate::ot::OtOpts { sci_padding: pr.sci_padding() };
+            let opts = crate::ot::OtOpts {
+                sci_padding: pr.sci_padding(),
+            };
             match p.l {
                 Some(l) => {
                     check_bw("l", l)?;
@@ -177,19 +198,25 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
                         move |pa| {
                             let mut r = vec![0u64; n];
                             if n > 0 {
-                                pa.ot.iknp_send.send_cot(&mut *pa.ch, &c2, l, opts, &mut r)?;
+                                pa.ot
+                                    .iknp_send
+                                    .send_cot(&mut *pa.ch, &c2, l, opts, &mut r)?;
                             }
                             Ok(r)
                         },
                         move |pa| {
                             let mut r = vec![0u64; n];
                             if n > 0 {
-                                pa.ot.iknp_recv.recv_cot(&mut *pa.ch, &ch2, l, opts, &mut r)?;
+                                pa.ot
+                                    .iknp_recv
+                                    .recv_cot(&mut *pa.ch, &ch2, l, opts, &mut r)?;
                             }
                             Ok(r)
                         },
                     )?;
-                    let ok = (0..n).all(|i| o.client[i] == o.server[i].wrapping_add(ch[i] as u64 * corr[i]) & mask(l));
+                    let ok = (0..n).all(|i| {
+                        o.client[i] == o.server[i].wrapping_add(ch[i] as u64 * corr[i]) & mask(l)
+                    });
                     let c = otcost::cot(Role::Server, n as u64, l, pr);
                     Ok(report(op, p, &o, c, ok, params))
                 }
@@ -203,10 +230,15 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
                         move |pa| {
                             let mut q = vec![Block::default(); n];
                             if n > 0 {
-                                pa.ot.iknp_send.send_cot_blocks_opts(&mut *pa.ch, n, opts, &mut q)?;
+                                pa.ot.iknp_send.send_cot_blocks_opts(
+                                    &mut *pa.ch,
+                                    n,
+                                    opts,
+                                    &mut q,
+                                )?;
                             }
                             let d = pa.ot.iknp_send.delta();
-                            let mut v: Vec<u64> = q.iter().flat_map(|b| { [b.lo(), b.hi()] }).collect();
+                            let mut v: Vec<u64> = q.iter().flat_map(|b| [b.lo(), b.hi()]).collect();
                             let (dx, dy) = (d.lo(), d.hi());
                             v.push(dx);
                             v.push(dy);
@@ -215,18 +247,28 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
                         move |pa| {
                             let mut t = vec![Block::default(); n];
                             if n > 0 {
-                                pa.ot.iknp_recv.recv_cot_blocks_opts(&mut *pa.ch, &ch2, opts, &mut t)?;
+                                pa.ot.iknp_recv.recv_cot_blocks_opts(
+                                    &mut *pa.ch,
+                                    &ch2,
+                                    opts,
+                                    &mut t,
+                                )?;
                             }
-                            Ok(t.iter().flat_map(|b| { [b.lo(), b.hi()] }).collect())
+                            Ok(t.iter().flat_map(|b| [b.lo(), b.hi()]).collect())
                         },
                     )?;
                     let (dx, dy) = (o.server[2 * n], o.server[2 * n + 1]);
                     let ok = (0..n).all(|i| {
                         let b = ch[i] as u64;
-                        o.client[2 * i] == o.server[2 * i] ^ (b * dx) && o.client[2 * i + 1] == o.server[2 * i + 1] ^ (b * dy)
+                        o.client[2 * i] == o.server[2 * i] ^ (b * dx)
+                            && o.client[2 * i + 1] == o.server[2 * i + 1] ^ (b * dy)
                     });
                     let bytes = crate::ot::cost::cot_blocks_bytes(n as u64, opts);
-                    let c = if n == 0 { Cost::ZERO } else { Cost::one_way(Role::Client, bytes.recv_to_send, 1) };
+                    let c = if n == 0 {
+                        Cost::ZERO
+                    } else {
+                        Cost::one_way(Role::Client, bytes.recv_to_send, 1)
+                    };
                     Ok(report(op, p, &o, c, ok, params))
                 }
             }
@@ -237,7 +279,9 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
             let m1 = rv(&mut prg, n, l);
             let ch = rb(&mut prg, n);
             let (a0, a1, ch2) = (m0.clone(), m1.clone(), ch.clone());
-            let opts = crate::ot::OtOpts { sci_padding: pr.sci_padding() };
+            let opts = crate::ot::OtOpts {
+                sci_padding: pr.sci_padding(),
+            };
             let o = pair(
                 transport,
                 pr,
@@ -251,24 +295,38 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
                 move |pa| {
                     let mut r = vec![0u64; n];
                     if n > 0 {
-                        pa.ot.iknp_recv.recv_got(&mut *pa.ch, &ch2, l, opts, &mut r)?;
+                        pa.ot
+                            .iknp_recv
+                            .recv_got(&mut *pa.ch, &ch2, l, opts, &mut r)?;
                     }
                     Ok(r)
                 },
             )?;
             let ok = (0..n).all(|i| o.client[i] == if ch[i] == 1 { m1[i] } else { m0[i] });
-            Ok(report(op, p, &o, otcost::got(Role::Server, n as u64, l, pr), ok, params))
+            Ok(report(
+                op,
+                p,
+                &o,
+                otcost::got(Role::Server, n as u64, l, pr),
+                ok,
+                params,
+            ))
         }
         "kkot" => {
             let l = need_l(p)?;
             let nn = p.nn;
             if !(2..=256).contains(&nn) {
-                return Err(param("N", format!("{nn} is out of range (accepted: 2..=256)")));
+                return Err(param(
+                    "N",
+                    format!("{nn} is out of range (accepted: 2..=256)"),
+                ));
             }
             let msgs = rv(&mut prg, n * nn, l);
             let ch: Vec<u8> = (0..n).map(|_| (prg.next_u64() % nn as u64) as u8).collect();
             let (m2, ch2) = (msgs.clone(), ch.clone());
-            let opts = crate::ot::OtOpts { sci_padding: pr.sci_padding() };
+            let opts = crate::ot::OtOpts {
+                sci_padding: pr.sci_padding(),
+            };
             let o = pair(
                 transport,
                 pr,
@@ -282,13 +340,22 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
                 move |pa| {
                     let mut r = vec![0u64; n];
                     if n > 0 {
-                        pa.ot.kkot_recv.recv(&mut *pa.ch, &ch2, nn, l, opts, &mut r)?;
+                        pa.ot
+                            .kkot_recv
+                            .recv(&mut *pa.ch, &ch2, nn, l, opts, &mut r)?;
                     }
                     Ok(r)
                 },
             )?;
             let ok = (0..n).all(|i| o.client[i] == msgs[i * nn + ch[i] as usize]);
-            Ok(report(op, p, &o, otcost::kkot(Role::Server, n as u64, nn as u64, l, pr), ok, params))
+            Ok(report(
+                op,
+                p,
+                &o,
+                otcost::kkot(Role::Server, n as u64, nn as u64, l, pr),
+                ok,
+                params,
+            ))
         }
         "mill" | "milleq" | "eq" => {
             let l = need_l(p)?;
@@ -308,21 +375,31 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
                     "mill" => Ok(bits_u64(millionaire::run(pa, d, l)?)),
                     "milleq" => {
                         let (g, e) = millionaire_eq::run(pa, d, l)?;
-                        Ok(g.iter().zip(&e).map(|(g, e)| (*g as u64) | ((*e as u64) << 1)).collect())
+                        Ok(g.iter()
+                            .zip(&e)
+                            .map(|(g, e)| (*g as u64) | ((*e as u64) << 1))
+                            .collect())
                     }
                     _ => Ok(bits_u64(equality::run(pa, d, l)?)),
                 }
             };
-            let o = pair(transport, pr, seed, move |pa| run(pa, &x2, &op2), move |pa| run(pa, &y2, &op3))?;
+            let o = pair(
+                transport,
+                pr,
+                seed,
+                move |pa| run(pa, &x2, &op2),
+                move |pa| run(pa, &y2, &op3),
+            )?;
             let got: Vec<u64> = o.server.iter().zip(&o.client).map(|(a, b)| a ^ b).collect();
             let ok = (0..n).all(|i| {
                 let g = (x[i] > y[i]) as u64;
                 let e = (x[i] == y[i]) as u64;
-                got[i] == match op {
-                    "mill" => g,
-                    "milleq" => g | (e << 1),
-                    _ => e,
-                }
+                got[i]
+                    == match op {
+                        "mill" => g,
+                        "milleq" => g | (e << 1),
+                        _ => e,
+                    }
             });
             let c = match op {
                 "mill" => millionaire::cost(n as u64, l, pr),
@@ -335,7 +412,11 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
             let l = need_l(p)?;
             let xa = rv(&mut prg, n, l);
             let xb = rv(&mut prg, n, l);
-            let x: Vec<u64> = xa.iter().zip(&xb).map(|(a, b)| a.wrapping_add(*b) & mask(l)).collect();
+            let x: Vec<u64> = xa
+                .iter()
+                .zip(&xb)
+                .map(|(a, b)| a.wrapping_add(*b) & mask(l))
+                .collect();
             let msb: Vec<u8> = x.iter().map(|v| ((v >> (l - 1)) & 1) as u8).collect();
             let ma = rb(&mut prg, n);
             let mb: Vec<u8> = ma.iter().zip(&msb).map(|(a, m)| a ^ m).collect();
@@ -348,7 +429,13 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
                 }))
             };
             let (xa2, xb2) = (xa.clone(), xb.clone());
-            let o = pair(transport, pr, seed, move |pa| f(pa, xa2, ma, opa), move |pa| f(pa, xb2, mb, opb))?;
+            let o = pair(
+                transport,
+                pr,
+                seed,
+                move |pa| f(pa, xa2, ma, opa),
+                move |pa| f(pa, xb2, mb, opb),
+            )?;
             let got = xor(&o);
             let ok = (0..n).all(|i| {
                 let w = ((xa[i] as u128 + xb[i] as u128) >> l) as u64;
@@ -377,8 +464,21 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
                     _ => Ok(bits_u64(and::run(pa, &s, &y)?)),
                 }
             };
-            let (sa2, sb2, xa2, xb2, ya2, yb2) = (sa.clone(), sb.clone(), xa.clone(), xb.clone(), ya.clone(), yb.clone());
-            let o = pair(transport, pr, seed, move |pa| f(pa, sa2, xa2, ya2, opa), move |pa| f(pa, sb2, xb2, yb2, opb))?;
+            let (sa2, sb2, xa2, xb2, ya2, yb2) = (
+                sa.clone(),
+                sb.clone(),
+                xa.clone(),
+                xb.clone(),
+                ya.clone(),
+                yb.clone(),
+            );
+            let o = pair(
+                transport,
+                pr,
+                seed,
+                move |pa| f(pa, sa2, xa2, ya2, opa),
+                move |pa| f(pa, sb2, xb2, yb2, opb),
+            )?;
             let ok = match op {
                 "and" => {
                     let g = xor(&o);
@@ -388,7 +488,11 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
                     let g = add(&o, l);
                     (0..n).all(|i| {
                         let s = (sa[i] ^ sb[i]) as u64;
-                        g[i] == if op == "b2a" { s } else { s * (xa[i].wrapping_add(xb[i]) & mask(l)) }
+                        g[i] == if op == "b2a" {
+                            s
+                        } else {
+                            s * (xa[i].wrapping_add(xb[i]) & mask(l))
+                        }
                     })
                 }
             };
@@ -405,7 +509,10 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
                     check_bw("from", p.from)?;
                     check_bw("to", p.to)?;
                     if p.to < p.from {
-                        return Err(param("to", format!("--to {} is below --from {}", p.to, p.from)));
+                        return Err(param(
+                            "to",
+                            format!("--to {} is below --from {}", p.to, p.from),
+                        ));
                     }
                     (p.from, p.to)
                 }
@@ -416,7 +523,10 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
                 _ => {
                     check_bw("bw", p.bw)?;
                     if p.s >= p.bw {
-                        return Err(param("s", format!("shift {} must be below --bw {}", p.s, p.bw)));
+                        return Err(param(
+                            "s",
+                            format!("shift {} must be below --bw {}", p.s, p.bw),
+                        ));
                     }
                     (p.bw, if op == "tr" { p.bw - p.s } else { p.bw })
                 }
@@ -430,7 +540,11 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
             if n > 1 {
                 xb[1] = xa[1].wrapping_neg() & mask(lin);
             }
-            let x: Vec<u64> = xa.iter().zip(&xb).map(|(a, b)| a.wrapping_add(*b) & mask(lin)).collect();
+            let x: Vec<u64> = xa
+                .iter()
+                .zip(&xb)
+                .map(|(a, b)| a.wrapping_add(*b) & mask(lin))
+                .collect();
             let msb: Vec<u8> = x.iter().map(|v| ((v >> (lin - 1)) & 1) as u8).collect();
             let ma = rb(&mut prg, n);
             let mb: Vec<u8> = ma.iter().zip(&msb).map(|(a, m)| a ^ m).collect();
@@ -448,7 +562,13 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
                 }
             };
             let (xa2, xb2) = (xa.clone(), xb.clone());
-            let o = pair(transport, pr, seed, move |pa| f(pa, xa2, ma, op_a), move |pa| f(pa, xb2, mb, op_b))?;
+            let o = pair(
+                transport,
+                pr,
+                seed,
+                move |pa| f(pa, xa2, ma, op_a),
+                move |pa| f(pa, xb2, mb, op_b),
+            )?;
             let g = add(&o, lout);
             let reference = |v: u64| -> u64 {
                 let sv = to_signed(v, lin);
@@ -498,6 +618,8 @@ pub fn run_micro(op: &str, p: &MicroParams, transport: Transport, seed: Option<u
     }
 }
 
+type PairRun = (PartiesOutput<Vec<u64>, Vec<u64>>, bool);
+
 /// Share A and B per mode, run the matmul, reconstruct and compare with the reference.
 fn run_matmul(
     mp: &MatmulParams,
@@ -507,14 +629,26 @@ fn run_matmul(
     transport: Transport,
     pr: Profile,
     seed: Option<u64>,
-) -> ProtoResult<(PartiesOutput<Vec<u64>, Vec<u64>>, bool)> {
+) -> ProtoResult<PairRun> {
     let split = |prg: &mut Prg, v: &[u64], l: u32| -> (Vec<u64>, Vec<u64>) {
         let r = rv(prg, v.len(), l);
-        let other = v.iter().zip(&r).map(|(x, r)| x.wrapping_sub(*r) & mask(l)).collect();
+        let other = v
+            .iter()
+            .zip(&r)
+            .map(|(x, r)| x.wrapping_sub(*r) & mask(l))
+            .collect();
         (r, other)
     };
-    let (aa, ab) = if mp.mode == MultMode::AliceHasA { (a.to_vec(), Vec::new()) } else { split(prg, a, mp.bwa) };
-    let (ba, bb) = if mp.mode == MultMode::AliceHasB { (b.to_vec(), Vec::new()) } else { split(prg, b, mp.bwb) };
+    let (aa, ab) = if mp.mode == MultMode::AliceHasA {
+        (a.to_vec(), Vec::new())
+    } else {
+        split(prg, a, mp.bwa)
+    };
+    let (ba, bb) = if mp.mode == MultMode::AliceHasB {
+        (b.to_vec(), Vec::new())
+    } else {
+        split(prg, b, mp.bwb)
+    };
     let (m1, m2) = (*mp, *mp);
     let o = run_parties(
         transport,
@@ -526,7 +660,12 @@ fn run_matmul(
     let ai: Vec<i64> = a.iter().map(|&v| to_signed(v, mp.bwa)).collect();
     let bi: Vec<i64> = b.iter().map(|&v| to_signed(v, mp.bwb)).collect();
     let want = matmul::reference(mp, &ai, &bi);
-    let got: Vec<u64> = o.server.iter().zip(&o.client).map(|(x, y)| x.wrapping_add(*y) & mask(mp.bwc)).collect();
+    let got: Vec<u64> = o
+        .server
+        .iter()
+        .zip(&o.client)
+        .map(|(x, y)| x.wrapping_add(*y) & mask(mp.bwc))
+        .collect();
     let ok = got == want;
     Ok((o, ok))
 }
@@ -565,7 +704,13 @@ impl ConvParams {
         }
     }
     fn check(&self) -> ProtoResult<()> {
-        for (n, v) in [("hw", self.hw), ("cin", self.cin), ("cout", self.cout), ("k", self.k), ("stride", self.stride)] {
+        for (n, v) in [
+            ("hw", self.hw),
+            ("cin", self.cin),
+            ("cout", self.cout),
+            ("k", self.k),
+            ("stride", self.stride),
+        ] {
             if v == 0 {
                 return Err(param(n, "must be at least 1"));
             }
@@ -574,7 +719,10 @@ impl ConvParams {
             return Err(param("k", "kernel larger than the padded input"));
         }
         if self.profile != Profile::Sirnn {
-            return Err(param("profile", "this runner implements the sirnn profile only"));
+            return Err(param(
+                "profile",
+                "this runner implements the sirnn profile only",
+            ));
         }
         if self.sci_threads == 0 {
             return Err(param("sci-threads", "must be at least 1"));
@@ -587,7 +735,13 @@ impl ConvParams {
         (0..t)
             .map(|i| {
                 let d1 = self.cout / t + usize::from(i < self.cout % t);
-                matmul::cost(&MatmulParams { d1, ..self.matmul() }, self.profile)
+                matmul::cost(
+                    &MatmulParams {
+                        d1,
+                        ..self.matmul()
+                    },
+                    self.profile,
+                )
             })
             .fold(Cost::ZERO, Cost::par)
     }
@@ -617,7 +771,8 @@ fn im2col(c: &ConvParams, x: &[u64]) -> Vec<u64> {
                         if ix < 0 || ix >= hw as isize {
                             continue;
                         }
-                        out[row * d3 + oy * ho + ox] = x[(ci * hw + iy as usize) * hw + ix as usize];
+                        out[row * d3 + oy * ho + ox] =
+                            x[(ci * hw + iy as usize) * hw + ix as usize];
                     }
                 }
             }
@@ -628,16 +783,28 @@ fn im2col(c: &ConvParams, x: &[u64]) -> Vec<u64> {
 
 /// Run one conv as `sirnn` does: (W·X) >> e in wbits + abits bits, W ALICE's plaintext, X
 /// secret shared (a ReLU output in [0, 2^(abits−1)) unless `signed_input`).
-pub fn run_conv(c: &ConvParams, transport: Transport, seed: Option<u64>) -> ProtoResult<MicroReport> {
+pub fn run_conv(
+    c: &ConvParams,
+    transport: Transport,
+    seed: Option<u64>,
+) -> ProtoResult<MicroReport> {
     c.check()?;
     let mut prg = input_prg(seed)?;
     let mp = c.matmul();
     let w = rv(&mut prg, mp.d1 * mp.d2, c.wbits);
     let nx = c.cin * c.hw * c.hw;
     let xl = if c.signed_input { c.abits } else { c.abits - 1 };
-    let x: Vec<u64> = if xl == 0 { vec![0; nx] } else { rv(&mut prg, nx, xl) };
+    let x: Vec<u64> = if xl == 0 {
+        vec![0; nx]
+    } else {
+        rv(&mut prg, nx, xl)
+    };
     let xa = rv(&mut prg, nx, c.abits);
-    let xb: Vec<u64> = x.iter().zip(&xa).map(|(v, r)| v.wrapping_sub(*r) & mask(c.abits)).collect();
+    let xb: Vec<u64> = x
+        .iter()
+        .zip(&xa)
+        .map(|(v, r)| v.wrapping_sub(*r) & mask(c.abits))
+        .collect();
     let (ia, ib) = (im2col(c, &xa), im2col(c, &xb));
     let ix = im2col(c, &x);
     let wref: Vec<i64> = w.iter().map(|&v| to_signed(v, c.wbits)).collect();
@@ -650,15 +817,22 @@ pub fn run_conv(c: &ConvParams, transport: Transport, seed: Option<u64>) -> Prot
         move |pa| matmul::run(pa, &m2, &[], &ib),
     )?;
     let cost = conv_cost(c);
-    let got: Vec<u64> = o.server.iter().zip(&o.client).map(|(a, b)| a.wrapping_add(*b) & mask(mp.bwc)).collect();
+    let got: Vec<u64> = o
+        .server
+        .iter()
+        .zip(&o.client)
+        .map(|(a, b)| a.wrapping_add(*b) & mask(mp.bwc))
+        .collect();
     let xref: Vec<i64> = ix.iter().map(|&v| to_signed(v, c.abits)).collect();
     let correct = got == matmul::reference(&mp, &wref, &xref);
     let params = serde_json::to_value(c).unwrap_or(serde_json::Value::Null);
-    let fake = MicroParams { profile: c.profile, ..MicroParams::default() };
+    let fake = MicroParams {
+        profile: c.profile,
+        ..MicroParams::default()
+    };
     let mut r = report("conv", &fake, &o, cost, correct, params);
     if c.sci_threads > 1 {
         r.bytes_sci_threads = Some(c.cost_sci_threads().total());
     }
     Ok(r)
 }
-

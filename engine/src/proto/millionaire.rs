@@ -9,9 +9,9 @@
 //!   from one 1-of-16 KKOT per 2 triples; then ⌈log2 q⌉ AND levels, each party opening 2 bits
 //!   per AND (packed 8 per byte) at the same time.
 
+use super::ProtoResult;
 use super::otcost;
 use super::util::{clog2, exchange_bits, pad8, rand_bits};
-use super::ProtoResult;
 use crate::party::Party;
 use crate::{Cost, Profile, Role};
 
@@ -40,16 +40,22 @@ pub(crate) fn ot_recv(p: &mut Party, choices: &[u8], nn: usize, l: u32) -> Proto
     }
     let opts = p.opts();
     if nn == 2 {
-        p.ot.iknp_recv.recv_got(&mut *p.ch, choices, l, opts, &mut out)?;
+        p.ot.iknp_recv
+            .recv_got(&mut *p.ch, choices, l, opts, &mut out)?;
     } else {
-        p.ot.kkot_recv.recv(&mut *p.ch, choices, nn, l, opts, &mut out)?;
+        p.ot.kkot_recv
+            .recv(&mut *p.ch, choices, nn, l, opts, &mut out)?;
     }
     Ok(out)
 }
 
 /// Cost of [`ot_send`]/[`ot_recv`] (ALICE sends).
 pub(crate) fn ot_cost(n: u64, nn: u64, l: u32, pr: Profile) -> Cost {
-    if nn == 2 { otcost::got(Role::Server, n, l, pr) } else { otcost::kkot(Role::Server, n, nn, l, pr) }
+    if nn == 2 {
+        otcost::got(Role::Server, n, l, pr)
+    } else {
+        otcost::kkot(Role::Server, n, nn, l, pr)
+    }
 }
 
 /// XOR-shared bit triples (a, b, c = a·b), `count` even, from one 1-of-16 KKOT with 2-bit
@@ -61,7 +67,7 @@ pub(crate) struct Triples {
 }
 
 pub(crate) fn triples_std(p: &mut Party, count: usize) -> ProtoResult<Triples> {
-    debug_assert!(count % 2 == 0);
+    debug_assert!(count.is_multiple_of(2));
     let a = rand_bits(p, count);
     let b = rand_bits(p, count);
     let pairs = count / 2;
@@ -69,7 +75,14 @@ pub(crate) fn triples_std(p: &mut Party, count: usize) -> ProtoResult<Triples> {
         let c = rand_bits(p, count);
         let mut msgs = vec![0u64; pairs * 16];
         for t in 0..pairs {
-            let (a0, b0, c0, a1, b1, c1) = (a[2 * t], b[2 * t], c[2 * t], a[2 * t + 1], b[2 * t + 1], c[2 * t + 1]);
+            let (a0, b0, c0, a1, b1, c1) = (
+                a[2 * t],
+                b[2 * t],
+                c[2 * t],
+                a[2 * t + 1],
+                b[2 * t + 1],
+                c[2 * t + 1],
+            );
             for j in 0..16u8 {
                 let z0 = ((a0 ^ (j & 1)) & (b0 ^ ((j >> 1) & 1))) ^ c0;
                 let z1 = ((a1 ^ ((j >> 2) & 1)) & (b1 ^ ((j >> 3) & 1))) ^ c1;
@@ -79,8 +92,9 @@ pub(crate) fn triples_std(p: &mut Party, count: usize) -> ProtoResult<Triples> {
         ot_send(p, &msgs, 16, 2)?;
         c
     } else {
-        let ch: Vec<u8> =
-            (0..pairs).map(|t| a[2 * t] | (b[2 * t] << 1) | (a[2 * t + 1] << 2) | (b[2 * t + 1] << 3)).collect();
+        let ch: Vec<u8> = (0..pairs)
+            .map(|t| a[2 * t] | (b[2 * t] << 1) | (a[2 * t + 1] << 2) | (b[2 * t + 1] << 3))
+            .collect();
         let r = ot_recv(p, &ch, 16, 2)?;
         let mut c = vec![0u8; count];
         for t in 0..pairs {
@@ -104,7 +118,11 @@ pub(crate) struct AndJob {
 
 /// Open e = x ⊕ tx and f = y ⊕ ty for every job in one simultaneous exchange (each party
 /// sends `copies` copies: 1 for Π_Mill, 2 for SCI's duplicated openings) and finish the ANDs.
-pub(crate) fn and_level(p: &mut Party, jobs: &[AndJob], copies: usize) -> ProtoResult<Vec<Vec<u8>>> {
+pub(crate) fn and_level(
+    p: &mut Party,
+    jobs: &[AndJob],
+    copies: usize,
+) -> ProtoResult<Vec<Vec<u8>>> {
     let total: usize = jobs.iter().map(|j| j.x.len()).sum();
     let mut ef = Vec::with_capacity(2 * total);
     for j in jobs {
@@ -191,7 +209,10 @@ pub fn run(p: &mut Party, data: &[u64], l: u32) -> ProtoResult<Vec<u8>> {
             return Ok(r);
         }
         let ch: Vec<u8> = data.iter().map(|&x| (x & m) as u8).collect();
-        return Ok(ot_recv(p, &ch, nn, 1)?.into_iter().map(|v| (v & 1) as u8).collect());
+        return Ok(ot_recv(p, &ch, nn, 1)?
+            .into_iter()
+            .map(|v| (v & 1) as u8)
+            .collect());
     }
     let n8 = pad8(n as u64) as usize;
     let q = l.div_ceil(4) as usize;
@@ -200,7 +221,11 @@ pub fn run(p: &mut Party, data: &[u64], l: u32) -> ProtoResult<Vec<u8>> {
     let tr = triples_std(p, t * n8)?;
     let mut used = 0usize;
     let mut take = |k: usize| {
-        let r = (tr.a[used..used + k].to_vec(), tr.b[used..used + k].to_vec(), tr.c[used..used + k].to_vec());
+        let r = (
+            tr.a[used..used + k].to_vec(),
+            tr.b[used..used + k].to_vec(),
+            tr.c[used..used + k].to_vec(),
+        );
         used += k;
         r
     };
@@ -211,10 +236,22 @@ pub fn run(p: &mut Party, data: &[u64], l: u32) -> ProtoResult<Vec<u8>> {
         let mut j = 0;
         while j + i < q {
             let (a, b, c) = take(n8);
-            jobs.push(AndJob { x: cmp[j].clone(), y: eq[j + i].clone(), tx: a, ty: b, c });
+            jobs.push(AndJob {
+                x: cmp[j].clone(),
+                y: eq[j + i].clone(),
+                tx: a,
+                ty: b,
+                c,
+            });
             if j != 0 {
                 let (a, b, c) = take(n8);
-                jobs.push(AndJob { x: eq[j].clone(), y: eq[j + i].clone(), tx: a, ty: b, c });
+                jobs.push(AndJob {
+                    x: eq[j].clone(),
+                    y: eq[j + i].clone(),
+                    tx: a,
+                    ty: b,
+                    c,
+                });
             }
             nodes.push(j);
             j += 2 * i;
@@ -253,7 +290,13 @@ pub(crate) fn leaves(
 ) -> ProtoResult<(DigitBits, DigitBits)> {
     let n = data.len();
     let l_top = 64 - m.leading_zeros() - 4 * (q as u32 - 1); // bits of the top digit
-    let digit = |i: usize, j: usize| -> u8 { if j < n { ((data[j] & m) >> (4 * i)) as u8 & 0xF } else { 0 } };
+    let digit = |i: usize, j: usize| -> u8 {
+        if j < n {
+            ((data[j] & m) >> (4 * i)) as u8 & 0xF
+        } else {
+            0
+        }
+    };
     let groups: Vec<(usize, usize, usize)> = if kk16 == q {
         vec![(0, q, 16)]
     } else {
@@ -276,7 +319,11 @@ pub(crate) fn leaves(
                     for k in 0..nn {
                         let e = (d == k as u8) as u8 ^ re[idx];
                         let g = (d > k as u8) as u8 ^ rc[idx];
-                        msgs[idx * nn + k] = if msg_bits == 2 { ((g << 1) | e) as u64 } else { e as u64 };
+                        msgs[idx * nn + k] = if msg_bits == 2 {
+                            ((g << 1) | e) as u64
+                        } else {
+                            e as u64
+                        };
                     }
                 }
             }
@@ -284,13 +331,20 @@ pub(crate) fn leaves(
         }
     } else {
         for &(d0, d1, nn) in &groups {
-            let ch: Vec<u8> = (d0..d1).flat_map(|i| (0..n8).map(move |j| (i, j))).map(|(i, j)| digit(i, j)).collect();
+            let ch: Vec<u8> = (d0..d1)
+                .flat_map(|i| (0..n8).map(move |j| (i, j)))
+                .map(|(i, j)| digit(i, j))
+                .collect();
             let r = ot_recv(p, &ch, nn, msg_bits)?;
             for i in d0..d1 {
                 for j in 0..n8 {
                     let v = r[(i - d0) * n8 + j];
                     eq[i][j] = (v & 1) as u8;
-                    cmp[i][j] = if msg_bits == 2 { ((v >> 1) & 1) as u8 } else { 0 };
+                    cmp[i][j] = if msg_bits == 2 {
+                        ((v >> 1) & 1) as u8
+                    } else {
+                        0
+                    };
                 }
             }
         }

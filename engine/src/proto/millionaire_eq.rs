@@ -9,10 +9,10 @@
 //! are sent twice, as SCI does (8 bits per AND).
 //! l = 0 is defined as free: gt = 0, eq = 1.
 
-use super::millionaire::{and_level, leaves, ot_cost, ot_recv, ot_send, tree_levels, AndJob};
+use super::ProtoResult;
+use super::millionaire::{AndJob, and_level, leaves, ot_cost, ot_recv, ot_send, tree_levels};
 use super::otcost;
 use super::util::{clog2, pad8, rand_bits};
-use super::ProtoResult;
 use crate::party::Party;
 use crate::{Cost, Profile};
 
@@ -69,7 +69,9 @@ fn triples_corr(p: &mut Party, pairs: usize) -> ProtoResult<CorrTriples> {
         ot_send(p, &msgs, 8, 2)?;
         Ok(CorrTriples { a, b1, b2, c1, c2 })
     } else {
-        let ch: Vec<u8> = (0..pairs).map(|t| a[t] | (b1[t] << 1) | (b2[t] << 2)).collect();
+        let ch: Vec<u8> = (0..pairs)
+            .map(|t| a[t] | (b1[t] << 1) | (b2[t] << 2))
+            .collect();
         let r = ot_recv(p, &ch, 8, 2)?;
         let c1 = r.iter().map(|v| (v & 1) as u8).collect();
         let c2 = r.iter().map(|v| ((v >> 1) & 1) as u8).collect();
@@ -80,7 +82,10 @@ fn triples_corr(p: &mut Party, pairs: usize) -> ProtoResult<CorrTriples> {
 /// Π_MillEq: (gt, eq) XOR shares; each party passes its own l-bit inputs.
 pub fn run(p: &mut Party, data: &[u64], l: u32) -> ProtoResult<(Vec<u8>, Vec<u8>)> {
     if l > 64 {
-        return Err(super::param("l", format!("bit-width {l} is out of range (accepted: 0..=64)")));
+        return Err(super::param(
+            "l",
+            format!("bit-width {l} is out of range (accepted: 0..=64)"),
+        ));
     }
     let n = data.len();
     if n == 0 {
@@ -110,11 +115,14 @@ pub fn run(p: &mut Party, data: &[u64], l: u32) -> ProtoResult<(Vec<u8>, Vec<u8>
         }
         let ch: Vec<u8> = data.iter().map(|&x| (x & m) as u8).collect();
         let r = ot_recv(p, &ch, nn, 2)?;
-        return Ok((r.iter().map(|v| ((v >> 1) & 1) as u8).collect(), r.iter().map(|v| (v & 1) as u8).collect()));
+        return Ok((
+            r.iter().map(|v| ((v >> 1) & 1) as u8).collect(),
+            r.iter().map(|v| (v & 1) as u8).collect(),
+        ));
     }
     let n8 = pad8(n as u64) as usize;
     let q = l.div_ceil(4) as usize;
-    let kk16 = if l % 4 == 0 { q } else { q - 1 };
+    let kk16 = if l.is_multiple_of(4) { q } else { q - 1 };
     let (mut cmp, mut eq) = leaves(p, data, m, n8, q, kk16, 2)?;
     let tr = triples_corr(p, (q - 1) * n8)?;
     let mut used = 0usize;

@@ -57,10 +57,20 @@ pub enum ProtoError {
 pub type ProtoResult<T> = Result<T, ProtoError>;
 
 pub(crate) fn param(name: &'static str, msg: impl Into<String>) -> ProtoError {
-    ProtoError::Param { name, msg: msg.into() }
+    ProtoError::Param {
+        name,
+        msg: msg.into(),
+    }
 }
 
 /// Check a bit-width is in 1..=64.
 pub(crate) fn check_bw(name: &'static str, l: u32) -> ProtoResult<()> {
-    if (1..=64).contains(&l) { Ok(()) } else { Err(param(name, format!("bit-width {l} is out of range (accepted: 1..=64)"))) }
+    if (1..=64).contains(&l) {
+        Ok(())
+    } else {
+        Err(param(
+            name,
+            format!("bit-width {l} is out of range (accepted: 1..=64)"),
+        ))
+    }
 }

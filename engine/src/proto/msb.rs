@@ -2,14 +2,18 @@
 //! the XOR of the two share MSBs plus the carry out of the low l − 1 bits, a Wrap(l − 1).
 //! Sends Mill(l − 1). l = 1 is free (the carry is 0).
 
-use super::{wrap, ProtoResult};
+use super::{ProtoResult, wrap};
 use crate::party::Party;
 use crate::{Cost, Profile};
 use pq_kernels::ring::mask;
 
 /// Cost: Mill(l − 1).
 pub fn cost(n: u64, l: u32, pr: Profile) -> Cost {
-    if l <= 1 { Cost::ZERO } else { wrap::cost(n, l - 1, pr) }
+    if l <= 1 {
+        Cost::ZERO
+    } else {
+        wrap::cost(n, l - 1, pr)
+    }
 }
 
 /// MSB bit shares of the l-bit shares `x`.

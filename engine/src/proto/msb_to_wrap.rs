@@ -3,9 +3,9 @@
 //! BOB's index is (MSB of his share, his MSB share); ALICE's table is
 //! w = a·b ⊕ (a ⊕ b)·¬msb, masked with her random output share. 2λ + 4 bits per element.
 
+use super::ProtoResult;
 use super::millionaire::{ot_cost, ot_recv, ot_send};
 use super::util::rand_bits;
-use super::ProtoResult;
 use crate::party::Party;
 use crate::{Cost, Profile};
 
@@ -19,7 +19,10 @@ pub fn run(p: &mut Party, x: &[u64], msb: &[u8], l: u32) -> ProtoResult<Vec<u8>>
     super::check_bw("l", l)?;
     let n = x.len();
     if msb.len() != n {
-        return Err(super::param("msb", "MSB shares must match the input length"));
+        return Err(super::param(
+            "msb",
+            "MSB shares must match the input length",
+        ));
     }
     if n == 0 {
         return Ok(Vec::new());
@@ -39,7 +42,12 @@ pub fn run(p: &mut Party, x: &[u64], msb: &[u8], l: u32) -> ProtoResult<Vec<u8>>
         ot_send(p, &msgs, 4, 1)?;
         Ok(r)
     } else {
-        let ch: Vec<u8> = (0..n).map(|i| ((((x[i] >> (l - 1)) & 1) as u8) << 1) | (msb[i] & 1)).collect();
-        Ok(ot_recv(p, &ch, 4, 1)?.into_iter().map(|v| (v & 1) as u8).collect())
+        let ch: Vec<u8> = (0..n)
+            .map(|i| ((((x[i] >> (l - 1)) & 1) as u8) << 1) | (msb[i] & 1))
+            .collect();
+        Ok(ot_recv(p, &ch, 4, 1)?
+            .into_iter()
+            .map(|v| (v & 1) as u8)
+            .collect())
     }
 }

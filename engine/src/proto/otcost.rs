@@ -45,21 +45,38 @@ fn mk(sender: Role, n: u64, col_bytes: u64, payload: u64, derand_bits: u64) -> C
 
 /// n l-bit correlated OTs (SCI `send_cot`): λ + l bits each.
 pub fn cot(sender: Role, n: u64, l: u32, pr: Profile) -> Cost {
-    let pay = if pr.sci_padding() { batched_words(n, 1, l as u64, 1024, 8) } else { (n * l as u64).div_ceil(8) };
+    let pay = if pr.sci_padding() {
+        batched_words(n, 1, l as u64, 1024, 8)
+    } else {
+        (n * l as u64).div_ceil(8)
+    };
     mk(sender, n, 16 * cols(n, pr), pay, n)
 }
 
 /// n chosen-message 1-of-2 OTs with l-bit messages: λ + 2l bits each.
 pub fn got(sender: Role, n: u64, l: u32, pr: Profile) -> Cost {
-    let pay = if pr.sci_padding() { batched_words(n, 2, l as u64, 1024, word(l)) } else { (2 * n * l as u64).div_ceil(8) };
+    let pay = if pr.sci_padding() {
+        batched_words(n, 2, l as u64, 1024, word(l))
+    } else {
+        (2 * n * l as u64).div_ceil(8)
+    };
     mk(sender, n, 16 * cols(n, pr), pay, n)
 }
 
 /// n 1-of-N OTs with l-bit messages: 2λ + N·l bits each.
 pub fn kkot(sender: Role, n: u64, nn: u64, l: u32, pr: Profile) -> Cost {
-    let pay =
-        if pr.sci_padding() { batched_words(n, nn, l as u64, 2048, word(l)) } else { (n * nn * l as u64).div_ceil(8) };
-    mk(sender, n, 32 * cols(n, pr), pay, n * super::util::clog2(nn) as u64)
+    let pay = if pr.sci_padding() {
+        batched_words(n, nn, l as u64, 2048, word(l))
+    } else {
+        (n * nn * l as u64).div_ceil(8)
+    };
+    mk(
+        sender,
+        n,
+        32 * cols(n, pr),
+        pay,
+        n * super::util::clog2(nn) as u64,
+    )
 }
 
 /// Batched COT (matmul cross terms): `groups` = (number of OTs, message length) pairs, each OT
@@ -67,16 +84,27 @@ pub fn kkot(sender: Role, n: u64, nn: u64, l: u32, pr: Profile) -> Cost {
 pub fn batched_cot(sender: Role, groups: &[(u64, u32)], msgs: u64, pr: Profile) -> Cost {
     let n: u64 = groups.iter().map(|g| g.0).sum();
     let pay = if pr.sci_padding() {
-        groups.iter().map(|&(k, l)| k * (msgs * l as u64).div_ceil(8)).sum()
+        groups
+            .iter()
+            .map(|&(k, l)| k * (msgs * l as u64).div_ceil(8))
+            .sum()
     } else {
-        groups.iter().map(|&(k, l)| k * msgs * l as u64).sum::<u64>().div_ceil(8)
+        groups
+            .iter()
+            .map(|&(k, l)| k * msgs * l as u64)
+            .sum::<u64>()
+            .div_ceil(8)
     };
     mk(sender, n, 16 * cols(n, pr), pay, n)
 }
 
 /// Batched chosen-message OT (matmul wrap MUX): n OTs with `msgs` pairs of l-bit messages.
 pub fn batched_got(sender: Role, n: u64, msgs: u64, l: u32, pr: Profile) -> Cost {
-    let pay = if pr.sci_padding() { n * 2 * (msgs * l as u64).div_ceil(8) } else { (2 * n * msgs * l as u64).div_ceil(8) };
+    let pay = if pr.sci_padding() {
+        n * 2 * (msgs * l as u64).div_ceil(8)
+    } else {
+        (2 * n * msgs * l as u64).div_ceil(8)
+    };
     mk(sender, n, 16 * cols(n, pr), pay, n)
 }
 
@@ -85,5 +113,10 @@ pub fn exchange(bytes_each: u64) -> Cost {
     if bytes_each == 0 {
         return Cost::ZERO;
     }
-    Cost { server_to_client: bytes_each, client_to_server: bytes_each, rounds: 1, offline_bytes: 0 }
+    Cost {
+        server_to_client: bytes_each,
+        client_to_server: bytes_each,
+        rounds: 1,
+        offline_bytes: 0,
+    }
 }

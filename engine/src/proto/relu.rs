@@ -6,7 +6,7 @@
 //!   direction: Mill(l−1) + 2(λ + 2l) bits.
 
 use super::otcost;
-use super::{msb, mux, ProtoResult};
+use super::{ProtoResult, msb, mux};
 use crate::party::Party;
 use crate::{Cost, Profile, Role};
 use pq_kernels::ring::mask;
@@ -27,7 +27,12 @@ pub fn run(p: &mut Party, x: &[u64], l: u32) -> ProtoResult<Vec<u64>> {
 
 /// Cost of CrypTFlow2 ring ReLU on n l-bit values.
 pub fn cost_ring(n: u64, l: u32, pr: Profile) -> Cost {
-    msb::cost(n, l, pr).then(otcost::got(Role::Server, n, l, pr).par(otcost::got(Role::Client, n, l, pr)))
+    msb::cost(n, l, pr).then(otcost::got(Role::Server, n, l, pr).par(otcost::got(
+        Role::Client,
+        n,
+        l,
+        pr,
+    )))
 }
 
 /// CrypTFlow2 ring ReLU: shares of max(x, 0).
@@ -45,8 +50,12 @@ pub fn run_ring(p: &mut Party, x: &[u64], l: u32) -> ProtoResult<Vec<u64>> {
     let opts = p.opts();
     let r: Vec<u64> = (0..n).map(|_| p.prg.next_u64() & m).collect();
     // message for receiver choice c: (d_own ⊕ c)·x_own − r
-    let m0: Vec<u64> = (0..n).map(|i| ((d[i] as u64) * x[i]).wrapping_sub(r[i]) & m).collect();
-    let m1: Vec<u64> = (0..n).map(|i| (((d[i] ^ 1) as u64) * x[i]).wrapping_sub(r[i]) & m).collect();
+    let m0: Vec<u64> = (0..n)
+        .map(|i| ((d[i] as u64) * x[i]).wrapping_sub(r[i]) & m)
+        .collect();
+    let m1: Vec<u64> = (0..n)
+        .map(|i| (((d[i] ^ 1) as u64) * x[i]).wrapping_sub(r[i]) & m)
+        .collect();
     let mut o = vec![0u64; n];
     if alice {
         p.ot.iknp_send.send_got(&mut *p.ch, &m0, &m1, l, opts)?;

@@ -2,7 +2,7 @@
 //! x >> s. y = (x_0 >> s) + (x_1 >> s) + w, with w = Wrap of the low s bits (Π_Mill(s)),
 //! B2A'd to bw − s bits. Cost Mill(s) + λ + (bw − s) bits; s = 0 is a free copy.
 
-use super::{b2a, wrap, ProtoResult};
+use super::{ProtoResult, b2a, wrap};
 use crate::party::Party;
 use crate::{Cost, Profile};
 use pq_kernels::ring::mask;
@@ -10,7 +10,10 @@ use pq_kernels::ring::mask;
 pub(crate) fn check(bw: u32, s: u32) -> ProtoResult<()> {
     super::check_bw("bw", bw)?;
     if s >= bw {
-        return Err(super::param("s", format!("shift {s} must be below the bit-width {bw}")));
+        return Err(super::param(
+            "s",
+            format!("shift {s} must be below the bit-width {bw}"),
+        ));
     }
     Ok(())
 }
@@ -34,5 +37,9 @@ pub fn run(p: &mut Party, x: &[u64], bw: u32, s: u32) -> ProtoResult<Vec<u64>> {
     let w = wrap::run(p, &low, s)?;
     let wa = b2a::run(p, &w, bw - s)?;
     let mo = mask(bw - s);
-    Ok(xb.iter().zip(&wa).map(|(&v, &w)| (v >> s).wrapping_add(w) & mo).collect())
+    Ok(xb
+        .iter()
+        .zip(&wa)
+        .map(|(&v, &w)| (v >> s).wrapping_add(w) & mo)
+        .collect())
 }

@@ -7,7 +7,7 @@
 //! Cost Mill(s) + MillEq(bw−s) + 144 + (λ+s) + (λ+bw) bits (Mill(s) + 260 + … with MSB).
 
 use super::tr::check;
-use super::{and, b2a, millionaire_eq, msb_to_wrap, wrap, ProtoResult};
+use super::{ProtoResult, and, b2a, millionaire_eq, msb_to_wrap, wrap};
 use crate::party::Party;
 use crate::{Cost, Profile};
 use pq_kernels::ring::mask;
@@ -22,11 +22,21 @@ pub fn cost(n: u64, bw: u32, s: u32, msb_known: bool, pr: Profile) -> Cost {
     } else {
         millionaire_eq::cost(n, bw - s, pr).then(and::cost(n, pr))
     };
-    wrap::cost(n, s, pr).then(up).then(b2a::cost(n, s, pr)).then(b2a::cost(n, bw, pr))
+    wrap::cost(n, s, pr)
+        .then(up)
+        .then(b2a::cost(n, s, pr))
+        .then(b2a::cost(n, bw, pr))
 }
 
 /// Π_Trunc: bw-bit shares of x >> s (arithmetic if `signed`).
-pub fn run(p: &mut Party, x: &[u64], bw: u32, s: u32, signed: bool, msb: Option<&[u8]>) -> ProtoResult<Vec<u64>> {
+pub fn run(
+    p: &mut Party,
+    x: &[u64],
+    bw: u32,
+    s: u32,
+    signed: bool,
+    msb: Option<&[u8]>,
+) -> ProtoResult<Vec<u64>> {
     check(bw, s)?;
     let mb = mask(bw);
     let alice = p.is_alice();
@@ -35,11 +45,26 @@ pub fn run(p: &mut Party, x: &[u64], bw: u32, s: u32, signed: bool, msb: Option<
     }
     let xs: Vec<u64> = x
         .iter()
-        .map(|&v| if signed && alice { v.wrapping_add(1u64 << (bw - 1)) & mb } else { v & mb })
+        .map(|&v| {
+            if signed && alice {
+                v.wrapping_add(1u64 << (bw - 1)) & mb
+            } else {
+                v & mb
+            }
+        })
         .collect();
     let mu = mask(bw - s);
     let low: Vec<u64> = xs.iter().map(|v| v & mask(s)).collect();
-    let up: Vec<u64> = xs.iter().map(|&v| if alice { (v >> s) & mu } else { mu - ((v >> s) & mu) }).collect();
+    let up: Vec<u64> = xs
+        .iter()
+        .map(|&v| {
+            if alice {
+                (v >> s) & mu
+            } else {
+                mu - ((v >> s) & mu)
+            }
+        })
+        .collect();
     let wl = wrap::run(p, &low, s)?;
     let wu = match msb {
         None => {
@@ -48,7 +73,10 @@ pub fn run(p: &mut Party, x: &[u64], bw: u32, s: u32, signed: bool, msb: Option<
             g.iter().zip(&a).map(|(x, y)| x ^ y).collect::<Vec<u8>>()
         }
         Some(b) => {
-            let mm: Vec<u8> = b.iter().map(|&v| if signed && alice { v ^ 1 } else { v }).collect();
+            let mm: Vec<u8> = b
+                .iter()
+                .map(|&v| if signed && alice { v ^ 1 } else { v })
+                .collect();
             msb_to_wrap::run(p, &xs, &mm, bw)?
         }
     };
@@ -56,7 +84,10 @@ pub fn run(p: &mut Party, x: &[u64], bw: u32, s: u32, signed: bool, msb: Option<
     let awl = b2a::run(p, &wl, bw)?;
     Ok((0..xs.len())
         .map(|i| {
-            let mut o = ((xs[i] >> s) & mu).wrapping_add(awl[i]).wrapping_sub(awu[i].wrapping_shl(bw - s)) & mb;
+            let mut o = ((xs[i] >> s) & mu)
+                .wrapping_add(awl[i])
+                .wrapping_sub(awu[i].wrapping_shl(bw - s))
+                & mb;
             if signed && alice {
                 o = o.wrapping_sub(1u64 << (bw - s - 1)) & mb;
             }

@@ -6,7 +6,11 @@ use pq_kernels::ring::mask;
 
 /// ⌈log2 x⌉ (0 for x ≤ 1).
 pub fn clog2(x: u64) -> u32 {
-    if x <= 1 { 0 } else { 64 - (x - 1).leading_zeros() }
+    if x <= 1 {
+        0
+    } else {
+        64 - (x - 1).leading_zeros()
+    }
 }
 
 /// n rounded up to a multiple of 8 (SCI's comparison batch padding).

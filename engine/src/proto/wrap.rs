@@ -2,7 +2,7 @@
 //! additively shared l-bit x. ALICE feeds x_A and BOB 2^l − 1 − x_B into Π_Mill
 //! (greater-than). Sends exactly what Π_Mill(l) sends.
 
-use super::{millionaire, ProtoResult};
+use super::{ProtoResult, millionaire};
 use crate::party::Party;
 use crate::{Cost, Profile};
 use pq_kernels::ring::mask;
