@@ -410,3 +410,123 @@ fn over_tcp() {
         assert!(r.correct && r.cost_matches, "{op} over tcp");
     }
 }
+
+mod pools {
+    use pq_engine::Profile;
+    use pq_engine::party::run_parties;
+    use pq_engine::proto::{avgpool, lut, maxpool};
+    use pq_kernels::ring::{mask, to_signed};
+    use pq_netsim::Transport;
+
+    fn split(v: &[u64], l: u32, salt: u64) -> (Vec<u64>, Vec<u64>) {
+        let r: Vec<u64> = (0..v.len() as u64)
+            .map(|i| {
+                (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ salt).wrapping_mul(0xbf58_476d_1ce4_e5b9)
+                    & mask(l)
+            })
+            .collect();
+        let o = v
+            .iter()
+            .zip(&r)
+            .map(|(x, r)| x.wrapping_sub(*r) & mask(l))
+            .collect();
+        (r, o)
+    }
+
+    #[test]
+    fn maxpool_and_avgpool() {
+        for (rows, k2, l) in [
+            (5usize, 4usize, 16u32),
+            (3, 9, 32),
+            (4, 1, 8),
+            (0, 4, 16),
+            (2, 4, 64),
+        ] {
+            // values with differences that fit in l bits: |x| < 2^(l-2)
+            let x: Vec<u64> = (0..rows * k2)
+                .map(|i| {
+                    let v = ((i as i64 * 7919) % 97 - 48) << (l.min(12) - 7);
+                    (v as u64) & mask(l)
+                })
+                .collect();
+            let (xa, xb) = split(&x, l, 11);
+            let o = run_parties(
+                Transport::Mem,
+                Profile::Sirnn,
+                Some(2),
+                |p| maxpool::run(p, &xa, rows, k2, l),
+                |p| maxpool::run(p, &xb, rows, k2, l),
+            )
+            .expect("maxpool");
+            let c = maxpool::cost(rows as u64, k2 as u64, l, Profile::Sirnn);
+            assert_eq!(o.bytes_server_to_client(), c.server_to_client);
+            assert_eq!(o.bytes_client_to_server(), c.client_to_server);
+            for r in 0..rows {
+                let want = (0..k2)
+                    .map(|j| to_signed(x[r * k2 + j], l))
+                    .max()
+                    .unwrap_or(0);
+                assert_eq!(
+                    o.server[r].wrapping_add(o.client[r]) & mask(l),
+                    (want as u64) & mask(l)
+                );
+            }
+            let shift = (k2 as f64).log2().floor() as u32;
+            let o = run_parties(
+                Transport::Mem,
+                Profile::Sirnn,
+                Some(3),
+                |p| avgpool::run(p, &xa, rows, k2, l, shift),
+                |p| avgpool::run(p, &xb, rows, k2, l, shift),
+            )
+            .expect("avgpool");
+            let c = avgpool::cost(rows as u64, l, shift, Profile::Sirnn);
+            assert_eq!(
+                o.bytes_server_to_client() + o.bytes_client_to_server(),
+                c.total()
+            );
+            for r in 0..rows {
+                let s: i64 = (0..k2).map(|j| to_signed(x[r * k2 + j], l)).sum();
+                let want = s / (1i64 << shift);
+                assert_eq!(
+                    o.server[r].wrapping_add(o.client[r]) & mask(l),
+                    (want as u64) & mask(l)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_table() {
+        for (n, bx, by) in [
+            (10usize, 2u32, 1u32),
+            (7, 4, 8),
+            (3, 1, 13),
+            (5, 8, 64),
+            (0, 3, 3),
+        ] {
+            let nn = 1usize << bx;
+            let table: Vec<u64> = (0..n * nn)
+                .map(|i| (i as u64).wrapping_mul(0x1234_5677) & mask(by))
+                .collect();
+            let idx: Vec<u8> = (0..n).map(|i| ((i * 5 + 3) % nn) as u8).collect();
+            let (t2, i2) = (table.clone(), idx.clone());
+            let o = run_parties(
+                Transport::Mem,
+                Profile::Sirnn,
+                Some(4),
+                move |p| lut::run(p, &t2, &[], n, bx, by),
+                move |p| lut::run(p, &[], &i2, n, bx, by),
+            )
+            .expect("lut");
+            let c = lut::cost(n as u64, bx, by, Profile::Sirnn);
+            assert_eq!(
+                o.bytes_server_to_client() + o.bytes_client_to_server(),
+                c.total()
+            );
+            for i in 0..n {
+                assert_eq!(o.server[i] ^ o.client[i], table[i * nn + idx[i] as usize]);
+            }
+        }
+    }
+}

@@ -8,28 +8,18 @@
 
 use crate::{Cost, Profile, Role};
 
+use crate::ot::OtOpts;
+use crate::ot::cost as oc;
+
 /// SCI's padding rule (sci-baseline.md §1.6); `pad(0) = 0`.
 pub fn sci_pad(n: u64) -> u64 {
-    if n == 0 {
-        return 0;
+    oc::sci_pad(n)
+}
+
+fn opts(pr: Profile) -> OtOpts {
+    OtOpts {
+        sci_padding: pr.sci_padding(),
     }
-    let block = (n.div_ceil(256) * 256).min(16384);
-    n.div_ceil(block) * block
-}
-
-fn cols(n: u64, pr: Profile) -> u64 {
-    if pr.sci_padding() { sci_pad(n) } else { n }
-}
-
-fn batched_words(items: u64, per_item: u64, bits: u64, batch: u64, word: u64) -> u64 {
-    let full = items / batch;
-    let rest = items % batch;
-    let one = |k: u64| (k * per_item * bits).div_ceil(8 * word) * word;
-    full * one(batch) + if rest > 0 { one(rest) } else { 0 }
-}
-
-fn word(l: u32) -> u64 {
-    if l <= 8 { 1 } else { 8 }
 }
 
 fn mk(sender: Role, n: u64, col_bytes: u64, payload: u64, derand_bits: u64) -> Cost {
@@ -45,36 +35,24 @@ fn mk(sender: Role, n: u64, col_bytes: u64, payload: u64, derand_bits: u64) -> C
 
 /// n l-bit correlated OTs (SCI `send_cot`): λ + l bits each.
 pub fn cot(sender: Role, n: u64, l: u32, pr: Profile) -> Cost {
-    let pay = if pr.sci_padding() {
-        batched_words(n, 1, l as u64, 1024, 8)
-    } else {
-        (n * l as u64).div_ceil(8)
-    };
-    mk(sender, n, 16 * cols(n, pr), pay, n)
+    let b = oc::cot_bytes(n, l, opts(pr));
+    mk(sender, n, b.recv_to_send, b.send_to_recv, n)
 }
 
 /// n chosen-message 1-of-2 OTs with l-bit messages: λ + 2l bits each.
 pub fn got(sender: Role, n: u64, l: u32, pr: Profile) -> Cost {
-    let pay = if pr.sci_padding() {
-        batched_words(n, 2, l as u64, 1024, word(l))
-    } else {
-        (2 * n * l as u64).div_ceil(8)
-    };
-    mk(sender, n, 16 * cols(n, pr), pay, n)
+    let b = oc::got_bytes(n, l, opts(pr));
+    mk(sender, n, b.recv_to_send, b.send_to_recv, n)
 }
 
 /// n 1-of-N OTs with l-bit messages: 2λ + N·l bits each.
 pub fn kkot(sender: Role, n: u64, nn: u64, l: u32, pr: Profile) -> Cost {
-    let pay = if pr.sci_padding() {
-        batched_words(n, nn, l as u64, 2048, word(l))
-    } else {
-        (n * nn * l as u64).div_ceil(8)
-    };
+    let b = oc::kkot_bytes(n, nn, l, opts(pr));
     mk(
         sender,
         n,
-        32 * cols(n, pr),
-        pay,
+        b.recv_to_send,
+        b.send_to_recv,
         n * super::util::clog2(nn) as u64,
     )
 }
@@ -95,17 +73,13 @@ pub fn batched_cot(sender: Role, groups: &[(u64, u32)], msgs: u64, pr: Profile) 
             .sum::<u64>()
             .div_ceil(8)
     };
-    mk(sender, n, 16 * cols(n, pr), pay, n)
+    mk(sender, n, 16 * oc::column_ots(n, opts(pr)), pay, n)
 }
 
 /// Batched chosen-message OT (matmul wrap MUX): n OTs with `msgs` pairs of l-bit messages.
 pub fn batched_got(sender: Role, n: u64, msgs: u64, l: u32, pr: Profile) -> Cost {
-    let pay = if pr.sci_padding() {
-        n * 2 * (msgs * l as u64).div_ceil(8)
-    } else {
-        (2 * n * msgs * l as u64).div_ceil(8)
-    };
-    mk(sender, n, 16 * cols(n, pr), pay, n)
+    let b = oc::batched_got_bytes(n, msgs, l, opts(pr));
+    mk(sender, n, b.recv_to_send, b.send_to_recv, n)
 }
 
 /// Both parties send `bytes_each` bytes at the same time: one round trip.
