@@ -530,3 +530,161 @@ mod pools {
         }
     }
 }
+
+/// Every golden count of sci-baseline.md §8, measured on the wire (n = 65536 unless stated).
+#[test]
+fn golden_bytes_measured() {
+    let n = 65536;
+    let cases: Vec<(&str, MicroParams, u64)> = vec![
+        (
+            "cot",
+            MicroParams {
+                l: Some(16),
+                ..base(100_000)
+            },
+            2_035_008,
+        ),
+        (
+            "cot",
+            MicroParams {
+                l: Some(32),
+                ..base(n)
+            },
+            1_310_720,
+        ),
+        (
+            "got",
+            MicroParams {
+                l: Some(8),
+                ..base(n)
+            },
+            1_179_648,
+        ),
+        (
+            "kkot",
+            MicroParams {
+                l: Some(2),
+                nn: 16,
+                ..base(n)
+            },
+            2_359_296,
+        ),
+        (
+            "mill",
+            MicroParams {
+                l: Some(8),
+                ..base(n)
+            },
+            5_931_008,
+        ),
+        (
+            "mill",
+            MicroParams {
+                l: Some(16),
+                ..base(n)
+            },
+            14_286_848,
+        ),
+        (
+            "mill",
+            MicroParams {
+                l: Some(32),
+                ..base(n)
+            },
+            32_210_944,
+        ),
+        (
+            "milleq",
+            MicroParams {
+                l: Some(16),
+                ..base(n)
+            },
+            16_515_072,
+        ),
+        (
+            "msb2wrap",
+            MicroParams {
+                l: Some(32),
+                ..base(n)
+            },
+            2_129_920,
+        ),
+        (
+            "mux",
+            MicroParams {
+                l: Some(16),
+                ..base(n)
+            },
+            2_359_296,
+        ),
+        (
+            "b2a",
+            MicroParams {
+                l: Some(16),
+                ..base(n)
+            },
+            1_179_648,
+        ),
+        ("and", base(n), 1_179_648),
+        (
+            "zext",
+            MicroParams {
+                from: 16,
+                to: 32,
+                ..base(n)
+            },
+            15_466_496,
+        ),
+        (
+            "trunc",
+            MicroParams {
+                bw: 32,
+                s: 12,
+                ..base(n)
+            },
+            34_373_632,
+        ),
+        (
+            "tr",
+            MicroParams {
+                bw: 32,
+                s: 12,
+                ..base(n)
+            },
+            10_715_136,
+        ),
+        (
+            "relu",
+            MicroParams {
+                l: Some(16),
+                ..base(n)
+            },
+            16_646_144,
+        ),
+        (
+            "relu",
+            MicroParams {
+                l: Some(32),
+                ..base(n)
+            },
+            34_832_384,
+        ),
+        (
+            "matmul",
+            MicroParams {
+                d1: 1,
+                d2: 512,
+                d3: 100,
+                bwa: 8,
+                bwb: 8,
+                mode: MultMode::AliceHasB,
+                ..base(0)
+            },
+            8_169_456,
+        ),
+    ];
+    for (op, p, want) in cases {
+        let r = go(op, &p);
+        assert_eq!(r.bytes_total, want, "{op} {p:?}");
+    }
+}

@@ -311,6 +311,8 @@ fn cross_dir(
     let pr = p.profile;
     let mut buf = Vec::new();
     let mut corr = Vec::new();
+    let mut t_ot = std::time::Duration::ZERO;
+    let t_all = std::time::Instant::now();
     for (b0, b1) in cross_batches(dim, bw_r, msgs, l) {
         let n = (b1 - b0) as usize * dim;
         for (c0, c1) in chunks(n, msgs, pr) {
@@ -330,8 +332,10 @@ fn cross_dir(
                         *v = s & m;
                     }
                 }
+                let t = std::time::Instant::now();
                 p.ot.iknp_send
                     .send_batched_cot(&mut *p.ch, &corr, msgs, &lens, opts, &mut buf)?;
+                t_ot += t.elapsed();
             } else {
                 let ch: Vec<u8> = (c0..c1)
                     .map(|g| {
@@ -339,8 +343,10 @@ fn cross_dir(
                         ((r_share[g % dim] >> i) & 1) as u8
                     })
                     .collect();
+                let t = std::time::Instant::now();
                 p.ot.iknp_recv
                     .recv_batched_cot(&mut *p.ch, &ch, msgs, &lens, opts, &mut buf)?;
+                t_ot += t.elapsed();
             }
             for (t, g) in (c0..c1).enumerate() {
                 let i = b0 + (g / dim) as u32;
@@ -358,6 +364,14 @@ fn cross_dir(
                 }
             }
         }
+    }
+    if std::env::var_os("PQ_PROTO_TIMING").is_some() {
+        eprintln!(
+            "[{}] cross_dir: total {:.2}s, in OT calls {:.2}s",
+            if sender { "S" } else { "R" },
+            t_all.elapsed().as_secs_f64(),
+            t_ot.as_secs_f64()
+        );
     }
     Ok(())
 }
