@@ -688,3 +688,102 @@ fn golden_bytes_measured() {
         assert_eq!(r.bytes_total, want, "{op} {p:?}");
     }
 }
+
+/// The same protocols without SCI's padding (dense packing) still match their cost functions.
+#[test]
+fn dense_profile() {
+    let pq = pq_engine::Profile::PrivQuant;
+    for op in [
+        "mill", "milleq", "eq", "wrap", "msb", "msb2wrap", "b2a", "mux", "and", "relu",
+    ] {
+        go(
+            op,
+            &MicroParams {
+                l: Some(13),
+                profile: pq,
+                ..base(77)
+            },
+        );
+    }
+    for op in ["trunc", "tr", "divpow2"] {
+        go(
+            op,
+            &MicroParams {
+                bw: 16,
+                s: 5,
+                profile: pq,
+                ..base(77)
+            },
+        );
+    }
+    go(
+        "sext",
+        &MicroParams {
+            from: 8,
+            to: 20,
+            profile: pq,
+            ..base(77)
+        },
+    );
+    for mode in [MultMode::AliceHasA, MultMode::AliceHasB, MultMode::None] {
+        go(
+            "matmul",
+            &MicroParams {
+                d1: 3,
+                d2: 10,
+                d3: 4,
+                bwa: 4,
+                bwb: 6,
+                mode,
+                profile: pq,
+                ..base(0)
+            },
+        );
+    }
+}
+
+#[test]
+fn fc_layer() {
+    use pq_engine::party::run_parties;
+    use pq_engine::proto::{fc, matmul};
+    use pq_kernels::ring::{mask, to_signed};
+    let (batch, inp, out, bwa, bwb) = (2usize, 37usize, 5usize, 6u32, 4u32);
+    let a: Vec<u64> = (0..batch * inp)
+        .map(|i| (i as u64 * 2654435761) & mask(bwa))
+        .collect();
+    let w: Vec<u64> = (0..inp * out)
+        .map(|i| (i as u64 * 40503 + 7) & mask(bwb))
+        .collect();
+    let ra: Vec<u64> = (0..batch * inp)
+        .map(|i| (i as u64 * 97 + 3) & mask(bwa))
+        .collect();
+    let aa = ra.clone();
+    let ab: Vec<u64> = a
+        .iter()
+        .zip(&ra)
+        .map(|(x, r)| x.wrapping_sub(*r) & mask(bwa))
+        .collect();
+    let w2 = w.clone();
+    let o = run_parties(
+        Transport::Mem,
+        pq_engine::Profile::Sirnn,
+        Some(9),
+        move |p| fc::run(p, batch, inp, out, bwa, bwb, &aa, &w2),
+        move |p| fc::run(p, batch, inp, out, bwa, bwb, &ab, &[]),
+    )
+    .expect("fc");
+    let mp = fc::params(batch, inp, out, bwa, bwb);
+    let ai: Vec<i64> = a.iter().map(|&v| to_signed(v, bwa)).collect();
+    let wi: Vec<i64> = w.iter().map(|&v| to_signed(v, bwb)).collect();
+    let want = matmul::reference(&mp, &ai, &wi);
+    let got: Vec<u64> = o
+        .server
+        .iter()
+        .zip(&o.client)
+        .map(|(x, y)| x.wrapping_add(*y) & mask(bwa + bwb))
+        .collect();
+    assert_eq!(got, want);
+    let c = fc::cost(batch, inp, out, bwa, bwb, pq_engine::Profile::Sirnn);
+    assert_eq!(o.bytes_server_to_client(), c.server_to_client);
+    assert_eq!(o.bytes_client_to_server(), c.client_to_server);
+}

@@ -2,6 +2,8 @@
 //! random inputs, both parties on two threads over a real channel, the output reconstructed
 //! and compared with the plaintext reference, measured bytes compared with the cost function.
 
+use super::conv::im2col;
+pub use super::conv::{ConvParams, conv_cost};
 use super::matmul::{MatmulParams, MultMode};
 use super::*;
 use crate::party::{PartiesOutput, Party, run_parties};
@@ -668,117 +670,6 @@ fn run_matmul(
         .collect();
     let ok = got == want;
     Ok((o, ok))
-}
-
-/// One convolution as `bench-harness conv` runs it.
-#[derive(Clone, Debug, Serialize)]
-pub struct ConvParams {
-    pub hw: usize,
-    pub cin: usize,
-    pub cout: usize,
-    pub k: usize,
-    pub stride: usize,
-    pub wbits: u32,
-    pub abits: u32,
-    pub signed_input: bool,
-    pub sci_threads: usize,
-    pub profile: Profile,
-}
-
-impl ConvParams {
-    /// Output height/width (padding k/2).
-    pub fn hw_out(&self) -> usize {
-        let pad = self.k / 2;
-        (self.hw + 2 * pad - self.k) / self.stride + 1
-    }
-    /// The matmul SCI runs for this conv (one thread): Filter (cout × k²cin) · im2col(X).
-    pub fn matmul(&self) -> MatmulParams {
-        MatmulParams {
-            d1: self.cout,
-            d2: self.k * self.k * self.cin,
-            d3: self.hw_out() * self.hw_out(),
-            bwa: self.wbits,
-            bwb: self.abits,
-            bwc: self.wbits + self.abits,
-            mode: MultMode::AliceHasA,
-        }
-    }
-    fn check(&self) -> ProtoResult<()> {
-        for (n, v) in [
-            ("hw", self.hw),
-            ("cin", self.cin),
-            ("cout", self.cout),
-            ("k", self.k),
-            ("stride", self.stride),
-        ] {
-            if v == 0 {
-                return Err(param(n, "must be at least 1"));
-            }
-        }
-        if self.k > self.hw + 2 * (self.k / 2) {
-            return Err(param("k", "kernel larger than the padded input"));
-        }
-        if self.profile != Profile::Sirnn {
-            return Err(param(
-                "profile",
-                "this runner implements the sirnn profile only",
-            ));
-        }
-        if self.sci_threads == 0 {
-            return Err(param("sci-threads", "must be at least 1"));
-        }
-        self.matmul().check()
-    }
-    /// Informative: SCI's per-thread replication (COUT split over `sci_threads`).
-    pub fn cost_sci_threads(&self) -> Cost {
-        let t = self.sci_threads.min(self.cout);
-        (0..t)
-            .map(|i| {
-                let d1 = self.cout / t + usize::from(i < self.cout % t);
-                matmul::cost(
-                    &MatmulParams {
-                        d1,
-                        ..self.matmul()
-                    },
-                    self.profile,
-                )
-            })
-            .fold(Cost::ZERO, Cost::par)
-    }
-}
-
-/// Cost of the conv (one thread).
-pub fn conv_cost(c: &ConvParams) -> Cost {
-    matmul::cost(&c.matmul(), c.profile)
-}
-
-/// im2col of one share: X (cin × hw × hw) → (k²·cin) × hw_out², zero padding k/2.
-fn im2col(c: &ConvParams, x: &[u64]) -> Vec<u64> {
-    let (hw, k, pad, ho) = (c.hw, c.k, c.k / 2, c.hw_out());
-    let d3 = ho * ho;
-    let mut out = vec![0u64; k * k * c.cin * d3];
-    for ci in 0..c.cin {
-        for ky in 0..k {
-            for kx in 0..k {
-                let row = (ci * k + ky) * k + kx;
-                for oy in 0..ho {
-                    let iy = (oy * c.stride + ky) as isize - pad as isize;
-                    if iy < 0 || iy >= hw as isize {
-                        continue;
-                    }
-                    for ox in 0..ho {
-                        let ix = (ox * c.stride + kx) as isize - pad as isize;
-                        if ix < 0 || ix >= hw as isize {
-                            continue;
-                        }
-                        out[row * d3 + oy * ho + ox] =
-                            x[(ci * hw + iy as usize) * hw + ix as usize];
-                    }
-                }
-            }
-        }
-    }
-    out
 }
 
 /// Run one conv as `sirnn` does: (W·X) >> e in wbits + abits bits, W ALICE's plaintext, X

@@ -17,9 +17,11 @@
 pub mod and;
 pub mod avgpool;
 pub mod b2a;
+pub mod conv;
 pub mod divpow2;
 pub mod equality;
 pub mod extension;
+pub mod fc;
 pub mod lut;
 pub mod matmul;
 pub mod maxpool;
