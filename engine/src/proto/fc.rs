@@ -28,6 +28,7 @@ pub fn cost(batch: usize, inp: usize, out: usize, bwa: u32, bwb: u32, pr: Profil
 
 /// Both pass their activation shares `a` (batch × in); ALICE passes the weights `w`
 /// (in × out, two's complement in bwb bits), BOB passes an empty slice.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     p: &mut Party,
     batch: usize,
