@@ -84,6 +84,9 @@ pub struct MicroReport {
     /// Informative: SCI's per-thread replication (conv with `sci_threads` > 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes_sci_threads: Option<u64>,
+    /// OT throughput (`cot`, `got`, `kkot`): n / wall_s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ots_per_s: Option<f64>,
 }
 
 /// Shares of one party.
@@ -136,6 +139,11 @@ fn report(
         cost_matches: s2c == cost.server_to_client && c2s == cost.client_to_server,
         cost_bytes: cost.total(),
         bytes_sci_threads: None,
+        ots_per_s: if matches!(op, "cot" | "got" | "kkot") && out.wall.as_secs_f64() > 0.0 {
+            Some(p.n as f64 / out.wall.as_secs_f64())
+        } else {
+            None
+        },
     }
 }
 

@@ -5,6 +5,21 @@
 //! `cost(..) -> Cost` (exact bytes per direction and round trips). Shares are additive in
 //! Z_2^l (`u64` per element, reduced to l bits) or XOR shares of bits (`u8`, 0 or 1).
 //!
+//! Modules (paper / SCI names): [`millionaire`] (Π_Mill), [`millionaire_eq`] (Π_MillEq),
+//! [`equality`] (Π_Eq), [`wrap`], [`msb`], [`msb_to_wrap`], [`b2a`], [`mux`], [`and`],
+//! [`lut`], [`extension`] (z_extend / s_extend), [`tr`] (Π_TR), [`trunc`] (Π_Trunc),
+//! [`divpow2`], [`relu`] (SiRNN ReLU and CrypTFlow2 ring ReLU), [`maxpool`], [`avgpool`],
+//! [`matmul`] (mixed bit-width, modes AliceHasA / AliceHasB / None), [`conv`], [`fc`];
+//! [`otcost`] turns OT byte counts into [`Cost`](crate::Cost)s; [`micro`] runs any of them
+//! with random inputs for the CLI. Parties are [`crate::party::Party`]; tests and
+//! benchmarks run both with [`crate::party::run_parties`].
+//!
+//! Rounds: the cost functions follow sci-baseline.md §9 (one OT batch = one round trip,
+//! simultaneous exchanges once). In single-lane runs the measured flights equal them, except
+//! MUX (and ReLU, which ends in one): SCI runs its two COT directions at the same time, this
+//! engine one after the other (+1 flight); and large matmuls, whose SCI batches are sent as
+//! several pad-preserving IKNP calls to bound memory (more flights, same bytes).
+//!
 //! Edge cases SCI leaves undefined (it asserts) are defined here, with cost functions that agree
 //! with what is sent:
 //! * an empty batch (`n = 0`) sends nothing and costs nothing;
