@@ -15,7 +15,7 @@ pub fn cost(n: u64, bw_x: u32, bw_y: u32, pr: Profile) -> Cost {
 }
 
 /// ALICE passes `table` (n × 2^bw_x entries), BOB passes `idx` (n indices); both get XOR
-/// shares of table[i][idx[i]].
+/// shares of `table[i][idx[i]]`.
 pub fn run(
     p: &mut Party,
     table: &[u64],
