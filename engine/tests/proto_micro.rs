@@ -787,3 +787,50 @@ fn fc_layer() {
     assert_eq!(o.bytes_server_to_client(), c.server_to_client);
     assert_eq!(o.bytes_client_to_server(), c.client_to_server);
 }
+
+/// Π_Trunc, logical variant (x unsigned), with and without known MSB.
+#[test]
+fn trunc_logical() {
+    use pq_engine::party::run_parties;
+    use pq_engine::proto::trunc;
+    use pq_kernels::ring::mask;
+    for (bw, s) in [(16u32, 7u32), (8, 1), (64, 13), (33, 32)] {
+        for mk in [false, true] {
+            let n = 41usize;
+            let x: Vec<u64> = (0..n as u64)
+                .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17) & mask(bw))
+                .collect();
+            let xa: Vec<u64> = (0..n as u64)
+                .map(|i| i.wrapping_mul(0xdead_beef_1234_5679) & mask(bw))
+                .collect();
+            let xb: Vec<u64> = x
+                .iter()
+                .zip(&xa)
+                .map(|(v, r)| v.wrapping_sub(*r) & mask(bw))
+                .collect();
+            let msb: Vec<u8> = x.iter().map(|v| ((v >> (bw - 1)) & 1) as u8).collect();
+            let ma: Vec<u8> = (0..n).map(|i| (i % 3 == 0) as u8).collect();
+            let mb: Vec<u8> = ma.iter().zip(&msb).map(|(a, m)| a ^ m).collect();
+            let o = run_parties(
+                Transport::Mem,
+                pq_engine::Profile::Sirnn,
+                Some(12),
+                move |p| trunc::run(p, &xa, bw, s, false, if mk { Some(&ma) } else { None }),
+                move |p| trunc::run(p, &xb, bw, s, false, if mk { Some(&mb) } else { None }),
+            )
+            .expect("trunc");
+            for i in 0..n {
+                assert_eq!(
+                    o.server[i].wrapping_add(o.client[i]) & mask(bw),
+                    x[i] >> s,
+                    "bw {bw} s {s} mk {mk}"
+                );
+            }
+            let c = trunc::cost(n as u64, bw, s, mk, pq_engine::Profile::Sirnn);
+            assert_eq!(
+                o.bytes_server_to_client() + o.bytes_client_to_server(),
+                c.total()
+            );
+        }
+    }
+}
