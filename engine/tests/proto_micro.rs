@@ -819,10 +819,10 @@ fn trunc_logical() {
                 move |p| trunc::run(p, &xb, bw, s, false, if mk { Some(&mb) } else { None }),
             )
             .expect("trunc");
-            for i in 0..n {
+            for ((a, b), v) in o.server.iter().zip(&o.client).zip(&x) {
                 assert_eq!(
-                    o.server[i].wrapping_add(o.client[i]) & mask(bw),
-                    x[i] >> s,
+                    a.wrapping_add(*b) & mask(bw),
+                    v >> s,
                     "bw {bw} s {s} mk {mk}"
                 );
             }
