@@ -227,3 +227,15 @@ fn conv_small_measured() {
         assert!(r.bytes_sci_threads.is_some());
     }
 }
+
+#[test]
+fn offline_split_is_consistent() {
+    let c = millionaire::cost(N, 32, S);
+    // leaf columns (minus 4 derandomisation bits per OT) + the whole triple KKOT are offline
+    let leaves = 8 * N * 32 - 8 * N * 4 / 8;
+    let triples = 11 * N / 2 * 36;
+    assert_eq!(c.offline_bytes, leaves + triples);
+    assert!(c.online_bytes() > 0);
+    let r = relu::cost(N, 32, S);
+    assert!(r.offline_bytes < r.total());
+}

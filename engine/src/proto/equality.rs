@@ -29,7 +29,7 @@ pub fn cost(n: u64, l: u32, pr: Profile) -> Cost {
     } else {
         ot_cost((q - 1) * n8, 16, 1, pr).then(ot_cost(n8, 1 << r, 1, pr))
     };
-    c = c.then(ot_cost((q - 1) * n8 / 2, 16, 2, pr));
+    c = c.then(otcost::all_offline(ot_cost((q - 1) * n8 / 2, 16, 2, pr)));
     let mut i = 1;
     while i < q {
         let nodes = (0..q).step_by(2 * i as usize).filter(|j| j + i < q).count() as u64;

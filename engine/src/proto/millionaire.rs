@@ -179,7 +179,8 @@ pub fn cost(n: u64, l: u32, pr: Profile) -> Cost {
     let n8 = pad8(n);
     let q = l.div_ceil(4) as u64;
     let t = 2 * q - 2 - clog2(q) as u64;
-    let mut c = ot_cost(q * n8, 16, 2, pr).then(ot_cost(t * n8 / 2, 16, 2, pr));
+    let mut c =
+        ot_cost(q * n8, 16, 2, pr).then(otcost::all_offline(ot_cost(t * n8 / 2, 16, 2, pr)));
     for ands in tree_levels(q, false) {
         c = c.then(otcost::exchange(2 * ands * n8 / 8));
     }

@@ -32,7 +32,7 @@ pub fn cost(n: u64, l: u32, pr: Profile) -> Cost {
     } else {
         ot_cost((q - 1) * n8, 16, 2, pr).then(ot_cost(n8, 1 << r, 2, pr))
     };
-    c = c.then(ot_cost((q - 1) * n8, 8, 2, pr));
+    c = c.then(otcost::all_offline(ot_cost((q - 1) * n8, 8, 2, pr)));
     for ands in tree_levels(q, true) {
         c = c.then(otcost::exchange(4 * ands * n8 / 8));
     }
