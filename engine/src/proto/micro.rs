@@ -89,6 +89,9 @@ pub struct MicroReport {
     pub ots_per_s: Option<f64>,
 }
 
+/// `conv` reports the same fields as `micro`.
+pub type ConvReport = MicroReport;
+
 /// Shares of one party.
 type Out = ProtoResult<Vec<u64>>;
 
