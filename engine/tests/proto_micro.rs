@@ -179,6 +179,14 @@ fn matmul_modes() {
                 ..base(0)
             };
             go("matmul", &p);
+            // narrower output width (SCI allows max(bwa, bwb) <= bwc <= bwa + bwb)
+            go(
+                "matmul",
+                &MicroParams {
+                    bwc: Some(a.max(b)),
+                    ..p.clone()
+                },
+            );
         }
     }
 }
