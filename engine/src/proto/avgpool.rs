@@ -1,0 +1,38 @@
+//! Average pool as the `sirnn` profile runs it (sci-baseline.md §13): a local sum in l bits,
+//! then div_pow2(l, shift) per output (shift = log2 k² for power-of-two windows; the global
+//! 7×7 pool uses shift 6 with the factor 64/49 folded into the next layer's weights).
+
+use super::{ProtoResult, divpow2};
+use crate::party::Party;
+use crate::{Cost, Profile};
+use pq_kernels::ring::mask;
+
+/// Cost of `rows` outputs.
+pub fn cost(rows: u64, l: u32, shift: u32, pr: Profile) -> Cost {
+    divpow2::cost(rows, l, shift, pr)
+}
+
+/// `x` is rows × k2 (row-major); returns shares of (Σ row) / 2^shift rounded towards zero.
+pub fn run(
+    p: &mut Party,
+    x: &[u64],
+    rows: usize,
+    k2: usize,
+    l: u32,
+    shift: u32,
+) -> ProtoResult<Vec<u64>> {
+    super::check_bw("l", l)?;
+    if x.len() != rows * k2 {
+        return Err(super::param("k", "input must be rows × k²"));
+    }
+    let m = mask(l);
+    let s: Vec<u64> = (0..rows)
+        .map(|r| {
+            x[r * k2..(r + 1) * k2]
+                .iter()
+                .fold(0u64, |a, &v| a.wrapping_add(v))
+                & m
+        })
+        .collect();
+    divpow2::run(p, &s, l, shift)
+}
