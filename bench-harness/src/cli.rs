@@ -17,6 +17,10 @@ pub struct Cli {
 pub enum Cmd {
     /// Throughput of every hot kernel (AES hashes, PRG, transpose, packing).
     Kernels(crate::kernels_cmd::KernelsArgs),
+    /// One protocol with random inputs, both parties in this process.
+    Micro(crate::micro_cmd::MicroArgs),
+    /// One convolution as a profile runs it inside a network.
+    Conv(crate::micro_cmd::ConvArgs),
     /// The network layer: shaping proxy and link-emulation benchmarks.
     Netsim(crate::netsim_cmd::NetsimArgs),
 }
@@ -25,6 +29,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Some(Cmd::Kernels(a)) => crate::kernels_cmd::run(a),
         Some(Cmd::Netsim(a)) => crate::netsim_cmd::run(a),
+        Some(Cmd::Micro(a)) => crate::micro_cmd::run_micro_cmd(a),
+        Some(Cmd::Conv(a)) => crate::micro_cmd::run_conv_cmd(a),
         None => crate::kernels_cmd::run(crate::kernels_cmd::KernelsArgs::default()),
     }
 }

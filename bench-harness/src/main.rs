@@ -5,6 +5,7 @@
 
 mod cli;
 mod kernels_cmd;
+mod micro_cmd;
 mod netsim_cmd;
 mod util;
 

@@ -1,0 +1,211 @@
+//! `bench-harness micro OP ...` and `bench-harness conv ...`: one protocol (or one
+//! convolution) with random inputs, both parties in this process, checked against the
+//! plaintext reference; bytes, rounds and time reported as interfaces.md specifies.
+
+use crate::util::{print_json_line, usage};
+use clap::Args;
+use pq_engine::Profile;
+use pq_engine::proto::ProtoError;
+use pq_engine::proto::conv::ConvParams;
+use pq_engine::proto::matmul::MultMode;
+use pq_engine::proto::micro::{MicroParams, MicroReport, run_conv, run_micro};
+use pq_netsim::Transport;
+
+/// The ops `micro` accepts (interfaces.md).
+pub const OPS: &[&str] = &[
+    "cot", "got", "kkot", "mill", "milleq", "eq", "wrap", "msb", "msb2wrap", "b2a", "mux", "and",
+    "zext", "sext", "trunc", "tr", "divpow2", "relu", "matmul",
+];
+
+fn parse_profile(s: &str) -> anyhow::Result<Profile> {
+    s.parse::<Profile>()
+        .or_else(|e| usage(format!("--profile: {e}")))
+}
+
+fn parse_transport(s: &str) -> anyhow::Result<Transport> {
+    s.parse::<Transport>()
+        .or_else(|e| usage(format!("--transport: {e}")))
+}
+
+#[derive(Args, Debug)]
+pub struct MicroArgs {
+    /// The protocol: cot, got, kkot, mill, milleq, eq, wrap, msb, msb2wrap, b2a, mux, and,
+    /// zext, sext, trunc, tr, divpow2, relu, matmul.
+    pub op: String,
+    #[arg(long, default_value_t = 65536)]
+    pub n: usize,
+    #[arg(long)]
+    pub l: Option<u32>,
+    #[arg(long, default_value_t = 16)]
+    pub from: u32,
+    #[arg(long, default_value_t = 32)]
+    pub to: u32,
+    #[arg(long, default_value_t = 32)]
+    pub bw: u32,
+    #[arg(long, default_value_t = 12)]
+    pub s: u32,
+    #[arg(long)]
+    pub msb_known: bool,
+    #[arg(long, default_value_t = 1)]
+    pub d1: usize,
+    #[arg(long, default_value_t = 100)]
+    pub d2: usize,
+    #[arg(long, default_value_t = 35)]
+    pub d3: usize,
+    #[arg(long, default_value_t = 8)]
+    pub bwa: u32,
+    #[arg(long, default_value_t = 8)]
+    pub bwb: u32,
+    #[arg(long)]
+    pub bwc: Option<u32>,
+    #[arg(long, default_value = "alice-has-a")]
+    pub mode: String,
+    /// N of a 1-of-N OT.
+    #[arg(long = "N", default_value_t = 16)]
+    pub big_n: usize,
+    #[arg(long, default_value = "sirnn")]
+    pub profile: String,
+    #[arg(long, default_value = "mem")]
+    pub transport: String,
+    /// Seed for the random inputs (protocol randomness always comes from the OS).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn map_err<T>(r: Result<T, ProtoError>) -> anyhow::Result<T> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(ProtoError::Param { name, msg }) => usage(format!("--{name}: {msg}")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn emit(r: &MicroReport, json: bool, ots: Option<usize>) -> anyhow::Result<()> {
+    eprintln!(
+        "{} [{}]: {} B total ({} s->c, {} c->s), setup {} B, {} rounds (flights {}), {:.3} s, correct: {}, cost matches: {}",
+        r.op,
+        r.profile,
+        r.bytes_total,
+        r.bytes_server_to_client,
+        r.bytes_client_to_server,
+        r.setup_bytes,
+        r.rounds,
+        r.measured_flights,
+        r.wall_s,
+        r.correct,
+        r.cost_matches
+    );
+    let mut v = serde_json::to_value(r)?;
+    if let (Some(n), Some(obj)) = (ots, v.as_object_mut()) {
+        let rate = if r.wall_s > 0.0 {
+            n as f64 / r.wall_s
+        } else {
+            0.0
+        };
+        eprintln!("throughput: {:.2} M OT/s", rate / 1e6);
+        obj.insert("ots_per_s".into(), rate.into());
+    }
+    if json {
+        print_json_line(&v);
+    }
+    anyhow::ensure!(
+        r.correct,
+        "{}: the reconstructed output differs from the plaintext reference",
+        r.op
+    );
+    anyhow::ensure!(
+        r.cost_matches,
+        "{}: measured bytes differ from the cost function ({} B)",
+        r.op,
+        r.cost_bytes
+    );
+    Ok(())
+}
+
+pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
+    if !OPS.contains(&a.op.as_str()) {
+        return usage(format!(
+            "unknown op '{}' (accepted: {})",
+            a.op,
+            OPS.join(", ")
+        ));
+    }
+    let mode: MultMode = a
+        .mode
+        .parse()
+        .or_else(|e: String| usage(format!("--mode: {e}")))?;
+    let p = MicroParams {
+        n: a.n,
+        l: a.l,
+        from: a.from,
+        to: a.to,
+        bw: a.bw,
+        s: a.s,
+        msb_known: a.msb_known,
+        d1: a.d1,
+        d2: a.d2,
+        d3: a.d3,
+        bwa: a.bwa,
+        bwb: a.bwb,
+        bwc: a.bwc,
+        mode,
+        nn: a.big_n,
+        profile: parse_profile(&a.profile)?,
+    };
+    let t = parse_transport(&a.transport)?;
+    let r = map_err(run_micro(&a.op, &p, t, a.seed))?;
+    let ots = matches!(a.op.as_str(), "cot" | "got" | "kkot").then_some(a.n);
+    emit(&r, a.json, ots)
+}
+
+#[derive(Args, Debug)]
+pub struct ConvArgs {
+    #[arg(long)]
+    pub hw: usize,
+    #[arg(long)]
+    pub cin: usize,
+    #[arg(long)]
+    pub cout: usize,
+    #[arg(long)]
+    pub k: usize,
+    #[arg(long, default_value_t = 1)]
+    pub stride: usize,
+    #[arg(long)]
+    pub wbits: u32,
+    #[arg(long)]
+    pub abits: u32,
+    #[arg(long)]
+    pub signed_input: bool,
+    /// Replicate the image-side work per thread as SCI's default 4-thread run does
+    /// (informative; every ratio uses the one-thread figure).
+    #[arg(long, default_value_t = 1)]
+    pub sci_threads: usize,
+    #[arg(long, default_value = "sirnn")]
+    pub profile: String,
+    #[arg(long, default_value = "mem")]
+    pub transport: String,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run_conv_cmd(a: ConvArgs) -> anyhow::Result<()> {
+    let c = ConvParams {
+        hw: a.hw,
+        cin: a.cin,
+        cout: a.cout,
+        k: a.k,
+        stride: a.stride,
+        wbits: a.wbits,
+        abits: a.abits,
+        signed_input: a.signed_input,
+        sci_threads: a.sci_threads,
+        profile: parse_profile(&a.profile)?,
+    };
+    let t = parse_transport(&a.transport)?;
+    let r = map_err(run_conv(&c, t, a.seed))?;
+    emit(&r, a.json, None)
+}
