@@ -21,6 +21,10 @@ pub enum Cmd {
     Micro(crate::micro_cmd::MicroArgs),
     /// One convolution as a profile runs it inside a network.
     Conv(crate::micro_cmd::ConvArgs),
+    /// The server party of a two-process run (listens).
+    Serve(crate::remote_cmd::ServeArgs),
+    /// The client party of a two-process run (connects).
+    Connect(crate::remote_cmd::ConnectArgs),
     /// The network layer: shaping proxy and link-emulation benchmarks.
     Netsim(crate::netsim_cmd::NetsimArgs),
 }
@@ -29,6 +33,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Some(Cmd::Kernels(a)) => crate::kernels_cmd::run(a),
         Some(Cmd::Netsim(a)) => crate::netsim_cmd::run(a),
+        Some(Cmd::Serve(a)) => crate::remote_cmd::serve(a),
+        Some(Cmd::Connect(a)) => crate::remote_cmd::connect(a),
         Some(Cmd::Micro(a)) => crate::micro_cmd::run_micro_cmd(a),
         Some(Cmd::Conv(a)) => crate::micro_cmd::run_conv_cmd(a),
         None => crate::kernels_cmd::run(crate::kernels_cmd::KernelsArgs::default()),

@@ -7,6 +7,7 @@ mod cli;
 mod kernels_cmd;
 mod micro_cmd;
 mod netsim_cmd;
+mod remote_cmd;
 mod util;
 
 use clap::Parser;

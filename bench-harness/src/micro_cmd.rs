@@ -27,7 +27,7 @@ fn parse_transport(s: &str) -> anyhow::Result<Transport> {
         .or_else(|e| usage(format!("--transport: {e}")))
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct MicroArgs {
     /// The protocol: cot, got, kkot, mill, milleq, eq, wrap, msb, msb2wrap, b2a, mux, and,
     /// zext, sext, trunc, tr, divpow2, relu, matmul.
@@ -163,6 +163,56 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
     }
     let r = map_err(run_micro(&a.op, &p, t, a.seed))?;
     emit(&r, a.json, None)
+}
+
+/// The OT benchmark an `micro` invocation names, with its options.
+pub fn ot_op_of(
+    a: &MicroArgs,
+) -> anyhow::Result<(pq_engine::ot::bench::OtOp, pq_engine::ot::OtOpts)> {
+    use pq_engine::ot::bench::OtOp;
+    let profile = parse_profile(&a.profile)?;
+    let opts = pq_engine::ot::OtOpts {
+        sci_padding: profile.sci_padding(),
+    };
+    let need_l = || -> anyhow::Result<u32> {
+        match a.l {
+            Some(l) if (1..=64).contains(&l) => Ok(l),
+            Some(l) => usage(format!(
+                "--l: bit-width {l} is out of range (accepted: 1..=64)"
+            )),
+            None => usage(format!("--l: `micro {}` needs a message bit-width", a.op)),
+        }
+    };
+    let op = match a.op.as_str() {
+        "cot" => match a.l {
+            None => OtOp::Rcot,
+            Some(_) => OtOp::Cot { l: need_l()? },
+        },
+        "got" => OtOp::Got { l: need_l()? },
+        "kkot" => {
+            if !(2..=256).contains(&a.big_n) {
+                return usage(format!(
+                    "--N: {} is out of range (accepted: 2..=256)",
+                    a.big_n
+                ));
+            }
+            OtOp::Kkot {
+                n_choices: a.big_n,
+                l: need_l()?,
+            }
+        }
+        "bcot" => {
+            if a.msgs == 0 {
+                return usage("--msgs: expected at least 1 message per OT");
+            }
+            OtOp::BatchedCot {
+                msgs: a.msgs,
+                l: need_l()?,
+            }
+        }
+        other => return usage(format!("`{other}` is not an OT benchmark")),
+    };
+    Ok((op, opts))
 }
 
 /// The OT throughput benchmarks: the OT engine's own bench path (pinned threads, output

@@ -1,0 +1,162 @@
+//! `bench-harness serve --listen ADDR SUBCOMMAND ...` and `bench-harness connect ADDR
+//! SUBCOMMAND ...`: the two parties in two processes over TCP.
+//!
+//! Both processes must be given the same subcommand and flags: the handshake compares a hash of
+//! them (never of secrets) and refuses a mismatch. Each process runs its own party, then the
+//! two exchange what the correctness check needs (after the measured section, and not counted
+//! in the protocol bytes) so both print the same report.
+
+use crate::micro_cmd::{MicroArgs, ot_op_of};
+use crate::util::{print_json_line, usage};
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use pq_engine::ot::bench::{SideRun, report, run_side};
+use pq_netsim::channel::{Hello, Role};
+use pq_netsim::{Channel, TcpChannel, TcpOptions};
+use std::net::TcpListener;
+use std::time::Duration;
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum RemoteCmd {
+    /// An OT throughput benchmark (`cot`, `got`, `kkot`, `bcot`) as one party.
+    Micro(MicroArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:7000.
+    #[arg(long)]
+    pub listen: String,
+    #[command(subcommand)]
+    pub cmd: RemoteCmd,
+}
+
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    /// The server's address.
+    pub addr: String,
+    #[command(subcommand)]
+    pub cmd: RemoteCmd,
+}
+
+/// Hash of the public run configuration: the subcommand and its flags (output-only flags
+/// excluded).
+fn config_hash(cmd: &RemoteCmd) -> [u8; 32] {
+    let RemoteCmd::Micro(m) = cmd;
+    let mut m = m.clone();
+    m.json = false;
+    m.transport = String::new();
+    *blake3::hash(format!("pq-rs remote micro {m:?}").as_bytes()).as_bytes()
+}
+
+fn encode(s: &SideRun) -> Vec<u8> {
+    let mut v = Vec::with_capacity(32 + 8 * s.check.len());
+    for x in [s.secs.to_bits(), s.cpu.to_bits(), s.sent, s.setup] {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    for x in &s.check {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v
+}
+
+fn decode(b: &[u8]) -> anyhow::Result<SideRun> {
+    anyhow::ensure!(
+        b.len() >= 32 && b.len().is_multiple_of(8),
+        "peer sent a malformed report ({} bytes)",
+        b.len()
+    );
+    let w: Vec<u64> = b
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+        .collect();
+    Ok(SideRun {
+        secs: f64::from_bits(w[0]),
+        cpu: f64::from_bits(w[1]),
+        sent: w[2],
+        setup: w[3],
+        check: w[4..].to_vec(),
+    })
+}
+
+fn run_party(role: Role, mut ch: TcpChannel, cmd: &RemoteCmd) -> anyhow::Result<()> {
+    ch.handshake(&Hello::new(role, config_hash(cmd)))
+        .context("handshake")?;
+    let RemoteCmd::Micro(m) = cmd;
+    let (op, opts) = ot_op_of(m)?;
+    let mine = run_side(op, role == Role::Server, m.n, opts, &mut ch)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Exchange the check data (after the measured call).
+    ch.push_tag("verify");
+    ch.send_vec(encode(&mine))?;
+    ch.flush()?;
+    let theirs = decode(&ch.recv_vec(usize::MAX)?)?;
+    ch.pop_tag();
+    let (s, c) = if role == Role::Server {
+        (&mine, &theirs)
+    } else {
+        (&theirs, &mine)
+    };
+    let b = report(op, m.n, opts, s, c);
+    let total = b.bytes_server_to_client + b.bytes_client_to_server;
+    eprintln!(
+        "[{}] {} n={} over TCP (two processes): {:.2} M OT/s, {:.3} s, {} B total ({} s->c, {} c->s), correct: {}, bytes = cost: {}",
+        role.name(),
+        m.op,
+        m.n,
+        b.ots_per_s / 1e6,
+        b.wall_s,
+        total,
+        b.bytes_server_to_client,
+        b.bytes_client_to_server,
+        b.correct,
+        b.bytes_match_cost
+    );
+    if m.json {
+        print_json_line(&serde_json::json!({
+            "op": m.op, "party": role.name(), "profile": m.profile, "transport": "tcp-2proc",
+            "params": {"n": m.n, "l": m.l, "N": m.big_n, "msgs": m.msgs},
+            "bytes_total": total, "bytes_server_to_client": b.bytes_server_to_client,
+            "bytes_client_to_server": b.bytes_client_to_server, "setup_bytes": b.setup_bytes,
+            "rounds": 1, "wall_s": b.wall_s, "ots_per_s": b.ots_per_s,
+            "correct": b.correct, "cost_matches": b.bytes_match_cost,
+        }));
+    }
+    anyhow::ensure!(b.correct, "outputs violate the OT relation");
+    anyhow::ensure!(
+        b.bytes_match_cost,
+        "measured bytes differ from the cost function"
+    );
+    Ok(())
+}
+
+fn check_supported(cmd: &RemoteCmd) -> anyhow::Result<()> {
+    let RemoteCmd::Micro(m) = cmd;
+    if !matches!(m.op.as_str(), "cot" | "got" | "kkot" | "bcot") {
+        return usage(format!(
+            "serve/connect run `micro cot|got|kkot|bcot`; got `micro {}`",
+            m.op
+        ));
+    }
+    ot_op_of(m).map(|_| ())
+}
+
+pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    check_supported(&a.cmd)?;
+    let l = TcpListener::bind(&a.listen)
+        .with_context(|| format!("--listen {}: cannot bind", a.listen))?;
+    eprintln!("server: listening on {}", l.local_addr()?);
+    let ch = TcpChannel::accept(&l, TcpOptions::default()).context("accept")?;
+    run_party(Role::Server, ch, &a.cmd)
+}
+
+pub fn connect(a: ConnectArgs) -> anyhow::Result<()> {
+    check_supported(&a.cmd)?;
+    let ch = TcpChannel::connect(
+        a.addr.as_str(),
+        TcpOptions::default(),
+        Duration::from_secs(30),
+    )
+    .with_context(|| format!("cannot connect to {}", a.addr))?;
+    run_party(Role::Client, ch, &a.cmd)
+}
