@@ -22,13 +22,26 @@ pub struct Cost {
 }
 
 impl Cost {
-    pub const ZERO: Cost = Cost { server_to_client: 0, client_to_server: 0, rounds: 0, offline_bytes: 0 };
+    pub const ZERO: Cost = Cost {
+        server_to_client: 0,
+        client_to_server: 0,
+        rounds: 0,
+        offline_bytes: 0,
+    };
 
     /// `bytes` sent by `from`, in `rounds` round trips.
     pub fn one_way(from: Role, bytes: u64, rounds: u64) -> Cost {
         match from {
-            Role::Server => Cost { server_to_client: bytes, rounds, ..Cost::ZERO },
-            Role::Client => Cost { client_to_server: bytes, rounds, ..Cost::ZERO },
+            Role::Server => Cost {
+                server_to_client: bytes,
+                rounds,
+                ..Cost::ZERO
+            },
+            Role::Client => Cost {
+                client_to_server: bytes,
+                rounds,
+                ..Cost::ZERO
+            },
         }
     }
     pub fn total(&self) -> u64 {
@@ -57,7 +70,10 @@ impl Cost {
     /// Parallel composition (both run at the same time).
     #[must_use]
     pub fn par(self, o: Cost) -> Cost {
-        Cost { rounds: self.rounds.max(o.rounds), ..self.then(o) }
+        Cost {
+            rounds: self.rounds.max(o.rounds),
+            ..self.then(o)
+        }
     }
     /// `k` sequential repetitions.
     #[must_use]
@@ -72,7 +88,11 @@ impl Cost {
     /// The same traffic with the directions swapped (the protocol run with roles reversed).
     #[must_use]
     pub fn swapped(self) -> Cost {
-        Cost { server_to_client: self.client_to_server, client_to_server: self.server_to_client, ..self }
+        Cost {
+            server_to_client: self.client_to_server,
+            client_to_server: self.server_to_client,
+            ..self
+        }
     }
 }
 

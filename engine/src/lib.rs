@@ -5,6 +5,7 @@ pub mod cost;
 pub mod nn;
 pub mod ot;
 pub mod party;
+pub mod plan;
 pub mod profile;
 pub mod proto;
 pub mod shares;

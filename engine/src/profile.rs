@@ -30,7 +30,9 @@ impl std::str::FromStr for Profile {
         match s {
             "sirnn" => Ok(Profile::Sirnn),
             "privquant" => Ok(Profile::PrivQuant),
-            _ => Err(format!("unknown profile '{s}' (accepted: sirnn, privquant)")),
+            _ => Err(format!(
+                "unknown profile '{s}' (accepted: sirnn, privquant)"
+            )),
         }
     }
 }

@@ -14,7 +14,10 @@ pub struct Shares {
 impl Shares {
     pub fn new(bits: u32, data: Vec<u64>) -> Self {
         assert!((1..=64).contains(&bits), "bit-width {bits} out of 1..=64");
-        debug_assert!(data.iter().all(|&x| x & !ring::mask(bits) == 0), "share not reduced to {bits} bits");
+        debug_assert!(
+            data.iter().all(|&x| x & !ring::mask(bits) == 0),
+            "share not reduced to {bits} bits"
+        );
         Shares { bits, data }
     }
     pub fn zeros(bits: u32, n: usize) -> Self {
@@ -31,11 +34,18 @@ impl Shares {
         assert_eq!(a.bits, b.bits);
         assert_eq!(a.len(), b.len());
         let m = ring::mask(a.bits);
-        a.data.iter().zip(&b.data).map(|(x, y)| x.wrapping_add(*y) & m).collect()
+        a.data
+            .iter()
+            .zip(&b.data)
+            .map(|(x, y)| x.wrapping_add(*y) & m)
+            .collect()
     }
     /// Combine two parties' shares into signed plaintext values.
     pub fn reconstruct_signed(a: &Shares, b: &Shares) -> Vec<i64> {
-        Shares::reconstruct(a, b).into_iter().map(|v| ring::to_signed(v, a.bits)).collect()
+        Shares::reconstruct(a, b)
+            .into_iter()
+            .map(|v| ring::to_signed(v, a.bits))
+            .collect()
     }
 }
 

@@ -1,5 +1,7 @@
 //! IKNP: correctness of every variant, exact bytes, flights, and the security checks.
 
+#![allow(clippy::needless_range_loop)]
+
 use pq_engine::ot::cost::{self, OtBytes};
 use pq_engine::ot::{IknpReceiver, IknpSender, OtOpts, seeded_prg};
 use pq_kernels::Block;
@@ -97,38 +99,36 @@ fn cot_blocks_and_rcot() {
             }
             check_bytes(s.sent, c.sent, cost::cot_blocks_bytes(n as u64, opts));
         }
-        let (s, c) = iknp_call(
-            Transport::Mem,
-            n as u64 + 7,
-            move |ch, snd, _| {
-                let mut q = vec![Block::ZERO; n];
-                snd.send_rcot(ch, n, &mut q).unwrap();
-                (q, snd.delta())
-            },
-            move |ch, rcv, _| {
-                let mut b = vec![0u8; n];
-                let mut t = vec![Block::ZERO; n];
-                rcv.recv_rcot(ch, n, &mut b, &mut t).unwrap();
-                (b, t)
-            },
-        );
-        let ((q, delta), (b, t)) = (s.out, c.out);
-        for j in 0..n {
-            assert!(b[j] <= 1);
-            assert_eq!(t[j], q[j] ^ delta.and_bit(b[j] == 1));
-        }
-        if n >= 1000 {
-            let ones: usize = b.iter().map(|&x| x as usize).sum();
-            assert!(
-                ones > n / 2 - n / 10 && ones < n / 2 + n / 10,
-                "random choices unbalanced"
+        for &opts in OPTS {
+            let (s, c) = iknp_call(
+                Transport::Mem,
+                n as u64 + 7,
+                move |ch, snd, _| {
+                    let mut q = vec![Block::ZERO; n];
+                    snd.send_rcot_opts(ch, n, opts, &mut q).unwrap();
+                    (q, snd.delta())
+                },
+                move |ch, rcv, _| {
+                    let mut b = vec![0u8; n];
+                    let mut t = vec![Block::ZERO; n];
+                    rcv.recv_rcot_opts(ch, n, opts, &mut b, &mut t).unwrap();
+                    (b, t)
+                },
             );
+            let ((q, delta), (b, t)) = (s.out, c.out);
+            for j in 0..n {
+                assert!(b[j] <= 1);
+                assert_eq!(t[j], q[j] ^ delta.and_bit(b[j] == 1));
+            }
+            if n >= 1000 {
+                let ones: usize = b.iter().map(|&x| x as usize).sum();
+                assert!(
+                    ones > n / 2 - n / 10 && ones < n / 2 + n / 10,
+                    "random choices unbalanced"
+                );
+            }
+            check_bytes(s.sent, c.sent, cost::cot_blocks_bytes(n as u64, opts));
         }
-        check_bytes(
-            s.sent,
-            c.sent,
-            cost::cot_blocks_bytes(n as u64, OtOpts::DENSE),
-        );
     }
 }
 

@@ -1,5 +1,7 @@
 //! KKOT (1-of-N), base OT and OtPack tests.
 
+#![allow(clippy::needless_range_loop)]
+
 use pq_engine::ot::cost::{self, OtBytes};
 use pq_engine::ot::{
     KkotReceiver, KkotSender, OtError, OtOpts, OtPack, base_ot_recv, base_ot_send, seeded_prg,

@@ -1,5 +1,7 @@
 //! Lanes: independent IKNP instances split from one setup, on their own channels and threads.
 
+#![allow(clippy::needless_range_loop)]
+
 use pq_engine::ot::lanes::{LanePool, lane_ranges, recv_rcot_lanes, send_rcot_lanes};
 use pq_engine::ot::{IknpReceiver, IknpSender, OtOpts, seeded_prg};
 use pq_kernels::Block;

@@ -23,13 +23,25 @@ pub struct Features {
 impl Features {
     /// No SIMD at all: every kernel takes its portable path.
     pub const fn portable() -> Self {
-        Features { sse2: false, ssse3: false, aesni: false, avx2: false, vaes: false }
+        Features {
+            sse2: false,
+            ssse3: false,
+            aesni: false,
+            avx2: false,
+            vaes: false,
+        }
     }
 
     /// The features of this CPU, unless `PQ_FORCE_PORTABLE` is set (then [`Features::portable`]).
     pub fn get() -> Self {
         static F: OnceLock<Features> = OnceLock::new();
-        *F.get_or_init(|| if force_portable() { Features::portable() } else { Self::detect_hw() })
+        *F.get_or_init(|| {
+            if force_portable() {
+                Features::portable()
+            } else {
+                Self::detect_hw()
+            }
+        })
     }
 
     /// The features of this CPU, ignoring `PQ_FORCE_PORTABLE`.
@@ -41,7 +53,13 @@ impl Features {
             let aesni = std::arch::is_x86_feature_detected!("aes") && sse2;
             let avx2 = std::arch::is_x86_feature_detected!("avx2");
             let vaes = std::arch::is_x86_feature_detected!("vaes") && avx2 && aesni;
-            Features { sse2, ssse3, aesni, avx2, vaes }
+            Features {
+                sse2,
+                ssse3,
+                aesni,
+                avx2,
+                vaes,
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         {

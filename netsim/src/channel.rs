@@ -51,7 +51,11 @@ pub const HELLO_LEN: usize = 8 + 4 + 1 + 32;
 
 impl Hello {
     pub fn new(role: Role, config_hash: [u8; 32]) -> Self {
-        Hello { version: WIRE_VERSION, role, config_hash }
+        Hello {
+            version: WIRE_VERSION,
+            role,
+            config_hash,
+        }
     }
     pub fn encode(&self) -> [u8; HELLO_LEN] {
         let mut b = [0u8; HELLO_LEN];
@@ -74,11 +78,19 @@ impl Hello {
         let role = match b[12] {
             1 => Role::Server,
             2 => Role::Client,
-            r => return Err(ChannelError::Malformed(format!("handshake names unknown role {r}"))),
+            r => {
+                return Err(ChannelError::Malformed(format!(
+                    "handshake names unknown role {r}"
+                )));
+            }
         };
         let mut config_hash = [0u8; 32];
         config_hash.copy_from_slice(&b[13..]);
-        Ok(Hello { version, role, config_hash })
+        Ok(Hello {
+            version,
+            role,
+            config_hash,
+        })
     }
 }
 
@@ -108,7 +120,10 @@ pub trait Channel: Send {
     fn recv_exact_vec(&mut self, len: usize) -> Result<Vec<u8>> {
         let v = self.recv_vec(len)?;
         if v.len() != len {
-            return Err(ChannelError::SizeMismatch { expected: len, got: v.len() });
+            return Err(ChannelError::SizeMismatch {
+                expected: len,
+                got: v.len(),
+            });
         }
         Ok(v)
     }
@@ -148,9 +163,22 @@ pub trait Channel: Send {
         let before = self.meter().total();
         self.send(&ours.encode())?;
         self.flush()?;
-        let theirs = Hello::decode(&self.recv_vec(HELLO_LEN)?)?;
+        let theirs = match self.recv_vec(HELLO_LEN) {
+            Ok(v) => Hello::decode(&v)?,
+            Err(
+                e @ (ChannelError::SizeMismatch { .. }
+                | ChannelError::Oversized { .. }
+                | ChannelError::ShortRead { .. }),
+            ) => {
+                return Err(ChannelError::Malformed(format!(
+                    "the peer did not send a PrivQuant-RS handshake (wrong program or port?): {e}"
+                )));
+            }
+            Err(e) => return Err(e),
+        };
         let after = self.meter().total();
-        self.meter_mut().reclassify_as_framing(&after.since(&before));
+        self.meter_mut()
+            .reclassify_as_framing(&after.since(&before));
         if theirs.version != ours.version {
             return Err(ChannelError::Handshake(format!(
                 "wire version mismatch: we speak {}, the peer speaks {}",

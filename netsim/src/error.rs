@@ -31,7 +31,11 @@ pub enum ChannelError {
 }
 
 fn context_suffix(c: &str) -> String {
-    if c.is_empty() { String::new() } else { format!(" ({c})") }
+    if c.is_empty() {
+        String::new()
+    } else {
+        format!(" ({c})")
+    }
 }
 
 pub type Result<T> = std::result::Result<T, ChannelError>;

@@ -3,21 +3,42 @@
 //! The engine talks only to the [`Channel`] trait. Implementations:
 //! * [`mem::MemChannel`]: an in-memory duplex pair, for tests and in-process runs;
 //! * [`tcp::TcpChannel`]: TCP (loopback or remote), buffered, `TCP_NODELAY`, with a reader
-//!   thread so both parties can send large messages at the same time without deadlock.
+//!   thread so both parties can send large messages at the same time without deadlock;
+//! * [`shaped::ShapedChannel`]: wraps any channel and delivers at a [`LinkSpec`]'s pace in
+//!   real time;
+//! * [`vtime::VirtualChannel`]: wraps any channel and simulates one or several links in
+//!   virtual time (compute measured, link modeled).
 //!
-//! Every channel carries a [`Meter`]: payload bytes per direction (as SCI counts them),
-//! framing bytes separately, messages, flights, and nested tags.
+//! [`proxy::run_proxy`] shapes a TCP connection between two processes. Every channel carries
+//! a [`Meter`]: payload bytes per direction (as SCI counts them), framing bytes separately,
+//! messages, flights, and nested tags.
 
+pub mod bench;
 pub mod channel;
+pub mod clock;
 pub mod error;
+pub mod link;
 pub mod mem;
-pub mod pair;
 pub mod meter;
+pub mod pair;
+pub mod proxy;
+pub mod shaped;
 pub mod tcp;
+pub mod vtime;
+
+#[cfg(test)]
+mod tests;
 
 pub use channel::Channel;
+pub use clock::{Clock, ManualClock, RealClock, ThreadCpuClock};
 pub use error::ChannelError;
+pub use link::{LinkDirection, LinkError, LinkSpec, Nanos, analytic_latency, parse_links};
 pub use mem::{MemChannel, mem_pair};
 pub use meter::{Counters, Meter};
+pub use pair::{
+    LinkOptions, PairOptions, PairOutput, Transport, run_pair, run_pair_linked, run_pair_with,
+};
+pub use proxy::{ProxyError, ProxyStats, run_proxy};
+pub use shaped::ShapedChannel;
 pub use tcp::{TcpChannel, TcpOptions};
-pub use pair::{PairOptions, PairOutput, Transport, run_pair, run_pair_with};
+pub use vtime::{SimulatedLatency, VirtualChannel};

@@ -19,7 +19,13 @@ pub struct MemChannel {
 pub fn mem_pair() -> (MemChannel, MemChannel) {
     let (ta, rb) = channel();
     let (tb, ra) = channel();
-    let mk = |tx, rx| MemChannel { tx, rx, meter: Meter::new(), timeout: None, max_message: usize::MAX };
+    let mk = |tx, rx| MemChannel {
+        tx,
+        rx,
+        meter: Meter::new(),
+        timeout: None,
+        max_message: usize::MAX,
+    };
     (mk(ta, ra), mk(tb, rb))
 }
 
@@ -34,14 +40,21 @@ impl MemChannel {
     }
     fn next(&mut self) -> Result<Vec<u8>> {
         let m = match self.timeout {
-            None => self.rx.recv().map_err(|_| ChannelError::Closed { context: String::new() })?,
+            None => self.rx.recv().map_err(|_| ChannelError::Closed {
+                context: String::new(),
+            })?,
             Some(t) => self.rx.recv_timeout(t).map_err(|e| match e {
                 RecvTimeoutError::Timeout => ChannelError::Timeout(t),
-                RecvTimeoutError::Disconnected => ChannelError::Closed { context: String::new() },
+                RecvTimeoutError::Disconnected => ChannelError::Closed {
+                    context: String::new(),
+                },
             })?,
         };
         if m.len() > self.max_message {
-            return Err(ChannelError::Oversized { got: m.len() as u64, limit: self.max_message as u64 });
+            return Err(ChannelError::Oversized {
+                got: m.len() as u64,
+                limit: self.max_message as u64,
+            });
         }
         self.meter.on_recv(m.len(), 0);
         Ok(m)
@@ -54,14 +67,17 @@ impl Channel for MemChannel {
     }
     fn send_vec(&mut self, msg: Vec<u8>) -> Result<()> {
         self.meter.on_send(msg.len(), 0);
-        self.tx
-            .send(msg)
-            .map_err(|_| ChannelError::Closed { context: "while sending".into() })
+        self.tx.send(msg).map_err(|_| ChannelError::Closed {
+            context: "while sending".into(),
+        })
     }
     fn recv(&mut self, buf: &mut [u8]) -> Result<()> {
         let m = self.next()?;
         if m.len() != buf.len() {
-            return Err(ChannelError::SizeMismatch { expected: buf.len(), got: m.len() });
+            return Err(ChannelError::SizeMismatch {
+                expected: buf.len(),
+                got: m.len(),
+            });
         }
         buf.copy_from_slice(&m);
         Ok(())
@@ -69,7 +85,10 @@ impl Channel for MemChannel {
     fn recv_vec(&mut self, max: usize) -> Result<Vec<u8>> {
         let m = self.next()?;
         if m.len() > max {
-            return Err(ChannelError::SizeMismatch { expected: max, got: m.len() });
+            return Err(ChannelError::SizeMismatch {
+                expected: max,
+                got: m.len(),
+            });
         }
         Ok(m)
     }

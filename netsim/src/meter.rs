@@ -34,13 +34,13 @@ impl Counters {
     /// `self - earlier`, for measuring a span between two snapshots.
     pub fn since(&self, earlier: &Counters) -> Counters {
         Counters {
-            bytes_sent: self.bytes_sent - earlier.bytes_sent,
-            bytes_recv: self.bytes_recv - earlier.bytes_recv,
-            framing_sent: self.framing_sent - earlier.framing_sent,
-            framing_recv: self.framing_recv - earlier.framing_recv,
-            msgs_sent: self.msgs_sent - earlier.msgs_sent,
-            msgs_recv: self.msgs_recv - earlier.msgs_recv,
-            flights: self.flights - earlier.flights,
+            bytes_sent: self.bytes_sent.saturating_sub(earlier.bytes_sent),
+            bytes_recv: self.bytes_recv.saturating_sub(earlier.bytes_recv),
+            framing_sent: self.framing_sent.saturating_sub(earlier.framing_sent),
+            framing_recv: self.framing_recv.saturating_sub(earlier.framing_recv),
+            msgs_sent: self.msgs_sent.saturating_sub(earlier.msgs_sent),
+            msgs_recv: self.msgs_recv.saturating_sub(earlier.msgs_recv),
+            flights: self.flights.saturating_sub(earlier.flights),
         }
     }
 }
@@ -121,12 +121,22 @@ impl Meter {
     }
 
     /// Move already-counted traffic from payload to framing (used by the handshake).
+    /// The handshake's messages and flights are removed from the counts, so the protocol's
+    /// first flight is flight 1. Applied to the totals and to the current tag.
     pub fn reclassify_as_framing(&mut self, c: &Counters) {
-        self.total.bytes_sent -= c.bytes_sent;
-        self.total.bytes_recv -= c.bytes_recv;
-        self.total.framing_sent += c.bytes_sent;
-        self.total.framing_recv += c.bytes_recv;
-        self.total.flights -= c.flights;
+        let f = |t: &mut Counters| {
+            t.bytes_sent = t.bytes_sent.saturating_sub(c.bytes_sent);
+            t.bytes_recv = t.bytes_recv.saturating_sub(c.bytes_recv);
+            t.framing_sent += c.bytes_sent;
+            t.framing_recv += c.bytes_recv;
+            t.msgs_sent = t.msgs_sent.saturating_sub(c.msgs_sent);
+            t.msgs_recv = t.msgs_recv.saturating_sub(c.msgs_recv);
+            t.flights = t.flights.saturating_sub(c.flights);
+        };
+        f(&mut self.total);
+        if let Some(t) = self.current() {
+            f(t);
+        }
         self.last_was_send = false;
     }
 

@@ -6,9 +6,12 @@
 
 use crate::channel::{Channel, Role};
 use crate::error::{ChannelError, Result};
+use crate::link::{LinkSpec, Nanos};
 use crate::mem::mem_pair;
 use crate::meter::Meter;
+use crate::shaped::ShapedChannel;
 use crate::tcp::{TcpChannel, TcpOptions};
+use crate::vtime::{SimulatedLatency, VirtualChannel, combine};
 use std::time::{Duration, Instant};
 
 /// Which channel connects the two in-process parties.
@@ -39,6 +42,9 @@ pub struct PairOutput<S, C> {
     pub client_meter: Meter,
     /// Wall time from start until both parties finished.
     pub wall: Duration,
+    /// Simulated end-to-end latency on each link of [`LinkOptions::simulate`] (empty unless
+    /// [`run_pair_linked`] was asked to simulate).
+    pub simulated: Vec<SimulatedLatency>,
 }
 
 /// Options for [`run_pair_with`].
@@ -48,8 +54,25 @@ pub struct PairOptions {
     pub pin: bool,
 }
 
+/// Link options for [`run_pair_linked`].
+#[derive(Clone, Debug, Default)]
+pub struct LinkOptions {
+    /// Emulate this link in real time ([`ShapedChannel`] on both ends): `wall` then includes
+    /// the link's delays.
+    pub emulate: Option<LinkSpec>,
+    /// Simulate these links in virtual time ([`VirtualChannel`] on both ends) and report
+    /// [`PairOutput::simulated`].
+    pub simulate: Vec<LinkSpec>,
+    /// Idle timeout of the TCP transport (`None`: the TCP default of 10 minutes).
+    pub tcp_idle_timeout: Option<Duration>,
+}
+
 /// Run `server` and `client` on two threads connected by `transport`.
-pub fn run_pair<S, C, FS, FC>(transport: Transport, server: FS, client: FC) -> Result<PairOutput<S, C>>
+pub fn run_pair<S, C, FS, FC>(
+    transport: Transport,
+    server: FS,
+    client: FC,
+) -> Result<PairOutput<S, C>>
 where
     S: Send,
     C: Send,
@@ -72,45 +95,117 @@ where
     FS: FnOnce(&mut dyn Channel) -> S + Send,
     FC: FnOnce(&mut dyn Channel) -> C + Send,
 {
+    run_pair_linked(transport, opts, &LinkOptions::default(), server, client)
+}
+
+/// [`run_pair_with`] over an emulated and/or simulated link: each party's end is wrapped in
+/// [`ShapedChannel`] (real time) and/or [`VirtualChannel`] (virtual time, reported in
+/// [`PairOutput::simulated`]). The meters are those of the outermost wrapper (payload is the
+/// same; the wrappers' timestamps count as framing).
+pub fn run_pair_linked<S, C, FS, FC>(
+    transport: Transport,
+    opts: &PairOptions,
+    link: &LinkOptions,
+    server: FS,
+    client: FC,
+) -> Result<PairOutput<S, C>>
+where
+    S: Send,
+    C: Send,
+    FS: FnOnce(&mut dyn Channel) -> S + Send,
+    FC: FnOnce(&mut dyn Channel) -> C + Send,
+{
     let (mut a, mut b): (Box<dyn Channel>, Box<dyn Channel>) = match transport {
         Transport::Mem => {
             let (a, b) = mem_pair();
             (Box::new(a), Box::new(b))
         }
         Transport::Tcp => {
-            let (a, b) = TcpChannel::loopback_pair(TcpOptions::default())?;
+            let mut o = TcpOptions::default();
+            if let Some(t) = link.tcp_idle_timeout {
+                o.idle_timeout = Some(t);
+            }
+            let (a, b) = TcpChannel::loopback_pair(o)?;
             (Box::new(a), Box::new(b))
         }
     };
     let pin = opts.pin;
+    let (emulate, simulate) = (link.emulate, link.simulate.as_slice());
     let start = Instant::now();
     let (rs, rc) = std::thread::scope(|s| {
         let hs = std::thread::Builder::new()
             .name("pq-server".into())
-            .spawn_scoped(s, || {
+            .spawn_scoped(s, move || {
                 if pin {
                     pin_current(Role::Server);
                 }
-                let r = server(&mut *a);
-                let _ = a.flush();
-                (r, a)
+                // The channel is dropped when the party returns, so a peer still waiting
+                // gets `Closed` instead of hanging.
+                wrapped(&mut *a, emulate, simulate, server)
             });
         let hc = std::thread::Builder::new()
             .name("pq-client".into())
-            .spawn_scoped(s, || {
+            .spawn_scoped(s, move || {
                 if pin {
                     pin_current(Role::Client);
                 }
-                let r = client(&mut *b);
-                let _ = b.flush();
-                (r, b)
+                wrapped(&mut *b, emulate, simulate, client)
             });
         (join(hs), join(hc))
     });
     let wall = start.elapsed();
-    let (s, a) = rs?;
-    let (c, b) = rc?;
-    Ok(PairOutput { server: s, client: c, server_meter: a.meter().clone(), client_meter: b.meter().clone(), wall })
+    let (s, server_meter, vs) = rs?;
+    let (c, client_meter, vc) = rc?;
+    let simulated = if simulate.is_empty() {
+        Vec::new()
+    } else {
+        combine(simulate, &vs, &vc)?
+    };
+    Ok(PairOutput {
+        server: s,
+        client: c,
+        server_meter,
+        client_meter,
+        wall,
+        simulated,
+    })
+}
+
+/// Run one party's closure on `ch`, wrapped as the options ask; returns its result, the
+/// meter of the outermost channel and the final virtual clocks.
+fn wrapped<R>(
+    ch: &mut dyn Channel,
+    emulate: Option<LinkSpec>,
+    simulate: &[LinkSpec],
+    f: impl FnOnce(&mut dyn Channel) -> R,
+) -> (R, Meter, Vec<Nanos>) {
+    fn finish<C: Channel, R2>(
+        mut v: VirtualChannel<C>,
+        r: impl FnOnce(&mut dyn Channel) -> R2,
+    ) -> (R2, Meter, Vec<Nanos>) {
+        let out = r(&mut v);
+        let _ = v.flush();
+        let t = v.finish();
+        (out, v.meter().clone(), t)
+    }
+    match (emulate, simulate.is_empty()) {
+        (None, true) => {
+            let r = f(&mut *ch);
+            let _ = ch.flush();
+            (r, ch.meter().clone(), Vec::new())
+        }
+        (Some(l), true) => {
+            let mut s = ShapedChannel::new(&mut *ch, l);
+            let r = f(&mut s);
+            let _ = s.flush();
+            (r, s.meter().clone(), Vec::new())
+        }
+        (None, false) => finish(VirtualChannel::new(&mut *ch, simulate), f),
+        (Some(l), false) => finish(
+            VirtualChannel::new(ShapedChannel::new(&mut *ch, l), simulate),
+            f,
+        ),
+    }
 }
 
 fn join<T>(h: std::io::Result<std::thread::ScopedJoinHandle<'_, T>>) -> Result<T> {
@@ -134,7 +229,9 @@ pub fn pin_current(role: Role) -> bool {
     // core ids of this process's affinity mask, via sched_getaffinity
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: set is a valid cpu_set_t and we pass its size.
-    let ok = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } == 0;
+    let ok =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) }
+            == 0;
     if !ok {
         return false;
     }

@@ -11,7 +11,7 @@
 //! [`OtError::InvalidPoint`].
 
 use super::{OtError, OtResult};
-use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
+use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoBasepointTable, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::Identity;
 use pq_kernels::Block;
@@ -98,6 +98,8 @@ pub fn base_ot_recv<C: Channel + ?Sized>(
     if big_a == RistrettoPoint::identity() {
         return Err(OtError::InvalidPoint);
     }
+    // b·A for many b: a precomputed table for A pays off from a few dozen OTs on.
+    let table = RistrettoBasepointTable::create(&big_a);
     let mut msg = Vec::with_capacity(32 * n);
     let mut shared = Vec::with_capacity(n);
     for &c in choices {
@@ -106,7 +108,7 @@ pub fn base_ot_recv<C: Channel + ?Sized>(
         let p0 = b_g.compress().to_bytes();
         let p1 = (b_g + big_a).compress().to_bytes();
         msg.extend_from_slice(&select_bytes(&p0, &p1, c));
-        shared.push(b * big_a);
+        shared.push(&table * &b);
     }
     ch.send(&msg)?;
     ch.flush()?;

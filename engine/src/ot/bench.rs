@@ -4,7 +4,8 @@
 //! Each function runs both parties in this process (server = OT sender, client = OT
 //! receiver) on two pinned threads over `transport`, with OS-seeded randomness. Setup (base
 //! OTs) is excluded from the timing and from the byte counts (reported as `setup_bytes`).
-//! `wall_s` is the slower party's time for the call; `correct` compares the outputs with the
+//! `wall_s` is the slower party's time for the call (the second of two identical calls:
+//! the first warms buffers and page mappings, as a long-running engine would have them); `correct` compares the outputs with the
 //! plaintext relation.
 
 use super::cost::{self, OtBytes};
@@ -23,6 +24,14 @@ pub struct OtBench {
     pub op: String,
     pub n: usize,
     pub wall_s: f64,
+    /// Seconds of the OT sender (server) and receiver (client) for the call.
+    pub server_s: f64,
+    pub client_s: f64,
+    /// On-CPU seconds of each party's thread during the call (Linux schedstat; 0 if
+    /// unavailable). Unlike the wall times, these do not grow when other processes share the
+    /// cores.
+    pub server_cpu_s: f64,
+    pub client_cpu_s: f64,
     pub ots_per_s: f64,
     /// OT sender → receiver (server → client) bytes of the call.
     pub bytes_server_to_client: u64,
@@ -36,37 +45,53 @@ pub struct OtBench {
     pub correct: bool,
 }
 
-struct Timed<T> {
-    out: T,
+/// On-CPU nanoseconds of the calling thread (first field of `/proc/thread-self/schedstat`).
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+struct Timed<S> {
+    st: S,
     secs: f64,
+    cpu: f64,
     sent: u64,
     setup: u64,
 }
 
-fn timed<S: Send, T: Send>(
+/// Run `setup`, then `call` twice (warm-up, then measured).
+fn timed<S: Send>(
     ch: &mut dyn Channel,
     setup: impl FnOnce(&mut dyn Channel) -> OtResult<S>,
-    call: impl FnOnce(&mut dyn Channel, &mut S) -> OtResult<T>,
-) -> OtResult<Timed<T>> {
+    mut call: impl FnMut(&mut dyn Channel, &mut S) -> OtResult<()>,
+) -> OtResult<Timed<S>> {
     let b0 = ch.meter().total();
     let mut st = setup(ch)?;
     ch.flush()?;
     let b1 = ch.meter().total();
+    call(ch, &mut st)?;
+    ch.flush()?;
+    let b2 = ch.meter().total();
+    let c0 = thread_cpu_ns();
     let t = Instant::now();
-    let out = call(ch, &mut st)?;
+    call(ch, &mut st)?;
     ch.flush()?;
     let secs = t.elapsed().as_secs_f64();
-    let d = ch.meter().total().since(&b1);
+    let cpu = match (c0, thread_cpu_ns()) {
+        (Some(a), Some(b)) => (b.saturating_sub(a)) as f64 * 1e-9,
+        _ => 0.0,
+    };
+    let d = ch.meter().total().since(&b2);
     let s = b1.since(&b0);
     Ok(Timed {
-        out,
+        st,
         secs,
+        cpu,
         sent: d.bytes_sent,
         setup: s.bytes_sent + s.bytes_recv,
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn finish<A, B>(
     op: String,
     n: usize,
@@ -81,21 +106,39 @@ fn finish<A, B>(
         op,
         n,
         wall_s: wall,
+        server_s: s.secs,
+        client_s: c.secs,
+        server_cpu_s: s.cpu,
+        client_cpu_s: c.cpu,
         ots_per_s: if wall > 0.0 { n as f64 / wall } else { 0.0 },
         bytes_server_to_client: s.sent,
         bytes_client_to_server: c.sent,
         setup_bytes: s.setup,
         bytes_match_cost: s.sent == want.send_to_recv && c.sent == want.recv_to_send,
-        correct: check(&s.out, &c.out),
+        correct: check(&s.st, &c.st),
     })
+}
+
+/// `n` random values of `l` bits (bulk PRG output).
+fn rand_vals(prg: &mut pq_kernels::aes::Prg, n: usize, l: u32) -> Vec<u64> {
+    let mut v = vec![0u64; n];
+    prg.fill_bytes(bytemuck::cast_slice_mut(&mut v));
+    for x in v.iter_mut() {
+        *x &= mask(l);
+    }
+    v
+}
+
+/// `n` random values below `m`.
+fn rand_below(prg: &mut pq_kernels::aes::Prg, n: usize, m: u64) -> Vec<u8> {
+    rand_vals(prg, n, 64)
+        .into_iter()
+        .map(|x| (x % m) as u8)
+        .collect()
 }
 
 fn pair_opts() -> PairOptions {
     PairOptions { pin: true }
-}
-
-fn touch<T: Copy>(v: &mut [T], x: T) {
-    v.fill(x);
 }
 
 /// Random COT with a global Δ (`send_rcot`/`recv_rcot`): the IKNP throughput benchmark.
@@ -106,27 +149,21 @@ pub fn bench_rcot(n: usize, transport: Transport) -> OtResult<OtBench> {
         |ch| {
             timed(
                 ch,
-                |ch| IknpSender::setup(ch, &mut os_prg()),
-                |ch, s| {
-                    let mut q = vec![Block::ZERO; n];
-                    touch(&mut q, Block(1));
-                    s.send_rcot(ch, n, &mut q)?;
-                    Ok((q, s.delta()))
-                },
+                |ch| Ok((IknpSender::setup(ch, &mut os_prg())?, vec![Block::ZERO; n])),
+                |ch, (s, q)| s.send_rcot(ch, n, q),
             )
         },
         |ch| {
             timed(
                 ch,
-                |ch| IknpReceiver::setup(ch, &mut os_prg()),
-                |ch, r| {
-                    let mut t = vec![Block::ZERO; n];
-                    let mut b = vec![0u8; n];
-                    touch(&mut t, Block(1));
-                    touch(&mut b, 1);
-                    r.recv_rcot(ch, n, &mut b, &mut t)?;
-                    Ok((b, t))
+                |ch| {
+                    Ok((
+                        IknpReceiver::setup(ch, &mut os_prg())?,
+                        vec![0u8; n],
+                        vec![Block::ZERO; n],
+                    ))
                 },
+                |ch, (r, b, t)| r.recv_rcot(ch, n, b, t),
             )
         },
     )?;
@@ -136,7 +173,8 @@ pub fn bench_rcot(n: usize, transport: Transport) -> OtResult<OtBench> {
         out.server,
         out.client,
         cost::cot_blocks_bytes(n as u64, OtOpts::DENSE),
-        |(q, d), (b, t)| {
+        |(s, q), (_, b, t)| {
+            let d = s.delta();
             q.iter()
                 .zip(b)
                 .zip(t)
@@ -153,28 +191,20 @@ pub fn bench_cot(n: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResu
         &pair_opts(),
         |ch| {
             let mut prg = os_prg();
-            let corr: Vec<u64> = (0..n).map(|_| prg.next_u64() & mask(l)).collect();
+            let corr = rand_vals(&mut prg, n, l);
             timed(
                 ch,
-                |ch| IknpSender::setup(ch, &mut prg),
-                |ch, s| {
-                    let mut out0 = vec![1u64; n];
-                    s.send_cot(ch, &corr, l, opts, &mut out0)?;
-                    Ok((corr, out0))
-                },
+                |ch| Ok((IknpSender::setup(ch, &mut prg)?, corr, vec![0u64; n])),
+                |ch, (s, corr, out0)| s.send_cot(ch, corr, l, opts, out0),
             )
         },
         |ch| {
             let mut prg = os_prg();
-            let b: Vec<u8> = (0..n).map(|_| (prg.next_u64() & 1) as u8).collect();
+            let b = rand_below(&mut prg, n, 2);
             timed(
                 ch,
-                |ch| IknpReceiver::setup(ch, &mut prg),
-                |ch, r| {
-                    let mut out = vec![1u64; n];
-                    r.recv_cot(ch, &b, l, opts, &mut out)?;
-                    Ok((b, out))
-                },
+                |ch| Ok((IknpReceiver::setup(ch, &mut prg)?, b, vec![0u64; n])),
+                |ch, (r, b, out)| r.recv_cot(ch, b, l, opts, out),
             )
         },
     )?;
@@ -184,7 +214,7 @@ pub fn bench_cot(n: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResu
         out.server,
         out.client,
         cost::cot_bytes(n as u64, l, opts),
-        |(corr, o0), (b, o)| {
+        |(_, corr, o0), (_, b, o)| {
             (0..n).all(|j| {
                 o[j] == if b[j] == 1 {
                     o0[j].wrapping_add(corr[j]) & mask(l)
@@ -204,28 +234,21 @@ pub fn bench_got(n: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResu
         &pair_opts(),
         |ch| {
             let mut prg = os_prg();
-            let m0: Vec<u64> = (0..n).map(|_| prg.next_u64() & mask(l)).collect();
-            let m1: Vec<u64> = (0..n).map(|_| prg.next_u64() & mask(l)).collect();
+            let m0 = rand_vals(&mut prg, n, l);
+            let m1 = rand_vals(&mut prg, n, l);
             timed(
                 ch,
-                |ch| IknpSender::setup(ch, &mut prg),
-                |ch, s| {
-                    s.send_got(ch, &m0, &m1, l, opts)?;
-                    Ok((m0, m1))
-                },
+                |ch| Ok((IknpSender::setup(ch, &mut prg)?, m0, m1)),
+                |ch, (s, m0, m1)| s.send_got(ch, m0, m1, l, opts),
             )
         },
         |ch| {
             let mut prg = os_prg();
-            let b: Vec<u8> = (0..n).map(|_| (prg.next_u64() & 1) as u8).collect();
+            let b = rand_below(&mut prg, n, 2);
             timed(
                 ch,
-                |ch| IknpReceiver::setup(ch, &mut prg),
-                |ch, r| {
-                    let mut out = vec![1u64; n];
-                    r.recv_got(ch, &b, l, opts, &mut out)?;
-                    Ok((b, out))
-                },
+                |ch| Ok((IknpReceiver::setup(ch, &mut prg)?, b, vec![0u64; n])),
+                |ch, (r, b, out)| r.recv_got(ch, b, l, opts, out),
             )
         },
     )?;
@@ -235,7 +258,7 @@ pub fn bench_got(n: usize, l: u32, opts: OtOpts, transport: Transport) -> OtResu
         out.server,
         out.client,
         cost::got_bytes(n as u64, l, opts),
-        |(m0, m1), (b, o)| (0..n).all(|j| o[j] == if b[j] == 1 { m1[j] } else { m0[j] }),
+        |(_, m0, m1), (_, b, o)| (0..n).all(|j| o[j] == if b[j] == 1 { m1[j] } else { m0[j] }),
     )
 }
 
@@ -258,31 +281,20 @@ pub fn bench_kkot(
         &pair_opts(),
         |ch| {
             let mut prg = os_prg();
-            let msgs: Vec<u64> = (0..n * n_choices)
-                .map(|_| prg.next_u64() & mask(l))
-                .collect();
+            let msgs = rand_vals(&mut prg, n * n_choices, l);
             timed(
                 ch,
-                |ch| KkotSender::setup(ch, &mut prg),
-                |ch, s| {
-                    s.send(ch, &msgs, n_choices, l, opts)?;
-                    Ok(msgs)
-                },
+                |ch| Ok((KkotSender::setup(ch, &mut prg)?, msgs)),
+                |ch, (s, msgs)| s.send(ch, msgs, n_choices, l, opts),
             )
         },
         |ch| {
             let mut prg = os_prg();
-            let r: Vec<u8> = (0..n)
-                .map(|_| (prg.next_u64() % n_choices as u64) as u8)
-                .collect();
+            let r = rand_below(&mut prg, n, n_choices as u64);
             timed(
                 ch,
-                |ch| KkotReceiver::setup(ch, &mut prg),
-                |ch, rv| {
-                    let mut out = vec![1u64; n];
-                    rv.recv(ch, &r, n_choices, l, opts, &mut out)?;
-                    Ok((r, out))
-                },
+                |ch| Ok((KkotReceiver::setup(ch, &mut prg)?, r, vec![0u64; n])),
+                |ch, (rv, r, out)| rv.recv(ch, r, n_choices, l, opts, out),
             )
         },
     )?;
@@ -292,7 +304,7 @@ pub fn bench_kkot(
         out.server,
         out.client,
         cost::kkot_bytes(n as u64, n_choices as u64, l, opts),
-        |msgs, (r, o)| (0..n).all(|j| o[j] == msgs[j * n_choices + r[j] as usize]),
+        |(_, msgs), (_, r, o)| (0..n).all(|j| o[j] == msgs[j * n_choices + r[j] as usize]),
     )
 }
 
@@ -306,34 +318,25 @@ pub fn bench_batched_cot(
 ) -> OtResult<OtBench> {
     super::check_l(l)?;
     let lens = vec![l; n];
-    let lens2 = lens.clone();
     let out = run_pair_with(
         transport,
         &pair_opts(),
         |ch| {
             let mut prg = os_prg();
-            let corr: Vec<u64> = (0..n * msgs).map(|_| prg.next_u64() & mask(l)).collect();
+            let corr = rand_vals(&mut prg, n * msgs, l);
             timed(
                 ch,
-                |ch| IknpSender::setup(ch, &mut prg),
-                |ch, s| {
-                    let mut out0 = vec![1u64; n * msgs];
-                    s.send_batched_cot(ch, &corr, msgs, &lens, opts, &mut out0)?;
-                    Ok((corr, out0))
-                },
+                |ch| Ok((IknpSender::setup(ch, &mut prg)?, corr, vec![0u64; n * msgs])),
+                |ch, (s, corr, out0)| s.send_batched_cot(ch, corr, msgs, &lens, opts, out0),
             )
         },
         |ch| {
             let mut prg = os_prg();
-            let b: Vec<u8> = (0..n).map(|_| (prg.next_u64() & 1) as u8).collect();
+            let b = rand_below(&mut prg, n, 2);
             timed(
                 ch,
-                |ch| IknpReceiver::setup(ch, &mut prg),
-                |ch, r| {
-                    let mut out = vec![1u64; n * msgs];
-                    r.recv_batched_cot(ch, &b, msgs, &lens2, opts, &mut out)?;
-                    Ok((b, out))
-                },
+                |ch| Ok((IknpReceiver::setup(ch, &mut prg)?, b, vec![0u64; n * msgs])),
+                |ch, (r, b, out)| r.recv_batched_cot(ch, b, msgs, &lens, opts, out),
             )
         },
     )?;
@@ -342,8 +345,8 @@ pub fn bench_batched_cot(
         n,
         out.server,
         out.client,
-        cost::batched_cot_bytes(&vec![l; n], msgs as u64, opts),
-        |(corr, o0), (b, o)| {
+        cost::batched_cot_bytes(&lens, msgs as u64, opts),
+        |(_, corr, o0), (_, b, o)| {
             (0..n * msgs).all(|i| {
                 o[i] == if b[i / msgs] == 1 {
                     o0[i].wrapping_add(corr[i]) & mask(l)

@@ -34,6 +34,26 @@ impl OtBytes {
     pub fn total(&self) -> u64 {
         self.recv_to_send + self.send_to_recv
     }
+
+    /// As a protocol [`Cost`](crate::Cost) when `sender` is the OT sender: one round trip
+    /// (none for an empty call). The receiver's columns are counted as `offline_bytes` (they
+    /// are what a random-OT preprocessing would move offline); the engine itself runs the
+    /// direct path (columns then payload in one round trip), so in a split run the online
+    /// part would additionally carry the derandomisation bits.
+    pub fn to_cost(&self, sender: pq_netsim::channel::Role) -> crate::Cost {
+        use pq_netsim::channel::Role;
+        let rounds = u64::from(self.total() > 0);
+        let (s2c, c2s) = match sender {
+            Role::Server => (self.send_to_recv, self.recv_to_send),
+            Role::Client => (self.recv_to_send, self.send_to_recv),
+        };
+        crate::Cost {
+            server_to_client: s2c,
+            client_to_server: c2s,
+            rounds,
+            offline_bytes: self.recv_to_send,
+        }
+    }
 }
 
 /// SCI's padding rule (sci-baseline.md §1.6): `block = min(16384, ceil(n/256)·256)`,
@@ -148,7 +168,7 @@ pub fn cot_blocks_bytes(n: u64, opts: OtOpts) -> OtBytes {
     }
 }
 
-/// Batched COT: λ + Σ msgs·lens[j] bits (rounded as described in the module doc).
+/// Batched COT: λ + Σ msgs·`lens[j]` bits (rounded as described in the module doc).
 pub fn batched_cot_bytes(lens: &[u32], msgs: u64, opts: OtOpts) -> OtBytes {
     OtBytes {
         recv_to_send: 16 * column_ots(lens.len() as u64, opts),

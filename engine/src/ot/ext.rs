@@ -23,6 +23,9 @@ use pq_netsim::Channel;
 /// OTs per extension chunk (a multiple of 2048 so SCI's payload batches never straddle
 /// chunks in a way that matters; any multiple of 128 works).
 pub const CHUNK: usize = 4096;
+/// OTs per column message (a multiple of [`CHUNK`]): fewer, larger messages keep the
+/// channel's allocations few.
+pub const MSG_OTS: usize = 8 * CHUNK;
 const CB: usize = CHUNK / 128;
 
 fn transpose_groups(rows_buf: &[Block], rows: usize, cb: usize, out: &mut [Block]) {
@@ -108,31 +111,101 @@ impl ExtSender {
 
     /// Receive the columns of `n` OTs; for every chunk call `f(start, c, qt)` where
     /// `qt[g*CHUNK + j]` is the 128-bit group `g` of `q_{start+j}`.
-    pub fn run<C, F>(&mut self, ch: &mut C, n: usize, opts: OtOpts, mut f: F) -> OtResult<()>
+    pub fn run<C, F>(&mut self, ch: &mut C, n: usize, opts: OtOpts, f: F) -> OtResult<()>
+    where
+        C: Channel + ?Sized,
+        F: FnMut(usize, usize, &[Block]) -> OtResult<()>,
+    {
+        self.run_impl(ch, n, opts, f, None)
+    }
+
+    /// Receive the columns of `n` OTs and write `q_j` to `out[j]` (128-row instances only),
+    /// transposing straight into `out` for whole chunks.
+    pub fn run_into<C>(
+        &mut self,
+        ch: &mut C,
+        n: usize,
+        opts: OtOpts,
+        out: &mut [Block],
+    ) -> OtResult<()>
+    where
+        C: Channel + ?Sized,
+    {
+        debug_assert_eq!(self.rows, 128);
+        self.run_impl(ch, n, opts, |_, _, _| Ok(()), Some(out))
+    }
+
+    fn run_impl<C, F>(
+        &mut self,
+        ch: &mut C,
+        n: usize,
+        opts: OtOpts,
+        mut f: F,
+        mut direct: Option<&mut [Block]>,
+    ) -> OtResult<()>
     where
         C: Channel + ?Sized,
         F: FnMut(usize, usize, &[Block]) -> OtResult<()>,
     {
         let rows = self.rows;
         let mut start = 0;
+        let mut whole = Vec::new();
+        let mut moff = 0;
         while start < n {
             let c = CHUNK.min(n - start);
             let cb = c.div_ceil(128);
-            self.msg.clear();
-            self.msg.resize(rows * c / 8, 0);
-            ch.recv(&mut self.msg)?;
-            unpack_rows(&self.msg, rows, cb, c, &mut self.u_rows[..rows * cb])?;
-            self.g.fill(cb, &mut self.q_rows[..rows * cb]);
-            for i in 0..rows {
-                let m = self.smask[i];
-                let q = &mut self.q_rows[i * cb..(i + 1) * cb];
-                let u = &self.u_rows[i * cb..(i + 1) * cb];
-                for (a, b) in q.iter_mut().zip(u) {
-                    a.0 ^= b.0 & m;
+            if start % MSG_OTS == 0 {
+                whole = ch.recv_exact_vec(rows * MSG_OTS.min(n - start) / 8)?;
+                moff = 0;
+            }
+            let msg = &whole[moff..moff + rows * c / 8];
+            moff += rows * c / 8;
+            let q = &mut self.q_rows[..rows * cb];
+            self.g.fill(cb, q);
+            if c.is_multiple_of(128) {
+                // Rows are whole blocks: XOR straight from the message.
+                for (i, (qrow, urow)) in q
+                    .chunks_exact_mut(cb)
+                    .zip(msg.chunks_exact(cb * 16))
+                    .enumerate()
+                {
+                    let m = self.smask[i];
+                    for (a, b) in qrow.iter_mut().zip(urow.chunks_exact(16)) {
+                        let mut w = [0u8; 16];
+                        w.copy_from_slice(b);
+                        a.0 ^= u128::from_le_bytes(w) & m;
+                    }
+                }
+            } else {
+                unpack_rows(msg, rows, cb, c, &mut self.u_rows[..rows * cb])?;
+                for (i, (qrow, urow)) in q
+                    .chunks_exact_mut(cb)
+                    .zip(self.u_rows.chunks_exact(cb))
+                    .enumerate()
+                {
+                    let m = self.smask[i];
+                    for (a, b) in qrow.iter_mut().zip(urow) {
+                        a.0 ^= b.0 & m;
+                    }
                 }
             }
-            transpose_groups(&self.q_rows, rows, cb, &mut self.qt);
-            f(start, c, &self.qt)?;
+            match direct.as_deref_mut() {
+                Some(out) if c.is_multiple_of(128) => {
+                    transpose_128xn(
+                        Block::slice_as_bytes(&self.q_rows[..rows * cb]),
+                        c,
+                        &mut out[start..start + c],
+                    );
+                }
+                Some(out) => {
+                    transpose_groups(&self.q_rows, rows, cb, &mut self.qt);
+                    out[start..start + c].copy_from_slice(&self.qt[..c]);
+                }
+                None => {
+                    transpose_groups(&self.q_rows, rows, cb, &mut self.qt);
+                    f(start, c, &self.qt)?;
+                }
+            }
             start += c;
         }
         recv_padding(ch, rows, n, opts, &mut self.msg)
@@ -170,13 +243,40 @@ impl ExtReceiver {
     /// XOR the choice matrix rows into `u_rows` (`rows × cb` blocks); then
     /// `f(start, c, tt)` gets the transposed `t` (group `g` of `t_{start+j}` at
     /// `tt[g*CHUNK + j]`).
-    pub fn run<C, D, F>(
+    pub fn run<C, D, F>(&mut self, ch: &mut C, n: usize, opts: OtOpts, d: D, f: F) -> OtResult<()>
+    where
+        C: Channel + ?Sized,
+        D: FnMut(usize, usize, usize, &mut [Block], &mut Prg) -> OtResult<()>,
+        F: FnMut(usize, usize, &[Block]) -> OtResult<()>,
+    {
+        self.run_impl(ch, n, opts, d, f, None)
+    }
+
+    /// Like [`run`](Self::run) but writes `t_j` to `out[j]` (128-row instances only).
+    pub fn run_into<C, D>(
+        &mut self,
+        ch: &mut C,
+        n: usize,
+        opts: OtOpts,
+        d: D,
+        out: &mut [Block],
+    ) -> OtResult<()>
+    where
+        C: Channel + ?Sized,
+        D: FnMut(usize, usize, usize, &mut [Block], &mut Prg) -> OtResult<()>,
+    {
+        debug_assert_eq!(self.rows, 128);
+        self.run_impl(ch, n, opts, d, |_, _, _| Ok(()), Some(out))
+    }
+
+    fn run_impl<C, D, F>(
         &mut self,
         ch: &mut C,
         n: usize,
         opts: OtOpts,
         mut d: D,
         mut f: F,
+        mut direct: Option<&mut [Block]>,
     ) -> OtResult<()>
     where
         C: Channel + ?Sized,
@@ -185,21 +285,61 @@ impl ExtReceiver {
     {
         let rows = self.rows;
         let mut start = 0;
+        let mut msg = Vec::new();
         while start < n {
             let c = CHUNK.min(n - start);
             let cb = c.div_ceil(128);
-            let t = &mut self.t_rows[..rows * cb];
-            let u = &mut self.u_rows[..rows * cb];
-            self.g0.fill(cb, t);
-            self.g1.fill(cb, u);
-            for (a, b) in u.iter_mut().zip(t.iter()) {
-                a.0 ^= b.0;
+            if start % MSG_OTS == 0 {
+                msg = Vec::with_capacity(rows * MSG_OTS.min(n - start) / 8);
             }
-            d(start, c, cb, u, &mut self.own)?;
-            pack_rows(u, rows, cb, c, &mut self.msg);
-            ch.send(&self.msg)?;
-            transpose_groups(&self.t_rows, rows, cb, &mut self.tt);
-            f(start, c, &self.tt)?;
+            let t = &mut self.t_rows[..rows * cb];
+            self.g0.fill(cb, t);
+            // Whole chunks: compute U in place in the outgoing message (its rows are whole
+            // blocks); otherwise in scratch, then bit-pack.
+            let off = msg.len();
+            let mut in_place = false;
+            if c.is_multiple_of(128) {
+                msg.resize(off + rows * c / 8, 0);
+                if let Ok(u) = bytemuck::try_cast_slice_mut::<u8, Block>(&mut msg[off..]) {
+                    self.g1.fill(cb, u);
+                    for (a, b) in u.iter_mut().zip(t.iter()) {
+                        a.0 ^= b.0;
+                    }
+                    d(start, c, cb, u, &mut self.own)?;
+                    in_place = true;
+                } else {
+                    msg.truncate(off);
+                }
+            }
+            if !in_place {
+                let u = &mut self.u_rows[..rows * cb];
+                self.g1.fill(cb, u);
+                for (a, b) in u.iter_mut().zip(t.iter()) {
+                    a.0 ^= b.0;
+                }
+                d(start, c, cb, u, &mut self.own)?;
+                pack_rows(u, rows, cb, c, &mut msg);
+            }
+            if (start + c).is_multiple_of(MSG_OTS) || start + c == n {
+                ch.send_vec(std::mem::take(&mut msg))?;
+            }
+            match direct.as_deref_mut() {
+                Some(out) if c.is_multiple_of(128) => {
+                    transpose_128xn(
+                        Block::slice_as_bytes(&self.t_rows[..rows * cb]),
+                        c,
+                        &mut out[start..start + c],
+                    );
+                }
+                Some(out) => {
+                    transpose_groups(&self.t_rows, rows, cb, &mut self.tt);
+                    out[start..start + c].copy_from_slice(&self.tt[..c]);
+                }
+                None => {
+                    transpose_groups(&self.t_rows, rows, cb, &mut self.tt);
+                    f(start, c, &self.tt)?;
+                }
+            }
             start += c;
         }
         send_padding(ch, rows, n, opts, &mut self.own, &mut self.msg)

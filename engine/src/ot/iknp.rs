@@ -3,10 +3,11 @@
 //!
 //! Setup: the IKNP sender picks Δ and runs 128 base OTs as the *receiver* with the bits of Δ
 //! as choices; the IKNP receiver is the base-OT sender. Every call then sends:
-//! * receiver → sender: 128 bits per OT (the U matrix, in chunk messages of
-//!   [`CHUNK`](super::ext::CHUNK) OTs; with `sci_padding`, on `sci_pad(n)` OTs);
+//! * receiver → sender: 128 bits per OT (the U matrix, processed in chunks of
+//!   [`CHUNK`] OTs and sent in messages of
+//!   [`MSG_OTS`](super::ext::MSG_OTS) OTs; with `sci_padding`, charged on `sci_pad(n)` OTs);
 //! * sender → receiver (after it has received every column): the payload, if the variant has
-//!   one.
+//!   one, in messages of at most [`PAYLOAD_MSG`](super::pack::PAYLOAD_MSG) bytes.
 //!
 //! After the extension, `q_j = t_j ⊕ b_j·Δ` for the receiver's choice `b_j`.
 //!
@@ -24,7 +25,7 @@ use super::pack::{BitReader, BitWriter, read_bits, recv_payload, send_payload};
 use super::{OtError, OtOpts, OtResult, check_l, check_len};
 use pq_kernels::Block;
 use pq_kernels::aes::{Prg, fixed_key};
-use pq_kernels::ring::mask;
+use pq_kernels::ring::{self, mask};
 use pq_netsim::Channel;
 
 /// Blocks hashed per group in the batched variants.
@@ -38,6 +39,8 @@ pub struct IknpSender {
     ext: ExtSender,
     hbuf: Vec<Block>,
     payload: Vec<u8>,
+    vtmp: Vec<u64>,
+    btmp: Vec<u8>,
     /// OTs extended so far (tweak base of `send_rot`).
     counter: u64,
     /// Splits made so far (see `lanes`).
@@ -52,6 +55,7 @@ pub struct IknpReceiver {
     hbuf: Vec<Block>,
     payload: Vec<u8>,
     rbits: Vec<Block>,
+    vtmp: Vec<u64>,
     counter: u64,
     pub(crate) lane_epoch: u64,
 }
@@ -91,6 +95,8 @@ impl IknpSender {
             keys,
             hbuf: vec![Block::ZERO; 2 * CHUNK],
             payload: Vec::new(),
+            vtmp: Vec::new(),
+            btmp: Vec::new(),
             counter: 0,
             lane_epoch: 0,
         }
@@ -126,10 +132,7 @@ impl IknpSender {
         q: &mut [Block],
     ) -> OtResult<()> {
         check_len("q", n, q.len())?;
-        self.ext.run(ch, n, opts, |start, c, qt| {
-            q[start..start + c].copy_from_slice(&qt[..c]);
-            Ok(())
-        })?;
+        self.ext.run_into(ch, n, opts, q)?;
         self.counter += n as u64;
         Ok(())
     }
@@ -143,6 +146,18 @@ impl IknpSender {
         q: &mut [Block],
     ) -> OtResult<()> {
         self.send_cot_blocks(ch, n, q)
+    }
+
+    /// [`send_rcot`](Self::send_rcot) with explicit options (pairs with
+    /// [`IknpReceiver::recv_rcot_opts`]).
+    pub fn send_rcot_opts<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        n: usize,
+        opts: OtOpts,
+        q: &mut [Block],
+    ) -> OtResult<()> {
+        self.send_cot_blocks_opts(ch, n, opts, q)
     }
 
     /// Random OT: `m0[j] = H(q_j, i)`, `m1[j] = H(q_j ⊕ Δ, i)` (TCCR, tweak = running OT
@@ -301,7 +316,12 @@ impl IknpSender {
         let delta = self.delta;
         let sci = opts.sci_padding;
         let IknpSender {
-            ext, hbuf, payload, ..
+            ext,
+            hbuf,
+            payload,
+            vtmp,
+            btmp,
+            ..
         } = self;
         let cap = HASH_GROUP.max(2 * max_hb);
         if hbuf.len() < cap {
@@ -334,15 +354,31 @@ impl IknpSender {
                     let g = start + jj;
                     let l = lens[g];
                     let m = mask(l);
-                    let hb = (msgs * l as usize).div_ceil(128);
+                    let bits = msgs * l as usize;
+                    let hb = bits.div_ceil(128);
+                    let nb = bits.div_ceil(8);
                     let p0s = &hbuf[off..off + hb];
                     let p1s = &hbuf[off + hb..off + 2 * hb];
-                    for k in 0..msgs {
-                        let p0 = read_bits(p0s, k * l as usize, l);
-                        let p1 = read_bits(p1s, k * l as usize, l);
-                        let idx = g * msgs + k;
-                        out0[idx] = p0;
-                        w.put((corr[idx].wrapping_add(p0) & m) ^ p1, l);
+                    let o0 = &mut out0[g * msgs..(g + 1) * msgs];
+                    let cr = &corr[g * msgs..(g + 1) * msgs];
+                    ring::unpack(&Block::slice_as_bytes(p0s)[..nb], l, o0);
+                    vtmp.clear();
+                    vtmp.extend(
+                        cr.iter()
+                            .zip(o0.iter())
+                            .map(|(c, p)| c.wrapping_add(*p) & m),
+                    );
+                    if w.byte_aligned() && (sci || bits.is_multiple_of(8)) {
+                        btmp.resize(nb, 0);
+                        ring::pack(vtmp, l, btmp);
+                        for (y, p) in btmp.iter_mut().zip(Block::slice_as_bytes(p1s)) {
+                            *y ^= *p;
+                        }
+                        w.put_bytes(btmp);
+                    } else {
+                        for (k, v) in vtmp.iter().enumerate() {
+                            w.put(v ^ read_bits(p1s, k * l as usize, l), l);
+                        }
                     }
                     if sci {
                         w.align(1);
@@ -386,7 +422,11 @@ impl IknpSender {
         let delta = self.delta;
         let sci = opts.sci_padding;
         let IknpSender {
-            ext, hbuf, payload, ..
+            ext,
+            hbuf,
+            payload,
+            btmp,
+            ..
         } = self;
         let cap = HASH_GROUP.max(2 * hb);
         if hbuf.len() < cap {
@@ -408,22 +448,31 @@ impl IknpSender {
                     used += 2 * hb;
                 }
                 fixed_key().cr_hash(&mut hbuf[..used]);
+                let bits = msgs * l as usize;
+                let nb = bits.div_ceil(8);
+                btmp.resize(nb, 0);
                 for jj in g0..g1 {
                     let off = (jj - g0) * 2 * hb;
                     let base = (start + jj) * msgs;
-                    let p0s = &hbuf[off..off + hb];
-                    let p1s = &hbuf[off + hb..off + 2 * hb];
-                    for k in 0..msgs {
-                        w.put(m0[base + k] ^ read_bits(p0s, k * l as usize, l), l);
-                    }
-                    if sci {
-                        w.align(1);
-                    }
-                    for k in 0..msgs {
-                        w.put(m1[base + k] ^ read_bits(p1s, k * l as usize, l), l);
-                    }
-                    if sci {
-                        w.align(1);
+                    for (ms, ps) in [
+                        (m0, &hbuf[off..off + hb]),
+                        (m1, &hbuf[off + hb..off + 2 * hb]),
+                    ] {
+                        let ms = &ms[base..base + msgs];
+                        if w.byte_aligned() && (sci || bits.is_multiple_of(8)) {
+                            ring::pack(ms, l, btmp);
+                            for (y, p) in btmp.iter_mut().zip(Block::slice_as_bytes(ps)) {
+                                *y ^= *p;
+                            }
+                            w.put_bytes(btmp);
+                        } else {
+                            for (k, v) in ms.iter().enumerate() {
+                                w.put(v ^ read_bits(ps, k * l as usize, l), l);
+                            }
+                        }
+                        if sci {
+                            w.align(1);
+                        }
                     }
                 }
             }
@@ -458,6 +507,7 @@ impl IknpReceiver {
             hbuf: vec![Block::ZERO; 2 * CHUNK],
             payload: Vec::new(),
             rbits: Vec::new(),
+            vtmp: Vec::new(),
             counter: 0,
             lane_epoch: 0,
         }
@@ -492,7 +542,7 @@ impl IknpReceiver {
         let n = choices.len();
         check_len("t", n, t.len())?;
         let IknpReceiver { ext, rbits, .. } = self;
-        ext.run(
+        ext.run_into(
             ch,
             n,
             opts,
@@ -500,10 +550,7 @@ impl IknpReceiver {
                 choice_rows(choices, start, c, cb, u, rbits);
                 Ok(())
             },
-            |start, c, tt| {
-                t[start..start + c].copy_from_slice(&tt[..c]);
-                Ok(())
-            },
+            t,
         )?;
         self.counter += n as u64;
         Ok(())
@@ -518,13 +565,25 @@ impl IknpReceiver {
         choices_out: &mut [u8],
         t: &mut [Block],
     ) -> OtResult<()> {
+        self.recv_rcot_opts(ch, n, OtOpts::default(), choices_out, t)
+    }
+
+    /// [`recv_rcot`](Self::recv_rcot) with explicit options.
+    pub fn recv_rcot_opts<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        n: usize,
+        opts: OtOpts,
+        choices_out: &mut [u8],
+        t: &mut [Block],
+    ) -> OtResult<()> {
         check_len("choices_out", n, choices_out.len())?;
         check_len("t", n, t.len())?;
         let IknpReceiver { ext, rbits, .. } = self;
-        ext.run(
+        ext.run_into(
             ch,
             n,
-            OtOpts::default(),
+            opts,
             |start, c, cb, u, own| {
                 rbits.resize(cb, Block::ZERO);
                 own.fill_blocks(&mut rbits[..cb]);
@@ -536,10 +595,7 @@ impl IknpReceiver {
                 }
                 Ok(())
             },
-            |start, c, tt| {
-                t[start..start + c].copy_from_slice(&tt[..c]);
-                Ok(())
-            },
+            t,
         )?;
         self.counter += n as u64;
         Ok(())
@@ -705,6 +761,7 @@ impl IknpReceiver {
             rbits,
             hbuf,
             payload,
+            vtmp,
             ..
         } = self;
         if hbuf.len() < cap {
@@ -739,11 +796,14 @@ impl IknpReceiver {
                     for jj in g0..j {
                         let g = start + jj;
                         let l = lens[g];
-                        let hb = (msgs * l as usize).div_ceil(128);
+                        let bits = msgs * l as usize;
+                        let hb = bits.div_ceil(128);
                         let ps = &hbuf[off..off + hb];
-                        for k in 0..msgs {
-                            out[g * msgs + k] = read_bits(ps, k * l as usize, l);
-                        }
+                        ring::unpack(
+                            &Block::slice_as_bytes(ps)[..bits.div_ceil(8)],
+                            l,
+                            &mut out[g * msgs..(g + 1) * msgs],
+                        );
                         off += hb;
                     }
                 }
@@ -756,12 +816,24 @@ impl IknpReceiver {
             payload,
         )?;
         let mut r = BitReader::new(payload);
+        vtmp.resize(msgs, 0);
         for j in 0..n {
             let l = lens[j];
-            let b = 0u64.wrapping_sub((choices[j] & 1) as u64);
-            for k in 0..msgs {
-                let y = r.get(l);
-                out[j * msgs + k] ^= y & b;
+            let bits = msgs * l as usize;
+            let o = &mut out[j * msgs..(j + 1) * msgs];
+            if r.byte_aligned() && (opts.sci_padding || bits.is_multiple_of(8)) {
+                let y = r.take_bytes(bits.div_ceil(8));
+                if choices[j] & 1 == 1 {
+                    ring::unpack(y, l, vtmp);
+                    for (a, b) in o.iter_mut().zip(vtmp.iter()) {
+                        *a ^= *b;
+                    }
+                }
+            } else {
+                let b = 0u64.wrapping_sub((choices[j] & 1) as u64);
+                for a in o.iter_mut() {
+                    *a ^= r.get(l) & b;
+                }
             }
             if opts.sci_padding {
                 r.align(1);
@@ -797,6 +869,7 @@ impl IknpReceiver {
             rbits,
             hbuf,
             payload,
+            vtmp,
             ..
         } = self;
         if hbuf.len() < cap {
@@ -824,9 +897,11 @@ impl IknpReceiver {
                     for jj in g0..g1 {
                         let ps = &hbuf[(jj - g0) * hb..(jj - g0 + 1) * hb];
                         let base = (start + jj) * msgs;
-                        for k in 0..msgs {
-                            out[base + k] = read_bits(ps, k * l as usize, l);
-                        }
+                        ring::unpack(
+                            &Block::slice_as_bytes(ps)[..(msgs * l as usize).div_ceil(8)],
+                            l,
+                            &mut out[base..base + msgs],
+                        );
                     }
                 }
                 Ok(())
@@ -838,19 +913,30 @@ impl IknpReceiver {
             payload,
         )?;
         let mut r = BitReader::new(payload);
+        let bits = msgs * l as usize;
+        let nb = bits.div_ceil(8);
+        vtmp.resize(msgs, 0);
         for j in 0..n {
-            let b = 0u64.wrapping_sub((choices[j] & 1) as u64);
-            for k in 0..msgs {
-                out[j * msgs + k] ^= r.get(l) & !b;
-            }
-            if opts.sci_padding {
-                r.align(1);
-            }
-            for k in 0..msgs {
-                out[j * msgs + k] ^= r.get(l) & b;
-            }
-            if opts.sci_padding {
-                r.align(1);
+            let b = choices[j] & 1;
+            let o = &mut out[j * msgs..(j + 1) * msgs];
+            for side in 0..2u8 {
+                if r.byte_aligned() && (opts.sci_padding || bits.is_multiple_of(8)) {
+                    let y = r.take_bytes(nb);
+                    if side == b {
+                        ring::unpack(y, l, vtmp);
+                        for (a, v) in o.iter_mut().zip(vtmp.iter()) {
+                            *a ^= *v;
+                        }
+                    }
+                } else {
+                    let keep = 0u64.wrapping_sub((side == b) as u64);
+                    for a in o.iter_mut() {
+                        *a ^= r.get(l) & keep;
+                    }
+                }
+                if opts.sci_padding {
+                    r.align(1);
+                }
             }
         }
         self.counter += n as u64;

@@ -16,8 +16,8 @@
 
 use super::base::{base_ot_recv, base_ot_send};
 use super::cost::{self, SCI_KKOT_BATCH, sci_word};
-use super::ext::{CHUNK, ExtReceiver, ExtSender};
-use super::pack::{BitReader, BitWriter, recv_payload, send_payload};
+use super::ext::{CHUNK, ExtReceiver, ExtSender, bytes01_to_bits};
+use super::pack::{BitWriter, read_bits_at, recv_payload, send_payload};
 use super::{OtError, OtOpts, OtResult, check_l, check_len};
 use pq_kernels::Block;
 use pq_kernels::aes::{Prg, fixed_key};
@@ -171,6 +171,8 @@ impl KkotSender {
         payload.reserve(cost::kkot_payload(n as u64, nn as u64, l, opts) as usize);
         let mut w = BitWriter::new(payload);
         let per_batch = (PAD_BATCH / nn).max(1);
+        let per_word = (64 / l) as usize;
+        let mk = mask(l);
         ext.run(ch, n, opts, |start, c, qt| {
             let (q_lo, q_hi) = (&qt[..CHUNK], &qt[CHUNK..]);
             for g0 in (0..c).step_by(per_batch) {
@@ -194,8 +196,13 @@ impl KkotSender {
                 for (jj, hrow) in (g0..g1).zip(h.chunks_exact(nn)) {
                     let g = start + jj;
                     let ms = &msgs[g * nn..(g + 1) * nn];
-                    for (m, p) in ms.iter().zip(hrow) {
-                        w.put(m ^ p.lo(), l);
+                    // Gather up to 64 bits of masked messages per write.
+                    for (mc, pc) in ms.chunks(per_word).zip(hrow.chunks(per_word)) {
+                        let mut acc = 0u64;
+                        for (k, (m, p)) in mc.iter().zip(pc).enumerate() {
+                            acc |= ((m ^ p.lo()) & mk) << (k as u32 * l);
+                        }
+                        w.put(acc, mc.len() as u32 * l);
                     }
                     if sci && (g + 1) % SCI_KKOT_BATCH as usize == 0 {
                         w.align(word);
@@ -280,10 +287,16 @@ impl KkotReceiver {
                 // Bit-planes of the choices: plane k has bit j = bit k of r_j.
                 let pl = &mut planes[..8 * cb];
                 pl.fill(Block::ZERO);
-                for (j, &r) in choices[start..start + c].iter().enumerate() {
-                    let (blk, bit) = (j / 128, j % 128);
-                    for k in 0..8 {
-                        pl[k * cb + blk].0 |= (((r >> k) & 1) as u128) << bit;
+                {
+                    let pb = Block::slice_as_bytes_mut(pl);
+                    let row = cb * 16;
+                    for (g, ch8) in choices[start..start + c].chunks(8).enumerate() {
+                        let mut w = [0u8; 8];
+                        w[..ch8.len()].copy_from_slice(ch8);
+                        let x = u64::from_le_bytes(w);
+                        for k in 0..8 {
+                            pb[k * row + g] = bytes01_to_bits(x >> k);
+                        }
                     }
                 }
                 // Row i of the codeword matrix is ⊕_{k ∈ bits(i)} plane_k; walk i in Gray-code
@@ -325,21 +338,17 @@ impl KkotReceiver {
             cost::kkot_payload(n as u64, nn as u64, l, opts) as usize,
             payload,
         )?;
-        let word = sci_word(l) as usize;
-        let mut r = BitReader::new(payload);
-        for j in 0..n {
-            let want = choices[j] as usize;
-            let mut y = 0;
-            for x in 0..nn {
-                let v = r.get(l);
-                if x == want {
-                    y = v;
-                }
-            }
-            out[j] ^= y;
-            if opts.sci_padding && (j + 1) % SCI_KKOT_BATCH as usize == 0 {
-                r.align(word);
-            }
+        // Read only the chosen message of every OT, at its exact bit offset.
+        let lz = l as usize;
+        let batch = SCI_KKOT_BATCH as usize;
+        let batch_bits = 8 * cost::kkot_payload(SCI_KKOT_BATCH, nn as u64, l, opts) as usize;
+        for (j, (o, &c)) in out.iter_mut().zip(choices).enumerate() {
+            let off = if opts.sci_padding {
+                (j / batch) * batch_bits + ((j % batch) * nn + c as usize) * lz
+            } else {
+                (j * nn + c as usize) * lz
+            };
+            *o ^= read_bits_at(payload, off, l);
         }
         self.counter += n as u64;
         Ok(())

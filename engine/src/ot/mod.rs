@@ -15,7 +15,7 @@
 pub mod base;
 pub mod bench;
 pub mod cost;
-mod ext;
+pub mod ext;
 pub mod iknp;
 pub mod kkot;
 pub mod lanes;

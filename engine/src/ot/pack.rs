@@ -16,7 +16,8 @@ pub const PAYLOAD_MSG: usize = 1 << 20;
 /// Appends l-bit values to a byte vector.
 pub struct BitWriter<'a> {
     out: &'a mut Vec<u8>,
-    acc: u128,
+    /// Pending bits (the low `nbits`), `nbits < 64`.
+    acc: u64,
     nbits: u32,
 }
 
@@ -33,12 +34,19 @@ impl<'a> BitWriter<'a> {
     /// Append the low `l` bits of `v` (`l` in 1..=64).
     #[inline(always)]
     pub fn put(&mut self, v: u64, l: u32) {
-        self.acc |= ((v & mask(l)) as u128) << self.nbits;
-        self.nbits += l;
-        if self.nbits >= 64 {
-            self.out.extend_from_slice(&(self.acc as u64).to_le_bytes());
-            self.acc >>= 64;
-            self.nbits -= 64;
+        let v = v & mask(l);
+        self.acc |= v << self.nbits;
+        let total = self.nbits + l;
+        if total >= 64 {
+            self.out.extend_from_slice(&self.acc.to_le_bytes());
+            self.acc = if self.nbits == 0 {
+                0
+            } else {
+                v >> (64 - self.nbits)
+            };
+            self.nbits = total - 64;
+        } else {
+            self.nbits = total;
         }
     }
 
@@ -49,7 +57,7 @@ impl<'a> BitWriter<'a> {
 
     fn flush_partial(&mut self) {
         let nb = self.nbits.div_ceil(8) as usize;
-        let bytes = (self.acc as u64).to_le_bytes();
+        let bytes = self.acc.to_le_bytes();
         self.out.extend_from_slice(&bytes[..nb]);
         self.acc = 0;
         self.nbits = 0;
@@ -62,6 +70,20 @@ impl<'a> BitWriter<'a> {
         if rem != 0 {
             self.out.resize(self.out.len() + word - rem, 0);
         }
+    }
+
+    /// Whether the stream is at a byte boundary (so [`put_bytes`](Self::put_bytes) may be used).
+    #[inline(always)]
+    pub fn byte_aligned(&self) -> bool {
+        self.nbits.is_multiple_of(8)
+    }
+
+    /// Append whole bytes; the stream must be at a byte boundary.
+    #[inline]
+    pub fn put_bytes(&mut self, bytes: &[u8]) {
+        debug_assert!(self.byte_aligned());
+        self.flush_partial();
+        self.out.extend_from_slice(bytes);
     }
 
     /// Flush the last partial byte.
@@ -118,6 +140,25 @@ impl<'a> BitReader<'a> {
         v
     }
 
+    /// Whether the stream is at a byte boundary.
+    #[inline(always)]
+    pub fn byte_aligned(&self) -> bool {
+        self.nbits.is_multiple_of(8)
+    }
+
+    /// Take the next `n` whole bytes (the stream must be at a byte boundary). Past the end
+    /// the slice is shortened; callers size inputs exactly.
+    #[inline]
+    pub fn take_bytes(&mut self, n: usize) -> &'a [u8] {
+        debug_assert!(self.byte_aligned());
+        let bp = self.pos - (self.nbits / 8) as usize;
+        let end = (bp + n).min(self.input.len());
+        self.pos = end;
+        self.acc = 0;
+        self.nbits = 0;
+        &self.input[bp.min(end)..end]
+    }
+
     /// Skip to the next multiple of `word` bytes (mirror of [`BitWriter::align`]).
     pub fn align(&mut self, word: usize) {
         // Bits consumed so far:
@@ -153,12 +194,12 @@ pub fn recv_payload<C: Channel + ?Sized>(
 }
 
 /// Pack `rows` rows of `cols` bits each (row `i` stored in `src[i*stride .. (i+1)*stride]`
-/// blocks, LSB-first) into `out` as one bit stream of `rows * cols` bits.
+/// blocks, LSB-first), appending to `out` one bit stream of `rows * cols` bits (a whole number
+/// of bytes when `rows` is a multiple of 8).
 pub fn pack_rows(src: &[Block], rows: usize, stride: usize, cols: usize, out: &mut Vec<u8>) {
-    out.clear();
     let bytes = Block::slice_as_bytes(src);
     let sb = stride * 16;
-    if cols % 8 == 0 {
+    if cols.is_multiple_of(8) {
         let rb = cols / 8;
         for i in 0..rows {
             out.extend_from_slice(&bytes[i * sb..i * sb + rb]);
@@ -205,7 +246,7 @@ pub fn unpack_rows(
         });
     }
     let sb = stride * 16;
-    if cols % 8 == 0 {
+    if cols.is_multiple_of(8) {
         let rb = cols / 8;
         let bytes = Block::slice_as_bytes_mut(&mut dst[..rows * stride]);
         for i in 0..rows {
@@ -229,6 +270,20 @@ pub fn unpack_rows(
         }
     }
     Ok(())
+}
+
+/// Read `l` bits (1..=64) at bit offset `off` of the byte stream `bytes` (bits past the end
+/// read as zero).
+#[inline(always)]
+pub fn read_bits_at(bytes: &[u8], off: usize, l: u32) -> u64 {
+    let b = off / 8;
+    let mut w = [0u8; 16];
+    if b + 16 <= bytes.len() {
+        w.copy_from_slice(&bytes[b..b + 16]);
+    } else if b < bytes.len() {
+        w[..bytes.len() - b].copy_from_slice(&bytes[b..]);
+    }
+    ((u128::from_le_bytes(w) >> (off % 8)) as u64) & mask(l)
 }
 
 /// Read `l` bits at bit offset `off` of the little-endian bit stream held in `blocks`.

@@ -1,0 +1,213 @@
+//! `bench-harness kernels [--json]`: throughput of every hot kernel on this machine.
+//!
+//! Each figure is the best of several timed repetitions (the machine may be shared), over
+//! buffers that are not L1-resident toys: hashes run over a 64 KiB buffer.
+
+use crate::util::{machine_name, print_json_line};
+use pq_kernels::Block;
+use pq_kernels::aes::{FIXED_KEY, FixedKeyHash, MultiPrg, Prg};
+use pq_kernels::cpu::Features;
+use pq_kernels::{ring, transpose};
+use serde_json::{Value, json};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug, Default)]
+pub struct KernelsArgs {
+    /// Print one JSON object as the last line of stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds per repetition (each kernel runs 5 repetitions, the best counts).
+    #[arg(long, default_value_t = 0.15)]
+    pub rep_seconds: f64,
+}
+
+/// Run `f` (which processes `work` units per call) repeatedly; return the best units/second.
+fn best_rate(rep: Duration, work: f64, mut f: impl FnMut()) -> f64 {
+    f(); // warm up, fault in pages
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let start = Instant::now();
+        let mut calls = 0u64;
+        while start.elapsed() < rep {
+            f();
+            calls += 1;
+        }
+        let r = calls as f64 * work / start.elapsed().as_secs_f64();
+        best = best.max(r);
+    }
+    best
+}
+
+struct Row {
+    name: &'static str,
+    value: f64,
+    unit: &'static str,
+    path: String,
+    buffer_bytes: usize,
+    target: &'static str,
+}
+
+pub fn run(a: KernelsArgs) -> anyhow::Result<()> {
+    if !(a.rep_seconds.is_finite() && a.rep_seconds > 0.0 && a.rep_seconds <= 60.0) {
+        return crate::util::usage(format!(
+            "--rep-seconds: expected a number of seconds in (0, 60], got {}",
+            a.rep_seconds
+        ));
+    }
+    let rep = Duration::from_secs_f64(a.rep_seconds);
+    let hw = Features::get();
+    let mut rows = Vec::new();
+
+    // Fixed-key hashes over a 64 KiB buffer (4096 blocks).
+    let nblocks = 4096usize;
+    let mut buf: Vec<Block> = (0..nblocks as u128)
+        .map(|i| Block(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834)))
+        .collect();
+    let mut variants = vec![("", hw)];
+    if hw.vaes {
+        variants.push(("_aesni", Features { vaes: false, ..hw }));
+    }
+    for (suffix, f) in &variants {
+        let h = FixedKeyHash::with_features(FIXED_KEY, *f);
+        let v = best_rate(rep, nblocks as f64, || h.cr_hash(black_box(&mut buf))) / 1e9;
+        rows.push(Row {
+            name: if suffix.is_empty() {
+                "aes_cr_hash"
+            } else {
+                "aes_cr_hash_aesni"
+            },
+            value: v,
+            unit: "Gblocks/s",
+            path: h.path().name().into(),
+            buffer_bytes: nblocks * 16,
+            target: if h.path().name() == "vaes256" {
+                ">= 0.7"
+            } else {
+                ">= 0.5"
+            },
+        });
+        let v = best_rate(rep, nblocks as f64, || h.tccr_hash(black_box(&mut buf), 7)) / 1e9;
+        rows.push(Row {
+            name: if suffix.is_empty() {
+                "aes_tccr_hash"
+            } else {
+                "aes_tccr_hash_aesni"
+            },
+            value: v,
+            unit: "Gblocks/s",
+            path: h.path().name().into(),
+            buffer_bytes: nblocks * 16,
+            target: ">= 0.25",
+        });
+    }
+
+    // AES-CTR PRG, one stream, 64 KiB at a time.
+    let mut prg = Prg::new(Block(0x1234));
+    let mut bytes = vec![0u8; 64 * 1024];
+    let v = best_rate(rep, bytes.len() as f64, || {
+        prg.fill_bytes(black_box(&mut bytes))
+    }) / 1e9;
+    rows.push(Row {
+        name: "aes_ctr_prg",
+        value: v,
+        unit: "GB/s",
+        path: prg.path().name().into(),
+        buffer_bytes: bytes.len(),
+        target: ">= 8",
+    });
+
+    // 128 streams advanced together (IKNP row expansion), 16 blocks each per call.
+    let seeds: Vec<Block> = (0..128u128).map(|i| Block(i * 31 + 5)).collect();
+    let mut mp = MultiPrg::new(&seeds);
+    let mut out = vec![Block::ZERO; 128 * 16];
+    let v = best_rate(rep, (out.len() * 16) as f64, || {
+        mp.fill(16, black_box(&mut out))
+    }) / 1e9;
+    rows.push(Row {
+        name: "aes_multi_prg_128x16",
+        value: v,
+        unit: "GB/s",
+        path: prg.path().name().into(),
+        buffer_bytes: out.len() * 16,
+        target: "",
+    });
+
+    // Transpose 128 x N bits -> N blocks: the OT chunk size (2048) and a large N (16384).
+    for (name, n) in [
+        ("transpose_128x2048", 2048usize),
+        ("transpose_128x16384", 16384),
+    ] {
+        let mut input = vec![0u8; 128 * transpose::row_bytes(n)];
+        Prg::new(Block(99)).fill_bytes(&mut input);
+        let mut tout = vec![Block::ZERO; n];
+        let rows_per_s = best_rate(rep, n as f64, || {
+            transpose::transpose_128xn(black_box(&input), n, black_box(&mut tout))
+        });
+        rows.push(Row {
+            name,
+            value: 1e9 / rows_per_s,
+            unit: "ns/row",
+            path: format!("{:?}", transpose::Kernel::select(hw)).to_lowercase(),
+            buffer_bytes: input.len(),
+            target: "<= 1.5",
+        });
+    }
+
+    // Pack / unpack l = 13, counted in packed bytes.
+    let l = 13u32;
+    let nv = 1 << 16;
+    let vals: Vec<u64> = (0..nv as u64)
+        .map(|i| i.wrapping_mul(0x9e37_79b9) & ring::mask(l))
+        .collect();
+    let mut packed = vec![0u8; ring::packed_len(nv, l)];
+    let pb = packed.len() as f64;
+    let v = best_rate(rep, pb, || {
+        ring::pack(black_box(&vals), l, black_box(&mut packed))
+    }) / 1e9;
+    rows.push(Row {
+        name: "ring_pack_l13",
+        value: v,
+        unit: "GB/s",
+        path: "scalar".into(),
+        buffer_bytes: packed.len(),
+        target: ">= 2",
+    });
+    let mut un = vec![0u64; nv];
+    let v = best_rate(rep, pb, || {
+        ring::unpack(black_box(&packed), l, black_box(&mut un))
+    }) / 1e9;
+    rows.push(Row {
+        name: "ring_unpack_l13",
+        value: v,
+        unit: "GB/s",
+        path: "scalar".into(),
+        buffer_bytes: packed.len(),
+        target: ">= 2",
+    });
+    anyhow::ensure!(un == vals, "pack/unpack self-check failed");
+
+    eprintln!("# kernels on {} (features: {:?})", machine_name(), hw);
+    eprintln!(
+        "{:<24} {:>10} {:<10} {:<9} {:>8}  target",
+        "kernel", "value", "unit", "path", "buffer"
+    );
+    for r in &rows {
+        eprintln!(
+            "{:<24} {:>10.3} {:<10} {:<9} {:>8}  {}",
+            r.name, r.value, r.unit, r.path, r.buffer_bytes, r.target
+        );
+    }
+    if a.json {
+        let mut obj = serde_json::Map::new();
+        for r in &rows {
+            obj.insert(
+                r.name.into(),
+                json!({"value": r.value, "unit": r.unit, "path": r.path, "buffer_bytes": r.buffer_bytes}),
+            );
+        }
+        obj.insert("machine".into(), Value::String(machine_name()));
+        print_json_line(&Value::Object(obj));
+    }
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! `bench-harness netsim ...`: the shaping proxy and the link-emulation benchmarks.
+
+use crate::util::{print_json_line, usage};
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use pq_engine::ot::{IknpReceiver, IknpSender, OtOpts, os_prg};
+use pq_netsim::{LinkOptions, LinkSpec, PairOptions, Transport, run_pair_linked};
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+#[derive(Args, Debug)]
+pub struct NetsimArgs {
+    #[command(subcommand)]
+    pub cmd: NetsimCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NetsimCmd {
+    /// Shape one TCP connection in both directions: accept on --listen, connect to --to.
+    Proxy {
+        #[arg(long)]
+        listen: String,
+        #[arg(long)]
+        to: String,
+        /// LINK as BANDWIDTH,RTT, e.g. 200mbps,13ms
+        #[arg(long)]
+        net: String,
+    },
+    /// Real-time shaping accuracy, shaper CPU overhead and virtual-time overhead (about 20 s).
+    Accuracy {
+        /// Also write the Markdown report here.
+        #[arg(long)]
+        out: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A real protocol run (n COTs with 32-bit correlations) in virtual time and in emulated
+    /// real time on the same link; reports both latencies and their ratio.
+    VtCheck {
+        #[arg(long, default_value = "200mbps,13ms")]
+        net: String,
+        #[arg(long, default_value_t = 1 << 20)]
+        n: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_link(s: &str) -> anyhow::Result<LinkSpec> {
+    match LinkSpec::parse(s) {
+        Ok(l) => Ok(l),
+        Err(e) => usage(format!("--net: {e}")),
+    }
+}
+
+pub fn run(a: NetsimArgs) -> anyhow::Result<()> {
+    match a.cmd {
+        NetsimCmd::Proxy { listen, to, net } => {
+            let link = parse_link(&net)?;
+            eprintln!("proxy: {listen} -> {to} shaped as {link}");
+            let stats = pq_netsim::run_proxy(
+                listen.as_str(),
+                to.as_str(),
+                link,
+                Arc::new(AtomicBool::new(false)),
+            )
+            .context("proxy failed")?;
+            eprintln!("proxy finished: {stats:?}");
+            Ok(())
+        }
+        NetsimCmd::Accuracy { out, json } => {
+            let r = pq_netsim::bench::accuracy_report();
+            let md = r.to_markdown();
+            eprintln!("{md}");
+            if let Some(p) = out {
+                std::fs::write(&p, &md).with_context(|| format!("writing {p}"))?;
+            }
+            if json {
+                print_json_line(&serde_json::to_value(&r)?);
+            }
+            Ok(())
+        }
+        NetsimCmd::VtCheck { net, n, json } => {
+            let link = parse_link(&net)?;
+            if n == 0 {
+                return usage("--n: expected at least 1 OT");
+            }
+            let run = |opts: LinkOptions| -> anyhow::Result<(f64, f64)> {
+                let corr: Vec<u64> = (0..n as u64)
+                    .map(|i| i.wrapping_mul(0x9e37_79b9) & 0xffff_ffff)
+                    .collect();
+                let out = run_pair_linked(
+                    Transport::Mem,
+                    &PairOptions { pin: true },
+                    &opts,
+                    |ch| -> anyhow::Result<()> {
+                        let mut prg = os_prg();
+                        let mut s = IknpSender::setup(ch, &mut prg)?;
+                        let mut out0 = vec![0u64; n];
+                        s.send_cot(ch, &corr, 32, OtOpts::default(), &mut out0)?;
+                        Ok(())
+                    },
+                    |ch| -> anyhow::Result<()> {
+                        let mut prg = os_prg();
+                        let mut r = IknpReceiver::setup(ch, &mut prg)?;
+                        let choices: Vec<u8> = (0..n).map(|i| (i & 1) as u8).collect();
+                        let mut out = vec![0u64; n];
+                        r.recv_cot(ch, &choices, 32, OtOpts::default(), &mut out)?;
+                        Ok(())
+                    },
+                )?;
+                out.server?;
+                out.client?;
+                let sim = out.simulated.first().map(|s| s.latency_s).unwrap_or(0.0);
+                Ok((sim, out.wall.as_secs_f64()))
+            };
+            let (virt, virt_wall) = run(LinkOptions {
+                simulate: vec![link],
+                ..Default::default()
+            })?;
+            let (_, emulated) = run(LinkOptions {
+                emulate: Some(link),
+                ..Default::default()
+            })?;
+            let ratio = virt / emulated;
+            eprintln!(
+                "{n} COTs (l = 32) at {link}: virtual time {virt:.3} s (run took {virt_wall:.3} s), emulated wall {emulated:.3} s, ratio {ratio:.3} (target within 10 %)"
+            );
+            if json {
+                print_json_line(&json!({
+                    "op": "vt-check", "link": link.to_string(), "n": n,
+                    "virtual_s": virt, "virtual_run_wall_s": virt_wall, "emulated_s": emulated,
+                    "ratio": ratio, "within_10pct": (ratio - 1.0).abs() <= 0.10,
+                }));
+            }
+            Ok(())
+        }
+    }
+}
