@@ -257,3 +257,52 @@ fn bad_inputs_are_errors() {
     w2.layers[0].pop();
     assert!(secure::run_secure(&p, &w2, &x, &RunOptions::default()).is_err());
 }
+
+#[test]
+fn e2e_rows_executed_and_modeled_agree() {
+    use pq_engine::nn::secure::e2e;
+    let m = small_resnet();
+    let links = pq_netsim::parse_links("200mbps,13ms;1gbps,0.5ms").unwrap();
+    for cfg in [Config::Sirnn, Config::SirnnQuant] {
+        let ex = e2e::e2e_row(&m, cfg, &links, true).unwrap();
+        let md = e2e::e2e_row(&m, cfg, &links, false).unwrap();
+        assert_eq!((ex.len(), md.len()), (2, 2));
+        for (a, b) in ex.iter().zip(&md) {
+            assert!(a.executed && !b.executed);
+            assert_eq!(a.correct, Some(true));
+            assert_eq!(a.latency_kind, "simulated");
+            assert_eq!(b.latency_kind, "modeled");
+            assert_eq!(a.link, b.link);
+            assert_eq!(a.bytes_total, b.bytes_total);
+            assert_eq!(a.bytes_online, b.bytes_online);
+            assert!(a.bytes_online <= a.bytes_total);
+            assert_eq!(a.rounds, b.rounds);
+            assert_eq!(a.layers.len(), b.layers.len());
+            for (la, lb) in a.layers.iter().zip(&b.layers) {
+                assert_eq!(
+                    (la.name.as_str(), la.bytes_total, la.rounds),
+                    (lb.name.as_str(), lb.bytes_total, lb.rounds)
+                );
+            }
+            let v = serde_json::to_value(a).unwrap();
+            for f in [
+                "model",
+                "protocol",
+                "link",
+                "bytes_total",
+                "bytes_server_to_client",
+                "bytes_client_to_server",
+                "bytes_online",
+                "rounds",
+                "compute_s",
+                "latency_s",
+                "latency_kind",
+                "executed",
+                "layers",
+            ] {
+                assert!(v.get(f).is_some(), "field {f}");
+            }
+            assert!(a.latency_s.unwrap() > 0.0 && b.latency_s.unwrap() > 0.0);
+        }
+    }
+}

@@ -29,6 +29,8 @@
 //! bytes come from the meters; [`step_cost`] / [`program_cost`] give the same figures from
 //! the protocols' cost functions alone.
 
+pub mod e2e;
+
 use super::config::{Config, Weights};
 use super::lower::{MatMode, Program, Step, StepOp};
 use super::reference::{self, RefError};
@@ -39,6 +41,7 @@ use crate::proto::matmul::{self, MatmulParams, MultMode};
 use crate::proto::{ProtoError, divpow2, extension, relu, tr, trunc};
 use crate::{Cost, Profile, Role};
 use pq_kernels::ring::{self, mask};
+use pq_netsim::clock::thread_cpu_ns;
 use pq_netsim::link::LinkSpec;
 use pq_netsim::pair::{LinkOptions, PairOptions, run_pair_linked};
 use pq_netsim::vtime::SimulatedLatency;
@@ -322,8 +325,10 @@ pub fn layer_costs(p: &Program) -> Result<Vec<LayerCost>, SecureError> {
 pub struct PartyResult {
     /// The revealed logits (client only).
     pub logits: Option<Vec<i64>>,
-    /// Seconds spent in each step (this party, waits included).
+    /// Wall seconds spent in each step (this party, waits included).
     pub step_s: Vec<f64>,
+    /// CPU seconds of this party's thread in each step.
+    pub step_cpu_s: Vec<f64>,
     /// This party's share of every tensor (only when asked to keep them).
     pub shares: Vec<Vec<u64>>,
 }
@@ -393,6 +398,7 @@ pub fn run_party(
     let mut out = PartyResult::default();
     for (i, st) in prog.steps.iter().enumerate() {
         let t0 = Instant::now();
+        let c0 = thread_cpu_ns();
         pt.ch.push_tag(&st.layer);
         let r = exec_step(pt, prog, w, st, &vals);
         pt.ch.pop_tag();
@@ -409,6 +415,8 @@ pub fn run_party(
             }
         }
         out.step_s.push(t0.elapsed().as_secs_f64());
+        out.step_cpu_s
+            .push(thread_cpu_ns().saturating_sub(c0) as f64 * 1e-9);
     }
     pt.ch.flush()?;
     if keep {
@@ -759,8 +767,10 @@ pub struct LayerRun {
     pub rounds: u64,
     /// Measured flights of the busier party in this layer.
     pub flights: u64,
-    /// Seconds of the slower party in this layer.
+    /// CPU seconds of the slower party in this layer.
     pub compute_s: f64,
+    /// Wall seconds of the slower party in this layer (waits included).
+    pub wall_s: f64,
     /// The cost model's figure for this layer.
     pub cost: Cost,
 }
@@ -778,8 +788,10 @@ pub struct SecureRun {
     pub setup_bytes: u64,
     /// The cost model of the whole program (rounds, offline split).
     pub cost: Cost,
-    /// Seconds of the protocol part (setup excluded), the slower party.
+    /// CPU seconds of the protocol part (setup excluded), the slower party.
     pub compute_s: f64,
+    /// Wall seconds of the protocol part (setup excluded), the slower party.
+    pub proto_wall_s: f64,
     /// Wall time of the whole run including the setup.
     pub wall_s: f64,
     /// Simulated end-to-end latency per simulated link (setup included).
@@ -798,6 +810,7 @@ struct SideOut {
     res: PartyResult,
     setup: u64,
     proto_s: f64,
+    cpu_s: f64,
     sent: u64,
     by_layer: Vec<pq_netsim::Counters>,
 }
@@ -824,9 +837,11 @@ fn one_side(
         None => crate::ot::try_os_prg().map_err(ProtoError::from)?,
     };
     let t = Instant::now();
+    let c0 = thread_cpu_ns();
     let mut pt = Party::new(role, ch, &mut ot, own, profile_for(prog.cfg));
     let res = run_party(&mut pt, prog, weights, input, opts.keep_tensors)?;
     let proto_s = t.elapsed().as_secs_f64();
+    let cpu_s = thread_cpu_ns().saturating_sub(c0) as f64 * 1e-9;
     let sent = ch.meter().total().since(&before).bytes_sent;
     let by_layer = layers
         .iter()
@@ -836,6 +851,7 @@ fn one_side(
         res,
         setup,
         proto_s,
+        cpu_s,
         sent,
         by_layer,
     })
@@ -874,10 +890,10 @@ pub fn run_secure(
     let mut layer_runs = vec![];
     for (i, ((name, op), lc)) in layers.iter().zip(&costs).enumerate() {
         let (sc, cc) = (s.by_layer[i], c.by_layer[i]);
-        let secs = |r: &PartyResult| -> f64 {
+        let secs = |v: &[f64]| -> f64 {
             prog.steps
                 .iter()
-                .zip(&r.step_s)
+                .zip(v)
                 .filter(|(st, _)| &st.layer == name)
                 .map(|(_, t)| t)
                 .sum()
@@ -890,7 +906,8 @@ pub fn run_secure(
             bytes_total: sc.bytes_sent + cc.bytes_sent,
             rounds: lc.cost.rounds,
             flights: sc.flights.max(cc.flights),
-            compute_s: secs(&s.res).max(secs(&c.res)),
+            compute_s: secs(&s.res.step_cpu_s).max(secs(&c.res.step_cpu_s)),
+            wall_s: secs(&s.res.step_s).max(secs(&c.res.step_s)),
             cost: lc.cost,
         });
     }
@@ -916,7 +933,8 @@ pub fn run_secure(
         bytes_client_to_server: c.sent,
         setup_bytes: s.setup,
         cost,
-        compute_s: s.proto_s.max(c.proto_s),
+        compute_s: s.cpu_s.max(c.cpu_s),
+        proto_wall_s: s.proto_s.max(c.proto_s),
         wall_s,
         simulated: out.simulated,
         tensors,
