@@ -112,7 +112,10 @@ fn check(m: &Model, cfg: Config, seed: u64) -> (f64, u64) {
         tot.1 += l.bytes_client_to_server;
     }
     // nothing escapes the layer tags, and the program cost is the sum of the layers
-    assert_eq!(tot, (run.bytes_server_to_client, run.bytes_client_to_server));
+    assert_eq!(
+        tot,
+        (run.bytes_server_to_client, run.bytes_client_to_server)
+    );
     assert_eq!(
         (run.cost.server_to_client, run.cost.client_to_server),
         tot,

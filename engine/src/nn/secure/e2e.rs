@@ -7,9 +7,9 @@ use crate::nn::config::{self, Config, Weights};
 use crate::nn::lower;
 use crate::nn::model::Model;
 use crate::nn::reference;
+use pq_netsim::Transport;
 use pq_netsim::link::{LinkSpec, analytic_latency};
 use pq_netsim::pair::LinkOptions;
-use pq_netsim::Transport;
 use serde::Serialize;
 
 /// One layer of an e2e row.
