@@ -309,3 +309,94 @@ fn e2e_rows_executed_and_modeled_agree() {
         }
     }
 }
+
+/// privquant's steps other than the exact accumulator, each run alone on shares of its
+/// reference inputs: bit-exact against the reference, and the step's bytes equal its cost.
+#[test]
+fn privquant_steps_alone_bit_exact_and_cost_exact() {
+    use pq_engine::Profile;
+    use pq_engine::party::run_parties;
+    use pq_kernels::ring;
+    use pq_netsim::Transport;
+    let m = small_resnet();
+    for (cfg, seed) in [(Config::PrivQuant, 41u64), (Config::PrivQuantW4, 42)] {
+        let (p, w, x) = setup(&m, cfg, seed);
+        let want = reference::run_reference(&p, &w, &x).unwrap();
+        let idx: Vec<usize> = (0..p.steps.len())
+            .filter(|&i| !matches!(p.steps[i].op, StepOp::LinearExact { .. }))
+            .collect();
+        // kinds covered
+        let kinds: std::collections::BTreeSet<&str> =
+            idx.iter().map(|&i| p.steps[i].op.kind()).collect();
+        eprintln!("{cfg}: step kinds run alone: {kinds:?}");
+        for k in ["requant", "relu", "maxpool_tree", "add"] {
+            assert!(kinds.contains(k), "{cfg}: no {k} step");
+        }
+        // shares of every step's inputs: server r, client v − r
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut sh_s: Vec<Vec<Vec<u64>>> = vec![];
+        let mut sh_c: Vec<Vec<Vec<u64>>> = vec![];
+        for &i in &idx {
+            let (mut a, mut b) = (vec![], vec![]);
+            for &t in &p.steps[i].inputs {
+                let bits = p.tensors[t].bits;
+                let r: Vec<u64> = want.values[t]
+                    .iter()
+                    .map(|_| next() & ring::mask(bits))
+                    .collect();
+                let c: Vec<u64> = want.values[t]
+                    .iter()
+                    .zip(&r)
+                    .map(|(&v, &r)| ring::from_signed(v, bits).wrapping_sub(r) & ring::mask(bits))
+                    .collect();
+                a.push(r);
+                b.push(c);
+            }
+            sh_s.push(a);
+            sh_c.push(b);
+        }
+        let run_side = |pt: &mut pq_engine::party::Party, sh: &[Vec<Vec<u64>>]| {
+            let mut outs = vec![];
+            for (j, &i) in idx.iter().enumerate() {
+                let before = pt.ch.meter().total().bytes_sent;
+                let o = secure::run_step(pt, &p, &w, i, &sh[j])
+                    .map_err(|e| pq_engine::proto::ProtoError::Peer(e.to_string()))?;
+                outs.push((o, pt.ch.meter().total().bytes_sent - before));
+            }
+            Ok(outs)
+        };
+        let out = run_parties(
+            Transport::Mem,
+            Profile::PrivQuant,
+            Some(seed),
+            |pt| run_side(pt, &sh_s),
+            |pt| run_side(pt, &sh_c),
+        )
+        .unwrap();
+        for (j, &i) in idx.iter().enumerate() {
+            let st = &p.steps[i];
+            let bits = p.tensors[st.out].bits;
+            let (a, sa) = &out.server[j];
+            let (b, sb) = &out.client[j];
+            let got: Vec<i64> = a
+                .iter()
+                .zip(b)
+                .map(|(&u, &v)| ring::to_signed(u.wrapping_add(v) & ring::mask(bits), bits))
+                .collect();
+            assert_eq!(got, want.values[st.out], "{cfg}: step {i} {:?}", st.op);
+            let c = secure::step_cost(&p, st).unwrap();
+            assert_eq!(
+                (*sa, *sb),
+                (c.server_to_client, c.client_to_server),
+                "{cfg}: step {i} {:?} bytes",
+                st.op
+            );
+        }
+    }
+}

@@ -425,6 +425,37 @@ pub fn run_party(
     Ok(out)
 }
 
+/// Run step `idx` of `prog` alone, on this party's shares `inputs` of the step's input
+/// tensors (in order); returns this party's share of the output (a reveal returns the share
+/// unchanged). For testing steps of programs that cannot run whole yet.
+pub fn run_step(
+    pt: &mut Party,
+    prog: &Program,
+    weights: &Weights,
+    idx: usize,
+    inputs: &[Vec<u64>],
+) -> Result<Vec<u64>, SecureError> {
+    let Some(st) = prog.steps.get(idx) else {
+        return Err(SecureError::Program {
+            layer: String::new(),
+            msg: format!("step {idx} does not exist"),
+        });
+    };
+    step_cost(prog, st)?;
+    if inputs.len() != st.inputs.len() {
+        return perr(st, "wrong number of input tensors");
+    }
+    let mut vals: Vec<Vec<u64>> = vec![vec![]; prog.tensors.len()];
+    for (&t, v) in st.inputs.iter().zip(inputs) {
+        vals[t] = mask_to(v, prog.tensors[t].bits);
+    }
+    if pt.is_alice() && matches!(st.op, StepOp::LinearSci { .. } | StepOp::LinearExact { .. }) {
+        let zeros = vec![0i64; prog.tensors[prog.input].shape.numel()];
+        reference::check_inputs(prog, weights, &zeros)?;
+    }
+    Ok(exec_step(pt, prog, weights, st, &vals)?.0)
+}
+
 type StepOut = (Vec<u64>, Option<Vec<i64>>);
 
 fn exec_step(
