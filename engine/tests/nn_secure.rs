@@ -34,8 +34,8 @@ const SMALL_RESNET: &str = r#"{
     {"name": "b3c1", "op": "conv", "cout": 6, "k": 3},
     {"name": "b3c1.relu", "op": "relu"},
     {"name": "b3c2", "op": "conv", "cout": 6, "k": 3},
-    {"name": "b3.proj", "op": "conv", "cout": 6, "k": 1, "input": "b2.relu"},
-    {"name": "b3.add", "op": "add", "inputs": ["b3c2", "b3.proj"]},
+    {"name": "b3/proj", "op": "conv", "cout": 6, "k": 1, "input": "b2.relu"},
+    {"name": "b3.add", "op": "add", "inputs": ["b3c2", "b3/proj"]},
     {"name": "b3.relu", "op": "relu"},
     {"name": "gap", "op": "avgpool", "k": 2, "stride": 2},
     {"name": "fc", "op": "fc", "dout": 5}
@@ -446,5 +446,45 @@ fn cost_model_covers_the_builtin_networks() {
                 r.latency_s.unwrap_or(0.0)
             );
         }
+    }
+}
+
+#[test]
+fn tcp_and_run_side() {
+    use pq_engine::Role;
+    let m = small_resnet();
+    let (p, w, x) = setup(&m, Config::SirnnQuant, 8);
+    let want = reference::run_reference(&p, &w, &x).unwrap();
+    let opts = RunOptions {
+        transport: pq_netsim::Transport::Tcp,
+        ..RunOptions::default()
+    };
+    let run = secure::run_secure(&p, &w, &x, &opts).unwrap();
+    assert_eq!(run.logits, want.logits);
+    assert_eq!(run.bytes_total(), run.cost.total());
+    // the per-party entry point, as serve / connect would call it
+    let out = pq_netsim::run_pair(
+        pq_netsim::Transport::Mem,
+        |ch| secure::run_side(ch, Role::Server, &p, Some(&w), None, None),
+        |ch| secure::run_side(ch, Role::Client, &p, None, Some(&x), None),
+    )
+    .unwrap();
+    let (s, c) = (out.server.unwrap(), out.client.unwrap());
+    assert_eq!(c.res.logits.as_ref(), Some(&want.logits));
+    assert_eq!(s.res.logits, None);
+    assert_eq!(s.sent, run.cost.server_to_client);
+    assert_eq!(c.sent, run.cost.client_to_server);
+    let lc = secure::layer_costs(&p).unwrap();
+    for (i, l) in lc.iter().enumerate() {
+        assert_eq!(
+            s.by_layer[i].bytes_sent, l.cost.server_to_client,
+            "{}",
+            l.name
+        );
+        assert_eq!(
+            c.by_layer[i].bytes_sent, l.cost.client_to_server,
+            "{}",
+            l.name
+        );
     }
 }

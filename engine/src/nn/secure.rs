@@ -320,6 +320,12 @@ pub fn layer_costs(p: &Program) -> Result<Vec<LayerCost>, SecureError> {
     Ok(out)
 }
 
+/// The meter tag of a layer: its name, with `/` (the meter's path separator) replaced by
+/// `∕` (U+2215) so that one layer's name is never a prefix path of another's.
+pub fn layer_tag(name: &str) -> String {
+    name.replace('/', "\u{2215}")
+}
+
 /// What one party's run returns.
 #[derive(Clone, Debug, Default)]
 pub struct PartyResult {
@@ -399,7 +405,7 @@ pub fn run_party(
     for (i, st) in prog.steps.iter().enumerate() {
         let t0 = Instant::now();
         let c0 = thread_cpu_ns();
-        pt.ch.push_tag(&st.layer);
+        pt.ch.push_tag(&layer_tag(&st.layer));
         let r = exec_step(pt, prog, w, st, &vals);
         pt.ch.pop_tag();
         let (v, logits) = r?;
@@ -837,13 +843,38 @@ impl SecureRun {
     }
 }
 
-struct SideOut {
-    res: PartyResult,
-    setup: u64,
-    proto_s: f64,
-    cpu_s: f64,
-    sent: u64,
-    by_layer: Vec<pq_netsim::Counters>,
+/// What one party reports after [`run_side`].
+#[derive(Clone, Debug)]
+pub struct SideReport {
+    pub res: PartyResult,
+    /// One-time base-OT setup bytes (both directions).
+    pub setup: u64,
+    /// Wall seconds of the protocol part.
+    pub proto_s: f64,
+    /// CPU seconds of this party's thread in the protocol part.
+    pub cpu_s: f64,
+    /// Payload bytes this party sent in the protocol part.
+    pub sent: u64,
+    /// This party's meter counters per layer (in [`layer_costs`] order).
+    pub by_layer: Vec<pq_netsim::Counters>,
+}
+
+/// One party end to end on `ch` (e.g. a TCP channel to another process): the OT setup, then
+/// the program. The server passes `weights`, the client `input`. `seed` makes the randomness
+/// deterministic (tests only).
+pub fn run_side(
+    ch: &mut dyn Channel,
+    role: Role,
+    prog: &Program,
+    weights: Option<&Weights>,
+    input: Option<&[i64]>,
+    seed: Option<u64>,
+) -> Result<SideReport, SecureError> {
+    let opts = RunOptions {
+        seed,
+        ..RunOptions::default()
+    };
+    one_side(ch, role, prog, weights, input, &opts, &layer_order(prog))
 }
 
 fn one_side(
@@ -854,7 +885,7 @@ fn one_side(
     input: Option<&[i64]>,
     opts: &RunOptions,
     layers: &[(String, String)],
-) -> Result<SideOut, SecureError> {
+) -> Result<SideReport, SecureError> {
     check_supported(prog)?;
     let mut prg = match opts.seed {
         Some(s) => crate::ot::seeded_prg(s.wrapping_mul(2).wrapping_add(role as u64)),
@@ -876,9 +907,9 @@ fn one_side(
     let sent = ch.meter().total().since(&before).bytes_sent;
     let by_layer = layers
         .iter()
-        .map(|(n, _)| ch.meter().tag_total(n))
+        .map(|(n, _)| ch.meter().tag_total(&layer_tag(n)))
         .collect();
-    Ok(SideOut {
+    Ok(SideReport {
         res,
         setup,
         proto_s,
