@@ -488,3 +488,34 @@ fn tcp_and_run_side() {
         );
     }
 }
+
+#[test]
+#[ignore = "long: executed e2e rows of ResNet32 and MiniONN with simulated latency"]
+fn e2e_executed_rows_print() {
+    use pq_engine::nn::secure::e2e;
+    let links = pq_netsim::parse_links("200mbps,13ms;1gbps,0.5ms").unwrap();
+    for (m, cfg) in [
+        (builtin::minionn(), Config::SirnnQuant),
+        (builtin::resnet32(), Config::SirnnQuant),
+    ] {
+        let t = Instant::now();
+        let rows = e2e::e2e_row(&m, cfg, &links, true).unwrap();
+        let md = e2e::e2e_row(&m, cfg, &links, false).unwrap();
+        for (r, b) in rows.iter().zip(&md) {
+            assert_eq!(r.correct, Some(true));
+            assert_eq!(r.bytes_total, b.bytes_total);
+            eprintln!(
+                "{} {cfg} @{}: {:.3} GB, online {:.3} GB, {} rounds, compute {:.1}s, simulated {:.1}s (modeled {:.1}s)",
+                m.name,
+                r.link.as_deref().unwrap_or("-"),
+                r.bytes_total as f64 * 1e-9,
+                r.bytes_online as f64 * 1e-9,
+                r.rounds,
+                r.compute_s.unwrap_or(0.0),
+                r.latency_s.unwrap_or(0.0),
+                b.latency_s.unwrap_or(0.0)
+            );
+        }
+        eprintln!("  ({:.1}s for the run)", t.elapsed().as_secs_f64());
+    }
+}
