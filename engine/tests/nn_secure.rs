@@ -519,3 +519,25 @@ fn e2e_executed_rows_print() {
         eprintln!("  ({:.1}s for the run)", t.elapsed().as_secs_f64());
     }
 }
+
+#[test]
+fn e2e_emulated_row() {
+    use pq_engine::nn::secure::e2e;
+    let m = small_resnet();
+    let links = pq_netsim::parse_links("1gbps,0.5ms").unwrap();
+    let o = e2e::E2eOptions {
+        emulate: true,
+        ..e2e::E2eOptions::default()
+    };
+    let rows = e2e::e2e_rows(&m, Config::SirnnQuant, &links, &o).unwrap();
+    let r = &rows[0];
+    assert!(r.executed);
+    assert_eq!(r.correct, Some(true));
+    assert_eq!(r.latency_kind, "emulated");
+    // at least one RTT per round of the protocol part
+    assert!(r.latency_s.unwrap() >= r.rounds as f64 * 0.5e-3);
+    // no link: executed, latency unknown
+    let rows = e2e::e2e_row(&m, Config::Sirnn, &[], true).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].link.is_none() && rows[0].latency_s.is_none());
+}
