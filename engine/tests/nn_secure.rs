@@ -111,6 +111,19 @@ fn check(m: &Model, cfg: Config, seed: u64) -> (f64, u64) {
         tot.0 += l.bytes_server_to_client;
         tot.1 += l.bytes_client_to_server;
     }
+    // per step kind too
+    let mut ktot = 0;
+    for k in &run.kinds {
+        assert_eq!(
+            (k.bytes_server_to_client, k.bytes_client_to_server),
+            (k.cost.server_to_client, k.cost.client_to_server),
+            "{} {cfg}: kind {}",
+            m.name,
+            k.kind
+        );
+        ktot += k.bytes_total;
+    }
+    assert_eq!(ktot, run.bytes_total());
     // nothing escapes the layer tags, and the program cost is the sum of the layers
     assert_eq!(
         tot,

@@ -47,6 +47,7 @@ use pq_netsim::pair::{LinkOptions, PairOptions, run_pair_linked};
 use pq_netsim::vtime::SimulatedLatency;
 use pq_netsim::{Channel, ChannelError, Transport};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// Why a secure run cannot proceed.
@@ -406,7 +407,9 @@ pub fn run_party(
         let t0 = Instant::now();
         let c0 = thread_cpu_ns();
         pt.ch.push_tag(&layer_tag(&st.layer));
+        pt.ch.push_tag(st.op.kind());
         let r = exec_step(pt, prog, w, st, &vals);
+        pt.ch.pop_tag();
         pt.ch.pop_tag();
         let (v, logits) = r?;
         if logits.is_some() {
@@ -812,12 +815,29 @@ pub struct LayerRun {
     pub cost: Cost,
 }
 
+/// One step kind of a secure run (the `--breakdown` profile).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KindRun {
+    pub kind: String,
+    /// Number of steps of this kind.
+    pub steps: usize,
+    pub bytes_server_to_client: u64,
+    pub bytes_client_to_server: u64,
+    pub bytes_total: u64,
+    /// CPU seconds of the slower party in steps of this kind.
+    pub compute_s: f64,
+    /// The cost model's figure (steps in sequence).
+    pub cost: Cost,
+}
+
 /// What [`run_secure`] returns.
 #[derive(Clone, Debug)]
 pub struct SecureRun {
     /// The logits the client reconstructed.
     pub logits: Vec<i64>,
     pub layers: Vec<LayerRun>,
+    /// Per step kind, in order of first appearance.
+    pub kinds: Vec<KindRun>,
     /// Measured payload bytes of the protocol (setup excluded).
     pub bytes_server_to_client: u64,
     pub bytes_client_to_server: u64,
@@ -857,6 +877,8 @@ pub struct SideReport {
     pub sent: u64,
     /// This party's meter counters per layer (in [`layer_costs`] order).
     pub by_layer: Vec<pq_netsim::Counters>,
+    /// This party's meter counters per step kind (`relu`, `linear_sci`, ...).
+    pub by_kind: BTreeMap<String, pq_netsim::Counters>,
 }
 
 /// One party end to end on `ch` (e.g. a TCP channel to another process): the OT setup, then
@@ -909,6 +931,13 @@ fn one_side(
         .iter()
         .map(|(n, _)| ch.meter().tag_total(&layer_tag(n)))
         .collect();
+    let mut by_kind: BTreeMap<String, pq_netsim::Counters> = BTreeMap::new();
+    for (path, cnt) in ch.meter().tags() {
+        let mut parts = path.split('/');
+        if let (Some(_layer), Some(kind)) = (parts.next(), parts.next()) {
+            by_kind.entry(kind.to_string()).or_default().add(cnt);
+        }
+    }
     Ok(SideReport {
         res,
         setup,
@@ -916,6 +945,7 @@ fn one_side(
         cpu_s,
         sent,
         by_layer,
+        by_kind,
     })
 }
 
@@ -973,6 +1003,39 @@ pub fn run_secure(
             cost: lc.cost,
         });
     }
+    let mut kinds: Vec<KindRun> = vec![];
+    for st in &prog.steps {
+        let k = st.op.kind();
+        if kinds.iter().any(|r| r.kind == k) {
+            continue;
+        }
+        let (sc, cc) = (
+            s.by_kind.get(k).copied().unwrap_or_default(),
+            c.by_kind.get(k).copied().unwrap_or_default(),
+        );
+        let secs = |v: &[f64]| -> f64 {
+            prog.steps
+                .iter()
+                .zip(v)
+                .filter(|(x, _)| x.op.kind() == k)
+                .map(|(_, t)| t)
+                .sum()
+        };
+        kinds.push(KindRun {
+            kind: k.to_string(),
+            steps: prog.count(k),
+            bytes_server_to_client: sc.bytes_sent,
+            bytes_client_to_server: cc.bytes_sent,
+            bytes_total: sc.bytes_sent + cc.bytes_sent,
+            compute_s: secs(&s.res.step_cpu_s).max(secs(&c.res.step_cpu_s)),
+            cost: prog
+                .steps
+                .iter()
+                .filter(|x| x.op.kind() == k)
+                .map(|x| step_cost(prog, x))
+                .sum::<Result<Cost, _>>()?,
+        });
+    }
     let tensors = if opts.keep_tensors {
         prog.tensors
             .iter()
@@ -991,6 +1054,7 @@ pub fn run_secure(
     Ok(SecureRun {
         logits,
         layers: layer_runs,
+        kinds,
         bytes_server_to_client: s.sent,
         bytes_client_to_server: c.sent,
         setup_bytes: s.setup,
