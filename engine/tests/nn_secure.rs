@@ -540,6 +540,7 @@ fn e2e_emulated_row() {
     let links = pq_netsim::parse_links("1gbps,0.5ms").unwrap();
     let o = e2e::E2eOptions {
         emulate: true,
+        breakdown: true,
         ..e2e::E2eOptions::default()
     };
     let rows = e2e::e2e_rows(&m, Config::SirnnQuant, &links, &o).unwrap();
@@ -549,6 +550,24 @@ fn e2e_emulated_row() {
     assert_eq!(r.latency_kind, "emulated");
     // at least one RTT per round of the protocol part
     assert!(r.latency_s.unwrap() >= r.rounds as f64 * 0.5e-3);
+    let bd = r.breakdown.as_ref().unwrap();
+    assert_eq!(bd.iter().map(|k| k.bytes_total).sum::<u64>(), r.bytes_total);
+    let modeled = e2e::e2e_rows(
+        &m,
+        Config::SirnnQuant,
+        &links,
+        &e2e::E2eOptions {
+            execute: false,
+            breakdown: true,
+            ..e2e::E2eOptions::default()
+        },
+    )
+    .unwrap();
+    let mb = modeled[0].breakdown.as_ref().unwrap();
+    assert_eq!(mb.len(), bd.len());
+    for (a, b) in bd.iter().zip(mb) {
+        assert_eq!((&a.kind, a.bytes_total), (&b.kind, b.bytes_total));
+    }
     // no link: executed, latency unknown
     let rows = e2e::e2e_row(&m, Config::Sirnn, &[], true).unwrap();
     assert_eq!(rows.len(), 1);

@@ -54,6 +54,22 @@ pub struct E2eRow {
     /// The revealed logits equal the plaintext reference (null when modeled).
     pub correct: Option<bool>,
     pub layers: Vec<E2eLayer>,
+    /// Per step kind (with [`E2eOptions::breakdown`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<Vec<E2eKind>>,
+}
+
+/// One protocol type of the `--breakdown` profile.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct E2eKind {
+    pub kind: String,
+    pub steps: usize,
+    pub bytes_total: u64,
+    pub bytes_server_to_client: u64,
+    pub bytes_client_to_server: u64,
+    pub rounds: u64,
+    /// CPU seconds of the slower party (null when modeled).
+    pub compute_s: Option<f64>,
 }
 
 /// How to produce e2e rows.
@@ -66,6 +82,8 @@ pub struct E2eOptions {
     pub transport: Transport,
     /// Seed of the weights and the input (the pinned benchmark distributions).
     pub seed: u64,
+    /// Add the per-step-kind profile.
+    pub breakdown: bool,
 }
 
 impl Default for E2eOptions {
@@ -75,6 +93,7 @@ impl Default for E2eOptions {
             emulate: false,
             transport: Transport::Mem,
             seed: 1,
+            breakdown: false,
         }
     }
 }
@@ -109,6 +128,33 @@ pub fn e2e_rows(
     let p = lower::lower(model, cfg).map_err(reference::RefError::from)?;
     let cost = program_cost(&p)?;
     let lcost = layer_costs(&p)?;
+    let kcost: Option<Vec<E2eKind>> = if o.breakdown {
+        let mut v: Vec<E2eKind> = vec![];
+        for st in &p.steps {
+            let k = st.op.kind();
+            if v.iter().any(|r| r.kind == k) {
+                continue;
+            }
+            let c: crate::Cost = p
+                .steps
+                .iter()
+                .filter(|x| x.op.kind() == k)
+                .map(|x| super::step_cost(&p, x))
+                .sum::<Result<_, _>>()?;
+            v.push(E2eKind {
+                kind: k.to_string(),
+                steps: p.count(k),
+                bytes_total: c.total(),
+                bytes_server_to_client: c.server_to_client,
+                bytes_client_to_server: c.client_to_server,
+                rounds: c.rounds,
+                compute_s: None,
+            });
+        }
+        Some(v)
+    } else {
+        None
+    };
     let base = |link: Option<&LinkSpec>| E2eRow {
         op: "e2e",
         model: model.name.clone(),
@@ -141,6 +187,7 @@ pub fn e2e_rows(
                 compute_s: None,
             })
             .collect(),
+        breakdown: kcost.clone(),
     };
     if !o.execute {
         if links.is_empty() {
@@ -222,6 +269,22 @@ pub fn e2e_rows(
                     compute_s: Some(lr.compute_s),
                 })
                 .collect();
+            if o.breakdown {
+                r.breakdown = Some(
+                    run.kinds
+                        .iter()
+                        .map(|k| E2eKind {
+                            kind: k.kind.clone(),
+                            steps: k.steps,
+                            bytes_total: k.bytes_total,
+                            bytes_server_to_client: k.bytes_server_to_client,
+                            bytes_client_to_server: k.bytes_client_to_server,
+                            rounds: k.cost.rounds,
+                            compute_s: Some(k.compute_s),
+                        })
+                        .collect(),
+                );
+            }
             rows.push(r);
         }
     }
