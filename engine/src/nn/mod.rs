@@ -11,3 +11,4 @@ pub mod config;
 pub mod lower;
 pub mod reference;
 pub mod signs;
+pub mod secure;

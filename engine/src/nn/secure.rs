@@ -1,0 +1,1076 @@
+//! The secure executor: runs a lowered [`Program`] as one party of a two-party computation
+//! (the server holds the [`Weights`], the client holds the input image), mapping every step
+//! 1:1 onto a protocol of the library, and [`run_secure`] to run both parties in one process.
+//!
+//! Shares are additive modulo 2^l of each tensor's width l (`u64` per element). The client's
+//! image enters as shares (client share = the image, server share = 0); the logits are revealed
+//! to the client (the server sends its shares, packed at the output width).
+//!
+//! Step → protocol (the `sirnn` profile for `sirnn` and `sirnn-quant`, the `privquant` profile
+//! for the privquant configurations):
+//! * `LinearSci`: SCI's matmul ([`matmul::run`]); a conv is the filter (`AliceHasA`, ALICE's
+//!   plaintext) times the local im2col of the activation shares, an FC the activations times
+//!   the weight matrix (`AliceHasB`);
+//! * `DivPow2`, `Trunc`, `Tr`, `SExt`, `ZExt`, `Relu`: the protocols of the same names;
+//!   `Trunc` and extensions use the known-MSB variants where the step (or, in privquant, the
+//!   range analysis) says the input is non-negative (MSB shares are then 0 and 0);
+//! * `MaxPoolSeqRelu`: SCI's MaxPool2D (one CrypTFlow2 ring ReLU per window position after
+//!   the first, windows batched); `MaxPoolTree`: the comparison tree, one batched ring ReLU
+//!   per level;
+//! * `Requant` (privquant, Algorithm 1): a local shift/reduce, Π_TR, or Π_Trunc, followed by
+//!   a local reduce or an extension, as the case analysis of `reference::requant` picks;
+//! * `Reduce`, `AvgSum`, `ShortcutA`, `ShiftLeft`, `Add`: local on the shares;
+//! * `Reveal`: the server sends its shares.
+//!
+//! `LinearExact` (privquant's exact accumulator) has no protocol here yet: programs with it
+//! are refused up front with [`SecureError::Unsupported`] before any traffic.
+//!
+//! Every step's traffic is tagged with its layer name on the channel meter, so per-layer
+//! bytes come from the meters; [`step_cost`] / [`program_cost`] give the same figures from
+//! the protocols' cost functions alone.
+
+pub mod e2e;
+
+use super::config::{Config, Weights};
+use super::lower::{MatMode, Program, Step, StepOp};
+use super::reference::{self, RefError};
+use super::tensor;
+use crate::ot::OtPack;
+use crate::party::Party;
+use crate::proto::matmul::{self, MatmulParams, MultMode};
+use crate::proto::{ProtoError, divpow2, extension, relu, tr, trunc};
+use crate::{Cost, Profile, Role};
+use pq_kernels::ring::{self, mask};
+use pq_netsim::clock::thread_cpu_ns;
+use pq_netsim::link::LinkSpec;
+use pq_netsim::pair::{LinkOptions, PairOptions, run_pair_linked};
+use pq_netsim::vtime::SimulatedLatency;
+use pq_netsim::{Channel, ChannelError, Transport};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Why a secure run cannot proceed.
+#[derive(Debug, thiserror::Error)]
+pub enum SecureError {
+    /// A step this executor cannot map onto a protocol yet (refused before any traffic).
+    #[error("layer '{layer}': unsupported step for now: {op} (configuration {cfg})")]
+    Unsupported {
+        layer: String,
+        op: &'static str,
+        cfg: &'static str,
+    },
+    /// The program and its inputs disagree (widths, shapes).
+    #[error("layer '{layer}': {msg}")]
+    Program { layer: String, msg: String },
+    #[error(transparent)]
+    Inputs(#[from] RefError),
+    #[error(transparent)]
+    Proto(#[from] ProtoError),
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+}
+
+fn perr<T>(st: &Step, msg: impl Into<String>) -> Result<T, SecureError> {
+    Err(SecureError::Program {
+        layer: st.layer.clone(),
+        msg: msg.into(),
+    })
+}
+
+/// The protocol profile a configuration runs.
+pub fn profile_for(cfg: Config) -> Profile {
+    if cfg.is_privquant() {
+        Profile::PrivQuant
+    } else {
+        Profile::Sirnn
+    }
+}
+
+fn unsupported<T>(p: &Program, st: &Step) -> Result<T, SecureError> {
+    Err(SecureError::Unsupported {
+        layer: st.layer.clone(),
+        op: st.op.kind(),
+        cfg: p.cfg.name(),
+    })
+}
+
+/// Whether every step of `p` maps onto a protocol of this executor.
+pub fn check_supported(p: &Program) -> Result<(), SecureError> {
+    for st in &p.steps {
+        step_cost(p, st)?;
+    }
+    Ok(())
+}
+
+/// SCI's matmul parameters of a `LinearSci` step.
+fn matmul_params(p: &Program, st: &Step) -> Result<MatmulParams, SecureError> {
+    let StepOp::LinearSci {
+        lin,
+        mode,
+        bw_a,
+        bw_b,
+        bw_c,
+    } = st.op
+    else {
+        return perr(st, "not a linear step");
+    };
+    let Some(l) = p.linear.get(lin) else {
+        return perr(st, format!("linear layer {lin} does not exist"));
+    };
+    let mode = match mode {
+        MatMode::AliceHasA => MultMode::AliceHasA,
+        MatMode::AliceHasB => MultMode::AliceHasB,
+    };
+    Ok(MatmulParams {
+        d1: l.d1,
+        d2: l.d2,
+        d3: l.d3,
+        bwa: bw_a,
+        bwb: bw_b,
+        bwc: bw_c,
+        mode,
+    })
+}
+
+/// Whether the privquant configurations may use the known-MSB variant on tensor `t`.
+fn known_nonneg(p: &Program, t: usize) -> bool {
+    p.cfg.is_privquant() && p.tensors[t].nonneg
+}
+
+/// The sub-steps Algorithm 1 (exact form) runs from (l1, s1) to (l2, s2), matching
+/// `reference::requant` case by case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RequantPlan {
+    /// Local: x · 2^d kept in l2 bits.
+    ShiftReduce { d: u32 },
+    /// Π_TR(l1, d) then keep l2 bits.
+    TrReduce { d: u32 },
+    /// Π_Trunc(l1, d) then keep l2 bits.
+    TruncReduce { d: u32 },
+    /// Π_TR(l1, d) into l1 − d bits, then Π_Ext to l2.
+    TrExt { d: u32 },
+    /// Local x · 2^d into l1 + d bits, then Π_Ext to l2 (or keep l2 bits when l1 + d ≥ l2).
+    ShiftExt { d: u32 },
+}
+
+fn requant_plan(l1: u32, s1: i32, l2: u32, s2: i32) -> RequantPlan {
+    let d = (s1 - s2).unsigned_abs();
+    if l1 >= l2 {
+        if s1 <= s2 {
+            RequantPlan::ShiftReduce { d }
+        } else if l1 - l2 >= d {
+            RequantPlan::TrReduce { d }
+        } else {
+            RequantPlan::TruncReduce { d }
+        }
+    } else if s1 > s2 {
+        RequantPlan::TrExt { d }
+    } else {
+        RequantPlan::ShiftExt { d }
+    }
+}
+
+/// Per level, the number of comparisons of the comparison tree over `wins`.
+fn tree_levels(wins: &[Vec<usize>]) -> Vec<u64> {
+    let mut lens: Vec<usize> = wins.iter().map(|w| w.len()).collect();
+    let mut out = vec![];
+    loop {
+        let pairs: usize = lens.iter().map(|&n| n / 2).sum();
+        if pairs == 0 {
+            break;
+        }
+        out.push(pairs as u64);
+        for n in lens.iter_mut() {
+            *n = n.div_ceil(2);
+        }
+    }
+    out
+}
+
+/// Per sequential position j ≥ 1, the number of windows with more than j elements.
+fn seq_levels(wins: &[Vec<usize>]) -> Vec<u64> {
+    let maxlen = wins.iter().map(|w| w.len()).max().unwrap_or(0);
+    (1..maxlen)
+        .map(|j| wins.iter().filter(|w| w.len() > j).count() as u64)
+        .collect()
+}
+
+/// The cost of one step, from the protocols' cost functions only (what `executed: false`
+/// rows and the planner use). Local steps cost nothing; the reveal costs the server's packed
+/// shares in one round.
+pub fn step_cost(p: &Program, st: &Step) -> Result<Cost, SecureError> {
+    let pr = profile_for(p.cfg);
+    let n = p.tensors[st.out].shape.numel() as u64;
+    let in_shape = p.tensors[st.inputs[0]].shape;
+    let nin = in_shape.numel() as u64;
+    Ok(match st.op {
+        StepOp::LinearSci { .. } => matmul::cost(&matmul_params(p, st)?, pr),
+        StepOp::LinearExact { .. } => return unsupported(p, st),
+        StepOp::DivPow2 { bw, s } => divpow2::cost(n, bw, s, pr),
+        StepOp::Trunc { bw, s } => trunc::cost(n, bw, s, known_nonneg(p, st.inputs[0]), pr),
+        StepOp::Tr { bw, s } => tr::cost(n, bw, s, pr),
+        StepOp::Requant { l1, s1, l2, s2 } => {
+            let known = known_nonneg(p, st.inputs[0]);
+            match requant_plan(l1, s1, l2, s2) {
+                RequantPlan::ShiftReduce { .. } => Cost::ZERO,
+                RequantPlan::TrReduce { d } => tr::cost(n, l1, d, pr),
+                RequantPlan::TruncReduce { d } => trunc::cost(n, l1, d, known, pr),
+                RequantPlan::TrExt { d } => {
+                    tr::cost(n, l1, d, pr).then(extension::cost(n, l1 - d, l2, known, pr))
+                }
+                RequantPlan::ShiftExt { d } => {
+                    if l1 + d >= l2 {
+                        Cost::ZERO
+                    } else {
+                        extension::cost(n, l1 + d, l2, known, pr)
+                    }
+                }
+            }
+        }
+        StepOp::SExt {
+            from,
+            to,
+            msb_known,
+        } => extension::cost(n, from, to, msb_known, pr),
+        StepOp::ZExt { from, to } => extension::cost(n, from, to, false, pr),
+        StepOp::Relu { bits } => relu::cost(n, bits, pr),
+        StepOp::MaxPoolSeqRelu {
+            bits,
+            k,
+            stride,
+            pad,
+        } => {
+            let (wins, _) = tensor::pool_windows(in_shape, k, stride, pad);
+            seq_levels(&wins)
+                .into_iter()
+                .map(|c| relu::cost_ring(c, bits, pr))
+                .sum()
+        }
+        StepOp::MaxPoolTree {
+            bits,
+            k,
+            stride,
+            pad,
+        } => {
+            let (wins, _) = tensor::pool_windows(in_shape, k, stride, pad);
+            tree_levels(&wins)
+                .into_iter()
+                .map(|c| relu::cost_ring(c, bits, pr))
+                .sum()
+        }
+        StepOp::Reveal { bits } => {
+            if nin == 0 {
+                Cost::ZERO
+            } else {
+                Cost::one_way(Role::Server, ring::packed_len(nin as usize, bits) as u64, 1)
+            }
+        }
+        StepOp::Reduce { .. }
+        | StepOp::AvgSum { .. }
+        | StepOp::ShortcutA { .. }
+        | StepOp::ShiftLeft { .. }
+        | StepOp::Add { .. } => Cost::ZERO,
+    })
+}
+
+/// The cost of the whole program (steps in sequence).
+pub fn program_cost(p: &Program) -> Result<Cost, SecureError> {
+    p.steps.iter().map(|st| step_cost(p, st)).sum()
+}
+
+/// Cost of one model layer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LayerCost {
+    pub name: String,
+    /// The model layer's operation (`conv`, `fc`, `relu`, ...).
+    pub op: String,
+    pub cost: Cost,
+}
+
+/// The layers of a program in execution order (first appearance), with the model op of each.
+fn layer_order(p: &Program) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = vec![];
+    for st in &p.steps {
+        if out.last().map(|l| &l.0) == Some(&st.layer) || out.iter().any(|l| l.0 == st.layer) {
+            continue;
+        }
+        let op = p
+            .model
+            .layers
+            .iter()
+            .find(|l| l.name == st.layer)
+            .map_or("?", |l| l.op.kind());
+        out.push((st.layer.clone(), op.to_string()));
+    }
+    out
+}
+
+/// Per-layer cost model (each layer's steps in sequence).
+pub fn layer_costs(p: &Program) -> Result<Vec<LayerCost>, SecureError> {
+    let mut out = vec![];
+    for (name, op) in layer_order(p) {
+        let cost = p
+            .steps
+            .iter()
+            .filter(|s| s.layer == name)
+            .map(|s| step_cost(p, s))
+            .sum::<Result<Cost, _>>()?;
+        out.push(LayerCost { name, op, cost });
+    }
+    Ok(out)
+}
+
+/// The meter tag of a layer: its name, with `/` (the meter's path separator) replaced by
+/// `∕` (U+2215) so that one layer's name is never a prefix path of another's.
+pub fn layer_tag(name: &str) -> String {
+    name.replace('/', "\u{2215}")
+}
+
+/// What one party's run returns.
+#[derive(Clone, Debug, Default)]
+pub struct PartyResult {
+    /// The revealed logits (client only).
+    pub logits: Option<Vec<i64>>,
+    /// Wall seconds spent in each step (this party, waits included).
+    pub step_s: Vec<f64>,
+    /// CPU seconds of this party's thread in each step.
+    pub step_cpu_s: Vec<f64>,
+    /// This party's share of every tensor (only when asked to keep them).
+    pub shares: Vec<Vec<u64>>,
+}
+
+fn mask_to(v: &[u64], bits: u32) -> Vec<u64> {
+    let m = mask(bits);
+    v.iter().map(|x| x & m).collect()
+}
+
+/// Run `prog` as one party. The server passes `weights`, the client passes `input` (the
+/// image, signed integers of the input width). With `keep`, every tensor's share is kept and
+/// returned (for tests); otherwise a tensor is dropped after its last reader.
+pub fn run_party(
+    pt: &mut Party,
+    prog: &Program,
+    weights: Option<&Weights>,
+    input: Option<&[i64]>,
+    keep: bool,
+) -> Result<PartyResult, SecureError> {
+    check_supported(prog)?;
+    let alice = pt.is_alice();
+    let in_meta = &prog.tensors[prog.input];
+    let n_in = in_meta.shape.numel();
+    let empty = Weights { layers: vec![] };
+    let w = match (alice, weights) {
+        (true, Some(w)) => {
+            let zeros = vec![0i64; n_in];
+            reference::check_inputs(prog, w, &zeros)?;
+            w
+        }
+        (true, None) => {
+            return Err(SecureError::Program {
+                layer: String::new(),
+                msg: "the server needs the weights".into(),
+            });
+        }
+        (false, _) => &empty,
+    };
+    let mut vals: Vec<Vec<u64>> = vec![vec![]; prog.tensors.len()];
+    vals[prog.input] = if alice {
+        vec![0u64; n_in]
+    } else {
+        let Some(x) = input else {
+            return Err(SecureError::Program {
+                layer: String::new(),
+                msg: "the client needs the input".into(),
+            });
+        };
+        if x.len() != n_in {
+            return Err(RefError::InputSize {
+                got: x.len(),
+                want: n_in,
+            }
+            .into());
+        }
+        x.iter()
+            .map(|&v| ring::from_signed(v, in_meta.bits))
+            .collect()
+    };
+    // last reader of each tensor
+    let mut last = vec![usize::MAX; prog.tensors.len()];
+    for (i, st) in prog.steps.iter().enumerate() {
+        for &t in &st.inputs {
+            last[t] = i;
+        }
+    }
+    let mut out = PartyResult::default();
+    for (i, st) in prog.steps.iter().enumerate() {
+        let t0 = Instant::now();
+        let c0 = thread_cpu_ns();
+        pt.ch.push_tag(&layer_tag(&st.layer));
+        pt.ch.push_tag(st.op.kind());
+        let r = exec_step(pt, prog, w, st, &vals);
+        pt.ch.pop_tag();
+        pt.ch.pop_tag();
+        let (v, logits) = r?;
+        if logits.is_some() {
+            out.logits = logits;
+        }
+        vals[st.out] = v;
+        if !keep {
+            for &t in &st.inputs {
+                if last[t] == i && t != st.out {
+                    vals[t] = vec![];
+                }
+            }
+        }
+        out.step_s.push(t0.elapsed().as_secs_f64());
+        out.step_cpu_s
+            .push(thread_cpu_ns().saturating_sub(c0) as f64 * 1e-9);
+    }
+    pt.ch.flush()?;
+    if keep {
+        out.shares = vals;
+    }
+    Ok(out)
+}
+
+/// Run step `idx` of `prog` alone, on this party's shares `inputs` of the step's input
+/// tensors (in order); returns this party's share of the output (a reveal returns the share
+/// unchanged). For testing steps of programs that cannot run whole yet.
+pub fn run_step(
+    pt: &mut Party,
+    prog: &Program,
+    weights: &Weights,
+    idx: usize,
+    inputs: &[Vec<u64>],
+) -> Result<Vec<u64>, SecureError> {
+    let Some(st) = prog.steps.get(idx) else {
+        return Err(SecureError::Program {
+            layer: String::new(),
+            msg: format!("step {idx} does not exist"),
+        });
+    };
+    step_cost(prog, st)?;
+    if inputs.len() != st.inputs.len() {
+        return perr(st, "wrong number of input tensors");
+    }
+    let mut vals: Vec<Vec<u64>> = vec![vec![]; prog.tensors.len()];
+    for (&t, v) in st.inputs.iter().zip(inputs) {
+        vals[t] = mask_to(v, prog.tensors[t].bits);
+    }
+    if pt.is_alice() && matches!(st.op, StepOp::LinearSci { .. } | StepOp::LinearExact { .. }) {
+        let zeros = vec![0i64; prog.tensors[prog.input].shape.numel()];
+        reference::check_inputs(prog, weights, &zeros)?;
+    }
+    Ok(exec_step(pt, prog, weights, st, &vals)?.0)
+}
+
+type StepOut = (Vec<u64>, Option<Vec<i64>>);
+
+fn exec_step(
+    pt: &mut Party,
+    p: &Program,
+    w: &Weights,
+    st: &Step,
+    vals: &[Vec<u64>],
+) -> Result<StepOut, SecureError> {
+    let alice = pt.is_alice();
+    let x = &vals[st.inputs[0]];
+    let in_meta = &p.tensors[st.inputs[0]];
+    let in_shape = in_meta.shape;
+    let in_bits = in_meta.bits;
+    let out_meta = &p.tensors[st.out];
+    if x.len() != in_shape.numel() {
+        return perr(st, "input tensor not available");
+    }
+    let expect_bits = |b: u32| -> Result<(), SecureError> {
+        if in_bits != b {
+            return perr(
+                st,
+                format!(
+                    "{} expects a {b}-bit input, the tensor has {in_bits} bits",
+                    st.op.kind()
+                ),
+            );
+        }
+        Ok(())
+    };
+    let v = match st.op {
+        StepOp::LinearSci {
+            lin, mode, bw_a, ..
+        } => {
+            let mp = matmul_params(p, st)?;
+            let l = &p.linear[lin];
+            let wv: &[i64] = if alice { &w.layers[l.layer] } else { &[] };
+            match mode {
+                MatMode::AliceHasA => {
+                    expect_bits(mp.bwb)?;
+                    let (cols, d2, d3) = tensor::im2col(x, l.in_shape, l.k, l.stride, l.pad);
+                    if d2 != l.d2 || d3 != l.d3 || l.in_shape != in_shape {
+                        return perr(st, "im2col shape differs from the lowered layer");
+                    }
+                    let wa: Vec<u64> = wv.iter().map(|&v| ring::from_signed(v, bw_a)).collect();
+                    matmul::run(pt, &mp, &wa, &cols)?
+                }
+                MatMode::AliceHasB => {
+                    expect_bits(bw_a)?;
+                    if x.len() != l.d2 || l.d1 != 1 {
+                        return perr(st, "FC input size differs from the lowered layer");
+                    }
+                    let wb: Vec<u64> = wv.iter().map(|&v| ring::from_signed(v, mp.bwb)).collect();
+                    matmul::run(pt, &mp, x, &wb)?
+                }
+            }
+        }
+        StepOp::LinearExact { .. } => return unsupported(p, st),
+        StepOp::DivPow2 { bw, s } => {
+            expect_bits(bw)?;
+            divpow2::run(pt, x, bw, s)?
+        }
+        StepOp::Trunc { bw, s } => {
+            expect_bits(bw)?;
+            let zeros;
+            let msb = if known_nonneg(p, st.inputs[0]) {
+                zeros = vec![0u8; x.len()];
+                Some(zeros.as_slice())
+            } else {
+                None
+            };
+            trunc::run(pt, x, bw, s, true, msb)?
+        }
+        StepOp::Tr { bw, s } => {
+            expect_bits(bw)?;
+            tr::run(pt, x, bw, s)?
+        }
+        StepOp::Requant { l1, s1, l2, s2 } => {
+            expect_bits(l1)?;
+            let zeros = vec![0u8; x.len()];
+            let msb = known_nonneg(p, st.inputs[0]).then_some(zeros.as_slice());
+            match requant_plan(l1, s1, l2, s2) {
+                RequantPlan::ShiftReduce { d } => {
+                    let m = mask(l2);
+                    x.iter().map(|&v| v.wrapping_shl(d) & m).collect()
+                }
+                RequantPlan::TrReduce { d } => mask_to(&tr::run(pt, x, l1, d)?, l2),
+                RequantPlan::TruncReduce { d } => {
+                    mask_to(&trunc::run(pt, x, l1, d, true, msb)?, l2)
+                }
+                RequantPlan::TrExt { d } => {
+                    let y = tr::run(pt, x, l1, d)?;
+                    extension::s_extend(pt, &y, l1 - d, l2, msb)?
+                }
+                RequantPlan::ShiftExt { d } => {
+                    let m = mask(l1 + d);
+                    let y: Vec<u64> = x.iter().map(|&v| v.wrapping_shl(d) & m).collect();
+                    if l1 + d >= l2 {
+                        mask_to(&y, l2)
+                    } else {
+                        extension::s_extend(pt, &y, l1 + d, l2, msb)?
+                    }
+                }
+            }
+        }
+        StepOp::Reduce { from, to } => {
+            expect_bits(from)?;
+            mask_to(x, to)
+        }
+        StepOp::SExt {
+            from,
+            to,
+            msb_known,
+        } => {
+            expect_bits(from)?;
+            let zeros;
+            let msb = if msb_known {
+                zeros = vec![0u8; x.len()];
+                Some(zeros.as_slice())
+            } else {
+                None
+            };
+            extension::s_extend(pt, x, from, to, msb)?
+        }
+        StepOp::ZExt { from, to } => {
+            expect_bits(from)?;
+            extension::z_extend(pt, x, from, to, None)?
+        }
+        StepOp::Relu { bits } => {
+            expect_bits(bits)?;
+            relu::run(pt, x, bits)?
+        }
+        StepOp::MaxPoolSeqRelu {
+            bits,
+            k,
+            stride,
+            pad,
+        } => {
+            expect_bits(bits)?;
+            let (wins, _) = tensor::pool_windows(in_shape, k, stride, pad);
+            maxpool_seq(pt, x, &wins, bits)?
+        }
+        StepOp::MaxPoolTree {
+            bits,
+            k,
+            stride,
+            pad,
+        } => {
+            expect_bits(bits)?;
+            let (wins, _) = tensor::pool_windows(in_shape, k, stride, pad);
+            maxpool_tree(pt, x, &wins, bits)?
+        }
+        StepOp::AvgSum { bits, k, stride } => {
+            expect_bits(bits)?;
+            mask_to(&tensor::avgpool_sum(x, in_shape, k, stride), bits)
+        }
+        StepOp::ShortcutA { bits, cout, stride } => {
+            expect_bits(bits)?;
+            if cout < in_shape.c {
+                return perr(st, "option-A shortcut narrows the channels");
+            }
+            mask_to(&tensor::shortcut_a(x, in_shape, cout, stride), bits)
+        }
+        StepOp::ShiftLeft { from, s } => {
+            expect_bits(from)?;
+            let m = mask(from + s);
+            x.iter().map(|&v| v.wrapping_shl(s) & m).collect()
+        }
+        StepOp::Add { bits } => {
+            let Some(&t2) = st.inputs.get(1) else {
+                return perr(st, "add needs two operands");
+            };
+            let y = &vals[t2];
+            if y.len() != x.len() || p.tensors[t2].bits != bits {
+                return perr(st, "add operands differ in size or width");
+            }
+            expect_bits(bits)?;
+            let m = mask(bits);
+            x.iter()
+                .zip(y)
+                .map(|(&a, &b)| a.wrapping_add(b) & m)
+                .collect()
+        }
+        StepOp::Reveal { bits } => {
+            expect_bits(bits)?;
+            let logits = reveal(pt, x, bits)?;
+            return Ok((x.clone(), logits));
+        }
+    };
+    if v.len() != out_meta.shape.numel() {
+        return perr(
+            st,
+            format!(
+                "{} produced {} values, the program expects {}",
+                st.op.kind(),
+                v.len(),
+                out_meta.shape.numel()
+            ),
+        );
+    }
+    Ok((v, None))
+}
+
+/// The server sends its shares (packed at `bits`); the client reconstructs signed values.
+fn reveal(pt: &mut Party, x: &[u64], bits: u32) -> Result<Option<Vec<i64>>, SecureError> {
+    if x.is_empty() {
+        return Ok((!pt.is_alice()).then(Vec::new));
+    }
+    let len = ring::packed_len(x.len(), bits);
+    if pt.is_alice() {
+        let buf = ring::pack_vec(&mask_to(x, bits), bits);
+        pt.ch.send(&buf)?;
+        Ok(None)
+    } else {
+        let mut buf = vec![0u8; len];
+        pt.ch.recv(&mut buf)?;
+        let theirs = ring::unpack_vec(&buf, bits, x.len());
+        Ok(Some(
+            x.iter()
+                .zip(&theirs)
+                .map(|(&a, &b)| ring::to_signed(a.wrapping_add(b) & mask(bits), bits))
+                .collect(),
+        ))
+    }
+}
+
+/// SCI MaxPool2D over windows (padding omitted): m ← m + ReLU_ring(x_j − m), position j of
+/// every window that has one batched into one ring ReLU.
+fn maxpool_seq(
+    pt: &mut Party,
+    x: &[u64],
+    wins: &[Vec<usize>],
+    bits: u32,
+) -> Result<Vec<u64>, SecureError> {
+    let m = mask(bits);
+    let mut cur: Vec<u64> = wins
+        .iter()
+        .map(|w| w.first().map_or(0, |&i| x[i] & m))
+        .collect();
+    let maxlen = wins.iter().map(|w| w.len()).max().unwrap_or(0);
+    let mut rows = Vec::with_capacity(wins.len());
+    let mut d = Vec::with_capacity(wins.len());
+    for j in 1..maxlen {
+        rows.clear();
+        d.clear();
+        for (r, w) in wins.iter().enumerate() {
+            if let Some(&i) = w.get(j) {
+                rows.push(r);
+                d.push(x[i].wrapping_sub(cur[r]) & m);
+            }
+        }
+        let rl = relu::run_ring(pt, &d, bits)?;
+        for (&r, &v) in rows.iter().zip(&rl) {
+            cur[r] = cur[r].wrapping_add(v) & m;
+        }
+    }
+    Ok(cur)
+}
+
+/// Comparison tree over windows: max(a, b) = b + ReLU_ring(a − b), every window's pairs of
+/// one level batched into one ring ReLU; an odd last element passes up unchanged.
+fn maxpool_tree(
+    pt: &mut Party,
+    x: &[u64],
+    wins: &[Vec<usize>],
+    bits: u32,
+) -> Result<Vec<u64>, SecureError> {
+    let m = mask(bits);
+    let mut cur: Vec<Vec<u64>> = wins
+        .iter()
+        .map(|w| w.iter().map(|&i| x[i] & m).collect())
+        .collect();
+    loop {
+        let mut d = vec![];
+        for c in &cur {
+            for pair in c.chunks_exact(2) {
+                d.push(pair[0].wrapping_sub(pair[1]) & m);
+            }
+        }
+        if d.is_empty() {
+            break;
+        }
+        let rl = relu::run_ring(pt, &d, bits)?;
+        let mut it = rl.into_iter();
+        for c in cur.iter_mut() {
+            let mut next = Vec::with_capacity(c.len().div_ceil(2));
+            for pair in c.chunks(2) {
+                if let [_, b] = *pair {
+                    let r = it.next().unwrap_or(0);
+                    next.push(b.wrapping_add(r) & m);
+                } else {
+                    next.push(pair[0]);
+                }
+            }
+            *c = next;
+        }
+    }
+    Ok(cur
+        .into_iter()
+        .map(|c| c.first().copied().unwrap_or(0))
+        .collect())
+}
+
+/// How to run both parties.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub transport: Transport,
+    /// Emulated / simulated links (see [`LinkOptions`]).
+    pub links: LinkOptions,
+    /// Deterministic randomness (tests only); `None` uses the OS.
+    pub seed: Option<u64>,
+    /// Keep and reconstruct every tensor (tests).
+    pub keep_tensors: bool,
+    /// Pin the two parties to two cores.
+    pub pin: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            transport: Transport::Mem,
+            links: LinkOptions::default(),
+            seed: None,
+            keep_tensors: false,
+            pin: false,
+        }
+    }
+}
+
+/// One layer of a secure run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LayerRun {
+    pub name: String,
+    pub op: String,
+    /// Measured payload bytes (meters, tagged by layer).
+    pub bytes_server_to_client: u64,
+    pub bytes_client_to_server: u64,
+    pub bytes_total: u64,
+    /// Round trips of the cost model.
+    pub rounds: u64,
+    /// Measured flights of the busier party in this layer.
+    pub flights: u64,
+    /// CPU seconds of the slower party in this layer.
+    pub compute_s: f64,
+    /// Wall seconds of the slower party in this layer (waits included).
+    pub wall_s: f64,
+    /// The cost model's figure for this layer.
+    pub cost: Cost,
+}
+
+/// One step kind of a secure run (the `--breakdown` profile).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KindRun {
+    pub kind: String,
+    /// Number of steps of this kind.
+    pub steps: usize,
+    pub bytes_server_to_client: u64,
+    pub bytes_client_to_server: u64,
+    pub bytes_total: u64,
+    /// CPU seconds of the slower party in steps of this kind.
+    pub compute_s: f64,
+    /// The cost model's figure (steps in sequence).
+    pub cost: Cost,
+}
+
+/// What [`run_secure`] returns.
+#[derive(Clone, Debug)]
+pub struct SecureRun {
+    /// The logits the client reconstructed.
+    pub logits: Vec<i64>,
+    pub layers: Vec<LayerRun>,
+    /// Per step kind, in order of first appearance.
+    pub kinds: Vec<KindRun>,
+    /// Measured payload bytes of the protocol (setup excluded).
+    pub bytes_server_to_client: u64,
+    pub bytes_client_to_server: u64,
+    /// One-time base-OT setup bytes (both directions).
+    pub setup_bytes: u64,
+    /// The cost model of the whole program (rounds, offline split).
+    pub cost: Cost,
+    /// CPU seconds of the protocol part (setup excluded), the slower party.
+    pub compute_s: f64,
+    /// Wall seconds of the protocol part (setup excluded), the slower party.
+    pub proto_wall_s: f64,
+    /// Wall time of the whole run including the setup.
+    pub wall_s: f64,
+    /// Simulated end-to-end latency per simulated link (setup included).
+    pub simulated: Vec<SimulatedLatency>,
+    /// Every tensor reconstructed (signed, in its width), with `keep_tensors`.
+    pub tensors: Vec<Vec<i64>>,
+}
+
+impl SecureRun {
+    pub fn bytes_total(&self) -> u64 {
+        self.bytes_server_to_client + self.bytes_client_to_server
+    }
+}
+
+/// What one party reports after [`run_side`].
+#[derive(Clone, Debug)]
+pub struct SideReport {
+    pub res: PartyResult,
+    /// One-time base-OT setup bytes (both directions).
+    pub setup: u64,
+    /// Wall seconds of the protocol part.
+    pub proto_s: f64,
+    /// CPU seconds of this party's thread in the protocol part.
+    pub cpu_s: f64,
+    /// Payload bytes this party sent in the protocol part.
+    pub sent: u64,
+    /// This party's meter counters per layer (in [`layer_costs`] order).
+    pub by_layer: Vec<pq_netsim::Counters>,
+    /// This party's meter counters per step kind (`relu`, `linear_sci`, ...).
+    pub by_kind: BTreeMap<String, pq_netsim::Counters>,
+}
+
+/// One party end to end on `ch` (e.g. a TCP channel to another process): the OT setup, then
+/// the program. The server passes `weights`, the client `input`. `seed` makes the randomness
+/// deterministic (tests only).
+pub fn run_side(
+    ch: &mut dyn Channel,
+    role: Role,
+    prog: &Program,
+    weights: Option<&Weights>,
+    input: Option<&[i64]>,
+    seed: Option<u64>,
+) -> Result<SideReport, SecureError> {
+    let opts = RunOptions {
+        seed,
+        ..RunOptions::default()
+    };
+    one_side(ch, role, prog, weights, input, &opts, &layer_order(prog))
+}
+
+fn one_side(
+    ch: &mut dyn Channel,
+    role: Role,
+    prog: &Program,
+    weights: Option<&Weights>,
+    input: Option<&[i64]>,
+    opts: &RunOptions,
+    layers: &[(String, String)],
+) -> Result<SideReport, SecureError> {
+    check_supported(prog)?;
+    let mut prg = match opts.seed {
+        Some(s) => crate::ot::seeded_prg(s.wrapping_mul(2).wrapping_add(role as u64)),
+        None => crate::ot::try_os_prg().map_err(ProtoError::from)?,
+    };
+    let mut ot = OtPack::setup(ch, role, &mut prg).map_err(ProtoError::from)?;
+    let setup = ot.setup_bytes;
+    let before = ch.meter().total();
+    let own = match opts.seed {
+        Some(s) => crate::ot::seeded_prg(s.wrapping_mul(7).wrapping_add(100 + role as u64)),
+        None => crate::ot::try_os_prg().map_err(ProtoError::from)?,
+    };
+    let t = Instant::now();
+    let c0 = thread_cpu_ns();
+    let mut pt = Party::new(role, ch, &mut ot, own, profile_for(prog.cfg));
+    let res = run_party(&mut pt, prog, weights, input, opts.keep_tensors)?;
+    let proto_s = t.elapsed().as_secs_f64();
+    let cpu_s = thread_cpu_ns().saturating_sub(c0) as f64 * 1e-9;
+    let sent = ch.meter().total().since(&before).bytes_sent;
+    let by_layer = layers
+        .iter()
+        .map(|(n, _)| ch.meter().tag_total(&layer_tag(n)))
+        .collect();
+    let mut by_kind: BTreeMap<String, pq_netsim::Counters> = BTreeMap::new();
+    for (path, cnt) in ch.meter().tags() {
+        let mut parts = path.split('/');
+        if let (Some(_layer), Some(kind)) = (parts.next(), parts.next()) {
+            by_kind.entry(kind.to_string()).or_default().add(cnt);
+        }
+    }
+    Ok(SideReport {
+        res,
+        setup,
+        proto_s,
+        cpu_s,
+        sent,
+        by_layer,
+        by_kind,
+    })
+}
+
+/// Run both parties of `prog` in one process (two threads): the server with `weights`, the
+/// client with `input`; reports per-layer measured bytes beside the cost model.
+pub fn run_secure(
+    prog: &Program,
+    weights: &Weights,
+    input: &[i64],
+    opts: &RunOptions,
+) -> Result<SecureRun, SecureError> {
+    check_supported(prog)?;
+    reference::check_inputs(prog, weights, input)?;
+    let layers = layer_order(prog);
+    let costs = layer_costs(prog)?;
+    let cost = program_cost(prog)?;
+    let t = Instant::now();
+    let out = run_pair_linked(
+        opts.transport,
+        &PairOptions { pin: opts.pin },
+        &opts.links,
+        |ch| one_side(ch, Role::Server, prog, Some(weights), None, opts, &layers),
+        |ch| one_side(ch, Role::Client, prog, None, Some(input), opts, &layers),
+    )?;
+    let wall_s = t.elapsed().as_secs_f64();
+    let s = out.server?;
+    let c = out.client?;
+    let Some(logits) = c.res.logits.clone() else {
+        return Err(SecureError::Program {
+            layer: String::new(),
+            msg: "the program revealed nothing".into(),
+        });
+    };
+    let mut layer_runs = vec![];
+    for (i, ((name, op), lc)) in layers.iter().zip(&costs).enumerate() {
+        let (sc, cc) = (s.by_layer[i], c.by_layer[i]);
+        let secs = |v: &[f64]| -> f64 {
+            prog.steps
+                .iter()
+                .zip(v)
+                .filter(|(st, _)| &st.layer == name)
+                .map(|(_, t)| t)
+                .sum()
+        };
+        layer_runs.push(LayerRun {
+            name: name.clone(),
+            op: op.clone(),
+            bytes_server_to_client: sc.bytes_sent,
+            bytes_client_to_server: cc.bytes_sent,
+            bytes_total: sc.bytes_sent + cc.bytes_sent,
+            rounds: lc.cost.rounds,
+            flights: sc.flights.max(cc.flights),
+            compute_s: secs(&s.res.step_cpu_s).max(secs(&c.res.step_cpu_s)),
+            wall_s: secs(&s.res.step_s).max(secs(&c.res.step_s)),
+            cost: lc.cost,
+        });
+    }
+    let mut kinds: Vec<KindRun> = vec![];
+    for st in &prog.steps {
+        let k = st.op.kind();
+        if kinds.iter().any(|r| r.kind == k) {
+            continue;
+        }
+        let (sc, cc) = (
+            s.by_kind.get(k).copied().unwrap_or_default(),
+            c.by_kind.get(k).copied().unwrap_or_default(),
+        );
+        let secs = |v: &[f64]| -> f64 {
+            prog.steps
+                .iter()
+                .zip(v)
+                .filter(|(x, _)| x.op.kind() == k)
+                .map(|(_, t)| t)
+                .sum()
+        };
+        kinds.push(KindRun {
+            kind: k.to_string(),
+            steps: prog.count(k),
+            bytes_server_to_client: sc.bytes_sent,
+            bytes_client_to_server: cc.bytes_sent,
+            bytes_total: sc.bytes_sent + cc.bytes_sent,
+            compute_s: secs(&s.res.step_cpu_s).max(secs(&c.res.step_cpu_s)),
+            cost: prog
+                .steps
+                .iter()
+                .filter(|x| x.op.kind() == k)
+                .map(|x| step_cost(prog, x))
+                .sum::<Result<Cost, _>>()?,
+        });
+    }
+    let tensors = if opts.keep_tensors {
+        prog.tensors
+            .iter()
+            .enumerate()
+            .map(|(t, meta)| {
+                let (a, b) = (&s.res.shares[t], &c.res.shares[t]);
+                a.iter()
+                    .zip(b)
+                    .map(|(&x, &y)| ring::to_signed(x.wrapping_add(y) & mask(meta.bits), meta.bits))
+                    .collect()
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    Ok(SecureRun {
+        logits,
+        layers: layer_runs,
+        kinds,
+        bytes_server_to_client: s.sent,
+        bytes_client_to_server: c.sent,
+        setup_bytes: s.setup,
+        cost,
+        compute_s: s.cpu_s.max(c.cpu_s),
+        proto_wall_s: s.proto_s.max(c.proto_s),
+        wall_s,
+        simulated: out.simulated,
+        tensors,
+    })
+}
+
+/// Convenience: [`RunOptions`] simulating `links` in virtual time.
+pub fn simulate_links(links: &[LinkSpec]) -> LinkOptions {
+    LinkOptions {
+        simulate: links.to_vec(),
+        ..LinkOptions::default()
+    }
+}
