@@ -1,0 +1,287 @@
+//! Micro runners of the privquant-profile protocols (`bench-harness conv --profile privquant`,
+//! `micro requant`, ...): random inputs, both parties on two threads over a real channel, the
+//! output reconstructed and compared with the plaintext reference, the measured bytes compared
+//! with the cost function. Also the ResNet50 conv table of privquant.md in both profiles.
+
+use super::conv::{ConvParams, conv_cost};
+use super::micro::MicroReport;
+use super::pq_linear::{self, InputKind, LinOption, LinearParams, Objective};
+use super::{ProtoResult, param};
+use crate::party::{PartiesOutput, run_parties};
+use crate::{Cost, Profile};
+use pq_kernels::Block;
+use pq_kernels::aes::Prg;
+use pq_kernels::ring::{mask, to_signed};
+use pq_netsim::Transport;
+use serde::Serialize;
+
+pub(crate) fn input_prg(seed: Option<u64>) -> ProtoResult<Prg> {
+    Ok(match seed {
+        Some(s) => Prg::new(Block::from_u64s(s, 0x7071_7561_6e74_0001)),
+        None => crate::ot::try_os_prg()?,
+    })
+}
+
+pub(crate) fn rv(prg: &mut Prg, n: usize, l: u32) -> Vec<u64> {
+    let m = mask(l);
+    (0..n).map(|_| prg.next_u64() & m).collect()
+}
+
+/// Split plaintext values (any width ≤ l, as u64) into two l-bit shares.
+pub(crate) fn share(prg: &mut Prg, x: &[u64], l: u32) -> (Vec<u64>, Vec<u64>) {
+    let a = rv(prg, x.len(), l);
+    let b = x
+        .iter()
+        .zip(&a)
+        .map(|(v, r)| v.wrapping_sub(*r) & mask(l))
+        .collect();
+    (a, b)
+}
+
+/// Build a report from a run.
+pub(crate) fn report(
+    op: &str,
+    pr: Profile,
+    out: &PartiesOutput<Vec<u64>, Vec<u64>>,
+    cost: Cost,
+    correct: bool,
+    params: serde_json::Value,
+) -> MicroReport {
+    let s2c = out.bytes_server_to_client();
+    let c2s = out.bytes_client_to_server();
+    MicroReport {
+        op: op.into(),
+        profile: pr.name().into(),
+        params,
+        bytes_total: s2c + c2s,
+        bytes_server_to_client: s2c,
+        bytes_client_to_server: c2s,
+        setup_bytes: out.setup_bytes,
+        rounds: cost.rounds,
+        measured_flights: out.flights(),
+        wall_s: out.wall.as_secs_f64(),
+        correct,
+        cost_matches: s2c == cost.server_to_client && c2s == cost.client_to_server,
+        cost_bytes: cost.total(),
+        bytes_sci_threads: None,
+    }
+}
+
+/// How the linear-layer test fills its operands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fill {
+    Random,
+    /// W at its minimum, X at its maximum (the accumulator's negative boundary).
+    ExtremeLow,
+    /// W and X at their minimum (signed X) or W min / X max: the positive boundary.
+    ExtremeHigh,
+}
+
+/// Run one exact linear layer (`opt`, or the planner's choice for total bytes) on random or
+/// extreme inputs; `correct` compares with [`pq_linear::reference`].
+pub fn run_linear(
+    lp: &LinearParams,
+    opt: Option<LinOption>,
+    fill: Fill,
+    transport: Transport,
+    seed: Option<u64>,
+) -> ProtoResult<MicroReport> {
+    let l = lp.acc_bits()?;
+    let opt = match opt {
+        Some(o) => o,
+        None => pq_linear::plan(lp, Objective::Bytes, Profile::PrivQuant)?.0,
+    };
+    let cost = pq_linear::cost(lp, opt, Profile::PrivQuant)?;
+    let mut prg = input_prg(seed)?;
+    let (lw, lx) = (lp.lw, lp.lx);
+    let nonneg = matches!(
+        lp.input,
+        InputKind::NonNeg | InputKind::Clear { nonneg: true }
+    );
+    let wmin = -(1i128 << (lw - 1)) as i64;
+    let wmax = ((1i128 << (lw - 1)) - 1) as i64;
+    let xmax = ((1i128 << (lx - 1)) - 1) as i64;
+    let xmin = if nonneg {
+        0
+    } else {
+        -(1i128 << (lx - 1)) as i64
+    };
+    let nw = lp.d1 * lp.d2;
+    let nx = lp.n_in();
+    let (w, x): (Vec<i64>, Vec<i64>) = match fill {
+        Fill::Random => {
+            let w = rv(&mut prg, nw, lw)
+                .into_iter()
+                .map(|v| to_signed(v, lw))
+                .collect();
+            let x = if nonneg {
+                if lx == 1 {
+                    vec![0; nx]
+                } else {
+                    rv(&mut prg, nx, lx - 1)
+                        .into_iter()
+                        .map(|v| v as i64)
+                        .collect()
+                }
+            } else {
+                rv(&mut prg, nx, lx)
+                    .into_iter()
+                    .map(|v| to_signed(v, lx))
+                    .collect()
+            };
+            (w, x)
+        }
+        Fill::ExtremeLow => (vec![wmin; nw], vec![xmax; nx]),
+        Fill::ExtremeHigh => {
+            if nonneg {
+                (vec![wmax; nw], vec![xmax; nx])
+            } else {
+                (vec![wmin; nw], vec![xmin; nx])
+            }
+        }
+    };
+    let xu: Vec<u64> = x.iter().map(|&v| v as u64 & mask(lx)).collect();
+    let (xa, xb) = if matches!(lp.input, InputKind::Clear { .. }) {
+        (vec![0; nx], xu.clone())
+    } else {
+        share(&mut prg, &xu, lx)
+    };
+    let (l1, l2) = (*lp, *lp);
+    let wc = w.clone();
+    let out = run_parties(
+        transport,
+        Profile::PrivQuant,
+        seed,
+        move |p| pq_linear::run(p, &l1, opt, &wc, &xa),
+        move |p| pq_linear::run(p, &l2, opt, &[], &xb),
+    )?;
+    let want = pq_linear::reference(lp, &w, &x);
+    let correct = out.server.len() == want.len()
+        && out
+            .server
+            .iter()
+            .zip(&out.client)
+            .zip(&want)
+            .all(|((a, b), r)| to_signed(a.wrapping_add(*b) & mask(l), l) as i128 == *r);
+    let params = serde_json::json!({
+        "linear": serde_json::to_value(lp).unwrap_or(serde_json::Value::Null),
+        "option": opt.name(),
+        "acc_bits": l,
+    });
+    Ok(report("linear", Profile::PrivQuant, &out, cost, correct, params))
+}
+
+/// The exact linear layer of a conv in the privquant profile.
+pub fn conv_linear(c: &ConvParams) -> LinearParams {
+    let input = if c.signed_input {
+        InputKind::Signed
+    } else {
+        InputKind::NonNeg
+    };
+    LinearParams::conv(c.hw, c.cin, c.cout, c.k, c.stride, c.wbits, c.abits, input)
+}
+
+/// `bench-harness conv --profile privquant`: the exact W·X (accumulator width from the
+/// ranges) with the planner's cheapest option (total bytes); the input is a ReLU output
+/// (non-negative) unless `signed_input`.
+pub fn run_conv_pq(
+    c: &ConvParams,
+    transport: Transport,
+    seed: Option<u64>,
+) -> ProtoResult<MicroReport> {
+    if c.k > c.hw + 2 * (c.k / 2) {
+        return Err(param("k", "kernel larger than the padded input"));
+    }
+    let lp = conv_linear(c);
+    let mut r = run_linear(&lp, None, Fill::Random, transport, seed)?;
+    r.op = "conv".into();
+    if let serde_json::Value::Object(m) = &mut r.params {
+        m.insert(
+            "conv".into(),
+            serde_json::to_value(c).unwrap_or(serde_json::Value::Null),
+        );
+    }
+    Ok(r)
+}
+
+/// One row of the ResNet50 conv table.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    pub hw: usize,
+    pub channels: usize,
+    pub k: usize,
+    pub wbits: u32,
+    pub abits: u32,
+    pub profile: String,
+    /// The privquant option chosen by the planner ("sci-matmul" for sirnn).
+    pub option: String,
+    pub acc_bits: u32,
+    pub bytes: u64,
+    pub gb: f64,
+    pub rounds: u64,
+    /// The paper's PrivQuant figure (W2A4 only), GB.
+    pub paper_gb: Option<f64>,
+}
+
+/// The five ResNet50 convs of privquant.md: (hw, channels in = out, kernel).
+pub const RESNET50_CONVS: [(usize, usize, usize); 5] =
+    [(56, 64, 3), (28, 128, 3), (14, 256, 3), (7, 512, 3), (7, 512, 1)];
+/// The paper's PrivQuant W2A4 figures (GB).
+pub const PAPER_W2A4_GB: [f64; 5] = [0.99, 0.78, 0.71, 0.75, 0.069];
+
+/// The conv table: the five ResNet50 convs at W2A4, W2A6, W2A8 in both profiles (sirnn:
+/// SCI's matmul cost at the same widths; privquant: the planner's minimum). Stride 1,
+/// input a ReLU output.
+pub fn conv_table() -> ProtoResult<Vec<Row>> {
+    let mut rows = Vec::new();
+    for abits in [4u32, 6, 8] {
+        for (idx, &(hw, ch, k)) in RESNET50_CONVS.iter().enumerate() {
+            let mut c = ConvParams {
+                hw,
+                cin: ch,
+                cout: ch,
+                k,
+                stride: 1,
+                wbits: 2,
+                abits,
+                signed_input: false,
+                sci_threads: 1,
+                profile: Profile::Sirnn,
+            };
+            let sc = conv_cost(&c);
+            let mp = c.matmul();
+            rows.push(Row {
+                hw,
+                channels: ch,
+                k,
+                wbits: 2,
+                abits,
+                profile: "sirnn".into(),
+                option: "sci-matmul".into(),
+                acc_bits: mp.bwc + super::util::clog2(mp.d2 as u64),
+                bytes: sc.total(),
+                gb: sc.total() as f64 / 1e9,
+                rounds: sc.rounds,
+                paper_gb: None,
+            });
+            c.profile = Profile::PrivQuant;
+            let lp = conv_linear(&c);
+            let (o, pc) = pq_linear::plan(&lp, Objective::Bytes, Profile::PrivQuant)?;
+            rows.push(Row {
+                hw,
+                channels: ch,
+                k,
+                wbits: 2,
+                abits,
+                profile: "privquant".into(),
+                option: o.name().into(),
+                acc_bits: lp.acc_bits()?,
+                bytes: pc.total(),
+                gb: pc.total() as f64 / 1e9,
+                rounds: pc.rounds,
+                paper_gb: (abits == 4).then_some(PAPER_W2A4_GB[idx]),
+            });
+        }
+    }
+    Ok(rows)
+}
