@@ -36,6 +36,7 @@ pub mod pq_ext;
 pub mod pq_linear;
 pub mod pq_micro;
 pub mod relu;
+pub mod requant;
 pub mod tr;
 pub mod trunc;
 pub mod util;

@@ -285,3 +285,58 @@ pub fn conv_table() -> ProtoResult<Vec<Row>> {
     }
     Ok(rows)
 }
+
+/// Parameters of `micro requant`.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct RequantParams {
+    pub n: usize,
+    pub l1: u32,
+    pub s1: i32,
+    pub l2: u32,
+    pub s2: i32,
+    pub msb_known: bool,
+}
+
+/// `micro requant`: n random l1-bit values (non-negative if `msb_known`) through
+/// [`super::requant::run`], compared with `nn::reference::requant`.
+pub fn run_requant(
+    rp: &RequantParams,
+    transport: Transport,
+    seed: Option<u64>,
+) -> ProtoResult<MicroReport> {
+    use super::requant;
+    let RequantParams {
+        n,
+        l1,
+        s1,
+        l2,
+        s2,
+        msb_known,
+    } = *rp;
+    let cost = requant::cost(n as u64, l1, s1, l2, s2, msb_known, Profile::PrivQuant)?;
+    let mut prg = input_prg(seed)?;
+    let x: Vec<u64> = if msb_known {
+        if l1 == 1 {
+            vec![0; n]
+        } else {
+            rv(&mut prg, n, l1 - 1)
+        }
+    } else {
+        rv(&mut prg, n, l1)
+    };
+    let (a, b) = share(&mut prg, &x, l1);
+    let out = run_parties(
+        transport,
+        Profile::PrivQuant,
+        seed,
+        move |p| requant::run(p, &a, l1, s1, l2, s2, msb_known),
+        move |p| requant::run(p, &b, l1, s1, l2, s2, msb_known),
+    )?;
+    let correct = out.server.len() == n
+        && (0..n).all(|i| {
+            let got = to_signed(out.server[i].wrapping_add(out.client[i]) & mask(l2), l2);
+            got == crate::nn::reference::requant(to_signed(x[i], l1), l1, s1, l2, s2)
+        });
+    let params = serde_json::to_value(rp).unwrap_or(serde_json::Value::Null);
+    Ok(report("requant", Profile::PrivQuant, &out, cost, correct, params))
+}
