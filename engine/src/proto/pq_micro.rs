@@ -340,3 +340,116 @@ pub fn run_requant(
     let params = serde_json::to_value(rp).unwrap_or(serde_json::Value::Null);
     Ok(report("requant", Profile::PrivQuant, &out, cost, correct, params))
 }
+
+/// What `micro residual` reports: the privquant run and sirnn-quant's cost for the same step.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResidualReport {
+    #[serde(flatten)]
+    pub report: MicroReport,
+    /// sirnn-quant: div_pow2 + two s_extends + div_pow2 (bytes).
+    pub sirnn_quant_bytes: u64,
+    /// The same plus the matmul's TR by e.
+    pub sirnn_quant_bytes_with_tr: u64,
+    /// sirnn_quant_bytes / privquant bytes.
+    pub ratio: f64,
+}
+
+/// `micro residual --c --hw --wbits --abits --rbits` (3×3 conv): random exact accumulator
+/// and non-negative shortcut through [`super::residual::run`], compared with the reference
+/// (exact add, then `nn::reference::requant`).
+pub fn run_residual(
+    rp: &super::residual::ResidualParams,
+    transport: Transport,
+    seed: Option<u64>,
+) -> ProtoResult<ResidualReport> {
+    use super::residual;
+    let t = rp.sum_bits()?;
+    let cost = residual::cost(rp, Profile::PrivQuant)?;
+    let n = rp.n();
+    let mut prg = input_prg(seed)?;
+    let (lo, hi) = rp.acc_range();
+    let span = (hi - lo + 1) as u128;
+    let acc: Vec<i64> = (0..n)
+        .map(|_| (lo + (prg.next_u64() as u128 % span) as i128) as i64)
+        .collect();
+    let r: Vec<u64> = rv(&mut prg, n, rp.rbits - 1);
+    let accu: Vec<u64> = acc.iter().map(|&v| v as u64 & mask(t)).collect();
+    let (a0, a1) = share(&mut prg, &accu, t);
+    let (r0, r1) = share(&mut prg, &r, rp.rbits);
+    let (p0, p1) = (*rp, *rp);
+    let out = run_parties(
+        transport,
+        Profile::PrivQuant,
+        seed,
+        move |p| residual::run(p, &p0, &a0, &r0),
+        move |p| residual::run(p, &p1, &a1, &r1),
+    )?;
+    let s = rp.s();
+    let correct = out.server.len() == n
+        && (0..n).all(|i| {
+            let sum = acc[i] + ((r[i] as i64) << s);
+            let want = crate::nn::reference::requant(sum, t, s as i32 + 1, rp.rbits, 0);
+            to_signed(out.server[i].wrapping_add(out.client[i]) & mask(rp.rbits), rp.rbits)
+                == want
+        });
+    let sq = residual::sirnn_quant_cost(rp, false)?.total();
+    let sqt = residual::sirnn_quant_cost(rp, true)?.total();
+    let params = serde_json::json!({
+        "residual": serde_json::to_value(rp).unwrap_or(serde_json::Value::Null),
+        "sum_bits": t,
+        "shift": s,
+    });
+    let report = report("residual", Profile::PrivQuant, &out, cost, correct, params);
+    let ratio = sq as f64 / report.cost_bytes.max(1) as f64;
+    Ok(ResidualReport {
+        report,
+        sirnn_quant_bytes: sq,
+        sirnn_quant_bytes_with_tr: sqt,
+        ratio,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+/// `micro maxpool-tree`: a k×k max-pool (stride, padding) on a c×hw×hw tensor of
+/// non-negative l-bit values through [`super::maxpool_tree::run`], compared with
+/// `nn::reference::max_tree`.
+pub fn run_maxpool_tree(
+    c: usize,
+    hw: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    l: u32,
+    transport: Transport,
+    seed: Option<u64>,
+) -> ProtoResult<MicroReport> {
+    use super::maxpool_tree;
+    super::check_bw("l", l)?;
+    if k == 0 || stride == 0 || hw + 2 * pad < k {
+        return Err(param("k", "kernel/stride/padding do not fit the input"));
+    }
+    let shape = crate::nn::model::Shape { c, h: hw, w: hw };
+    let (wins, _) = crate::nn::tensor::pool_windows(shape, k, stride, pad);
+    let sizes: Vec<usize> = wins.iter().map(|w| w.len()).collect();
+    let cost = maxpool_tree::cost(&sizes, l, Profile::PrivQuant);
+    let mut prg = input_prg(seed)?;
+    let n = c * hw * hw;
+    let x: Vec<u64> = if l == 1 { vec![0; n] } else { rv(&mut prg, n, l - 1) };
+    let (a, b) = share(&mut prg, &x, l);
+    let (w0, w1) = (wins.clone(), wins.clone());
+    let out = run_parties(
+        transport,
+        Profile::PrivQuant,
+        seed,
+        move |p| maxpool_tree::run(p, &a, &w0, l),
+        move |p| maxpool_tree::run(p, &b, &w1, l),
+    )?;
+    let correct = out.server.len() == wins.len()
+        && wins.iter().enumerate().all(|(i, w)| {
+            let vals: Vec<i64> = w.iter().map(|&j| x[j] as i64).collect();
+            to_signed(out.server[i].wrapping_add(out.client[i]) & mask(l), l)
+                == crate::nn::reference::max_tree(&vals, l)
+        });
+    let params = serde_json::json!({"c": c, "hw": hw, "k": k, "stride": stride, "pad": pad, "l": l});
+    Ok(report("maxpool-tree", Profile::PrivQuant, &out, cost, correct, params))
+}
