@@ -6,10 +6,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for r in pair {
             println!(
                 "({:2},{:3},{}) W{}A{} {:9} {:10} {:2} {:.4} {:6} {} {}",
-                r.hw, r.channels, r.k, r.wbits, r.abits, r.profile, r.option, r.acc_bits, r.gb,
+                r.hw,
+                r.channels,
+                r.k,
+                r.wbits,
+                r.abits,
+                r.profile,
+                r.option,
+                r.acc_bits,
+                r.gb,
                 r.rounds,
                 r.paper_gb.map(|v| format!("{v}")).unwrap_or("-".into()),
-                if r.profile == "privquant" { format!("{:.2}x", pair[0].bytes as f64 / r.bytes as f64) } else { String::new() }
+                if r.profile == "privquant" {
+                    format!("{:.2}x", pair[0].bytes as f64 / r.bytes as f64)
+                } else {
+                    String::new()
+                }
             );
         }
     }

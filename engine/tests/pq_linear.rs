@@ -10,6 +10,7 @@ use pq_kernels::ring::mask;
 use pq_netsim::Transport;
 use proptest::prelude::*;
 
+#[allow(clippy::needless_range_loop)]
 fn ext_case(l1: u32, l2: u32, n: usize, seed: u64) {
     let mut s = seed | 1;
     let mut next = || {
@@ -62,7 +63,11 @@ fn lin_case(lp: &LinearParams, fill: Fill, seed: u64) {
     for opt in LinOption::ALL {
         let r = run_linear(lp, Some(opt), fill, Transport::Mem, Some(seed)).unwrap();
         assert!(r.correct, "{lp:?} {opt:?} {fill:?}: wrong output");
-        assert!(r.cost_matches, "{lp:?} {opt:?}: bytes {} vs cost {}", r.bytes_total, r.cost_bytes);
+        assert!(
+            r.cost_matches,
+            "{lp:?} {opt:?}: bytes {} vs cost {}",
+            r.bytes_total, r.cost_bytes
+        );
     }
     // the planner's choice is the minimum of the enumerated costs
     let (_, best) = pq_linear::plan(lp, Objective::Bytes, Profile::PrivQuant).unwrap();
@@ -122,7 +127,15 @@ fn acc_bits_tight() {
     for lp in [a, b] {
         lin_case(&lp, Fill::ExtremeLow, 3);
     }
-    assert_eq!(lp.geom, Geom::Conv { hw: 56, cin: 64, k: 3, stride: 1 });
+    assert_eq!(
+        lp.geom,
+        Geom::Conv {
+            hw: 56,
+            cin: 64,
+            k: 3,
+            stride: 1
+        }
+    );
 }
 
 #[test]

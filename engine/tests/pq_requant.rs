@@ -8,10 +8,21 @@ use pq_netsim::Transport;
 use proptest::prelude::*;
 
 fn case(l1: u32, s1: i32, l2: u32, s2: i32, msb_known: bool, n: usize, seed: u64) {
-    let rp = RequantParams { n, l1, s1, l2, s2, msb_known };
+    let rp = RequantParams {
+        n,
+        l1,
+        s1,
+        l2,
+        s2,
+        msb_known,
+    };
     let r = run_requant(&rp, Transport::Mem, Some(seed)).unwrap();
     assert!(r.correct, "{rp:?}: wrong output");
-    assert!(r.cost_matches, "{rp:?}: bytes {} vs cost {}", r.bytes_total, r.cost_bytes);
+    assert!(
+        r.cost_matches,
+        "{rp:?}: bytes {} vs cost {}",
+        r.bytes_total, r.cost_bytes
+    );
 }
 
 #[test]
@@ -49,11 +60,19 @@ fn every_branch() {
 fn fused_is_cheaper_than_trunc() {
     // Prop 4.1: Ext∘TR beats a direct Π_Trunc (known MSB and not)
     let pr = Profile::PrivQuant;
-    assert_eq!(requant::plan(14, 9, 6, 0).unwrap(), RequantPlan::TrExt { d: 9 });
+    assert_eq!(
+        requant::plan(14, 9, 6, 0).unwrap(),
+        RequantPlan::TrExt { d: 9 }
+    );
     for mk in [false, true] {
         let f = requant::cost(1000, 14, 9, 6, 0, mk, pr).unwrap();
         let t = pq_engine::proto::trunc::cost(1000, 14, 9, mk, pr);
-        assert!(f.total() < t.total(), "{mk}: {} vs {}", f.total(), t.total());
+        assert!(
+            f.total() < t.total(),
+            "{mk}: {} vs {}",
+            f.total(),
+            t.total()
+        );
     }
 }
 

@@ -38,7 +38,11 @@ pub fn run(p: &mut Party, x: &[u64], windows: &[Vec<usize>], l: u32) -> ProtoRes
     for w in windows {
         let mut v = Vec::with_capacity(w.len());
         for &i in w {
-            v.push(*x.get(i).ok_or_else(|| param("window", "index out of range"))? & m);
+            v.push(
+                *x.get(i)
+                    .ok_or_else(|| param("window", "index out of range"))?
+                    & m,
+            );
         }
         cur.push(v);
     }
@@ -62,5 +66,8 @@ pub fn run(p: &mut Party, x: &[u64], windows: &[Vec<usize>], l: u32) -> ProtoRes
             *v = nv;
         }
     }
-    Ok(cur.into_iter().map(|v| v.first().copied().unwrap_or(0)).collect())
+    Ok(cur
+        .into_iter()
+        .map(|v| v.first().copied().unwrap_or(0))
+        .collect())
 }

@@ -47,7 +47,8 @@ pub fn wrap_or(p: &mut Party, x: &[u64], l1: u32, l2: u32) -> ProtoResult<Vec<u6
     let bits: Vec<u64> = x.iter().map(|v| (v >> (l1 - 1)) & 1).collect();
     let mut o = vec![0u64; n];
     if p.is_alice() {
-        p.ot.iknp_send.send_cot(&mut *p.ch, &bits, lw, opts, &mut o)?;
+        p.ot.iknp_send
+            .send_cot(&mut *p.ch, &bits, lw, opts, &mut o)?;
         // server share of a·b is −o, of w = a + b − ab is a + o
         Ok(bits
             .iter()

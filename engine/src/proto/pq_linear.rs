@@ -371,7 +371,10 @@ pub fn run(
     if alice {
         let (wmin, wmax) = (-(1i128 << (lp.lw - 1)), (1i128 << (lp.lw - 1)) - 1);
         if w.iter().any(|&v| (v as i128) < wmin || (v as i128) > wmax) {
-            return Err(param("w", format!("a weight is outside signed {} bits", lp.lw)));
+            return Err(param(
+                "w",
+                format!("a weight is outside signed {} bits", lp.lw),
+            ));
         }
     }
     let mx = mask(lp.lx);

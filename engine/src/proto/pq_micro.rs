@@ -168,7 +168,14 @@ pub fn run_linear(
         "option": opt.name(),
         "acc_bits": l,
     });
-    Ok(report("linear", Profile::PrivQuant, &out, cost, correct, params))
+    Ok(report(
+        "linear",
+        Profile::PrivQuant,
+        &out,
+        cost,
+        correct,
+        params,
+    ))
 }
 
 /// The exact linear layer of a conv in the privquant profile.
@@ -224,8 +231,13 @@ pub struct Row {
 }
 
 /// The five ResNet50 convs of privquant.md: (hw, channels in = out, kernel).
-pub const RESNET50_CONVS: [(usize, usize, usize); 5] =
-    [(56, 64, 3), (28, 128, 3), (14, 256, 3), (7, 512, 3), (7, 512, 1)];
+pub const RESNET50_CONVS: [(usize, usize, usize); 5] = [
+    (56, 64, 3),
+    (28, 128, 3),
+    (14, 256, 3),
+    (7, 512, 3),
+    (7, 512, 1),
+];
 /// The paper's PrivQuant W2A4 figures (GB).
 pub const PAPER_W2A4_GB: [f64; 5] = [0.99, 0.78, 0.71, 0.75, 0.069];
 
@@ -338,7 +350,14 @@ pub fn run_requant(
             got == crate::nn::reference::requant(to_signed(x[i], l1), l1, s1, l2, s2)
         });
     let params = serde_json::to_value(rp).unwrap_or(serde_json::Value::Null);
-    Ok(report("requant", Profile::PrivQuant, &out, cost, correct, params))
+    Ok(report(
+        "requant",
+        Profile::PrivQuant,
+        &out,
+        cost,
+        correct,
+        params,
+    ))
 }
 
 /// What `micro residual` reports: the privquant run and sirnn-quant's cost for the same step.
@@ -389,8 +408,10 @@ pub fn run_residual(
         && (0..n).all(|i| {
             let sum = acc[i] + ((r[i] as i64) << s);
             let want = crate::nn::reference::requant(sum, t, s as i32 + 1, rp.rbits, 0);
-            to_signed(out.server[i].wrapping_add(out.client[i]) & mask(rp.rbits), rp.rbits)
-                == want
+            to_signed(
+                out.server[i].wrapping_add(out.client[i]) & mask(rp.rbits),
+                rp.rbits,
+            ) == want
         });
     let sq = residual::sirnn_quant_cost(rp, false)?.total();
     let sqt = residual::sirnn_quant_cost(rp, true)?.total();
@@ -434,7 +455,11 @@ pub fn run_maxpool_tree(
     let cost = maxpool_tree::cost(&sizes, l, Profile::PrivQuant);
     let mut prg = input_prg(seed)?;
     let n = c * hw * hw;
-    let x: Vec<u64> = if l == 1 { vec![0; n] } else { rv(&mut prg, n, l - 1) };
+    let x: Vec<u64> = if l == 1 {
+        vec![0; n]
+    } else {
+        rv(&mut prg, n, l - 1)
+    };
     let (a, b) = share(&mut prg, &x, l);
     let (w0, w1) = (wins.clone(), wins.clone());
     let out = run_parties(
@@ -450,6 +475,14 @@ pub fn run_maxpool_tree(
             to_signed(out.server[i].wrapping_add(out.client[i]) & mask(l), l)
                 == crate::nn::reference::max_tree(&vals, l)
         });
-    let params = serde_json::json!({"c": c, "hw": hw, "k": k, "stride": stride, "pad": pad, "l": l});
-    Ok(report("maxpool-tree", Profile::PrivQuant, &out, cost, correct, params))
+    let params =
+        serde_json::json!({"c": c, "hw": hw, "k": k, "stride": stride, "pad": pad, "l": l});
+    Ok(report(
+        "maxpool-tree",
+        Profile::PrivQuant,
+        &out,
+        cost,
+        correct,
+        params,
+    ))
 }

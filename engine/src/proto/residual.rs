@@ -83,15 +83,7 @@ pub fn cost(rp: &ResidualParams, pr: Profile) -> ProtoResult<Cost> {
     let n = rp.n() as u64;
     let s = rp.s();
     let ext = pq_ext::cost(n, rp.rbits + s, t, pr);
-    Ok(ext.then(requant::cost(
-        n,
-        t,
-        s as i32 + 1,
-        rp.rbits,
-        0,
-        false,
-        pr,
-    )?))
+    Ok(ext.then(requant::cost(n, t, s as i32 + 1, rp.rbits, 0, false, pr)?))
 }
 
 /// `sirnn-quant`'s cost for the same step. `with_tr`: include the matmul's final TR by e
