@@ -88,3 +88,58 @@ proptest! {
         prop_assert!(r.cost_matches, "{:?}", rp);
     }
 }
+
+mod fused_ext {
+    use pq_engine::Profile;
+    use pq_engine::party::run_parties;
+    use pq_engine::proto::requant;
+    use pq_kernels::ring::{mask, to_signed};
+    use pq_netsim::Transport;
+    use proptest::prelude::*;
+
+    #[allow(clippy::too_many_arguments)]
+    fn case(l1: u32, s1: i32, l2: u32, s2: i32, l3: u32, mk: bool, n: usize, seed: u64) -> Result<(), TestCaseError> {
+        let mut st = seed | 1;
+        let mut next = || { st ^= st << 13; st ^= st >> 7; st ^= st << 17; st };
+        let x: Vec<u64> = (0..n).map(|_| if mk { if l1 == 1 { 0 } else { next() & mask(l1 - 1) } } else { next() & mask(l1) }).collect();
+        let a: Vec<u64> = (0..n).map(|_| next() & mask(l1)).collect();
+        let b: Vec<u64> = x.iter().zip(&a).map(|(v, r)| v.wrapping_sub(*r) & mask(l1)).collect();
+        let out = run_parties(Transport::Mem, Profile::PrivQuant, Some(seed),
+            move |p| requant::run_ext(p, &a, l1, s1, l2, s2, l3, mk),
+            move |p| requant::run_ext(p, &b, l1, s1, l2, s2, l3, mk)).unwrap();
+        for i in 0..n {
+            let want = pq_engine::nn::reference::requant(to_signed(x[i], l1), l1, s1, l2, s2);
+            let got = to_signed(out.server[i].wrapping_add(out.client[i]) & mask(l3), l3);
+            prop_assert_eq!(got, want, "i={}", i);
+        }
+        let c = requant::cost_ext(n as u64, l1, s1, l2, s2, l3, mk, Profile::PrivQuant).unwrap();
+        prop_assert_eq!(out.bytes_server_to_client(), c.server_to_client);
+        prop_assert_eq!(out.bytes_client_to_server(), c.client_to_server);
+        // the fused form never costs more than requant, then a separate extension
+        let sep = requant::cost(n as u64, l1, s1, l2, s2, mk, Profile::PrivQuant).unwrap()
+            .then(pq_engine::proto::extension::cost(n as u64, l2, l3, false, Profile::PrivQuant));
+        prop_assert!(c.total() <= sep.total());
+        Ok(())
+    }
+
+    #[test]
+    fn fixed() {
+        for mk in [false, true] {
+            case(16, 9, 10, 0, 20, mk, 30, 1).unwrap();
+            case(8, 3, 16, 0, 32, mk, 30, 2).unwrap();
+            case(4, 0, 8, 2, 16, mk, 30, 3).unwrap();
+            case(16, 10, 8, 8, 12, mk, 30, 4).unwrap();
+            case(8, 0, 4, 1, 8, mk, 30, 5).unwrap();
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn random(l1 in 1u32..=48, l2 in 1u32..=48, extra in 0u32..16, s1 in -4i32..30, s2 in -4i32..30,
+                  mk: bool, n in 0usize..20, seed: u64) {
+            prop_assume!(!(l1 < l2 && s1 > s2 && (s1 - s2) as u32 >= l1));
+            case(l1, s1, l2, s2, (l2 + extra).min(64), mk, n, seed)?;
+        }
+    }
+}

@@ -129,3 +129,67 @@ pub fn run(
         }
     }
 }
+
+/// Cost of Π_Requant followed by an extension of its l2-bit output to l3 ≥ l2 bits, fused by
+/// Prop. 4.2 (Ext∘Ext = Ext) when the requant ends with an extension, and by Prop. 4.3 when
+/// it ends with a TR (the extension starts from l1 − d bits). Otherwise the requant, then an
+/// s_extend (its output may have wrapped, so no MSB is known).
+#[allow(clippy::too_many_arguments)]
+pub fn cost_ext(
+    n: u64,
+    l1: u32,
+    s1: i32,
+    l2: u32,
+    s2: i32,
+    l3: u32,
+    msb_known: bool,
+    pr: Profile,
+) -> ProtoResult<Cost> {
+    check_l3(l2, l3)?;
+    Ok(match plan(l1, s1, l2, s2)? {
+        RequantPlan::TrExt { d } => {
+            tr::cost(n, l1, d, pr).then(ext_cost(n, l1 - d, l3, msb_known, pr))
+        }
+        RequantPlan::ShiftExt { d } => ext_cost(n, l1 + d, l3, msb_known, pr),
+        _ => cost(n, l1, s1, l2, s2, msb_known, pr)?.then(ext_cost(n, l2, l3, false, pr)),
+    })
+}
+
+fn check_l3(l2: u32, l3: u32) -> ProtoResult<()> {
+    super::check_bw("l3", l3)?;
+    if l3 < l2 {
+        return Err(param("l3", "the extension target is below l2"));
+    }
+    Ok(())
+}
+
+/// Π_Requant to (l2, s2), its result extended to l3 bits (same value), fused as
+/// [`cost_ext`] describes.
+#[allow(clippy::too_many_arguments)]
+pub fn run_ext(
+    p: &mut Party,
+    x: &[u64],
+    l1: u32,
+    s1: i32,
+    l2: u32,
+    s2: i32,
+    l3: u32,
+    msb_known: bool,
+) -> ProtoResult<Vec<u64>> {
+    check_l3(l2, l3)?;
+    let xs: Vec<u64> = x.iter().map(|v| v & mask(l1)).collect();
+    match plan(l1, s1, l2, s2)? {
+        RequantPlan::TrExt { d } => {
+            let t = tr::run(p, &xs, l1, d)?;
+            ext_run(p, &t, l1 - d, l3, msb_known)
+        }
+        RequantPlan::ShiftExt { d } => {
+            let sh: Vec<u64> = xs.iter().map(|v| v << d).collect();
+            ext_run(p, &sh, l1 + d, l3, msb_known)
+        }
+        _ => {
+            let y = run(p, &xs, l1, s1, l2, s2, msb_known)?;
+            ext_run(p, &y, l2, l3, false)
+        }
+    }
+}
