@@ -168,3 +168,41 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn planner_latency_objective() {
+    let lat = Objective::Latency {
+        bits_per_s: 200e6,
+        rtt_s: 0.013,
+    };
+    for kind in KINDS {
+        for (d1, d2, d3, lw, lx) in [
+            (64, 576, 3136, 2, 4),
+            (1, 300, 1, 8, 8),
+            (1000, 4, 2, 2, 6),
+            (3, 9, 4, 4, 16),
+        ] {
+            let lp = LinearParams::matmul(d1, d2, d3, lw, lx, kind);
+            let (o, c) = pq_linear::plan(&lp, lat, Profile::PrivQuant).unwrap();
+            for (o2, c2) in pq_linear::options(&lp, Profile::PrivQuant).unwrap() {
+                assert!(lat.score(&c) <= lat.score(&c2), "{lp:?}: {o:?} vs {o2:?}");
+            }
+        }
+    }
+    // many outputs per input element (d1 ≫ d3): decomposing X needs far fewer OTs
+    let wide = LinearParams::matmul(1000, 4, 2, 2, 6, InputKind::NonNeg);
+    assert_eq!(
+        pq_linear::plan(&wide, Objective::Bytes, Profile::PrivQuant)
+            .unwrap()
+            .0,
+        LinOption::DecompX
+    );
+    // a ResNet conv (d3 ≫ d1, 2-bit weights): decomposing W after extending X
+    let cv = LinearParams::conv(56, 64, 64, 3, 1, 2, 4, InputKind::NonNeg);
+    assert_eq!(
+        pq_linear::plan(&cv, Objective::Bytes, Profile::PrivQuant)
+            .unwrap()
+            .0,
+        LinOption::ExtendX
+    );
+}

@@ -98,15 +98,46 @@ mod fused_ext {
     use proptest::prelude::*;
 
     #[allow(clippy::too_many_arguments)]
-    fn case(l1: u32, s1: i32, l2: u32, s2: i32, l3: u32, mk: bool, n: usize, seed: u64) -> Result<(), TestCaseError> {
+    fn case(
+        l1: u32,
+        s1: i32,
+        l2: u32,
+        s2: i32,
+        l3: u32,
+        mk: bool,
+        n: usize,
+        seed: u64,
+    ) -> Result<(), TestCaseError> {
         let mut st = seed | 1;
-        let mut next = || { st ^= st << 13; st ^= st >> 7; st ^= st << 17; st };
-        let x: Vec<u64> = (0..n).map(|_| if mk { if l1 == 1 { 0 } else { next() & mask(l1 - 1) } } else { next() & mask(l1) }).collect();
+        let mut next = || {
+            st ^= st << 13;
+            st ^= st >> 7;
+            st ^= st << 17;
+            st
+        };
+        let x: Vec<u64> = (0..n)
+            .map(|_| {
+                if mk {
+                    if l1 == 1 { 0 } else { next() & mask(l1 - 1) }
+                } else {
+                    next() & mask(l1)
+                }
+            })
+            .collect();
         let a: Vec<u64> = (0..n).map(|_| next() & mask(l1)).collect();
-        let b: Vec<u64> = x.iter().zip(&a).map(|(v, r)| v.wrapping_sub(*r) & mask(l1)).collect();
-        let out = run_parties(Transport::Mem, Profile::PrivQuant, Some(seed),
+        let b: Vec<u64> = x
+            .iter()
+            .zip(&a)
+            .map(|(v, r)| v.wrapping_sub(*r) & mask(l1))
+            .collect();
+        let out = run_parties(
+            Transport::Mem,
+            Profile::PrivQuant,
+            Some(seed),
             move |p| requant::run_ext(p, &a, l1, s1, l2, s2, l3, mk),
-            move |p| requant::run_ext(p, &b, l1, s1, l2, s2, l3, mk)).unwrap();
+            move |p| requant::run_ext(p, &b, l1, s1, l2, s2, l3, mk),
+        )
+        .unwrap();
         for i in 0..n {
             let want = pq_engine::nn::reference::requant(to_signed(x[i], l1), l1, s1, l2, s2);
             let got = to_signed(out.server[i].wrapping_add(out.client[i]) & mask(l3), l3);
@@ -116,8 +147,15 @@ mod fused_ext {
         prop_assert_eq!(out.bytes_server_to_client(), c.server_to_client);
         prop_assert_eq!(out.bytes_client_to_server(), c.client_to_server);
         // the fused form never costs more than requant, then a separate extension
-        let sep = requant::cost(n as u64, l1, s1, l2, s2, mk, Profile::PrivQuant).unwrap()
-            .then(pq_engine::proto::extension::cost(n as u64, l2, l3, false, Profile::PrivQuant));
+        let sep = requant::cost(n as u64, l1, s1, l2, s2, mk, Profile::PrivQuant)
+            .unwrap()
+            .then(pq_engine::proto::extension::cost(
+                n as u64,
+                l2,
+                l3,
+                false,
+                Profile::PrivQuant,
+            ));
         prop_assert!(c.total() <= sep.total());
         Ok(())
     }

@@ -352,7 +352,7 @@ pub fn reference(lp: &LinearParams, w: &[i64], x: &[i64]) -> Vec<i128> {
 
 /// Run one option. The server passes W (d1×d2, signed values in lw bits), the client `&[]`.
 /// Both pass their share of X (pre-im2col, lx bits; in `Clear` mode the client's share is X
-/// itself and the server's is ignored). Returns L-bit shares of W·X (d1×d3).
+/// itself and the server's is ignored, it may be empty). Returns L-bit shares of W·X (d1×d3).
 pub fn run(
     p: &mut Party,
     lp: &LinearParams,
@@ -361,10 +361,11 @@ pub fn run(
     x: &[u64],
 ) -> ProtoResult<Vec<u64>> {
     let l = lp.acc_bits()?;
-    if x.len() != lp.n_in() {
+    let alice = p.is_alice();
+    let server_clear = alice && lp.input.clear();
+    if x.len() != lp.n_in() && !server_clear {
         return Err(param("x", "input share has the wrong length"));
     }
-    let alice = p.is_alice();
     if alice && w.len() != lp.d1 * lp.d2 {
         return Err(param("w", "weights must be d1 × d2"));
     }
@@ -378,8 +379,8 @@ pub fn run(
         }
     }
     let mx = mask(lp.lx);
-    let xs: Vec<u64> = if alice && lp.input.clear() {
-        vec![0; x.len()]
+    let xs: Vec<u64> = if server_clear {
+        vec![0; lp.n_in()]
     } else {
         x.iter().map(|v| v & mx).collect()
     };
