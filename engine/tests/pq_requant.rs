@@ -97,7 +97,7 @@ mod fused_ext {
     use pq_netsim::Transport;
     use proptest::prelude::*;
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
     fn case(
         l1: u32,
         s1: i32,
