@@ -206,3 +206,13 @@ fn planner_latency_objective() {
         LinOption::ExtendX
     );
 }
+
+#[test]
+fn extreme_widths_rejected_not_panicking() {
+    let lp = LinearParams::matmul(1, 1 << 30, 1, 64, 64, InputKind::Signed);
+    assert!(lp.acc_bits().is_err());
+    let lp = LinearParams::matmul(1, 1, 1, 64, 1, InputKind::NonNeg);
+    assert_eq!(lp.acc_bits().unwrap(), 1);
+    let lp = LinearParams::matmul(0, 1, 1, 2, 2, InputKind::NonNeg);
+    assert!(lp.acc_bits().is_err());
+}

@@ -186,8 +186,13 @@ impl LinearParams {
         self.check_basic()?;
         let (wmin, wmax, xmin, xmax) = self.ranges();
         let c = [wmin * xmin, wmin * xmax, wmax * xmin, wmax * xmax];
-        let lo = c.iter().copied().min().unwrap_or(0) * self.d2 as i128;
-        let hi = c.iter().copied().max().unwrap_or(0) * self.d2 as i128;
+        let big = || param("acc", "the accumulator needs more than 64 bits");
+        let lo = (c.iter().copied().min().unwrap_or(0))
+            .checked_mul(self.d2 as i128)
+            .ok_or_else(big)?;
+        let hi = (c.iter().copied().max().unwrap_or(0))
+            .checked_mul(self.d2 as i128)
+            .ok_or_else(big)?;
         let mut l = 1u32;
         while l <= 64 && !(-(1i128 << (l - 1)) <= lo && hi < (1i128 << (l - 1))) {
             l += 1;
