@@ -64,6 +64,7 @@ pub(crate) fn report(
         cost_matches: s2c == cost.server_to_client && c2s == cost.client_to_server,
         cost_bytes: cost.total(),
         bytes_sci_threads: None,
+        ots_per_s: None,
     }
 }
 
