@@ -21,6 +21,8 @@ pub enum Cmd {
     Micro(crate::micro_cmd::MicroArgs),
     /// One convolution as a profile runs it inside a network.
     Conv(crate::micro_cmd::ConvArgs),
+    /// The paper's single-convolution table and the residual table, both profiles.
+    ConvTable(crate::table_cmd::ConvTableArgs),
     /// The server party of a two-process run (listens).
     Serve(crate::remote_cmd::ServeArgs),
     /// The client party of a two-process run (connects).
@@ -33,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Some(Cmd::Kernels(a)) => crate::kernels_cmd::run(a),
         Some(Cmd::Netsim(a)) => crate::netsim_cmd::run(a),
+        Some(Cmd::ConvTable(a)) => crate::table_cmd::run(a),
         Some(Cmd::Serve(a)) => crate::remote_cmd::serve(a),
         Some(Cmd::Connect(a)) => crate::remote_cmd::connect(a),
         Some(Cmd::Micro(a)) => crate::micro_cmd::run_micro_cmd(a),

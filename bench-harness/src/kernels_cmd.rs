@@ -94,7 +94,9 @@ pub fn run(a: KernelsArgs) -> anyhow::Result<()> {
                 ">= 0.5"
             },
         });
-        let v = best_rate(rep, reps, nblocks as f64, || h.tccr_hash(black_box(&mut buf), 7)) / 1e9;
+        let v = best_rate(rep, reps, nblocks as f64, || {
+            h.tccr_hash(black_box(&mut buf), 7)
+        }) / 1e9;
         rows.push(Row {
             name: if suffix.is_empty() {
                 "aes_tccr_hash"

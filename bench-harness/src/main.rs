@@ -8,6 +8,7 @@ mod kernels_cmd;
 mod micro_cmd;
 mod netsim_cmd;
 mod remote_cmd;
+mod table_cmd;
 mod util;
 
 use clap::Parser;

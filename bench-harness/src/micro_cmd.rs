@@ -14,7 +14,8 @@ use pq_netsim::Transport;
 /// The ops `micro` accepts (interfaces.md).
 pub const OPS: &[&str] = &[
     "cot", "got", "kkot", "bcot", "baseot", "mill", "milleq", "eq", "wrap", "msb", "msb2wrap",
-    "b2a", "mux", "and", "zext", "sext", "trunc", "tr", "divpow2", "relu", "matmul",
+    "b2a", "mux", "and", "zext", "sext", "trunc", "tr", "divpow2", "relu", "matmul", "requant",
+    "residual",
 ];
 
 fn parse_profile(s: &str) -> anyhow::Result<Profile> {
@@ -60,6 +61,31 @@ pub struct MicroArgs {
     pub bwc: Option<u32>,
     #[arg(long, default_value = "alice-has-a")]
     pub mode: String,
+    /// `requant`: input width and scale, output width and scale.
+    #[arg(long, default_value_t = 16)]
+    pub l1: u32,
+    #[arg(long, default_value_t = 8)]
+    pub s1: i32,
+    #[arg(long, default_value_t = 6)]
+    pub l2: u32,
+    #[arg(long, default_value_t = 2)]
+    pub s2: i32,
+    /// `residual`: channels, height = width, conv kernel, and the bit-widths of the block.
+    #[arg(long, default_value_t = 64)]
+    pub c: usize,
+    #[arg(long, default_value_t = 8)]
+    pub hw: usize,
+    /// `residual`: input channels of the conv that joins the shortcut (default: --c).
+    #[arg(long)]
+    pub cin: Option<usize>,
+    #[arg(long, default_value_t = 3)]
+    pub k: usize,
+    #[arg(long, default_value_t = 2)]
+    pub wbits: u32,
+    #[arg(long, default_value_t = 6)]
+    pub abits: u32,
+    #[arg(long, default_value_t = 8)]
+    pub rbits: u32,
     /// Messages per OT of a batched COT (`bcot`).
     #[arg(long, default_value_t = 64)]
     pub msgs: usize,
@@ -160,6 +186,43 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
     let t = parse_transport(&a.transport)?;
     if matches!(a.op.as_str(), "cot" | "got" | "kkot" | "bcot" | "baseot") {
         return run_ot_bench(&a, &p, t);
+    }
+    if a.op == "requant" {
+        use pq_engine::proto::pq_micro::{RequantParams, run_requant};
+        let rp = RequantParams {
+            n: a.n,
+            l1: a.l1,
+            s1: a.s1,
+            l2: a.l2,
+            s2: a.s2,
+            msb_known: a.msb_known,
+        };
+        let r = map_err(run_requant(&rp, t, a.seed))?;
+        return emit(&r, a.json, None);
+    }
+    if a.op == "residual" {
+        use pq_engine::proto::residual::ResidualParams;
+        let rp = ResidualParams {
+            c: a.c,
+            cin: a.cin.unwrap_or(a.c),
+            hw: a.hw,
+            k: a.k,
+            wbits: a.wbits,
+            abits: a.abits,
+            rbits: a.rbits,
+        };
+        let r = map_err(pq_engine::proto::pq_micro::run_residual(&rp, t, a.seed))?;
+        eprintln!(
+            "residual vs sirnn-quant: {} B vs {} B ({:.2}x fewer; target >= 2.6x)",
+            r.report.bytes_total, r.sirnn_quant_bytes, r.ratio
+        );
+        if a.json {
+            let v = serde_json::to_value(&r)?;
+            emit(&r.report, false, None)?;
+            print_json_line(&v);
+            return Ok(());
+        }
+        return emit(&r.report, false, None);
     }
     let r = map_err(run_micro(&a.op, &p, t, a.seed))?;
     emit(&r, a.json, None)
@@ -360,6 +423,9 @@ pub fn run_conv_cmd(a: ConvArgs) -> anyhow::Result<()> {
         profile: parse_profile(&a.profile)?,
     };
     let t = parse_transport(&a.transport)?;
-    let r = map_err(run_conv(&c, t, a.seed))?;
+    let r = match c.profile {
+        Profile::Sirnn => map_err(run_conv(&c, t, a.seed))?,
+        Profile::PrivQuant => map_err(pq_engine::proto::pq_micro::run_conv_pq(&c, t, a.seed))?,
+    };
     emit(&r, a.json, None)
 }

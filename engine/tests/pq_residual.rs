@@ -8,6 +8,7 @@ use pq_netsim::Transport;
 fn rp(c: usize, hw: usize, wbits: u32, abits: u32, rbits: u32) -> ResidualParams {
     ResidualParams {
         c,
+        cin: c,
         hw,
         k: 3,
         wbits,

@@ -19,7 +19,11 @@ use serde::Serialize;
 /// One residual block's add: a k×k conv (c → c channels, hw × hw output) plus shortcut.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct ResidualParams {
+    /// Channels of the residual tensor.
     pub c: usize,
+    /// Input channels of the conv whose accumulator the shortcut joins (its reduction is
+    /// k²·cin): `c` for a basic block, the bottleneck width for ResNet50's conv3.
+    pub cin: usize,
     pub hw: usize,
     pub k: usize,
     pub wbits: u32,
@@ -34,7 +38,7 @@ impl ResidualParams {
     }
     /// ⌈log2 (k²·c)⌉.
     pub fn e(&self) -> u32 {
-        clog2((self.k * self.k * self.c) as u64)
+        clog2((self.k * self.k * self.cin) as u64)
     }
     /// The alignment shift s = wbits + e − 1 (sirnn-quant's total conv shift).
     pub fn s(&self) -> u32 {
@@ -42,7 +46,7 @@ impl ResidualParams {
     }
     /// Range of the exact accumulator (W signed wbits, X a ReLU output in abits).
     pub fn acc_range(&self) -> (i128, i128) {
-        let d2 = (self.k * self.k * self.c) as i128;
+        let d2 = (self.k * self.k * self.cin) as i128;
         let xmax = (1i128 << (self.abits - 1)) - 1;
         let wmin = -(1i128 << (self.wbits - 1));
         let wmax = (1i128 << (self.wbits - 1)) - 1;
@@ -67,8 +71,8 @@ impl ResidualParams {
         super::check_bw("wbits", self.wbits)?;
         super::check_bw("abits", self.abits)?;
         super::check_bw("rbits", self.rbits)?;
-        if self.c == 0 || self.hw == 0 || self.k == 0 {
-            return Err(param("c", "c, hw, k must be at least 1"));
+        if self.c == 0 || self.cin == 0 || self.hw == 0 || self.k == 0 {
+            return Err(param("c", "c, cin, hw, k must be at least 1"));
         }
         if self.wbits + self.abits + self.e() + self.rbits > 60 {
             return Err(param("rbits", "widths too large"));
