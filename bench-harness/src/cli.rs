@@ -8,13 +8,21 @@ use clap::{Parser, Subcommand};
     version,
     about = "PrivQuant-RS: private inference benchmarks"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub cmd: Option<Cmd>,
+    /// With no subcommand: `e2e` with these flags.
+    #[command(flatten)]
+    pub e2e: crate::e2e_cmd::E2eArgs,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
+    /// Networks end to end: bytes, rounds, compute and latency per model and protocol.
+    E2e(crate::e2e_cmd::E2eArgs),
+    /// One model in 2PC against the plaintext reference, every tensor.
+    Verify(crate::e2e_cmd::VerifyArgs),
     /// Throughput of every hot kernel (AES hashes, PRG, transpose, packing).
     Kernels(crate::kernels_cmd::KernelsArgs),
     /// One protocol with random inputs, both parties in this process.
@@ -40,6 +48,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Cmd::Connect(a)) => crate::remote_cmd::connect(a),
         Some(Cmd::Micro(a)) => crate::micro_cmd::run_micro_cmd(a),
         Some(Cmd::Conv(a)) => crate::micro_cmd::run_conv_cmd(a),
-        None => crate::kernels_cmd::run(crate::kernels_cmd::KernelsArgs::default()),
+        Some(Cmd::E2e(a)) => crate::e2e_cmd::run(a),
+        Some(Cmd::Verify(a)) => crate::e2e_cmd::verify(a),
+        None => crate::e2e_cmd::run(cli.e2e),
     }
 }

@@ -4,6 +4,7 @@
 //! message naming the flag; other failures exit with status 1.
 
 mod cli;
+mod e2e_cmd;
 mod kernels_cmd;
 mod micro_cmd;
 mod netsim_cmd;

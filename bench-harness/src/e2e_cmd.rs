@@ -1,0 +1,436 @@
+//! `bench-harness e2e` (and the bare `bench-harness`): networks end to end, and
+//! `bench-harness verify`: one model in 2PC against the plaintext reference, every tensor.
+
+use crate::util::{machine_name, print_json_line, usage};
+use anyhow::Context;
+use clap::Args;
+use pq_engine::nn::config::{self, Config, Weights};
+use pq_engine::nn::secure::e2e::{E2eOptions, E2eRow, e2e_rows};
+use pq_engine::nn::secure::{RunOptions, program_cost, run_secure};
+use pq_engine::nn::{Model, builtin, json, lower, reference};
+use pq_netsim::{LinkSpec, Transport, parse_links};
+use serde_json::json;
+use std::fmt::Write as _;
+
+#[derive(Args, Debug, Clone)]
+pub struct E2eArgs {
+    /// Links as BANDWIDTH,RTT, several separated by `;`.
+    #[arg(long, default_value = "200mbps,13ms")]
+    pub net: String,
+    /// Comma-separated: minionn, resnet32, resnet50, resnet50-32px, llama7b-attn, or .json files.
+    #[arg(long, default_value = "minionn,resnet32,resnet50")]
+    pub models: String,
+    /// Comma-separated: sirnn, sirnn-quant, privquant, privquant-w4.
+    #[arg(long, default_value = "sirnn,sirnn-quant,privquant")]
+    pub protocols: String,
+    /// Emulate each link in real time instead of simulating it in virtual time.
+    #[arg(long)]
+    pub emulate: bool,
+    /// Execute every (model, protocol), however large (otherwise runs above
+    /// --max-exec-gb come from the validated cost model, `executed: false`).
+    #[arg(long)]
+    pub full: bool,
+    /// Largest modeled traffic (GB) executed without --full.
+    #[arg(long, default_value_t = 25.0)]
+    pub max_exec_gb: f64,
+    /// Add the per-protocol-type breakdown.
+    #[arg(long)]
+    pub breakdown: bool,
+    /// Compute threads per party (this version runs one).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    #[arg(long, default_value = "mem")]
+    pub transport: String,
+    /// Tokens of llama7b-attn.
+    #[arg(long, default_value_t = 1)]
+    pub tokens: usize,
+    /// Seed of the weights and the input.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value = "results")]
+    pub out: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Default for E2eArgs {
+    fn default() -> Self {
+        E2eArgs {
+            net: "200mbps,13ms".into(),
+            models: "minionn,resnet32,resnet50".into(),
+            protocols: "sirnn,sirnn-quant,privquant".into(),
+            emulate: false,
+            full: false,
+            max_exec_gb: 25.0,
+            breakdown: false,
+            threads: 1,
+            transport: "mem".into(),
+            tokens: 1,
+            seed: 1,
+            out: "results".into(),
+            json: false,
+        }
+    }
+}
+
+/// A model by name or JSON path.
+pub fn load_model(name: &str, tokens: usize) -> anyhow::Result<Model> {
+    if name.ends_with(".json") {
+        let text = std::fs::read_to_string(name)
+            .with_context(|| format!("--models: cannot read {name}"))?;
+        return json::parse(&text).or_else(|e| usage(format!("--models {name}: {e}")));
+    }
+    builtin::by_name(name, tokens).or_else(|e| usage(format!("--models: {e}")))
+}
+
+fn parse_cfg(s: &str) -> anyhow::Result<Config> {
+    s.parse::<Config>()
+        .or_else(|e| usage(format!("--protocols: {e}")))
+}
+
+/// The paper's end-to-end figures at 200 Mbps / 13 ms: (SiRNN GB, SiRNN s, PrivQuant GB, PrivQuant s).
+fn paper(model: &str) -> Option<(f64, f64, f64, f64)> {
+    match model {
+        "minionn" => Some((4.89, 234.1, 0.42, 25.3)),
+        "resnet32" => Some((6.55, 373.0, 0.94, 58.4)),
+        "resnet50" => Some((484.8, 22153.0, 38.1, 2088.0)),
+        _ => None,
+    }
+}
+
+pub fn run(a: E2eArgs) -> anyhow::Result<()> {
+    let links: Vec<LinkSpec> = parse_links(&a.net).or_else(|e| usage(format!("--net: {e}")))?;
+    let transport: Transport = a
+        .transport
+        .parse()
+        .or_else(|e: String| usage(format!("--transport: {e}")))?;
+    if a.threads != 1 {
+        return usage(format!(
+            "--threads: this version runs one compute thread per party (got {})",
+            a.threads
+        ));
+    }
+    if !(a.max_exec_gb.is_finite() && a.max_exec_gb >= 0.0) {
+        return usage("--max-exec-gb: expected a non-negative number");
+    }
+    let models: Vec<(String, Model)> = a
+        .models
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|m| load_model(m, a.tokens).map(|x| (m.to_string(), x)))
+        .collect::<anyhow::Result<_>>()?;
+    let cfgs: Vec<Config> = a
+        .protocols
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(parse_cfg)
+        .collect::<anyhow::Result<_>>()?;
+    if models.is_empty() || cfgs.is_empty() {
+        return usage("--models and --protocols must each name at least one entry");
+    }
+    let mut rows: Vec<(String, E2eRow)> = vec![];
+    for (mname, model) in &models {
+        for &cfg in &cfgs {
+            let prog = lower::lower(model, cfg)
+                .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
+            let modeled = match program_cost(&prog) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{mname} / {}: skipped: {e}", cfg.name());
+                    continue;
+                }
+            };
+            let execute = a.full || (modeled.total() as f64) <= a.max_exec_gb * 1e9;
+            eprintln!(
+                "{mname} / {}: {} ({:.3} GB by the cost model)...",
+                cfg.name(),
+                if execute { "executing" } else { "modeling" },
+                modeled.total() as f64 / 1e9
+            );
+            let o = E2eOptions {
+                execute,
+                emulate: a.emulate,
+                transport,
+                seed: a.seed,
+                breakdown: a.breakdown,
+            };
+            let rs = e2e_rows(model, cfg, &links, &o)
+                .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
+            for r in rs {
+                eprintln!(
+                    "  {} at {}: {:.3} GB ({:.3} s->c, {:.3} c->s), online {:.3} GB, {} rounds, compute {}, latency {} ({}), executed {}, correct {}",
+                    r.protocol,
+                    r.link.as_deref().unwrap_or("-"),
+                    r.bytes_total as f64 / 1e9,
+                    r.bytes_server_to_client as f64 / 1e9,
+                    r.bytes_client_to_server as f64 / 1e9,
+                    r.bytes_online as f64 / 1e9,
+                    r.rounds,
+                    r.compute_s
+                        .map(|c| format!("{c:.1} s"))
+                        .unwrap_or_else(|| "-".into()),
+                    r.latency_s
+                        .map(|c| format!("{c:.1} s"))
+                        .unwrap_or_else(|| "-".into()),
+                    r.latency_kind,
+                    r.executed,
+                    r.correct
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                );
+                if a.json {
+                    print_json_line(&serde_json::to_value(&r)?);
+                }
+                if r.correct == Some(false) {
+                    anyhow::bail!(
+                        "{mname} / {}: the secure run differs from the plaintext reference",
+                        r.protocol
+                    );
+                }
+                rows.push((mname.clone(), r));
+            }
+        }
+    }
+    write_results(&a, &links, &rows)
+}
+
+fn link_file(l: &LinkSpec) -> String {
+    l.to_string().replace([',', '.'], "_")
+}
+
+fn write_results(a: &E2eArgs, links: &[LinkSpec], rows: &[(String, E2eRow)]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out))?;
+    for l in links {
+        let ls = l.to_string();
+        let sel: Vec<&(String, E2eRow)> = rows
+            .iter()
+            .filter(|(_, r)| r.link.as_deref() == Some(ls.as_str()))
+            .collect();
+        let mut jl = String::new();
+        for (_, r) in &sel {
+            jl.push_str(&serde_json::to_string(r)?);
+            jl.push('\n');
+        }
+        std::fs::write(format!("{}/e2e-{}.json", a.out, link_file(l)), jl)?;
+        let mut md = String::new();
+        let _ = writeln!(md, "# End to end at {ls}\n");
+        let _ = writeln!(
+            md,
+            "Produced by `bench-harness e2e --net '{}'` on {}. GB = 10^9 bytes, both directions.",
+            a.net,
+            machine_name()
+        );
+        let _ = writeln!(
+            md,
+            "Latency: `simulated` = virtual time from the executed run (compute + link); `modeled` = bytes per direction / bandwidth + rounds × RTT from the validated cost model (executed: false).\n"
+        );
+        let _ = writeln!(
+            md,
+            "| model | protocol | GB | s→c GB | c→s GB | online GB | rounds | compute s | latency s | kind | executed | paper GB | paper s | GB vs paper |"
+        );
+        let _ = writeln!(
+            md,
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        );
+        for (m, r) in &sel {
+            let p = paper(m);
+            let (pg, ps) = match (p, r.protocol.as_str()) {
+                (Some((g, s, _, _)), "sirnn") => (Some(g), Some(s)),
+                (Some((_, _, g, s)), "privquant") => (Some(g), Some(s)),
+                _ => (None, None),
+            };
+            let gb = r.bytes_total as f64 / 1e9;
+            let _ = writeln!(
+                md,
+                "| {m} | {} | {gb:.3} | {:.3} | {:.3} | {:.3} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.protocol,
+                r.bytes_server_to_client as f64 / 1e9,
+                r.bytes_client_to_server as f64 / 1e9,
+                r.bytes_online as f64 / 1e9,
+                r.rounds,
+                r.compute_s
+                    .map(|c| format!("{c:.1}"))
+                    .unwrap_or_else(|| "–".into()),
+                r.latency_s
+                    .map(|c| format!("{c:.1}"))
+                    .unwrap_or_else(|| "–".into()),
+                r.latency_kind,
+                r.executed,
+                pg.map(|g| format!("{g}")).unwrap_or_else(|| "–".into()),
+                ps.map(|s| format!("{s}")).unwrap_or_else(|| "–".into()),
+                pg.map(|g| format!("{:.2}×", gb / g))
+                    .unwrap_or_else(|| "–".into()),
+            );
+        }
+        // privquant vs sirnn-quant ratios
+        let _ = writeln!(
+            md,
+            "\n| model | sirnn-quant GB / privquant GB (target ≥ 1.9×) |\n| --- | --- |"
+        );
+        let models: Vec<&String> = {
+            let mut v: Vec<&String> = sel.iter().map(|(m, _)| m).collect();
+            v.dedup();
+            v
+        };
+        for m in models {
+            let get = |p: &str| {
+                sel.iter()
+                    .find(|(mm, r)| mm == m && r.protocol == p)
+                    .map(|(_, r)| r.bytes_total)
+            };
+            if let (Some(q), Some(p)) = (get("sirnn-quant"), get("privquant")) {
+                let _ = writeln!(md, "| {m} | {:.2}× |", q as f64 / p as f64);
+            }
+        }
+        std::fs::write(format!("{}/e2e-{}.md", a.out, link_file(l)), &md)?;
+        eprintln!("\n{md}");
+    }
+    write_svg(a, rows)?;
+    Ok(())
+}
+
+/// Per-layer communication of each model, one bar series per protocol.
+fn write_svg(a: &E2eArgs, rows: &[(String, E2eRow)]) -> anyhow::Result<()> {
+    use plotters::prelude::*;
+    let mut models: Vec<&String> = rows.iter().map(|(m, _)| m).collect();
+    models.dedup();
+    for m in models {
+        let mut series: Vec<(&str, Vec<(String, f64)>)> = vec![];
+        for (mm, r) in rows {
+            if mm != m || series.iter().any(|(p, _)| *p == r.protocol) {
+                continue;
+            }
+            series.push((
+                r.protocol.as_str(),
+                r.layers
+                    .iter()
+                    .map(|l| (l.name.clone(), l.bytes_total as f64 / 1e6))
+                    .collect(),
+            ));
+        }
+        let nlayers = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
+        if nlayers == 0 {
+            continue;
+        }
+        let ymax = series
+            .iter()
+            .flat_map(|(_, v)| v.iter().map(|x| x.1))
+            .fold(1.0f64, f64::max);
+        let path = format!("{}/e2e-layers-{}.svg", a.out, m.replace(['/', '.'], "_"));
+        let root = SVGBackend::new(&path, (1200, 500)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("svg: {e}"))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                format!("{m}: communication per layer (MB, log scale)"),
+                ("sans-serif", 20),
+            )
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..nlayers as f64, (0.001f64..ymax * 2.0).log_scale())
+            .map_err(|e| anyhow::anyhow!("svg: {e}"))?;
+        chart
+            .configure_mesh()
+            .x_desc("layer index")
+            .y_desc("MB")
+            .draw()
+            .map_err(|e| anyhow::anyhow!("svg: {e}"))?;
+        let colors = [RED, BLUE, GREEN, MAGENTA];
+        let k = series.len().max(1) as f64;
+        for (si, (p, v)) in series.iter().enumerate() {
+            let c = colors[si % colors.len()];
+            let w = 0.8 / k;
+            chart
+                .draw_series(v.iter().enumerate().map(|(i, (_, mb))| {
+                    let x0 = i as f64 + 0.1 + si as f64 * w;
+                    Rectangle::new([(x0, 0.001), (x0 + w, mb.max(0.001))], c.filled())
+                }))
+                .map_err(|e| anyhow::anyhow!("svg: {e}"))?
+                .label(*p)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| anyhow::anyhow!("svg: {e}"))?;
+        root.present().map_err(|e| anyhow::anyhow!("svg: {e}"))?;
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    #[arg(long)]
+    pub model: String,
+    #[arg(long, default_value = "privquant")]
+    pub protocol: String,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 1)]
+    pub tokens: usize,
+    #[arg(long, default_value = "mem")]
+    pub transport: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Run a model in 2PC and compare every tensor with the plaintext reference.
+pub fn verify(a: VerifyArgs) -> anyhow::Result<()> {
+    let model = load_model(&a.model, a.tokens)?;
+    let cfg = a
+        .protocol
+        .parse::<Config>()
+        .or_else(|e| usage(format!("--protocol: {e}")))?;
+    let transport: Transport = a
+        .transport
+        .parse()
+        .or_else(|e: String| usage(format!("--transport: {e}")))?;
+    let prog = lower::lower(&model, cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let w = Weights::random(&prog.model, a.seed);
+    let x = config::random_input(model.input.numel(), cfg.input_bits(), a.seed);
+    let want = reference::run_reference(&prog, &w, &x).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ro = RunOptions {
+        transport,
+        keep_tensors: true,
+        pin: true,
+        ..RunOptions::default()
+    };
+    let run = run_secure(&prog, &w, &x, &ro).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut first_bad = None;
+    for (i, (g, r)) in run.tensors.iter().zip(&want.values).enumerate() {
+        if g != r && first_bad.is_none() {
+            first_bad = Some(i);
+        }
+    }
+    let ok =
+        first_bad.is_none() && run.logits == want.logits && run.tensors.len() == want.values.len();
+    let cost = program_cost(&prog).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cost_ok = cost.server_to_client == run.bytes_server_to_client
+        && cost.client_to_server == run.bytes_client_to_server;
+    eprintln!(
+        "verify {} / {}: {} tensors, bit-exact: {ok}{}; {} B (cost model {} B, equal: {cost_ok}); {:.2} s",
+        model.name,
+        cfg.name(),
+        run.tensors.len(),
+        first_bad
+            .map(|i| format!(" (first difference at tensor {i})"))
+            .unwrap_or_default(),
+        run.bytes_total(),
+        cost.total(),
+        run.wall_s
+    );
+    if a.json {
+        print_json_line(&json!({
+            "op": "verify", "model": model.name, "protocol": cfg.name(), "seed": a.seed,
+            "tensors": run.tensors.len(), "correct": ok, "bytes_total": run.bytes_total(),
+            "bytes_server_to_client": run.bytes_server_to_client, "bytes_client_to_server": run.bytes_client_to_server,
+            "cost_matches": cost_ok, "wall_s": run.wall_s,
+        }));
+    }
+    anyhow::ensure!(ok, "the secure run differs from the plaintext reference");
+    anyhow::ensure!(cost_ok, "measured bytes differ from the cost model");
+    Ok(())
+}
