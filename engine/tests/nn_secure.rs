@@ -7,7 +7,7 @@ use pq_engine::nn::json;
 use pq_engine::nn::lower::{self, LowerOptions, Program, StepOp};
 use pq_engine::nn::model::Model;
 use pq_engine::nn::reference;
-use pq_engine::nn::secure::{self, RunOptions, SecureError};
+use pq_engine::nn::secure::{self, RunOptions};
 use pq_netsim::LinkSpec;
 use std::time::Instant;
 
@@ -243,25 +243,63 @@ fn simulated_latency_is_reported() {
 }
 
 #[test]
-fn privquant_linear_is_a_typed_unsupported_error() {
+fn small_resnet_privquant_bit_exact_and_cost_exact() {
+    check(&small_resnet(), Config::PrivQuant, 14);
+    check(&small_resnet(), Config::PrivQuant, 15);
+}
+
+#[test]
+fn small_resnet_privquant_w4_bit_exact_and_cost_exact() {
+    check(&small_resnet(), Config::PrivQuantW4, 16);
+}
+
+#[test]
+fn privquant_is_supported_and_exact_steps_have_costs() {
     let m = small_resnet();
     for cfg in [Config::PrivQuant, Config::PrivQuantW4] {
         let p = lower::lower(&m, cfg).unwrap();
-        let w = Weights::random(&p.model, 1);
-        let x = config::random_input(m.input.numel(), 8, 1);
-        match secure::check_supported(&p) {
-            Err(SecureError::Unsupported { op, .. }) => assert_eq!(op, "linear_exact"),
-            other => panic!("expected Unsupported, got {other:?}"),
-        }
-        let e = secure::run_secure(&p, &w, &x, &RunOptions::default()).unwrap_err();
-        assert!(e.to_string().contains("unsupported step for now"), "{e}");
-        // the supported steps still have costs
-        for st in &p.steps {
-            if !matches!(st.op, StepOp::LinearExact { .. }) {
-                secure::step_cost(&p, st).unwrap();
-            }
-        }
+        secure::check_supported(&p).unwrap();
+        let n = p
+            .steps
+            .iter()
+            .filter(|st| matches!(st.op, StepOp::LinearExact { .. }))
+            .inspect(|st| assert!(secure::step_cost(&p, st).unwrap().total() > 0))
+            .count();
+        assert_eq!(
+            n,
+            p.linear.len(),
+            "{cfg}: one exact linear step per linear layer"
+        );
     }
+}
+
+#[test]
+fn minionn_privquant_bit_exact_and_cost_exact() {
+    check(&builtin::minionn(), Config::PrivQuant, 23);
+}
+
+#[test]
+#[ignore = "long: MiniONN under privquant-w4"]
+fn minionn_privquant_w4_bit_exact_and_cost_exact() {
+    check(&builtin::minionn(), Config::PrivQuantW4, 24);
+}
+
+#[test]
+#[ignore = "long: ResNet32 under privquant"]
+fn resnet32_privquant_bit_exact_and_cost_exact() {
+    check(&builtin::resnet32(), Config::PrivQuant, 33);
+}
+
+#[test]
+#[ignore = "long: ResNet32 under privquant-w4"]
+fn resnet32_privquant_w4_bit_exact_and_cost_exact() {
+    check(&builtin::resnet32(), Config::PrivQuantW4, 34);
+}
+
+#[test]
+#[ignore = "long: ResNet50 at 32×32 under privquant"]
+fn resnet50_32px_privquant_bit_exact_and_cost_exact() {
+    check(&builtin::resnet50(32), Config::PrivQuant, 53);
 }
 
 #[test]
@@ -279,7 +317,12 @@ fn e2e_rows_executed_and_modeled_agree() {
     use pq_engine::nn::secure::e2e;
     let m = small_resnet();
     let links = pq_netsim::parse_links("200mbps,13ms;1gbps,0.5ms").unwrap();
-    for cfg in [Config::Sirnn, Config::SirnnQuant] {
+    for cfg in [
+        Config::Sirnn,
+        Config::SirnnQuant,
+        Config::PrivQuant,
+        Config::PrivQuantW4,
+    ] {
         let ex = e2e::e2e_row(&m, cfg, &links, true).unwrap();
         let md = e2e::e2e_row(&m, cfg, &links, false).unwrap();
         assert_eq!((ex.len(), md.len()), (2, 2));
@@ -323,8 +366,9 @@ fn e2e_rows_executed_and_modeled_agree() {
     }
 }
 
-/// privquant's steps other than the exact accumulator, each run alone on shares of its
-/// reference inputs: bit-exact against the reference, and the step's bytes equal its cost.
+/// privquant's steps, each run alone on shares of its reference inputs (the model input
+/// shared as the client's clear value, as the exact accumulator of the first layer expects):
+/// bit-exact against the reference, and the step's bytes equal its cost.
 #[test]
 fn privquant_steps_alone_bit_exact_and_cost_exact() {
     use pq_engine::Profile;
@@ -335,14 +379,12 @@ fn privquant_steps_alone_bit_exact_and_cost_exact() {
     for (cfg, seed) in [(Config::PrivQuant, 41u64), (Config::PrivQuantW4, 42)] {
         let (p, w, x) = setup(&m, cfg, seed);
         let want = reference::run_reference(&p, &w, &x).unwrap();
-        let idx: Vec<usize> = (0..p.steps.len())
-            .filter(|&i| !matches!(p.steps[i].op, StepOp::LinearExact { .. }))
-            .collect();
+        let idx: Vec<usize> = (0..p.steps.len()).collect();
         // kinds covered
         let kinds: std::collections::BTreeSet<&str> =
             idx.iter().map(|&i| p.steps[i].op.kind()).collect();
         eprintln!("{cfg}: step kinds run alone: {kinds:?}");
-        for k in ["requant", "relu", "maxpool_tree", "add"] {
+        for k in ["linear_exact", "requant", "relu", "maxpool_tree", "add"] {
             assert!(kinds.contains(k), "{cfg}: no {k} step");
         }
         // shares of every step's inputs: server r, client v − r
@@ -361,7 +403,13 @@ fn privquant_steps_alone_bit_exact_and_cost_exact() {
                 let bits = p.tensors[t].bits;
                 let r: Vec<u64> = want.values[t]
                     .iter()
-                    .map(|_| next() & ring::mask(bits))
+                    .map(|_| {
+                        if t == p.input {
+                            0
+                        } else {
+                            next() & ring::mask(bits)
+                        }
+                    })
                     .collect();
                 let c: Vec<u64> = want.values[t]
                     .iter()
@@ -444,7 +492,12 @@ fn cost_model_covers_the_builtin_networks() {
         builtin::resnet50(32),
         builtin::resnet50(224),
     ] {
-        for cfg in [Config::Sirnn, Config::SirnnQuant] {
+        for cfg in [
+            Config::Sirnn,
+            Config::SirnnQuant,
+            Config::PrivQuant,
+            Config::PrivQuantW4,
+        ] {
             let rows = e2e::e2e_row(&m, cfg, &link, false).unwrap();
             let r = &rows[0];
             assert!(!r.executed && r.bytes_total > 0 && r.rounds > 0);
