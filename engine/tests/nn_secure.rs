@@ -279,13 +279,11 @@ fn minionn_privquant_bit_exact_and_cost_exact() {
 }
 
 #[test]
-#[ignore = "long: MiniONN under privquant-w4"]
 fn minionn_privquant_w4_bit_exact_and_cost_exact() {
     check(&builtin::minionn(), Config::PrivQuantW4, 24);
 }
 
 #[test]
-#[ignore = "long: ResNet32 under privquant"]
 fn resnet32_privquant_bit_exact_and_cost_exact() {
     check(&builtin::resnet32(), Config::PrivQuant, 33);
 }
@@ -556,13 +554,15 @@ fn tcp_and_run_side() {
 }
 
 #[test]
-#[ignore = "long: executed e2e rows of ResNet32 and MiniONN with simulated latency"]
+#[ignore = "long: executed e2e rows of ResNet32 and MiniONN (sirnn-quant, privquant) with simulated latency"]
 fn e2e_executed_rows_print() {
     use pq_engine::nn::secure::e2e;
     let links = pq_netsim::parse_links("200mbps,13ms;1gbps,0.5ms").unwrap();
     for (m, cfg) in [
         (builtin::minionn(), Config::SirnnQuant),
+        (builtin::minionn(), Config::PrivQuant),
         (builtin::resnet32(), Config::SirnnQuant),
+        (builtin::resnet32(), Config::PrivQuant),
     ] {
         let t = Instant::now();
         let rows = e2e::e2e_row(&m, cfg, &links, true).unwrap();
