@@ -626,3 +626,100 @@ fn e2e_emulated_row() {
     assert_eq!(rows.len(), 1);
     assert!(rows[0].link.is_none() && rows[0].latency_s.is_none());
 }
+
+/// `pq_linear::run_at` (what `LinearExact` runs): exact modulo 2^l for output widths below,
+/// at and above the protocol's tightest width, both options, every input kind, matmul and
+/// conv layouts; measured bytes equal `cost_at`.
+#[test]
+fn pq_linear_run_at_any_width_exact_and_cost_exact() {
+    use pq_engine::Profile;
+    use pq_engine::party::run_parties;
+    use pq_engine::proto::pq_linear::{self, InputKind, LinOption, LinearParams};
+    use pq_kernels::ring;
+    use pq_netsim::Transport;
+    let mut st = 0x1234_5678_9abc_def1u64;
+    let mut next = move || {
+        st ^= st << 13;
+        st ^= st >> 7;
+        st ^= st << 17;
+        st
+    };
+    let kinds = [
+        InputKind::NonNeg,
+        InputKind::Signed,
+        InputKind::Clear { nonneg: true },
+        InputKind::Clear { nonneg: false },
+    ];
+    for (ci, input) in kinds.into_iter().enumerate() {
+        let (lw, lx) = (3 + ci as u32, 5 + ci as u32);
+        let lps = [
+            LinearParams::matmul(3, 5, 2, lw, lx, input),
+            LinearParams::conv(4, 2, 3, 3, 2, lw, lx, input),
+        ];
+        for lp in lps {
+            let tight = lp.acc_bits().unwrap();
+            let w: Vec<i64> = (0..lp.d1 * lp.d2)
+                .map(|_| ring::to_signed(next() & ring::mask(lw), lw))
+                .collect();
+            // extreme values included: the most negative weight and input
+            let mut x: Vec<i64> = (0..lp.n_in())
+                .map(|_| {
+                    let v = ring::to_signed(next() & ring::mask(lx), lx);
+                    if matches!(input, InputKind::NonNeg | InputKind::Clear { nonneg: true }) {
+                        v.abs().min((1 << (lx - 1)) - 1)
+                    } else {
+                        v
+                    }
+                })
+                .collect();
+            if !matches!(input, InputKind::NonNeg | InputKind::Clear { nonneg: true }) {
+                x[0] = -(1 << (lx - 1));
+            }
+            let mut w2 = w.clone();
+            w2[0] = -(1 << (lw - 1));
+            let want = pq_linear::reference(&lp, &w2, &x);
+            let clear = matches!(input, InputKind::Clear { .. });
+            let r: Vec<u64> = x
+                .iter()
+                .map(|_| if clear { 0 } else { next() & ring::mask(lx) })
+                .collect();
+            let c: Vec<u64> = x
+                .iter()
+                .zip(&r)
+                .map(|(&v, &r)| ring::from_signed(v, lx).wrapping_sub(r) & ring::mask(lx))
+                .collect();
+            for l in [1, tight.saturating_sub(3).max(1), tight, tight + 5, 64] {
+                for opt in LinOption::ALL {
+                    let (wa, ra, cb) = (w2.clone(), r.clone(), c.clone());
+                    let out = run_parties(
+                        Transport::Mem,
+                        Profile::PrivQuant,
+                        Some(l as u64),
+                        move |p| pq_linear::run_at(p, &lp, opt, l, &wa, &ra),
+                        move |p| pq_linear::run_at(p, &lp, opt, l, &[], &cb),
+                    )
+                    .unwrap();
+                    let got: Vec<u64> = out
+                        .server
+                        .iter()
+                        .zip(&out.client)
+                        .map(|(a, b)| a.wrapping_add(*b) & ring::mask(l))
+                        .collect();
+                    let exp: Vec<u64> = want.iter().map(|&v| v as u64 & ring::mask(l)).collect();
+                    assert_eq!(got, exp, "{lp:?} {opt:?} l={l} (tightest {tight})");
+                    let cst = pq_linear::cost_at(&lp, opt, l, Profile::PrivQuant).unwrap();
+                    assert_eq!(
+                        (out.bytes_server_to_client(), out.bytes_client_to_server()),
+                        (cst.server_to_client, cst.client_to_server),
+                        "{lp:?} {opt:?} l={l} bytes"
+                    );
+                }
+            }
+            for bad in [0, 65] {
+                assert!(
+                    pq_linear::cost_at(&lp, LinOption::ExtendX, bad, Profile::PrivQuant).is_err()
+                );
+            }
+        }
+    }
+}
