@@ -273,6 +273,48 @@ fn privquant_is_supported_and_exact_steps_have_costs() {
     }
 }
 
+/// Pinned (uncalibrated) shifts on ResNet32: residual-branch accumulators wider than
+/// pq_linear's tightest width, some run tight and sign-extended, some at full width; still
+/// bit-exact on every tensor and byte-exact per layer.
+#[test]
+fn resnet32_privquant_pinned_shifts_wide_accumulators() {
+    let m = builtin::resnet32();
+    let p = lower::lower(&m, Config::PrivQuant).unwrap();
+    let (mut ext, mut wide, mut opts) = (0, 0, std::collections::BTreeSet::new());
+    for st in &p.steps {
+        if let StepOp::LinearExact { acc_bits, .. } = st.op {
+            let (o, run_bits, _) = secure::linear_exact_plan(&p, st).unwrap();
+            opts.insert(o.name());
+            if run_bits < acc_bits {
+                ext += 1;
+            } else {
+                wide += 1;
+            }
+        }
+    }
+    eprintln!("resnet32 privquant pinned: {ext} tight+sext, {wide} direct, options {opts:?}");
+    assert!(ext > 0, "no layer runs tight + sign extension");
+    let w = Weights::random_with(&p.model, 61, WeightDist::Symmetric);
+    let x = config::random_input(m.input.numel(), 8, 61);
+    let want = reference::run_reference(&p, &w, &x).unwrap();
+    let opts = RunOptions {
+        seed: Some(61),
+        keep_tensors: true,
+        ..RunOptions::default()
+    };
+    let run = secure::run_secure(&p, &w, &x, &opts).unwrap();
+    assert_eq!(run.tensors, want.values);
+    assert_eq!(run.logits, want.logits);
+    for l in &run.layers {
+        assert_eq!(
+            (l.bytes_server_to_client, l.bytes_client_to_server),
+            (l.cost.server_to_client, l.cost.client_to_server),
+            "layer {}",
+            l.name
+        );
+    }
+}
+
 #[test]
 fn minionn_privquant_bit_exact_and_cost_exact() {
     check(&builtin::minionn(), Config::PrivQuant, 23);

@@ -26,7 +26,9 @@
 //!   option ([`Objective::Bytes`]), run at the step's `acc_bits` ([`pq_linear::run_at`]: both
 //!   options are exact modulo 2^l for any l, so the output is Σ w·x in `acc_bits` bits exactly
 //!   as the reference wraps it, whether the lowering's width is above the protocol's tightest
-//!   width (a residual add follows) or below it). X's kind: the client's image in clear for
+//!   width (a residual add follows) or below it). When `acc_bits` exceeds the tightest width,
+//!   running at the tightest width and sign-extending (Π_SExt, exact since every sum fits)
+//!   is taken instead where that sends fewer bytes. X's kind: the client's image in clear for
 //!   the model input, else non-negative or signed as the range analysis proved. A conv is
 //!   pq_linear's conv layout (im2col inside) when square with padding k/2, otherwise the
 //!   matmul layout on the locally im2col'd shares; an FC is Wᵀ (dout × din) times X (din × 1).
@@ -44,7 +46,7 @@ use super::tensor;
 use crate::ot::OtPack;
 use crate::party::Party;
 use crate::proto::matmul::{self, MatmulParams, MultMode};
-use crate::proto::pq_linear::{self, InputKind, LinearParams, Objective};
+use crate::proto::pq_linear::{self, InputKind, LinOption, LinearParams, Objective};
 use crate::proto::{ProtoError, divpow2, extension, relu, tr, trunc};
 use crate::{Cost, Profile, Role};
 use pq_kernels::ring::{self, mask};
@@ -180,6 +182,49 @@ fn exact_params(p: &Program, st: &Step) -> Result<(LinearParams, u32, bool), Sec
     ))
 }
 
+/// How a `LinearExact` step runs: pq_linear's `opt` at width `run_bits`, then (when
+/// `run_bits` < the step's `acc_bits`) Π_SExt to `acc_bits`.
+#[derive(Clone, Copy, Debug)]
+struct ExactPlan {
+    opt: LinOption,
+    run_bits: u32,
+    cost: Cost,
+}
+
+/// The cheaper (bytes) of: pq_linear at the step's `acc_bits` directly, or at pq_linear's
+/// tightest width followed by a signed extension (exact: every Σ w·x provably fits the
+/// tightest width). Ties go to the direct run.
+fn exact_plan(lp: &LinearParams, acc_bits: u32, pr: Profile) -> Result<ExactPlan, SecureError> {
+    let (opt, cost) = pq_linear::plan_at(lp, Objective::Bytes, acc_bits, pr)?;
+    let mut best = ExactPlan {
+        opt,
+        run_bits: acc_bits,
+        cost,
+    };
+    let tight = lp.acc_bits()?;
+    if tight < acc_bits {
+        let (o, c) = pq_linear::plan_at(lp, Objective::Bytes, tight, pr)?;
+        let n = (lp.d1 * lp.d3) as u64;
+        let c = c.then(extension::cost(n, tight, acc_bits, false, pr));
+        if c.total() < best.cost.total() {
+            best = ExactPlan {
+                opt: o,
+                run_bits: tight,
+                cost: c,
+            };
+        }
+    }
+    Ok(best)
+}
+
+/// The plan of a `LinearExact` step: pq_linear's option, the width it runs at (below the
+/// step's `acc_bits` when a signed extension follows), and the step's cost.
+pub fn linear_exact_plan(p: &Program, st: &Step) -> Result<(LinOption, u32, Cost), SecureError> {
+    let (lp, l, _) = exact_params(p, st)?;
+    let e = exact_plan(&lp, l, profile_for(p.cfg))?;
+    Ok((e.opt, e.run_bits, e.cost))
+}
+
 /// Whether the privquant configurations may use the known-MSB variant on tensor `t`.
 fn known_nonneg(p: &Program, t: usize) -> bool {
     p.cfg.is_privquant() && p.tensors[t].nonneg
@@ -255,7 +300,7 @@ pub fn step_cost(p: &Program, st: &Step) -> Result<Cost, SecureError> {
         StepOp::LinearSci { .. } => matmul::cost(&matmul_params(p, st)?, pr),
         StepOp::LinearExact { .. } => {
             let (lp, l, _) = exact_params(p, st)?;
-            pq_linear::plan_at(&lp, Objective::Bytes, l, pr)?.1
+            exact_plan(&lp, l, pr)?.cost
         }
         StepOp::DivPow2 { bw, s } => divpow2::cost(n, bw, s, pr),
         StepOp::Trunc { bw, s } => trunc::cost(n, bw, s, known_nonneg(p, st.inputs[0]), pr),
@@ -574,7 +619,7 @@ fn exec_step(
         }
         StepOp::LinearExact { lin, .. } => {
             let (lp, l, local_cols) = exact_params(p, st)?;
-            let (opt, _) = pq_linear::plan_at(&lp, Objective::Bytes, l, pt.profile)?;
+            let plan = exact_plan(&lp, l, pt.profile)?;
             let li = &p.linear[lin];
             let wv: Vec<i64> = if !alice {
                 vec![]
@@ -601,7 +646,12 @@ fn exec_step(
             } else {
                 x.clone()
             };
-            pq_linear::run_at(pt, &lp, opt, l, &wv, &xin)?
+            let y = pq_linear::run_at(pt, &lp, plan.opt, plan.run_bits, &wv, &xin)?;
+            if plan.run_bits < l {
+                extension::s_extend(pt, &y, plan.run_bits, l, None)?
+            } else {
+                y
+            }
         }
         StepOp::DivPow2 { bw, s } => {
             expect_bits(bw)?;
