@@ -7,7 +7,7 @@ use pq_engine::nn::json;
 use pq_engine::nn::lower::{self, LowerOptions, Program, StepOp};
 use pq_engine::nn::model::Model;
 use pq_engine::nn::reference;
-use pq_engine::nn::secure::{self, RunOptions, SecureError};
+use pq_engine::nn::secure::{self, RunOptions};
 use pq_netsim::LinkSpec;
 use std::time::Instant;
 
@@ -243,25 +243,103 @@ fn simulated_latency_is_reported() {
 }
 
 #[test]
-fn privquant_linear_is_a_typed_unsupported_error() {
+fn small_resnet_privquant_bit_exact_and_cost_exact() {
+    check(&small_resnet(), Config::PrivQuant, 14);
+    check(&small_resnet(), Config::PrivQuant, 15);
+}
+
+#[test]
+fn small_resnet_privquant_w4_bit_exact_and_cost_exact() {
+    check(&small_resnet(), Config::PrivQuantW4, 16);
+}
+
+#[test]
+fn privquant_is_supported_and_exact_steps_have_costs() {
     let m = small_resnet();
     for cfg in [Config::PrivQuant, Config::PrivQuantW4] {
         let p = lower::lower(&m, cfg).unwrap();
-        let w = Weights::random(&p.model, 1);
-        let x = config::random_input(m.input.numel(), 8, 1);
-        match secure::check_supported(&p) {
-            Err(SecureError::Unsupported { op, .. }) => assert_eq!(op, "linear_exact"),
-            other => panic!("expected Unsupported, got {other:?}"),
-        }
-        let e = secure::run_secure(&p, &w, &x, &RunOptions::default()).unwrap_err();
-        assert!(e.to_string().contains("unsupported step for now"), "{e}");
-        // the supported steps still have costs
-        for st in &p.steps {
-            if !matches!(st.op, StepOp::LinearExact { .. }) {
-                secure::step_cost(&p, st).unwrap();
+        secure::check_supported(&p).unwrap();
+        let n = p
+            .steps
+            .iter()
+            .filter(|st| matches!(st.op, StepOp::LinearExact { .. }))
+            .inspect(|st| assert!(secure::step_cost(&p, st).unwrap().total() > 0))
+            .count();
+        assert_eq!(
+            n,
+            p.linear.len(),
+            "{cfg}: one exact linear step per linear layer"
+        );
+    }
+}
+
+/// Pinned (uncalibrated) shifts on ResNet32: residual-branch accumulators wider than
+/// pq_linear's tightest width, some run tight and sign-extended, some at full width; still
+/// bit-exact on every tensor and byte-exact per layer.
+#[test]
+fn resnet32_privquant_pinned_shifts_wide_accumulators() {
+    let m = builtin::resnet32();
+    let p = lower::lower(&m, Config::PrivQuant).unwrap();
+    let (mut ext, mut wide, mut opts) = (0, 0, std::collections::BTreeSet::new());
+    for st in &p.steps {
+        if let StepOp::LinearExact { acc_bits, .. } = st.op {
+            let (o, run_bits, _) = secure::linear_exact_plan(&p, st).unwrap();
+            opts.insert(o.name());
+            if run_bits < acc_bits {
+                ext += 1;
+            } else {
+                wide += 1;
             }
         }
     }
+    eprintln!("resnet32 privquant pinned: {ext} tight+sext, {wide} direct, options {opts:?}");
+    assert!(ext > 0, "no layer runs tight + sign extension");
+    let w = Weights::random_with(&p.model, 61, WeightDist::Symmetric);
+    let x = config::random_input(m.input.numel(), 8, 61);
+    let want = reference::run_reference(&p, &w, &x).unwrap();
+    let opts = RunOptions {
+        seed: Some(61),
+        keep_tensors: true,
+        ..RunOptions::default()
+    };
+    let run = secure::run_secure(&p, &w, &x, &opts).unwrap();
+    assert_eq!(run.tensors, want.values);
+    assert_eq!(run.logits, want.logits);
+    for l in &run.layers {
+        assert_eq!(
+            (l.bytes_server_to_client, l.bytes_client_to_server),
+            (l.cost.server_to_client, l.cost.client_to_server),
+            "layer {}",
+            l.name
+        );
+    }
+}
+
+#[test]
+fn minionn_privquant_bit_exact_and_cost_exact() {
+    check(&builtin::minionn(), Config::PrivQuant, 23);
+}
+
+#[test]
+fn minionn_privquant_w4_bit_exact_and_cost_exact() {
+    check(&builtin::minionn(), Config::PrivQuantW4, 24);
+}
+
+#[test]
+fn resnet32_privquant_bit_exact_and_cost_exact() {
+    check(&builtin::resnet32(), Config::PrivQuant, 33);
+}
+
+#[test]
+#[ignore = "long: ResNet32 under privquant-w4"]
+fn resnet32_privquant_w4_bit_exact_and_cost_exact() {
+    check(&builtin::resnet32(), Config::PrivQuantW4, 34);
+}
+
+#[test]
+#[ignore = "long: ResNet50 at 32×32 under privquant"]
+fn resnet50_32px_privquant_bit_exact_and_cost_exact() {
+    check(&builtin::resnet50(32), Config::PrivQuant, 53);
 }
 
 #[test]
@@ -279,7 +357,12 @@ fn e2e_rows_executed_and_modeled_agree() {
     use pq_engine::nn::secure::e2e;
     let m = small_resnet();
     let links = pq_netsim::parse_links("200mbps,13ms;1gbps,0.5ms").unwrap();
-    for cfg in [Config::Sirnn, Config::SirnnQuant] {
+    for cfg in [
+        Config::Sirnn,
+        Config::SirnnQuant,
+        Config::PrivQuant,
+        Config::PrivQuantW4,
+    ] {
         let ex = e2e::e2e_row(&m, cfg, &links, true).unwrap();
         let md = e2e::e2e_row(&m, cfg, &links, false).unwrap();
         assert_eq!((ex.len(), md.len()), (2, 2));
@@ -323,8 +406,9 @@ fn e2e_rows_executed_and_modeled_agree() {
     }
 }
 
-/// privquant's steps other than the exact accumulator, each run alone on shares of its
-/// reference inputs: bit-exact against the reference, and the step's bytes equal its cost.
+/// privquant's steps, each run alone on shares of its reference inputs (the model input
+/// shared as the client's clear value, as the exact accumulator of the first layer expects):
+/// bit-exact against the reference, and the step's bytes equal its cost.
 #[test]
 fn privquant_steps_alone_bit_exact_and_cost_exact() {
     use pq_engine::Profile;
@@ -335,14 +419,12 @@ fn privquant_steps_alone_bit_exact_and_cost_exact() {
     for (cfg, seed) in [(Config::PrivQuant, 41u64), (Config::PrivQuantW4, 42)] {
         let (p, w, x) = setup(&m, cfg, seed);
         let want = reference::run_reference(&p, &w, &x).unwrap();
-        let idx: Vec<usize> = (0..p.steps.len())
-            .filter(|&i| !matches!(p.steps[i].op, StepOp::LinearExact { .. }))
-            .collect();
+        let idx: Vec<usize> = (0..p.steps.len()).collect();
         // kinds covered
         let kinds: std::collections::BTreeSet<&str> =
             idx.iter().map(|&i| p.steps[i].op.kind()).collect();
         eprintln!("{cfg}: step kinds run alone: {kinds:?}");
-        for k in ["requant", "relu", "maxpool_tree", "add"] {
+        for k in ["linear_exact", "requant", "relu", "maxpool_tree", "add"] {
             assert!(kinds.contains(k), "{cfg}: no {k} step");
         }
         // shares of every step's inputs: server r, client v − r
@@ -361,7 +443,13 @@ fn privquant_steps_alone_bit_exact_and_cost_exact() {
                 let bits = p.tensors[t].bits;
                 let r: Vec<u64> = want.values[t]
                     .iter()
-                    .map(|_| next() & ring::mask(bits))
+                    .map(|_| {
+                        if t == p.input {
+                            0
+                        } else {
+                            next() & ring::mask(bits)
+                        }
+                    })
                     .collect();
                 let c: Vec<u64> = want.values[t]
                     .iter()
@@ -444,7 +532,12 @@ fn cost_model_covers_the_builtin_networks() {
         builtin::resnet50(32),
         builtin::resnet50(224),
     ] {
-        for cfg in [Config::Sirnn, Config::SirnnQuant] {
+        for cfg in [
+            Config::Sirnn,
+            Config::SirnnQuant,
+            Config::PrivQuant,
+            Config::PrivQuantW4,
+        ] {
             let rows = e2e::e2e_row(&m, cfg, &link, false).unwrap();
             let r = &rows[0];
             assert!(!r.executed && r.bytes_total > 0 && r.rounds > 0);
@@ -503,13 +596,15 @@ fn tcp_and_run_side() {
 }
 
 #[test]
-#[ignore = "long: executed e2e rows of ResNet32 and MiniONN with simulated latency"]
+#[ignore = "long: executed e2e rows of ResNet32 and MiniONN (sirnn-quant, privquant) with simulated latency"]
 fn e2e_executed_rows_print() {
     use pq_engine::nn::secure::e2e;
     let links = pq_netsim::parse_links("200mbps,13ms;1gbps,0.5ms").unwrap();
     for (m, cfg) in [
         (builtin::minionn(), Config::SirnnQuant),
+        (builtin::minionn(), Config::PrivQuant),
         (builtin::resnet32(), Config::SirnnQuant),
+        (builtin::resnet32(), Config::PrivQuant),
     ] {
         let t = Instant::now();
         let rows = e2e::e2e_row(&m, cfg, &links, true).unwrap();
@@ -572,4 +667,101 @@ fn e2e_emulated_row() {
     let rows = e2e::e2e_row(&m, Config::Sirnn, &[], true).unwrap();
     assert_eq!(rows.len(), 1);
     assert!(rows[0].link.is_none() && rows[0].latency_s.is_none());
+}
+
+/// `pq_linear::run_at` (what `LinearExact` runs): exact modulo 2^l for output widths below,
+/// at and above the protocol's tightest width, both options, every input kind, matmul and
+/// conv layouts; measured bytes equal `cost_at`.
+#[test]
+fn pq_linear_run_at_any_width_exact_and_cost_exact() {
+    use pq_engine::Profile;
+    use pq_engine::party::run_parties;
+    use pq_engine::proto::pq_linear::{self, InputKind, LinOption, LinearParams};
+    use pq_kernels::ring;
+    use pq_netsim::Transport;
+    let mut st = 0x1234_5678_9abc_def1u64;
+    let mut next = move || {
+        st ^= st << 13;
+        st ^= st >> 7;
+        st ^= st << 17;
+        st
+    };
+    let kinds = [
+        InputKind::NonNeg,
+        InputKind::Signed,
+        InputKind::Clear { nonneg: true },
+        InputKind::Clear { nonneg: false },
+    ];
+    for (ci, input) in kinds.into_iter().enumerate() {
+        let (lw, lx) = (3 + ci as u32, 5 + ci as u32);
+        let lps = [
+            LinearParams::matmul(3, 5, 2, lw, lx, input),
+            LinearParams::conv(4, 2, 3, 3, 2, lw, lx, input),
+        ];
+        for lp in lps {
+            let tight = lp.acc_bits().unwrap();
+            let w: Vec<i64> = (0..lp.d1 * lp.d2)
+                .map(|_| ring::to_signed(next() & ring::mask(lw), lw))
+                .collect();
+            // extreme values included: the most negative weight and input
+            let mut x: Vec<i64> = (0..lp.n_in())
+                .map(|_| {
+                    let v = ring::to_signed(next() & ring::mask(lx), lx);
+                    if matches!(input, InputKind::NonNeg | InputKind::Clear { nonneg: true }) {
+                        v.abs().min((1 << (lx - 1)) - 1)
+                    } else {
+                        v
+                    }
+                })
+                .collect();
+            if !matches!(input, InputKind::NonNeg | InputKind::Clear { nonneg: true }) {
+                x[0] = -(1 << (lx - 1));
+            }
+            let mut w2 = w.clone();
+            w2[0] = -(1 << (lw - 1));
+            let want = pq_linear::reference(&lp, &w2, &x);
+            let clear = matches!(input, InputKind::Clear { .. });
+            let r: Vec<u64> = x
+                .iter()
+                .map(|_| if clear { 0 } else { next() & ring::mask(lx) })
+                .collect();
+            let c: Vec<u64> = x
+                .iter()
+                .zip(&r)
+                .map(|(&v, &r)| ring::from_signed(v, lx).wrapping_sub(r) & ring::mask(lx))
+                .collect();
+            for l in [1, tight.saturating_sub(3).max(1), tight, tight + 5, 64] {
+                for opt in LinOption::ALL {
+                    let (wa, ra, cb) = (w2.clone(), r.clone(), c.clone());
+                    let out = run_parties(
+                        Transport::Mem,
+                        Profile::PrivQuant,
+                        Some(l as u64),
+                        move |p| pq_linear::run_at(p, &lp, opt, l, &wa, &ra),
+                        move |p| pq_linear::run_at(p, &lp, opt, l, &[], &cb),
+                    )
+                    .unwrap();
+                    let got: Vec<u64> = out
+                        .server
+                        .iter()
+                        .zip(&out.client)
+                        .map(|(a, b)| a.wrapping_add(*b) & ring::mask(l))
+                        .collect();
+                    let exp: Vec<u64> = want.iter().map(|&v| v as u64 & ring::mask(l)).collect();
+                    assert_eq!(got, exp, "{lp:?} {opt:?} l={l} (tightest {tight})");
+                    let cst = pq_linear::cost_at(&lp, opt, l, Profile::PrivQuant).unwrap();
+                    assert_eq!(
+                        (out.bytes_server_to_client(), out.bytes_client_to_server()),
+                        (cst.server_to_client, cst.client_to_server),
+                        "{lp:?} {opt:?} l={l} bytes"
+                    );
+                }
+            }
+            for bad in [0, 65] {
+                assert!(
+                    pq_linear::cost_at(&lp, LinOption::ExtendX, bad, Profile::PrivQuant).is_err()
+                );
+            }
+        }
+    }
 }

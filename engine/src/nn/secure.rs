@@ -22,8 +22,16 @@
 //! * `Reduce`, `AvgSum`, `ShortcutA`, `ShiftLeft`, `Add`: local on the shares;
 //! * `Reveal`: the server sends its shares.
 //!
-//! `LinearExact` (privquant's exact accumulator) has no protocol here yet: programs with it
-//! are refused up front with [`SecureError::Unsupported`] before any traffic.
+//! * `LinearExact` (privquant's exact accumulator): [`pq_linear`] with the planner's cheapest
+//!   option ([`Objective::Bytes`]), run at the step's `acc_bits` ([`pq_linear::run_at`]: both
+//!   options are exact modulo 2^l for any l, so the output is Σ w·x in `acc_bits` bits exactly
+//!   as the reference wraps it, whether the lowering's width is above the protocol's tightest
+//!   width (a residual add follows) or below it). When `acc_bits` exceeds the tightest width,
+//!   running at the tightest width and sign-extending (Π_SExt, exact since every sum fits)
+//!   is taken instead where that sends fewer bytes. X's kind: the client's image in clear for
+//!   the model input, else non-negative or signed as the range analysis proved. A conv is
+//!   pq_linear's conv layout (im2col inside) when square with padding k/2, otherwise the
+//!   matmul layout on the locally im2col'd shares; an FC is Wᵀ (dout × din) times X (din × 1).
 //!
 //! Every step's traffic is tagged with its layer name on the channel meter, so per-layer
 //! bytes come from the meters; [`step_cost`] / [`program_cost`] give the same figures from
@@ -38,6 +46,7 @@ use super::tensor;
 use crate::ot::OtPack;
 use crate::party::Party;
 use crate::proto::matmul::{self, MatmulParams, MultMode};
+use crate::proto::pq_linear::{self, InputKind, LinOption, LinearParams, Objective};
 use crate::proto::{ProtoError, divpow2, extension, relu, tr, trunc};
 use crate::{Cost, Profile, Role};
 use pq_kernels::ring::{self, mask};
@@ -87,14 +96,6 @@ pub fn profile_for(cfg: Config) -> Profile {
     }
 }
 
-fn unsupported<T>(p: &Program, st: &Step) -> Result<T, SecureError> {
-    Err(SecureError::Unsupported {
-        layer: st.layer.clone(),
-        op: st.op.kind(),
-        cfg: p.cfg.name(),
-    })
-}
-
 /// Whether every step of `p` maps onto a protocol of this executor.
 pub fn check_supported(p: &Program) -> Result<(), SecureError> {
     for st in &p.steps {
@@ -131,6 +132,97 @@ fn matmul_params(p: &Program, st: &Step) -> Result<MatmulParams, SecureError> {
         bwc: bw_c,
         mode,
     })
+}
+
+/// pq_linear's parameters of a `LinearExact` step, its output width, and whether X must be
+/// im2col'd locally first (a conv pq_linear's conv layout does not cover).
+fn exact_params(p: &Program, st: &Step) -> Result<(LinearParams, u32, bool), SecureError> {
+    let StepOp::LinearExact { lin, acc_bits } = st.op else {
+        return perr(st, "not an exact linear step");
+    };
+    let Some(l) = p.linear.get(lin) else {
+        return perr(st, format!("linear layer {lin} does not exist"));
+    };
+    let t = st.inputs[0];
+    let meta = &p.tensors[t];
+    if meta.shape != l.in_shape {
+        return perr(st, "input shape differs from the lowered layer");
+    }
+    let input = if t == p.input {
+        InputKind::Clear {
+            nonneg: meta.nonneg,
+        }
+    } else if meta.nonneg {
+        InputKind::NonNeg
+    } else {
+        InputKind::Signed
+    };
+    let (lw, lx) = (l.wbits, meta.bits);
+    if l.is_fc {
+        if l.d1 != 1 {
+            return perr(st, "FC with more than one row");
+        }
+        return Ok((
+            LinearParams::matmul(l.d3, l.d2, 1, lw, lx, input),
+            acc_bits,
+            false,
+        ));
+    }
+    let s = l.in_shape;
+    if s.h == s.w && l.pad == l.k / 2 {
+        let lp = LinearParams::conv(s.h, s.c, l.d1, l.k, l.stride, lw, lx, input);
+        if lp.d2 == l.d2 && lp.d3 == l.d3 {
+            return Ok((lp, acc_bits, false));
+        }
+    }
+    Ok((
+        LinearParams::matmul(l.d1, l.d2, l.d3, lw, lx, input),
+        acc_bits,
+        true,
+    ))
+}
+
+/// How a `LinearExact` step runs: pq_linear's `opt` at width `run_bits`, then (when
+/// `run_bits` < the step's `acc_bits`) Π_SExt to `acc_bits`.
+#[derive(Clone, Copy, Debug)]
+struct ExactPlan {
+    opt: LinOption,
+    run_bits: u32,
+    cost: Cost,
+}
+
+/// The cheaper (bytes) of: pq_linear at the step's `acc_bits` directly, or at pq_linear's
+/// tightest width followed by a signed extension (exact: every Σ w·x provably fits the
+/// tightest width). Ties go to the direct run.
+fn exact_plan(lp: &LinearParams, acc_bits: u32, pr: Profile) -> Result<ExactPlan, SecureError> {
+    let (opt, cost) = pq_linear::plan_at(lp, Objective::Bytes, acc_bits, pr)?;
+    let mut best = ExactPlan {
+        opt,
+        run_bits: acc_bits,
+        cost,
+    };
+    let tight = lp.acc_bits()?;
+    if tight < acc_bits {
+        let (o, c) = pq_linear::plan_at(lp, Objective::Bytes, tight, pr)?;
+        let n = (lp.d1 * lp.d3) as u64;
+        let c = c.then(extension::cost(n, tight, acc_bits, false, pr));
+        if c.total() < best.cost.total() {
+            best = ExactPlan {
+                opt: o,
+                run_bits: tight,
+                cost: c,
+            };
+        }
+    }
+    Ok(best)
+}
+
+/// The plan of a `LinearExact` step: pq_linear's option, the width it runs at (below the
+/// step's `acc_bits` when a signed extension follows), and the step's cost.
+pub fn linear_exact_plan(p: &Program, st: &Step) -> Result<(LinOption, u32, Cost), SecureError> {
+    let (lp, l, _) = exact_params(p, st)?;
+    let e = exact_plan(&lp, l, profile_for(p.cfg))?;
+    Ok((e.opt, e.run_bits, e.cost))
 }
 
 /// Whether the privquant configurations may use the known-MSB variant on tensor `t`.
@@ -206,7 +298,10 @@ pub fn step_cost(p: &Program, st: &Step) -> Result<Cost, SecureError> {
     let nin = in_shape.numel() as u64;
     Ok(match st.op {
         StepOp::LinearSci { .. } => matmul::cost(&matmul_params(p, st)?, pr),
-        StepOp::LinearExact { .. } => return unsupported(p, st),
+        StepOp::LinearExact { .. } => {
+            let (lp, l, _) = exact_params(p, st)?;
+            exact_plan(&lp, l, pr)?.cost
+        }
         StepOp::DivPow2 { bw, s } => divpow2::cost(n, bw, s, pr),
         StepOp::Trunc { bw, s } => trunc::cost(n, bw, s, known_nonneg(p, st.inputs[0]), pr),
         StepOp::Tr { bw, s } => tr::cost(n, bw, s, pr),
@@ -522,7 +617,42 @@ fn exec_step(
                 }
             }
         }
-        StepOp::LinearExact { .. } => return unsupported(p, st),
+        StepOp::LinearExact { lin, .. } => {
+            let (lp, l, local_cols) = exact_params(p, st)?;
+            let plan = exact_plan(&lp, l, pt.profile)?;
+            let li = &p.linear[lin];
+            let wv: Vec<i64> = if !alice {
+                vec![]
+            } else if li.is_fc {
+                // FC weights are [din][dout]; pq_linear's W is dout × din
+                let wl = &w.layers[li.layer];
+                let (din, dout) = (li.d2, li.d3);
+                let mut t = vec![0i64; din * dout];
+                for (i, row) in wl.chunks_exact(dout).enumerate() {
+                    for (o, &v) in row.iter().enumerate() {
+                        t[o * din + i] = v;
+                    }
+                }
+                t
+            } else {
+                w.layers[li.layer].clone()
+            };
+            let xin: Vec<u64> = if local_cols {
+                let (cols, d2, d3) = tensor::im2col(x, li.in_shape, li.k, li.stride, li.pad);
+                if d2 != li.d2 || d3 != li.d3 {
+                    return perr(st, "im2col shape differs from the lowered layer");
+                }
+                cols
+            } else {
+                x.clone()
+            };
+            let y = pq_linear::run_at(pt, &lp, plan.opt, plan.run_bits, &wv, &xin)?;
+            if plan.run_bits < l {
+                extension::s_extend(pt, &y, plan.run_bits, l, None)?
+            } else {
+                y
+            }
+        }
         StepOp::DivPow2 { bw, s } => {
             expect_bits(bw)?;
             divpow2::run(pt, x, bw, s)?

@@ -282,7 +282,27 @@ fn per_call(msgs: usize) -> u64 {
 
 /// Cost of one option.
 pub fn cost(lp: &LinearParams, opt: LinOption, pr: Profile) -> ProtoResult<Cost> {
-    let l = lp.acc_bits()?;
+    cost_at(lp, opt, lp.acc_bits()?, pr)
+}
+
+/// A caller-chosen output width `l` (1..=64): both options compute W·X exactly modulo 2^l for
+/// any l, so a consumer that needs a different width than the tightest
+/// [`LinearParams::acc_bits`] (wider for a later add, narrower when its own range proof is
+/// tighter) runs the layer at its width directly.
+fn check_l(lp: &LinearParams, l: u32) -> ProtoResult<()> {
+    lp.check_basic()?;
+    if !(1..=64).contains(&l) {
+        return Err(param(
+            "acc",
+            format!("output width {l} out of range 1..=64"),
+        ));
+    }
+    Ok(())
+}
+
+/// Cost of one option with the output in `l` bits (see [`run_at`]).
+pub fn cost_at(lp: &LinearParams, opt: LinOption, l: u32, pr: Profile) -> ProtoResult<Cost> {
+    check_l(lp, l)?;
     let (d1, d2, d3) = (lp.d1 as u64, lp.d2 as u64, lp.d3 as u64);
     let n_in = lp.n_in() as u64;
     let mut c = Cost::ZERO;
@@ -320,16 +340,31 @@ pub fn cost(lp: &LinearParams, opt: LinOption, pr: Profile) -> ProtoResult<Cost>
 
 /// Every option with its cost.
 pub fn options(lp: &LinearParams, pr: Profile) -> ProtoResult<Vec<(LinOption, Cost)>> {
+    options_at(lp, lp.acc_bits()?, pr)
+}
+
+/// Every option with its cost, output in `l` bits.
+pub fn options_at(lp: &LinearParams, l: u32, pr: Profile) -> ProtoResult<Vec<(LinOption, Cost)>> {
     LinOption::ALL
         .iter()
-        .map(|&o| Ok((o, cost(lp, o, pr)?)))
+        .map(|&o| Ok((o, cost_at(lp, o, l, pr)?)))
         .collect()
 }
 
 /// The planner: the option of minimum `obj` score (ties: the first in [`LinOption::ALL`]).
 pub fn plan(lp: &LinearParams, obj: Objective, pr: Profile) -> ProtoResult<(LinOption, Cost)> {
+    plan_at(lp, obj, lp.acc_bits()?, pr)
+}
+
+/// The planner for output width `l` (see [`run_at`]).
+pub fn plan_at(
+    lp: &LinearParams,
+    obj: Objective,
+    l: u32,
+    pr: Profile,
+) -> ProtoResult<(LinOption, Cost)> {
     let mut best: Option<(LinOption, Cost)> = None;
-    for (o, c) in options(lp, pr)? {
+    for (o, c) in options_at(lp, l, pr)? {
         if best.is_none_or(|(_, b)| obj.score(&c) < obj.score(&b)) {
             best = Some((o, c));
         }
@@ -365,7 +400,21 @@ pub fn run(
     w: &[i64],
     x: &[u64],
 ) -> ProtoResult<Vec<u64>> {
-    let l = lp.acc_bits()?;
+    run_at(p, lp, opt, lp.acc_bits()?, w, x)
+}
+
+/// [`run`] with the output in a caller-chosen width `l` (1..=64): shares of W·X mod 2^l,
+/// exact for every l (ExtendX extends X to l bits when l > lx; DecompX corrects the wrap
+/// when l > lx; below lx both work modulo 2^l).
+pub fn run_at(
+    p: &mut Party,
+    lp: &LinearParams,
+    opt: LinOption,
+    l: u32,
+    w: &[i64],
+    x: &[u64],
+) -> ProtoResult<Vec<u64>> {
+    check_l(lp, l)?;
     let alice = p.is_alice();
     let server_clear = alice && lp.input.clear();
     if x.len() != lp.n_in() && !server_clear {
