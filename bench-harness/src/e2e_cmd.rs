@@ -83,6 +83,113 @@ pub fn load_model(name: &str, tokens: usize) -> anyhow::Result<Model> {
     builtin::by_name(name, tokens).or_else(|e| usage(format!("--models: {e}")))
 }
 
+/// The (model name, model, configuration) pairs an e2e invocation names.
+pub fn pairs(a: &E2eArgs) -> anyhow::Result<Vec<(String, Model, Config)>> {
+    let mut v = vec![];
+    for m in a.models.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let model = load_model(m, a.tokens)?;
+        for c in a
+            .protocols
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            v.push((m.to_string(), model.clone(), parse_cfg(c)?));
+        }
+    }
+    if v.is_empty() {
+        return usage("--models and --protocols must each name at least one entry");
+    }
+    Ok(v)
+}
+
+/// One party of `e2e` in its own process, over `ch` (already handshaken): every (model,
+/// configuration) in turn, with the links simulated in virtual time. The server holds the
+/// seeded weights, the client the seeded input. To report correctness, the client also
+/// rebuilds the seeded benchmark weights and runs the plaintext reference (possible only
+/// because the benchmark weights are seeded; a deployment has no such check).
+pub fn run_remote(
+    role: pq_netsim::channel::Role,
+    ch: pq_netsim::TcpChannel,
+    a: &E2eArgs,
+) -> anyhow::Result<()> {
+    use pq_engine::nn::secure::run_side;
+    use pq_netsim::channel::Role;
+    use pq_netsim::vtime::VirtualChannel;
+    let links: Vec<LinkSpec> = parse_links(&a.net).or_else(|e| usage(format!("--net: {e}")))?;
+    let mut ch = Some(ch);
+    for (mname, model, cfg) in pairs(a)? {
+        // A fresh virtual clock per run, so each latency starts at zero.
+        let Some(inner) = ch.take() else {
+            anyhow::bail!("channel lost")
+        };
+        let mut vch = VirtualChannel::new(inner, &links);
+        let prog = lower::lower(&model, cfg)
+            .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
+        let w = Weights::random(&prog.model, a.seed);
+        let x = config::random_input(model.input.numel(), cfg.input_bits(), a.seed);
+        let t = std::time::Instant::now();
+        let rep = match role {
+            Role::Server => run_side(&mut vch, role, &prog, Some(&w), None, None),
+            Role::Client => run_side(&mut vch, role, &prog, None, Some(&x), None),
+        }
+        .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
+        let wall = t.elapsed().as_secs_f64();
+        let lat = vch
+            .finish_with_peer()
+            .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
+        ch = Some(vch.into_inner());
+        let cost = program_cost(&prog).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let correct = match (&role, &rep.res.logits) {
+            (Role::Client, Some(l)) => {
+                let want =
+                    reference::run_reference(&prog, &w, &x).map_err(|e| anyhow::anyhow!("{e}"))?;
+                Some(*l == want.logits)
+            }
+            _ => None,
+        };
+        let own_expected = cost.sent_by(role);
+        eprintln!(
+            "[{}] {mname} / {}: sent {} B (cost model {} B, equal: {}), total {:.3} GB, compute {:.1} s, wall {:.1} s, latency {}{}",
+            role.name(),
+            cfg.name(),
+            rep.sent,
+            own_expected,
+            rep.sent == own_expected,
+            cost.total() as f64 / 1e9,
+            rep.cpu_s,
+            wall,
+            lat.iter()
+                .map(|l| format!("{:.1} s at {}", l.latency_s, l.link))
+                .collect::<Vec<_>>()
+                .join(", "),
+            correct
+                .map(|c| format!(", correct: {c}"))
+                .unwrap_or_default(),
+        );
+        if a.json {
+            print_json_line(&json!({
+                "op": "e2e", "party": role.name(), "model": model.name, "protocol": cfg.name(),
+                "bytes_sent": rep.sent, "bytes_total": cost.total(), "rounds": cost.rounds,
+                "cost_matches": rep.sent == own_expected, "setup_bytes": rep.setup,
+                "compute_s": rep.cpu_s, "wall_s": wall, "correct": correct, "transport": "tcp-2proc",
+                "latency": lat.iter().map(|l| json!({"link": l.link.to_string(), "latency_s": l.latency_s, "latency_kind": "simulated"})).collect::<Vec<_>>(),
+            }));
+        }
+        anyhow::ensure!(
+            rep.sent == own_expected,
+            "{mname} / {}: measured bytes differ from the cost model",
+            cfg.name()
+        );
+        anyhow::ensure!(
+            correct != Some(false),
+            "{mname} / {}: the secure run differs from the plaintext reference",
+            cfg.name()
+        );
+    }
+    Ok(())
+}
+
 fn parse_cfg(s: &str) -> anyhow::Result<Config> {
     s.parse::<Config>()
         .or_else(|e| usage(format!("--protocols: {e}")))
@@ -318,7 +425,16 @@ fn write_svg(a: &E2eArgs, rows: &[(String, E2eRow)]) -> anyhow::Result<()> {
             .iter()
             .flat_map(|(_, v)| v.iter().map(|x| x.1))
             .fold(1.0f64, f64::max);
-        let path = format!("{}/e2e-layers-{}.svg", a.out, m.replace(['/', '.'], "_"));
+        let file_name = rows
+            .iter()
+            .find(|(mm, _)| mm == m)
+            .map(|(_, r)| r.model.clone())
+            .unwrap_or_else(|| m.to_string());
+        let path = format!(
+            "{}/e2e-layers-{}.svg",
+            a.out,
+            file_name.replace(['/', '.', ' '], "_")
+        );
         let root = SVGBackend::new(&path, (1200, 500)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow::anyhow!("svg: {e}"))?;
         let mut chart = ChartBuilder::on(&root)

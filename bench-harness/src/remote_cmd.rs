@@ -20,6 +20,8 @@ use std::time::Duration;
 pub enum RemoteCmd {
     /// An OT throughput benchmark (`cot`, `got`, `kkot`, `bcot`) as one party.
     Micro(MicroArgs),
+    /// Networks end to end as one party (the default subcommand).
+    E2e(crate::e2e_cmd::E2eArgs),
 }
 
 #[derive(Args, Debug)]
@@ -28,7 +30,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub listen: String,
     #[command(subcommand)]
-    pub cmd: RemoteCmd,
+    pub cmd: Option<RemoteCmd>,
 }
 
 #[derive(Args, Debug)]
@@ -36,17 +38,41 @@ pub struct ConnectArgs {
     /// The server's address.
     pub addr: String,
     #[command(subcommand)]
-    pub cmd: RemoteCmd,
+    pub cmd: Option<RemoteCmd>,
+}
+
+fn or_default(c: Option<RemoteCmd>) -> RemoteCmd {
+    c.unwrap_or_else(|| RemoteCmd::E2e(crate::e2e_cmd::E2eArgs::default()))
 }
 
 /// Hash of the public run configuration: the subcommand and its flags (output-only flags
 /// excluded).
-fn config_hash(cmd: &RemoteCmd) -> [u8; 32] {
-    let RemoteCmd::Micro(m) = cmd;
-    let mut m = m.clone();
-    m.json = false;
-    m.transport = String::new();
-    *blake3::hash(format!("pq-rs remote micro {m:?}").as_bytes()).as_bytes()
+fn config_hash(cmd: &RemoteCmd) -> anyhow::Result<[u8; 32]> {
+    match cmd {
+        RemoteCmd::Micro(m) => {
+            let mut m = m.clone();
+            m.json = false;
+            m.transport = String::new();
+            Ok(*blake3::hash(format!("pq-rs remote micro {m:?}").as_bytes()).as_bytes())
+        }
+        RemoteCmd::E2e(a) => {
+            // The public parts only: per (model, configuration) the architecture, widths,
+            // scales and protocol version (config::public_hash, never the weights), plus the
+            // run's public flags.
+            let mut h = blake3::Hasher::new();
+            h.update(
+                format!(
+                    "pq-rs remote e2e net={} seed={} tokens={}",
+                    a.net, a.seed, a.tokens
+                )
+                .as_bytes(),
+            );
+            for (_, m, cfg) in crate::e2e_cmd::pairs(a)? {
+                h.update(&pq_engine::nn::config::public_hash(&m, cfg));
+            }
+            Ok(*h.finalize().as_bytes())
+        }
+    }
 }
 
 fn encode(s: &SideRun) -> Vec<u8> {
@@ -80,9 +106,12 @@ fn decode(b: &[u8]) -> anyhow::Result<SideRun> {
 }
 
 fn run_party(role: Role, mut ch: TcpChannel, cmd: &RemoteCmd) -> anyhow::Result<()> {
-    ch.handshake(&Hello::new(role, config_hash(cmd)))
+    ch.handshake(&Hello::new(role, config_hash(cmd)?))
         .context("handshake")?;
-    let RemoteCmd::Micro(m) = cmd;
+    let m = match cmd {
+        RemoteCmd::Micro(m) => m,
+        RemoteCmd::E2e(a) => return crate::e2e_cmd::run_remote(role, ch, a),
+    };
     let (op, opts) = ot_op_of(m)?;
     let mine = run_side(op, role == Role::Server, m.n, opts, &mut ch)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -131,7 +160,10 @@ fn run_party(role: Role, mut ch: TcpChannel, cmd: &RemoteCmd) -> anyhow::Result<
 }
 
 fn check_supported(cmd: &RemoteCmd) -> anyhow::Result<()> {
-    let RemoteCmd::Micro(m) = cmd;
+    let m = match cmd {
+        RemoteCmd::Micro(m) => m,
+        RemoteCmd::E2e(a) => return crate::e2e_cmd::pairs(a).map(|_| ()),
+    };
     if !matches!(m.op.as_str(), "cot" | "got" | "kkot" | "bcot") {
         return usage(format!(
             "serve/connect run `micro cot|got|kkot|bcot`; got `micro {}`",
@@ -142,21 +174,23 @@ fn check_supported(cmd: &RemoteCmd) -> anyhow::Result<()> {
 }
 
 pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
-    check_supported(&a.cmd)?;
+    let cmd = or_default(a.cmd);
+    check_supported(&cmd)?;
     let l = TcpListener::bind(&a.listen)
         .with_context(|| format!("--listen {}: cannot bind", a.listen))?;
     eprintln!("server: listening on {}", l.local_addr()?);
     let ch = TcpChannel::accept(&l, TcpOptions::default()).context("accept")?;
-    run_party(Role::Server, ch, &a.cmd)
+    run_party(Role::Server, ch, &cmd)
 }
 
 pub fn connect(a: ConnectArgs) -> anyhow::Result<()> {
-    check_supported(&a.cmd)?;
+    let cmd = or_default(a.cmd);
+    check_supported(&cmd)?;
     let ch = TcpChannel::connect(
         a.addr.as_str(),
         TcpOptions::default(),
         Duration::from_secs(30),
     )
     .with_context(|| format!("cannot connect to {}", a.addr))?;
-    run_party(Role::Client, ch, &a.cmd)
+    run_party(Role::Client, ch, &cmd)
 }

@@ -1,0 +1,198 @@
+//! The CLI contract: exit status 2 on bad input, `--json` last lines, and the two-process
+//! `serve` / `connect` runs (with a handshake that refuses mismatched configurations).
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bench-harness"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("spawn bench-harness")
+}
+
+fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let a = l.local_addr().expect("addr");
+    drop(l);
+    a.to_string()
+}
+
+fn last_json(o: &Output) -> serde_json::Value {
+    let s = String::from_utf8_lossy(&o.stdout);
+    let line = s.lines().last().unwrap_or("");
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("last stdout line is not JSON ({e}): {line}"))
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    for args in [
+        vec!["micro", "mill", "--l", "0"],
+        vec!["micro", "tr", "--bw", "16", "--s", "16"],
+        vec!["micro", "nosuchop"],
+        vec!["micro", "relu", "--l", "65"],
+        vec!["micro", "relu", "--l", "8", "--profile", "foo"],
+        vec!["micro", "cot", "--transport", "udp"],
+        vec![
+            "conv", "--hw", "8", "--cin", "4", "--cout", "4", "--k", "3", "--wbits", "0",
+            "--abits", "4",
+        ],
+        vec!["e2e", "--net", "200mbps"],
+        vec!["e2e", "--models", "vgg"],
+        vec!["e2e", "--protocols", "sirnn2"],
+        vec!["--net", "fast,slow"],
+        vec!["netsim", "vt-check", "--net", "10xbps,1ms"],
+        vec!["kernels", "--reps", "0"],
+        vec!["micro", "--bogus-flag"],
+    ] {
+        let o = run(&args);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !err.trim().is_empty() && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn micro_json_last_line() {
+    let o = run(&["micro", "relu", "--l", "16", "--n", "1000", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = last_json(&o);
+    assert_eq!(v["op"], "relu");
+    assert_eq!(v["correct"], true);
+    assert_eq!(v["cost_matches"], true);
+    assert!(v["bytes_total"].as_u64().unwrap_or(0) > 0);
+}
+
+fn two_process(server: &[&str], client: &[&str]) -> (Output, Output) {
+    let addr = free_addr();
+    let mut s_args = vec!["serve", "--listen", addr.as_str()];
+    s_args.extend_from_slice(server);
+    let srv = bin()
+        .args(&s_args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn server");
+    std::thread::sleep(Duration::from_millis(200));
+    let mut c_args = vec!["connect", addr.as_str()];
+    c_args.extend_from_slice(client);
+    let c = run(&c_args);
+    let s = srv.wait_with_output().expect("server output");
+    (s, c)
+}
+
+#[test]
+fn two_process_micro_cot() {
+    let args = ["micro", "cot", "--l", "32", "--n", "5000", "--json"];
+    let (s, c) = two_process(&args, &args);
+    assert!(
+        s.status.success(),
+        "server: {}",
+        String::from_utf8_lossy(&s.stderr)
+    );
+    assert!(
+        c.status.success(),
+        "client: {}",
+        String::from_utf8_lossy(&c.stderr)
+    );
+    let (vs, vc) = (last_json(&s), last_json(&c));
+    assert_eq!(vs["correct"], true);
+    assert_eq!(vs["bytes_total"], vc["bytes_total"]);
+}
+
+const TINY: &str = r#"{ "name": "tiny", "input": [3, 8, 8], "layers": [
+    { "name": "c1", "op": "conv", "cout": 8, "k": 3 },
+    { "name": "r1", "op": "relu" },
+    { "name": "p1", "op": "avgpool", "k": 2 },
+    { "name": "c2", "op": "conv", "cout": 8, "k": 3 },
+    { "name": "r2", "op": "relu" },
+    { "name": "fc", "op": "fc", "dout": 10 } ] }"#;
+
+#[test]
+fn two_process_e2e_and_mismatch() {
+    let dir = std::env::temp_dir().join(format!("pq-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let model = dir.join("tiny.json");
+    std::fs::write(&model, TINY).expect("write model");
+    let m = model.to_string_lossy().to_string();
+    let args = [
+        "e2e",
+        "--models",
+        m.as_str(),
+        "--protocols",
+        "privquant,sirnn-quant",
+        "--json",
+    ];
+    let (s, c) = two_process(&args, &args);
+    assert!(
+        s.status.success(),
+        "server: {}",
+        String::from_utf8_lossy(&s.stderr)
+    );
+    assert!(
+        c.status.success(),
+        "client: {}",
+        String::from_utf8_lossy(&c.stderr)
+    );
+    let vc = last_json(&c);
+    assert_eq!(vc["correct"], true);
+    assert_eq!(vc["cost_matches"], true);
+
+    // A client that runs another configuration is refused by the handshake.
+    let other = [
+        "e2e",
+        "--models",
+        m.as_str(),
+        "--protocols",
+        "privquant-w4,sirnn-quant",
+    ];
+    let (s, c) = two_process(&args, &other);
+    assert!(!s.status.success() && !c.status.success());
+    let err = String::from_utf8_lossy(&c.stderr);
+    assert!(err.contains("handshake refused"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn e2e_in_process_writes_results() {
+    let dir = std::env::temp_dir().join(format!("pq-cli-e2e-{}", std::process::id()));
+    let model = dir.join("tiny.json");
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    std::fs::write(&model, TINY).expect("write model");
+    let out = dir.join("out");
+    let o = run(&[
+        "e2e",
+        "--models",
+        &model.to_string_lossy(),
+        "--protocols",
+        "sirnn,sirnn-quant,privquant",
+        "--net",
+        "200mbps,13ms;1gbps,0.5ms",
+        "--out",
+        &out.to_string_lossy(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = last_json(&o);
+    assert_eq!(v["executed"], true);
+    assert_eq!(v["correct"], true);
+    for f in [
+        "e2e-200mbps_13ms.json",
+        "e2e-200mbps_13ms.md",
+        "e2e-1gbps_0_5ms.md",
+        "e2e-layers-tiny.svg",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
