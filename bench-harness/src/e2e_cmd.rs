@@ -256,15 +256,37 @@ pub fn run(a: E2eArgs) -> anyhow::Result<()> {
                 if execute { "executing" } else { "modeling" },
                 modeled.total() as f64 / 1e9
             );
+            // A per-layer progress bar on a terminal (indicatif hides it otherwise).
+            let bar = indicatif::ProgressBar::new(prog.steps.len() as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} steps {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(format!("{mname}/{}", cfg.name()));
+            let b2 = bar.clone();
+            let progress = execute.then(|| {
+                pq_engine::nn::secure::Progress(std::sync::Arc::new(
+                    move |layer: &str, done: usize, _total: usize| {
+                        b2.set_position(done as u64);
+                        b2.set_message(layer.to_string());
+                    },
+                ))
+            });
             let o = E2eOptions {
                 execute,
                 emulate: a.emulate,
                 transport,
                 seed: a.seed,
                 breakdown: a.breakdown,
+                progress,
             };
             let rs = e2e_rows(model, cfg, &links, &o)
-                .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
+                .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()));
+            bar.finish_and_clear();
+            let rs = rs?;
             for r in rs {
                 eprintln!(
                     "  {} at {}: {:.3} GB ({:.3} s->c, {:.3} c->s), online {:.3} GB, {} rounds, compute {}, latency {} ({}), executed {}, correct {}",
@@ -287,8 +309,12 @@ pub fn run(a: E2eArgs) -> anyhow::Result<()> {
                         .map(|c| c.to_string())
                         .unwrap_or_else(|| "-".into()),
                 );
+                let mut v = serde_json::to_value(&r)?;
+                if a.breakdown {
+                    add_percentiles(&r, &mut v);
+                }
                 if a.json {
-                    print_json_line(&serde_json::to_value(&r)?);
+                    print_json_line(&v);
                 }
                 if r.correct == Some(false) {
                     anyhow::bail!(
@@ -301,6 +327,62 @@ pub fn run(a: E2eArgs) -> anyhow::Result<()> {
         }
     }
     write_results(&a, &links, &rows)
+}
+
+/// Per protocol type: bytes, compute and hdrhistogram percentiles of per-step latency
+/// (printed, and added to the row's `breakdown` entries as `latency_ms_p50/p90/p99/max`).
+fn add_percentiles(r: &E2eRow, v: &mut serde_json::Value) {
+    let Some(kinds) = &r.breakdown else { return };
+    eprintln!(
+        "    {:<16} {:>6} {:>14} {:>10} {:>9} {:>9} {:>9} {:>9}",
+        "protocol", "steps", "bytes", "compute s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+    );
+    for (i, k) in kinds.iter().enumerate() {
+        let mut h = match hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3) {
+            Ok(h) => h,
+            Err(_) => continue,
+        };
+        for &t in &k.step_wall_s {
+            h.saturating_record((t * 1e6).max(1.0) as u64);
+        }
+        let q = |x: f64| {
+            if h.is_empty() {
+                None
+            } else {
+                Some(h.value_at_quantile(x) as f64 / 1e3)
+            }
+        };
+        let (p50, p90, p99, max) = (
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            (!h.is_empty()).then(|| h.max() as f64 / 1e3),
+        );
+        let f = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into());
+        eprintln!(
+            "    {:<16} {:>6} {:>14} {:>10} {:>9} {:>9} {:>9} {:>9}",
+            k.kind,
+            k.steps,
+            k.bytes_total,
+            k.compute_s
+                .map(|c| format!("{c:.2}"))
+                .unwrap_or_else(|| "-".into()),
+            f(p50),
+            f(p90),
+            f(p99),
+            f(max)
+        );
+        if let Some(e) = v
+            .get_mut("breakdown")
+            .and_then(|b| b.get_mut(i))
+            .and_then(|e| e.as_object_mut())
+        {
+            e.insert("latency_ms_p50".into(), json!(p50));
+            e.insert("latency_ms_p90".into(), json!(p90));
+            e.insert("latency_ms_p99".into(), json!(p99));
+            e.insert("latency_ms_max".into(), json!(max));
+        }
+    }
 }
 
 fn link_file(l: &LinkSpec) -> String {

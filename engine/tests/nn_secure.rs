@@ -171,31 +171,26 @@ fn minionn_sirnn_quant_bit_exact_and_cost_exact() {
 }
 
 #[test]
-#[ignore = "long: MiniONN under sirnn (several GB in memory)"]
 fn minionn_sirnn_bit_exact_and_cost_exact() {
     check(&builtin::minionn(), Config::Sirnn, 22);
 }
 
 #[test]
-#[ignore = "long: ResNet32 under sirnn-quant"]
 fn resnet32_sirnn_quant_bit_exact_and_cost_exact() {
     check(&builtin::resnet32(), Config::SirnnQuant, 31);
 }
 
 #[test]
-#[ignore = "long: ResNet32 under sirnn"]
 fn resnet32_sirnn_bit_exact_and_cost_exact() {
     check(&builtin::resnet32(), Config::Sirnn, 32);
 }
 
 #[test]
-#[ignore = "long: ResNet50 at 32×32 under sirnn-quant"]
 fn resnet50_32px_sirnn_quant_bit_exact_and_cost_exact() {
     check(&builtin::resnet50(32), Config::SirnnQuant, 51);
 }
 
 #[test]
-#[ignore = "long: ResNet50 at 32×32 under sirnn"]
 fn resnet50_32px_sirnn_bit_exact_and_cost_exact() {
     check(&builtin::resnet50(32), Config::Sirnn, 52);
 }
@@ -337,7 +332,6 @@ fn resnet32_privquant_w4_bit_exact_and_cost_exact() {
 }
 
 #[test]
-#[ignore = "long: ResNet50 at 32×32 under privquant"]
 fn resnet50_32px_privquant_bit_exact_and_cost_exact() {
     check(&builtin::resnet50(32), Config::PrivQuant, 53);
 }

@@ -450,6 +450,18 @@ pub fn run_party(
     input: Option<&[i64]>,
     keep: bool,
 ) -> Result<PartyResult, SecureError> {
+    run_party_with(pt, prog, weights, input, keep, None)
+}
+
+/// [`run_party`] with a per-step progress callback.
+pub fn run_party_with(
+    pt: &mut Party,
+    prog: &Program,
+    weights: Option<&Weights>,
+    input: Option<&[i64]>,
+    keep: bool,
+    progress: Option<&Progress>,
+) -> Result<PartyResult, SecureError> {
     check_supported(prog)?;
     let alice = pt.is_alice();
     let in_meta = &prog.tensors[prog.input];
@@ -521,6 +533,9 @@ pub fn run_party(
         out.step_s.push(t0.elapsed().as_secs_f64());
         out.step_cpu_s
             .push(thread_cpu_ns().saturating_sub(c0) as f64 * 1e-9);
+        if let Some(p) = progress {
+            (p.0)(&st.layer, i + 1, prog.steps.len());
+        }
     }
     pt.ch.flush()?;
     if keep {
@@ -898,6 +913,17 @@ fn maxpool_tree(
         .collect())
 }
 
+/// A per-step progress callback: `(layer name, steps done, steps total)`, called by the
+/// server's thread after each step.
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<dyn Fn(&str, usize, usize) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
 /// How to run both parties.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -910,6 +936,8 @@ pub struct RunOptions {
     pub keep_tensors: bool,
     /// Pin the two parties to two cores.
     pub pin: bool,
+    /// Called after every step (server side).
+    pub progress: Option<Progress>,
 }
 
 impl Default for RunOptions {
@@ -920,6 +948,7 @@ impl Default for RunOptions {
             seed: None,
             keep_tensors: false,
             pin: false,
+            progress: None,
         }
     }
 }
@@ -956,6 +985,8 @@ pub struct KindRun {
     pub bytes_total: u64,
     /// CPU seconds of the slower party in steps of this kind.
     pub compute_s: f64,
+    /// Wall seconds of each step of this kind (the slower party), for latency percentiles.
+    pub step_wall_s: Vec<f64>,
     /// The cost model's figure (steps in sequence).
     pub cost: Cost,
 }
@@ -1053,7 +1084,8 @@ fn one_side(
     let t = Instant::now();
     let c0 = thread_cpu_ns();
     let mut pt = Party::new(role, ch, &mut ot, own, profile_for(prog.cfg));
-    let res = run_party(&mut pt, prog, weights, input, opts.keep_tensors)?;
+    let progress = if role == Role::Server { opts.progress.as_ref() } else { None };
+    let res = run_party_with(&mut pt, prog, weights, input, opts.keep_tensors, progress)?;
     let proto_s = t.elapsed().as_secs_f64();
     let cpu_s = thread_cpu_ns().saturating_sub(c0) as f64 * 1e-9;
     let sent = ch.meter().total().since(&before).bytes_sent;
@@ -1158,6 +1190,17 @@ pub fn run_secure(
             bytes_client_to_server: cc.bytes_sent,
             bytes_total: sc.bytes_sent + cc.bytes_sent,
             compute_s: secs(&s.res.step_cpu_s).max(secs(&c.res.step_cpu_s)),
+            step_wall_s: prog
+                .steps
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.op.kind() == k)
+                .map(|(i, _)| {
+                    let a = s.res.step_s.get(i).copied().unwrap_or(0.0);
+                    let b = c.res.step_s.get(i).copied().unwrap_or(0.0);
+                    a.max(b)
+                })
+                .collect(),
             cost: prog
                 .steps
                 .iter()

@@ -70,6 +70,10 @@ pub struct E2eKind {
     pub rounds: u64,
     /// CPU seconds of the slower party (null when modeled).
     pub compute_s: Option<f64>,
+    /// Wall seconds of every step of this kind (slower party; empty when modeled). The harness
+    /// turns these into latency percentiles.
+    #[serde(skip)]
+    pub step_wall_s: Vec<f64>,
 }
 
 /// How to produce e2e rows.
@@ -84,6 +88,8 @@ pub struct E2eOptions {
     pub seed: u64,
     /// Add the per-step-kind profile.
     pub breakdown: bool,
+    /// Per-step progress of executed runs.
+    pub progress: Option<super::Progress>,
 }
 
 impl Default for E2eOptions {
@@ -94,6 +100,7 @@ impl Default for E2eOptions {
             transport: Transport::Mem,
             seed: 1,
             breakdown: false,
+            progress: None,
         }
     }
 }
@@ -149,6 +156,7 @@ pub fn e2e_rows(
                 bytes_client_to_server: c.client_to_server,
                 rounds: c.rounds,
                 compute_s: None,
+                step_wall_s: vec![],
             });
         }
         Some(v)
@@ -230,6 +238,7 @@ pub fn e2e_rows(
         let ro = RunOptions {
             transport: o.transport,
             links: lo,
+            progress: o.progress.clone(),
             ..RunOptions::default()
         };
         let run = run_secure(&p, &w, &x, &ro)?;
@@ -281,6 +290,7 @@ pub fn e2e_rows(
                             bytes_client_to_server: k.bytes_client_to_server,
                             rounds: k.cost.rounds,
                             compute_s: Some(k.compute_s),
+                            step_wall_s: k.step_wall_s.clone(),
                         })
                         .collect(),
                 );
