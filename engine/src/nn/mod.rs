@@ -10,5 +10,5 @@ pub use model::{Layer, Model, ModelError, Op, Shape, TensorId};
 pub mod config;
 pub mod lower;
 pub mod reference;
-pub mod signs;
 pub mod secure;
+pub mod signs;

@@ -916,7 +916,10 @@ fn maxpool_tree(
 /// A per-step progress callback: `(layer name, steps done, steps total)`, called by the
 /// server's thread after each step.
 #[derive(Clone)]
-pub struct Progress(pub std::sync::Arc<dyn Fn(&str, usize, usize) + Send + Sync>);
+pub struct Progress(pub ProgressFn);
+
+/// The callback type of [`Progress`].
+pub type ProgressFn = std::sync::Arc<dyn Fn(&str, usize, usize) + Send + Sync>;
 
 impl std::fmt::Debug for Progress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -1084,7 +1087,11 @@ fn one_side(
     let t = Instant::now();
     let c0 = thread_cpu_ns();
     let mut pt = Party::new(role, ch, &mut ot, own, profile_for(prog.cfg));
-    let progress = if role == Role::Server { opts.progress.as_ref() } else { None };
+    let progress = if role == Role::Server {
+        opts.progress.as_ref()
+    } else {
+        None
+    };
     let res = run_party_with(&mut pt, prog, weights, input, opts.keep_tensors, progress)?;
     let proto_s = t.elapsed().as_secs_f64();
     let cpu_s = thread_cpu_ns().saturating_sub(c0) as f64 * 1e-9;
