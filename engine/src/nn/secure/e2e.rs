@@ -239,6 +239,8 @@ pub fn e2e_rows(
             transport: o.transport,
             links: lo,
             progress: o.progress.clone(),
+            // both parties on their own pinned core (interfaces: pinned threads by default)
+            pin: true,
             ..RunOptions::default()
         };
         let run = run_secure(&p, &w, &x, &ro)?;
