@@ -15,7 +15,20 @@ mod util;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// Keep large freed buffers in the heap instead of returning them to the OS: protocols
+/// allocate and free multi-megabyte message buffers per call, and glibc's default (mmap above
+/// a dynamic threshold, trim on free) turns every call into fresh page faults.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator parameters; called before any threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+    }
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
