@@ -31,6 +31,8 @@ pub enum Cmd {
     Conv(crate::micro_cmd::ConvArgs),
     /// The paper's single-convolution table and the residual table, both profiles.
     ConvTable(crate::table_cmd::ConvTableArgs),
+    /// Communication-aware mixed precision: per-layer weight widths under a budget.
+    Plan(crate::plan_cmd::PlanArgs),
     /// The server party of a two-process run (listens).
     Serve(crate::remote_cmd::ServeArgs),
     /// The client party of a two-process run (connects).
@@ -44,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Cmd::Kernels(a)) => crate::kernels_cmd::run(a),
         Some(Cmd::Netsim(a)) => crate::netsim_cmd::run(a),
         Some(Cmd::ConvTable(a)) => crate::table_cmd::run(a),
+        Some(Cmd::Plan(a)) => crate::plan_cmd::run(a),
         Some(Cmd::Serve(a)) => crate::remote_cmd::serve(a),
         Some(Cmd::Connect(a)) => crate::remote_cmd::connect(a),
         Some(Cmd::Micro(a)) => crate::micro_cmd::run_micro_cmd(a),

@@ -196,3 +196,62 @@ fn e2e_in_process_writes_results() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn planned_resnet32_runs_through_e2e_with_predicted_bytes() {
+    let dir = std::env::temp_dir().join(format!("pq-cli-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let plan = dir.join("plan-resnet32.json");
+    let o = run(&[
+        "plan",
+        "--model",
+        "resnet32",
+        "--budget",
+        "0.45GB",
+        "--out",
+        &plan.to_string_lossy(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p = last_json(&o);
+    let predicted = p["predicted_bytes"].as_u64().expect("predicted_bytes");
+    assert!(predicted <= 450_000_000);
+    let o = run(&[
+        "e2e",
+        "--models",
+        &plan.to_string_lossy(),
+        "--protocols",
+        "privquant",
+        "--out",
+        &dir.join("out").to_string_lossy(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = last_json(&o);
+    assert_eq!(v["executed"], true);
+    assert_eq!(v["correct"], true);
+    assert_eq!(v["bytes_total"].as_u64(), Some(predicted));
+    // bad inputs
+    for args in [
+        vec!["plan", "--model", "resnet32", "--budget", "450"],
+        vec!["plan", "--model", "resnet32", "--budget", "0.01GB"],
+        vec!["plan", "--model", "resnet32"],
+        vec![
+            "plan",
+            "--model",
+            "resnet32",
+            "--budget",
+            "1GB",
+            "--weights",
+            "/nonexistent.safetensors",
+        ],
+    ] {
+        let o = run(&args);
+        assert_ne!(o.status.code(), Some(0), "{args:?}");
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains("panicked"),
+            "{args:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

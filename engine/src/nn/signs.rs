@@ -122,7 +122,17 @@ pub fn transfer(op: &StepOp, ins: &[Interval], linear: &[LinearInfo]) -> Interva
             } else {
                 x.scale(1i128 << (s2 - s1) as u32)
             };
-            v.or_full(l2)
+            // Only the sign crosses a re-quantization: the output is "non-negative in l2 bits"
+            // or "any l2-bit value". Sound (a superset of the exact interval), and it keeps the
+            // cost of every layer a function of its own widths, which makes per-layer costs
+            // additive for the bit-width planner (and stops a pinned shift that proves a layer
+            // dead from changing the protocols of the layers after it).
+            let v = v.or_full(l2);
+            if v.lo >= 0 {
+                Interval::new(0, (1i128 << (l2 - 1)) - 1)
+            } else {
+                Interval::full(l2)
+            }
         }
         StepOp::Reduce { to, .. } => x.or_full(to),
         StepOp::SExt { from, .. } => x.or_full(from),

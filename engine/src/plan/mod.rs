@@ -5,6 +5,7 @@
 //! ([`sensitivity`]) and Comm_i(b) is the exact cost of layer i under the privquant protocols
 //! (bytes, or latency at a link in integer nanoseconds). The optimiser ([`optimize`]) is exact.
 
+pub mod network;
 pub mod optimize;
 pub mod sensitivity;
 
