@@ -273,16 +273,23 @@ pub fn omegas(
     traces: Option<&HashMap<String, f64>>,
     widths: &[u32],
 ) -> HashMap<(usize, u32), f64> {
-    let mut out = HashMap::new();
-    for i in model.linear_layers() {
-        let name = &model.layers[i].name;
-        let Some(w) = weights.get(name) else { continue };
-        let tr = traces.and_then(|t| t.get(name).copied()).unwrap_or(1.0);
-        for &b in widths {
-            out.insert((i, b), sensitivity::omega(tr, w, b));
-        }
-    }
-    out
+    use rayon::prelude::*;
+    let per_layer: Vec<Vec<((usize, u32), f64)>> = model
+        .linear_layers()
+        .into_par_iter()
+        .map(|i| {
+            let name = &model.layers[i].name;
+            let Some(w) = weights.get(name) else {
+                return vec![];
+            };
+            let tr = traces.and_then(|t| t.get(name).copied()).unwrap_or(1.0);
+            widths
+                .iter()
+                .map(|&b| ((i, b), sensitivity::omega(tr, w, b)))
+                .collect()
+        })
+        .collect();
+    per_layer.into_iter().flatten().collect()
 }
 
 /// The exact program cost of a width assignment, from the table: the constant plus each

@@ -2,8 +2,9 @@
 //!
 //! * [`quantize`]: Q_b, the symmetric power-of-two-scale quantizer (semantics.md, privquant.md):
 //!   x_q = clamp(round(2^s·x), −2^(b−1), 2^(b−1)−1), dequantized as x_q / 2^s. The scale s is
-//!   the one (among the integers from the no-clipping scale down to 8 below it) that minimises
-//!   the squared error, so low widths may clip outliers when that is better.
+//!   the one (among the no-clipping scale and the 3 finer ones, i.e. clipping at up to 1/8 of
+//!   the largest magnitude) that minimises the squared error, so low widths may clip outliers
+//!   when that is better.
 //! * Weights come from a `.safetensors` file ([`load_safetensors`]): tensor `<layer>.weight`
 //!   for each conv (shape [cout, cin, k, k]) and FC (shape [dout, din]) layer, named as the
 //!   model's layers (e.g. `conv1.weight`, `l1.0.conv2.weight`, `s2b0c1.weight`, `fc.weight`),
@@ -61,7 +62,7 @@ pub fn quantize(w: &[f32], bits: u32) -> (Vec<f32>, i32) {
             .sum()
     };
     let mut best = (s0, err(s0));
-    for s in (s0 + 1)..=(s0 + 8) {
+    for s in (s0 + 1)..=(s0 + 3) {
         let e = err(s);
         if e < best.1 {
             best = (s, e);
@@ -112,10 +113,17 @@ pub fn synthetic_weights(m: &Model, seed: u64) -> HashMap<String, Vec<f32>> {
         let fan_in: usize = shape[1..].iter().product();
         let std = (2.0 / fan_in as f64).sqrt();
         let mut v = Vec::with_capacity(n);
+        // uniform bits in bulk (one PRG call per 4 KiB, not per value)
+        let mut bits = vec![0u8; n.div_ceil(2) * 16];
+        prg.fill_bytes(&mut bits);
+        let word =
+            |k: usize| u64::from_le_bytes(bits[8 * k..8 * k + 8].try_into().unwrap_or([0; 8]));
+        let mut k = 0usize;
         while v.len() < n {
             // Box–Muller from two uniforms in (0, 1]
-            let u1 = ((prg.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
-            let u2 = (prg.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            let u1 = ((word(k) >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+            let u2 = (word(k + 1) >> 11) as f64 / (1u64 << 53) as f64;
+            k += 2;
             let r = (-2.0 * u1.ln()).sqrt();
             v.push((r * (std::f64::consts::TAU * u2).cos() * std) as f32);
             if v.len() < n {
