@@ -125,29 +125,12 @@ fn report(
     correct: bool,
     params: serde_json::Value,
 ) -> MicroReport {
-    let s2c = out.bytes_server_to_client();
-    let c2s = out.bytes_client_to_server();
-    MicroReport {
-        op: op.into(),
-        profile: p.profile.name().into(),
-        params,
-        bytes_total: s2c + c2s,
-        bytes_server_to_client: s2c,
-        bytes_client_to_server: c2s,
-        setup_bytes: out.setup_bytes,
-        rounds: cost.rounds,
-        measured_flights: out.flights(),
-        wall_s: out.wall.as_secs_f64(),
-        correct,
-        cost_matches: s2c == cost.server_to_client && c2s == cost.client_to_server,
-        cost_bytes: cost.total(),
-        bytes_sci_threads: None,
-        ots_per_s: if matches!(op, "cot" | "got" | "kkot") && out.wall.as_secs_f64() > 0.0 {
-            Some(p.n as f64 / out.wall.as_secs_f64())
-        } else {
-            None
-        },
+    let mut r = super::pq_micro::report(op, p.profile, out, cost, correct, params);
+    let wall = out.wall.as_secs_f64();
+    if matches!(op, "cot" | "got" | "kkot") && wall > 0.0 {
+        r.ots_per_s = Some(p.n as f64 / wall);
     }
+    r
 }
 
 fn bits_u64(v: Vec<u8>) -> Vec<u64> {
