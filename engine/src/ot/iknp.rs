@@ -174,14 +174,13 @@ impl IknpSender {
         let delta = self.delta;
         let base = self.counter as u128;
         self.ext.run(ch, n, OtOpts::default(), |start, c, qt| {
-            let a = &mut m0[start..start + c];
-            a.copy_from_slice(&qt[..c]);
-            let b = &mut m1[start..start + c];
-            for (x, y) in b.iter_mut().zip(&qt[..c]) {
-                *x = *y ^ delta;
-            }
-            fixed_key().tccr_hash(a, base + start as u128);
-            fixed_key().tccr_hash(b, base + start as u128);
+            fixed_key().tccr_hash_pairs(
+                &qt[..c],
+                delta,
+                base + start as u128,
+                &mut m0[start..start + c],
+                &mut m1[start..start + c],
+            );
             Ok(())
         })?;
         self.counter += n as u64;
@@ -212,15 +211,11 @@ impl IknpSender {
         payload.reserve(cost::cot_payload(n as u64, l, opts) as usize);
         let mut w = BitWriter::new(payload);
         ext.run(ch, n, opts, |start, c, qt| {
-            let h = &mut hbuf[..2 * c];
-            for (pair, q) in h.chunks_exact_mut(2).zip(&qt[..c]) {
-                pair[0] = *q;
-                pair[1] = *q ^ delta;
-            }
-            fixed_key().cr_hash(h);
+            let (h0, h1) = hbuf[..2 * c].split_at_mut(c);
+            fixed_key().cr_hash_pairs(&qt[..c], delta, h0, h1);
             for j in 0..c {
-                let p0 = h[2 * j].lo() & m;
-                let p1 = h[2 * j + 1].lo();
+                let p0 = h0[j].lo() & m;
+                let p1 = h1[j].lo();
                 let g = start + j;
                 out0[g] = p0;
                 w.put(corr[g].wrapping_add(p0).wrapping_add(p1), l);
@@ -264,16 +259,12 @@ impl IknpSender {
         payload.reserve(cost::got_payload(n as u64, l, opts) as usize);
         let mut w = BitWriter::new(payload);
         ext.run(ch, n, opts, |start, c, qt| {
-            let h = &mut hbuf[..2 * c];
-            for (pair, q) in h.chunks_exact_mut(2).zip(&qt[..c]) {
-                pair[0] = *q;
-                pair[1] = *q ^ delta;
-            }
-            fixed_key().cr_hash(h);
+            let (h0, h1) = hbuf[..2 * c].split_at_mut(c);
+            fixed_key().cr_hash_pairs(&qt[..c], delta, h0, h1);
             for j in 0..c {
                 let g = start + j;
-                w.put(m0[g] ^ h[2 * j].lo(), l);
-                w.put(m1[g] ^ h[2 * j + 1].lo(), l);
+                w.put(m0[g] ^ h0[j].lo(), l);
+                w.put(m1[g] ^ h1[j].lo(), l);
                 if sci && (g + 1) % SCI_GOT_BATCH as usize == 0 {
                     w.align(word);
                 }
@@ -621,9 +612,11 @@ impl IknpReceiver {
                 Ok(())
             },
             |start, c, tt| {
-                let o = &mut out[start..start + c];
-                o.copy_from_slice(&tt[..c]);
-                fixed_key().tccr_hash(o, base + start as u128);
+                fixed_key().tccr_hash_into(
+                    &tt[..c],
+                    &mut out[start..start + c],
+                    base + start as u128,
+                );
                 Ok(())
             },
         )?;
@@ -661,8 +654,7 @@ impl IknpReceiver {
             },
             |start, c, tt| {
                 let h = &mut hbuf[..c];
-                h.copy_from_slice(&tt[..c]);
-                fixed_key().cr_hash(h);
+                fixed_key().cr_hash_into(&tt[..c], h);
                 for (o, x) in out[start..start + c].iter_mut().zip(h.iter()) {
                     *o = x.lo() & m;
                 }
@@ -714,8 +706,7 @@ impl IknpReceiver {
             },
             |start, c, tt| {
                 let h = &mut hbuf[..c];
-                h.copy_from_slice(&tt[..c]);
-                fixed_key().cr_hash(h);
+                fixed_key().cr_hash_into(&tt[..c], h);
                 for (o, x) in out[start..start + c].iter_mut().zip(h.iter()) {
                     *o = x.lo() & m;
                 }
