@@ -7,9 +7,9 @@
 //! duplicated openings (8 bits per AND). l = 0 is defined as free: eq = 1.
 
 use super::ProtoResult;
-use super::millionaire::{AndJob, and_level, leaves, ot_cost, ot_recv, ot_send, triples_std};
+use super::millionaire::{AndJob, and_level, leaves, ot_cost, single_kkot_leaf, triples_std};
 use super::otcost;
-use super::util::{pad8, rand_bits};
+use super::util::pad8;
 use crate::party::Party;
 use crate::{Cost, Profile};
 
@@ -57,24 +57,7 @@ pub fn run(p: &mut Party, data: &[u64], l: u32) -> ProtoResult<Vec<u8>> {
     }
     let m = pq_kernels::ring::mask(l);
     if l <= 4 {
-        let nn = 1usize << l;
-        if p.is_alice() {
-            let re = rand_bits(p, n);
-            let mut msgs = vec![0u64; n * nn];
-            for i in 0..n {
-                let x = data[i] & m;
-                for k in 0..nn {
-                    msgs[i * nn + k] = ((x == k as u64) as u8 ^ re[i]) as u64;
-                }
-            }
-            ot_send(p, &msgs, nn, 1)?;
-            return Ok(re);
-        }
-        let ch: Vec<u8> = data.iter().map(|&x| (x & m) as u8).collect();
-        return Ok(ot_recv(p, &ch, nn, 1)?
-            .into_iter()
-            .map(|v| (v & 1) as u8)
-            .collect());
+        return single_kkot_leaf(p, data, l, |x, k| x == k);
     }
     let n8 = pad8(n as u64) as usize;
     let q = l.div_ceil(4) as usize;

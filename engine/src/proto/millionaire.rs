@@ -187,6 +187,36 @@ pub fn cost(n: u64, l: u32, pr: Profile) -> Cost {
     c
 }
 
+/// Inputs of at most 4 bits need no tree: one 1-of-2^l KKOT with 1-bit messages. ALICE's
+/// message k for her input x is `pred(x, k) ⊕ r` (r her random output share); BOB's index is
+/// his input, so he receives `pred(x_ALICE, x_BOB) ⊕ r`. Shared by Π_Mill (`x > k`) and Π_Eq
+/// (`x == k`).
+pub(crate) fn single_kkot_leaf(
+    p: &mut Party,
+    data: &[u64],
+    l: u32,
+    pred: impl Fn(u64, u64) -> bool,
+) -> ProtoResult<Vec<u8>> {
+    let (n, m, nn) = (data.len(), pq_kernels::ring::mask(l), 1usize << l);
+    if p.is_alice() {
+        let r = rand_bits(p, n);
+        let mut msgs = vec![0u64; n * nn];
+        for i in 0..n {
+            let x = data[i] & m;
+            for k in 0..nn {
+                msgs[i * nn + k] = (pred(x, k as u64) as u8 ^ r[i]) as u64;
+            }
+        }
+        ot_send(p, &msgs, nn, 1)?;
+        return Ok(r);
+    }
+    let ch: Vec<u8> = data.iter().map(|&x| (x & m) as u8).collect();
+    Ok(ot_recv(p, &ch, nn, 1)?
+        .into_iter()
+        .map(|v| (v & 1) as u8)
+        .collect())
+}
+
 /// Π_Mill: XOR shares of 1{x_ALICE > x_BOB}; each party passes its own l-bit inputs.
 pub fn run(p: &mut Party, data: &[u64], l: u32) -> ProtoResult<Vec<u8>> {
     super::check_bw("l", l)?;
@@ -196,24 +226,7 @@ pub fn run(p: &mut Party, data: &[u64], l: u32) -> ProtoResult<Vec<u8>> {
     }
     let m = pq_kernels::ring::mask(l);
     if l <= 4 {
-        let nn = 1usize << l;
-        if p.is_alice() {
-            let r = rand_bits(p, n);
-            let mut msgs = vec![0u64; n * nn];
-            for i in 0..n {
-                let x = data[i] & m;
-                for k in 0..nn {
-                    msgs[i * nn + k] = ((x > k as u64) as u8 ^ r[i]) as u64;
-                }
-            }
-            ot_send(p, &msgs, nn, 1)?;
-            return Ok(r);
-        }
-        let ch: Vec<u8> = data.iter().map(|&x| (x & m) as u8).collect();
-        return Ok(ot_recv(p, &ch, nn, 1)?
-            .into_iter()
-            .map(|v| (v & 1) as u8)
-            .collect());
+        return single_kkot_leaf(p, data, l, |x, k| x > k);
     }
     let n8 = pad8(n as u64) as usize;
     let q = l.div_ceil(4) as usize;
