@@ -220,110 +220,90 @@ pub fn run(a: E2eArgs) -> anyhow::Result<()> {
     if !(a.max_exec_gb.is_finite() && a.max_exec_gb >= 0.0) {
         return usage("--max-exec-gb: expected a non-negative number");
     }
-    let models: Vec<(String, Model)> = a
-        .models
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|m| load_model(m, a.tokens).map(|x| (m.to_string(), x)))
-        .collect::<anyhow::Result<_>>()?;
-    let cfgs: Vec<Config> = a
-        .protocols
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(parse_cfg)
-        .collect::<anyhow::Result<_>>()?;
-    if models.is_empty() || cfgs.is_empty() {
-        return usage("--models and --protocols must each name at least one entry");
-    }
     let mut rows: Vec<(String, E2eRow)> = vec![];
-    for (mname, model) in &models {
-        for &cfg in &cfgs {
-            let prog = lower::lower(model, cfg)
-                .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
-            let modeled = match program_cost(&prog) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("{mname} / {}: skipped: {e}", cfg.name());
-                    continue;
-                }
-            };
-            let execute = a.full || (modeled.total() as f64) <= a.max_exec_gb * 1e9;
-            eprintln!(
-                "{mname} / {}: {} ({:.3} GB by the cost model)...",
-                cfg.name(),
-                if execute { "executing" } else { "modeling" },
-                modeled.total() as f64 / 1e9
-            );
-            // A per-layer progress bar on a terminal (indicatif hides it otherwise).
-            let bar = indicatif::ProgressBar::new(prog.steps.len() as u64);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} steps {msg}",
-                )
+    for (mname, model, cfg) in pairs(&a)? {
+        let model = &model;
+        let prog = lower::lower(model, cfg)
+            .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
+        let modeled = match program_cost(&prog) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{mname} / {}: skipped: {e}", cfg.name());
+                continue;
+            }
+        };
+        let execute = a.full || (modeled.total() as f64) <= a.max_exec_gb * 1e9;
+        eprintln!(
+            "{mname} / {}: {} ({:.3} GB by the cost model)...",
+            cfg.name(),
+            if execute { "executing" } else { "modeling" },
+            modeled.total() as f64 / 1e9
+        );
+        // A per-layer progress bar on a terminal (indicatif hides it otherwise).
+        let bar = indicatif::ProgressBar::new(prog.steps.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
                 .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("{mname}/{}", cfg.name()));
+        let b2 = bar.clone();
+        let progress = execute.then(|| {
+            pq_engine::nn::secure::Progress(std::sync::Arc::new(
+                move |layer: &str, done: usize, _total: usize| {
+                    b2.set_position(done as u64);
+                    b2.set_message(layer.to_string());
+                },
+            ))
+        });
+        let o = E2eOptions {
+            execute,
+            emulate: a.emulate,
+            transport,
+            seed: a.seed,
+            breakdown: a.breakdown,
+            progress,
+        };
+        let rs = e2e_rows(model, cfg, &links, &o)
+            .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()));
+        bar.finish_and_clear();
+        let rs = rs?;
+        for r in rs {
+            eprintln!(
+                "  {} at {}: {:.3} GB ({:.3} s->c, {:.3} c->s), online {:.3} GB, {} rounds, compute {}, latency {} ({}), executed {}, correct {}",
+                r.protocol,
+                r.link.as_deref().unwrap_or("-"),
+                r.bytes_total as f64 / 1e9,
+                r.bytes_server_to_client as f64 / 1e9,
+                r.bytes_client_to_server as f64 / 1e9,
+                r.bytes_online as f64 / 1e9,
+                r.rounds,
+                r.compute_s
+                    .map(|c| format!("{c:.1} s"))
+                    .unwrap_or_else(|| "-".into()),
+                r.latency_s
+                    .map(|c| format!("{c:.1} s"))
+                    .unwrap_or_else(|| "-".into()),
+                r.latency_kind,
+                r.executed,
+                r.correct
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "-".into()),
             );
-            bar.set_prefix(format!("{mname}/{}", cfg.name()));
-            let b2 = bar.clone();
-            let progress = execute.then(|| {
-                pq_engine::nn::secure::Progress(std::sync::Arc::new(
-                    move |layer: &str, done: usize, _total: usize| {
-                        b2.set_position(done as u64);
-                        b2.set_message(layer.to_string());
-                    },
-                ))
-            });
-            let o = E2eOptions {
-                execute,
-                emulate: a.emulate,
-                transport,
-                seed: a.seed,
-                breakdown: a.breakdown,
-                progress,
-            };
-            let rs = e2e_rows(model, cfg, &links, &o)
-                .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()));
-            bar.finish_and_clear();
-            let rs = rs?;
-            for r in rs {
-                eprintln!(
-                    "  {} at {}: {:.3} GB ({:.3} s->c, {:.3} c->s), online {:.3} GB, {} rounds, compute {}, latency {} ({}), executed {}, correct {}",
-                    r.protocol,
-                    r.link.as_deref().unwrap_or("-"),
-                    r.bytes_total as f64 / 1e9,
-                    r.bytes_server_to_client as f64 / 1e9,
-                    r.bytes_client_to_server as f64 / 1e9,
-                    r.bytes_online as f64 / 1e9,
-                    r.rounds,
-                    r.compute_s
-                        .map(|c| format!("{c:.1} s"))
-                        .unwrap_or_else(|| "-".into()),
-                    r.latency_s
-                        .map(|c| format!("{c:.1} s"))
-                        .unwrap_or_else(|| "-".into()),
-                    r.latency_kind,
-                    r.executed,
-                    r.correct
-                        .map(|c| c.to_string())
-                        .unwrap_or_else(|| "-".into()),
-                );
-                let mut v = serde_json::to_value(&r)?;
-                if a.breakdown {
-                    add_percentiles(&r, &mut v);
-                }
-                if a.json {
-                    print_json_line(&v);
-                }
-                if r.correct == Some(false) {
-                    anyhow::bail!(
-                        "{mname} / {}: the secure run differs from the plaintext reference",
-                        r.protocol
-                    );
-                }
-                rows.push((mname.clone(), r));
+            let mut v = serde_json::to_value(&r)?;
+            if a.breakdown {
+                add_percentiles(&r, &mut v);
             }
+            if a.json {
+                print_json_line(&v);
+            }
+            if r.correct == Some(false) {
+                anyhow::bail!(
+                    "{mname} / {}: the secure run differs from the plaintext reference",
+                    r.protocol
+                );
+            }
+            rows.push((mname.clone(), r));
         }
     }
     write_results(&a, &links, &rows)
