@@ -95,6 +95,39 @@ pub fn minionn() -> Model {
     b.finish()
 }
 
+/// One basic block of ResNet-32 cut out of the network, for the ablation of privquant.md: the
+/// second block of stage `stage` (1..=3; input planes×hw×hw with planes 16·2^(stage−1) and hw
+/// 32/2^(stage−1), identity shortcut): conv3×3, ReLU, conv3×3, add, ReLU, at W`wbits` with
+/// 6-bit activations and the 8-bit residual stream. Its input is the previous block's ReLU
+/// output (shared, non-negative, 8 bits, read by the first conv at 6 bits: lower it with
+/// `LowerOptions::input_act_bits = Some(6)`).
+pub fn resnet32_block(stage: usize, wbits: u32) -> Result<Model, ModelError> {
+    if !(1..=3).contains(&stage) {
+        return Err(ModelError::Model(format!(
+            "ResNet32 has stages 1..=3, not {stage}"
+        )));
+    }
+    let planes = 16 << (stage - 1);
+    let hw = 32 >> (stage - 1);
+    let mut b = Builder::new(
+        &format!("resnet32-s{stage}-block"),
+        Shape::new(planes, hw, hw),
+    );
+    let p = format!("s{stage}b1");
+    let c1 = conv(&mut b, &format!("{p}c1"), 0, planes, 3, 1, 1);
+    let r1 = relu(&mut b, &format!("{p}c1.relu"), c1);
+    let c2 = conv(&mut b, &format!("{p}c2"), r1, planes, 3, 1, 1);
+    let sum = b.push(&format!("{p}.add"), Op::Add, &[c2, 0]);
+    relu(&mut b, &format!("{p}.relu"), sum);
+    let mut m = b.finish();
+    for l in m.layers.iter_mut() {
+        if l.op.is_linear() {
+            l.quant.wbits = wbits;
+        }
+    }
+    Ok(m)
+}
+
 /// ResNet-32 (CIFAR-100), option-A shortcuts.
 pub fn resnet32() -> Model {
     let mut b = Builder::new("resnet32", Shape::new(3, 32, 32));

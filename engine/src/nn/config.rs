@@ -67,6 +67,85 @@ impl Config {
     }
 }
 
+/// PrivQuant's optimizations, each switchable on its own (the ablation of the conv table).
+/// `sirnn-quant` runs none of them, `privquant` all; any other set runs the same network
+/// (widths, shifts) with only the chosen ones, every combination bit-exact against the
+/// plaintext reference of the program it lowers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Features {
+    /// DNN-aware linear layers: the exact accumulator with the cost-driven option planner
+    /// (`pq_linear`) instead of SCI's matmul.
+    pub dnn_linear: bool,
+    /// Simplified residual: align the shortcut to the branch conv's accumulator format, add
+    /// there, one re-quantization back to the residual width.
+    pub simple_residual: bool,
+    /// Sign propagation: known-MSB variants (and the tighter ranges they allow) on every
+    /// tensor the range analysis proves non-negative.
+    pub sign_prop: bool,
+    /// Fused quantization: Algorithm 1 (`Requant`, with Props 4.1–4.3) instead of SCI's
+    /// `div_pow2` followed by a reduce or an extension.
+    pub fused_quant: bool,
+    /// Our engine's protocol profile ([`crate::Profile::PrivQuant`]: no SCI OT padding, COT
+    /// MUX, no duplicated openings, comparison-tree max pool) instead of SCI's.
+    pub lean_engine: bool,
+}
+
+impl Features {
+    /// Nothing on (SCI's protocols).
+    pub const NONE: Features = Features {
+        dnn_linear: false,
+        simple_residual: false,
+        sign_prop: false,
+        fused_quant: false,
+        lean_engine: false,
+    };
+    /// Everything on.
+    pub const ALL: Features = Features {
+        dnn_linear: true,
+        simple_residual: true,
+        sign_prop: true,
+        fused_quant: true,
+        lean_engine: true,
+    };
+    /// The protocol profile these features run.
+    pub fn profile(self) -> crate::Profile {
+        if self.lean_engine {
+            crate::Profile::PrivQuant
+        } else {
+            crate::Profile::Sirnn
+        }
+    }
+    /// Short names of the switched-on features, `+`-joined (`none` when empty).
+    pub fn label(self) -> String {
+        let v: Vec<&str> = [
+            (self.dnn_linear, "dnn-linear"),
+            (self.simple_residual, "simple-residual"),
+            (self.sign_prop, "sign-prop"),
+            (self.fused_quant, "fused-quant"),
+            (self.lean_engine, "lean-engine"),
+        ]
+        .into_iter()
+        .filter_map(|(on, n)| on.then_some(n))
+        .collect();
+        if v.is_empty() {
+            "none".into()
+        } else {
+            v.join("+")
+        }
+    }
+}
+
+impl Config {
+    /// The features a configuration runs (`sirnn` and `sirnn-quant`: none).
+    pub fn features(self) -> Features {
+        if self.is_privquant() {
+            Features::ALL
+        } else {
+            Features::NONE
+        }
+    }
+}
+
 impl std::fmt::Display for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -173,6 +252,8 @@ struct HashInput<'a> {
     model: &'a Model,
     shift_overrides: &'a std::collections::BTreeMap<String, u32>,
     full_range: bool,
+    features: Features,
+    input_act_bits: Option<u32>,
     program: Option<super::lower::ProgramSummary>,
 }
 
@@ -197,6 +278,8 @@ pub fn public_hash_with(model: &Model, cfg: Config, opts: &super::lower::LowerOp
         model: &m,
         shift_overrides: &opts.shift_override,
         full_range: opts.full_range,
+        features: opts.features.unwrap_or(cfg.features()),
+        input_act_bits: opts.input_act_bits,
         program,
     };
     // Serialising plain structs and vectors cannot fail; fall back to an empty string anyway.

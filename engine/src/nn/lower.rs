@@ -31,7 +31,7 @@
 //!   (privquant's shift s plus sirnn-quant's demote). The other operand (a ReLU output, an
 //!   option-A shortcut, or a projection conv requantized to `rbits`) is the shortcut.
 
-use super::config::{self, Config};
+use super::config::{self, Config, Features};
 use super::model::{Model, ModelError, Op, Shape};
 use super::signs::{self, Interval};
 use serde::Serialize;
@@ -234,11 +234,16 @@ pub struct Program {
     /// The width-applied model.
     pub model: Model,
     pub cfg: Config,
+    /// The optimizations the program was lowered with (the executor's variants follow them).
+    pub feat: Features,
     pub tensors: Vec<TensorMeta>,
     pub steps: Vec<Step>,
     pub linear: Vec<LinearInfo>,
     /// The client's input tensor (always 0).
     pub input: TId,
+    /// Whether the client holds the input in clear (false: a block's shared input, see
+    /// [`LowerOptions::input_act_bits`]).
+    pub input_clear: bool,
     /// The revealed output (the logits).
     pub output: TId,
     /// For each model tensor (0 = input, i + 1 = layer i), the program tensor holding it.
@@ -304,6 +309,12 @@ pub struct LowerOptions {
     /// would shrink their accumulators to a few bits, a saving that comes from the pinned
     /// shift, not from the protocol.
     pub full_range: bool,
+    /// Run only these of privquant's optimizations (quantized configurations; `None` = the
+    /// configuration's own, [`Config::features`]). The ablation switches them one at a time.
+    pub features: Option<Features>,
+    /// Lower a block cut out of a network: the input is an intermediate, secret-shared tensor
+    /// of the residual stream (not the client's image), read by linear layers at this width.
+    pub input_act_bits: Option<u32>,
 }
 
 /// Why a model cannot be lowered.
@@ -349,11 +360,15 @@ struct Pending {
     x: TId,
     acc_scale: i32,
     home: i32,
+    /// Without DNN-aware linear layers: the SCI matmul output (already computed, at scale
+    /// `acc_scale`), which the add extends instead of computing the accumulator at its width.
+    sci_out: Option<TId>,
 }
 
 struct Lowerer<'a> {
     m: &'a Model,
     cfg: Config,
+    feat: Features,
     opts: &'a LowerOptions,
     tensors: Vec<TensorMeta>,
     steps: Vec<Step>,
@@ -414,7 +429,9 @@ impl<'a> Lowerer<'a> {
     /// The range a width decision may rely on (see [`LowerOptions::full_range`]).
     fn width_range(&self, t: TId) -> Interval {
         let m = &self.tensors[t];
-        if self.opts.full_range {
+        if !self.feat.sign_prop {
+            Interval::full(m.bits)
+        } else if self.opts.full_range {
             m.range
         } else if m.nonneg {
             Interval::new(0, Interval::full(m.bits).hi)
@@ -444,8 +461,8 @@ impl<'a> Lowerer<'a> {
         }
         let a = v.act_bits;
         let d = m.bits - a;
-        let out = match self.cfg {
-            Config::Sirnn => self.emit(
+        let out = if self.cfg == Config::Sirnn {
+            self.emit(
                 layer,
                 StepOp::Reduce {
                     from: m.bits,
@@ -454,38 +471,9 @@ impl<'a> Lowerer<'a> {
                 &[v.t],
                 m.shape,
                 m.scale,
-            )?,
-            Config::SirnnQuant => {
-                let q = self.emit(
-                    layer,
-                    StepOp::DivPow2 { bw: m.bits, s: d },
-                    &[v.t],
-                    m.shape,
-                    m.scale - d as i32,
-                )?;
-                self.emit(
-                    layer,
-                    StepOp::Reduce {
-                        from: m.bits,
-                        to: a,
-                    },
-                    &[q],
-                    m.shape,
-                    m.scale - d as i32,
-                )?
-            }
-            Config::PrivQuant | Config::PrivQuantW4 => self.emit(
-                layer,
-                StepOp::Requant {
-                    l1: m.bits,
-                    s1: m.scale,
-                    l2: a,
-                    s2: m.scale - d as i32,
-                },
-                &[v.t],
-                m.shape,
-                m.scale - d as i32,
-            )?,
+            )?
+        } else {
+            self.rescale(layer, v.t, a, m.scale - d as i32)?
         };
         let r = Val {
             t: out,
@@ -496,7 +484,45 @@ impl<'a> Lowerer<'a> {
         Ok(r)
     }
 
-    /// Change width locally or by extension: reduce when narrowing, s_extend when widening.
+    /// Re-quantize `t` (its width and scale) to `l2` bits at scale `s2` ≤ its scale: with fused
+    /// quantization one `Requant` (Algorithm 1); without, SCI's `div_pow2` by the scale
+    /// difference followed by a reduce or an extension to `l2`.
+    fn rescale(&mut self, layer: &str, t: TId, l2: u32, s2: i32) -> Result<TId, LowerError> {
+        let m = self.meta(t).clone();
+        if s2 > m.scale {
+            return lerr(layer, "a re-quantization may not raise the scale");
+        }
+        if self.feat.fused_quant {
+            return self.emit(
+                layer,
+                StepOp::Requant {
+                    l1: m.bits,
+                    s1: m.scale,
+                    l2,
+                    s2,
+                },
+                &[t],
+                m.shape,
+                s2,
+            );
+        }
+        let d = (m.scale - s2) as u32;
+        let q = if d > 0 {
+            self.emit(
+                layer,
+                StepOp::DivPow2 { bw: m.bits, s: d },
+                &[t],
+                m.shape,
+                s2,
+            )?
+        } else {
+            t
+        };
+        self.resize(layer, q, l2, true)
+    }
+
+    /// Change width locally or by extension: reduce when narrowing, s_extend when widening
+    /// (known-MSB when `msb_ok`, sign propagation is on and the tensor is proven non-negative).
     fn resize(&mut self, layer: &str, t: TId, to: u32, msb_ok: bool) -> Result<TId, LowerError> {
         let m = self.meta(t).clone();
         if m.bits == to {
@@ -508,7 +534,7 @@ impl<'a> Lowerer<'a> {
             StepOp::SExt {
                 from: m.bits,
                 to,
-                msb_known: msb_ok && m.nonneg,
+                msb_known: msb_ok && self.feat.sign_prop && m.nonneg,
             }
         };
         self.emit(layer, op, &[t], m.shape, m.scale)
@@ -567,8 +593,9 @@ impl<'a> Lowerer<'a> {
         let acc_scale = xm.scale + wscale;
         let out_shape = l.out;
         let terminal = self.consumers[i + 1].is_empty();
-        let val = match self.cfg {
-            Config::Sirnn | Config::SirnnQuant => {
+        let branch = self.branches.values().any(|&b| b == i + 1);
+        let val = match self.cfg == Config::Sirnn || !self.feat.dnn_linear {
+            true => {
                 let bw_c = lw + lx;
                 if bw_c + e > 64 {
                     return lerr(
@@ -620,18 +647,22 @@ impl<'a> Lowerer<'a> {
                             format!("shift {shift} is below the {e} bits SCI's matmul drops"),
                         );
                     }
-                    let div = shift - e;
-                    let mut t = y;
-                    if div > 0 {
-                        t = self.emit(
-                            &name,
-                            StepOp::DivPow2 { bw: bw_c, s: div },
-                            &[y],
-                            out_shape,
-                            home,
-                        )?;
+                    if branch {
+                        // simplified residual: the add aligns the shortcut to this output
+                        self.pending.insert(
+                            i + 1,
+                            Pending {
+                                lin,
+                                x: x.t,
+                                acc_scale: acc_scale - e as i32,
+                                home,
+                                sci_out: Some(y),
+                            },
+                        );
+                        self.vals[i + 1] = None;
+                        return Ok(());
                     }
-                    let t = self.resize(&name, t, lout, false)?;
+                    let t = self.rescale(&name, y, lout, home)?;
                     Val {
                         t,
                         act_bits: lout,
@@ -639,8 +670,8 @@ impl<'a> Lowerer<'a> {
                     }
                 }
             }
-            Config::PrivQuant | Config::PrivQuantW4 => {
-                if self.branches.values().any(|&b| b == i + 1) {
+            false => {
+                if branch {
                     self.pending.insert(
                         i + 1,
                         Pending {
@@ -648,6 +679,7 @@ impl<'a> Lowerer<'a> {
                             x: x.t,
                             acc_scale,
                             home,
+                            sci_out: None,
                         },
                     );
                     self.vals[i + 1] = None;
@@ -678,18 +710,7 @@ impl<'a> Lowerer<'a> {
                         home,
                     }
                 } else {
-                    let t = self.emit(
-                        &name,
-                        StepOp::Requant {
-                            l1: acc_bits,
-                            s1: acc_scale,
-                            l2: lout,
-                            s2: acc_scale - shift as i32,
-                        },
-                        &[y],
-                        out_shape,
-                        acc_scale - shift as i32,
-                    )?;
+                    let t = self.rescale(&name, y, lout, acc_scale - shift as i32)?;
                     Val {
                         t,
                         act_bits: lout,
@@ -740,98 +761,14 @@ impl<'a> Lowerer<'a> {
                     home: sc - 1,
                 }
             }
-            Config::SirnnQuant => {
-                let va = self.val(ia, &name)?;
-                let vb = self.val(ib, &name)?;
-                let t = self.meta(va.t).bits.max(self.meta(vb.t).bits) + 1;
-                let a = self.resize(&name, va.t, t, false)?;
-                let b = self.resize(&name, vb.t, t, false)?;
-                let sc = self.meta(a).scale;
-                let s = self.emit(&name, StepOp::Add { bits: t }, &[a, b], shape, sc)?;
-                let d = self.emit(&name, StepOp::DivPow2 { bw: t, s: 1 }, &[s], shape, sc - 1)?;
-                let r = self.resize(&name, d, rbits, false)?;
-                Val {
-                    t: r,
-                    act_bits: abits,
-                    home: sc - 1,
-                }
-            }
-            Config::PrivQuant | Config::PrivQuantW4 => {
-                let branch = self.branches.get(&i).copied();
+            _ => {
+                let branch = if self.feat.simple_residual {
+                    self.branches.get(&i).copied()
+                } else {
+                    None
+                };
                 match branch.and_then(|bt| self.pending.remove(&bt).map(|p| (bt, p))) {
-                    Some((bt, p)) => {
-                        let st = if bt == ia { ib } else { ia };
-                        let r = self.val(st, &name)?;
-                        let rm = self.meta(r.t).clone();
-                        let lin = self.linear[p.lin].clone();
-                        let s_al = p.acc_scale - rm.scale;
-                        if s_al < 0 {
-                            return lerr(&name, "shortcut scale above the accumulator's");
-                        }
-                        let s_al = s_al as u32;
-                        let acc_range = signs::linear_acc(&lin, self.width_range(p.x));
-                        let sum_range = acc_range.plus(self.width_range(r.t).scale(1i128 << s_al));
-                        let tb = signs::bits_for(sum_range.hull(acc_range))
-                            .max(lin.shift + 2)
-                            .max(s_al + 1);
-                        if !sum_range.fits(tb) {
-                            return lerr(&name, "residual accumulator exceeds 64 bits");
-                        }
-                        let y = self.emit(
-                            &lin.name,
-                            StepOp::LinearExact {
-                                lin: p.lin,
-                                acc_bits: tb,
-                            },
-                            &[p.x],
-                            shape,
-                            p.acc_scale,
-                        )?;
-                        let mut rt = r.t;
-                        if s_al > 0 {
-                            rt = self.emit(
-                                &name,
-                                StepOp::ShiftLeft {
-                                    from: rm.bits,
-                                    s: s_al,
-                                },
-                                &[rt],
-                                shape,
-                                p.acc_scale,
-                            )?;
-                        }
-                        let rt = self.resize(&name, rt, tb, true)?;
-                        let s = self.emit(
-                            &name,
-                            StepOp::Add { bits: tb },
-                            &[y, rt],
-                            shape,
-                            p.acc_scale,
-                        )?;
-                        self.vals[bt] = Some(Val {
-                            t: y,
-                            act_bits: tb,
-                            home: p.home,
-                        });
-                        let out_scale = p.home - 1;
-                        let q = self.emit(
-                            &name,
-                            StepOp::Requant {
-                                l1: tb,
-                                s1: p.acc_scale,
-                                l2: rbits,
-                                s2: out_scale,
-                            },
-                            &[s],
-                            shape,
-                            out_scale,
-                        )?;
-                        Val {
-                            t: q,
-                            act_bits: abits,
-                            home: out_scale,
-                        }
-                    }
+                    Some((bt, p)) => self.simple_residual(&name, i, bt, p, ia, ib)?,
                     None => {
                         let va = self.val(ia, &name)?;
                         let vb = self.val(ib, &name)?;
@@ -844,18 +781,7 @@ impl<'a> Lowerer<'a> {
                         let b = self.resize(&name, vb.t, t, true)?;
                         let s =
                             self.emit(&name, StepOp::Add { bits: t }, &[a, b], shape, ma.scale)?;
-                        let q = self.emit(
-                            &name,
-                            StepOp::Requant {
-                                l1: t,
-                                s1: ma.scale,
-                                l2: rbits,
-                                s2: ma.scale - 1,
-                            },
-                            &[s],
-                            shape,
-                            ma.scale - 1,
-                        )?;
+                        let q = self.rescale(&name, s, rbits, ma.scale - 1)?;
                         Val {
                             t: q,
                             act_bits: abits,
@@ -867,6 +793,84 @@ impl<'a> Lowerer<'a> {
         };
         self.vals[i + 1] = Some(val);
         Ok(())
+    }
+
+    /// privquant's simplified residual: the branch conv's accumulator (computed here at the
+    /// width T the range analysis proves holds acc + shortcut·2^s, or SCI's matmul output
+    /// extended to T) plus the shortcut shifted left by s (local) and extended to T, then one
+    /// re-quantization to the residual width by s + 1.
+    fn simple_residual(
+        &mut self,
+        name: &str,
+        i: usize,
+        bt: usize,
+        p: Pending,
+        ia: usize,
+        ib: usize,
+    ) -> Result<Val, LowerError> {
+        let l = &self.m.layers[i];
+        let (rbits, abits, shape) = (l.quant.rbits, l.quant.abits, l.out);
+        let st = if bt == ia { ib } else { ia };
+        let r = self.val(st, name)?;
+        let rm = self.meta(r.t).clone();
+        let lin = self.linear[p.lin].clone();
+        let s_al = p.acc_scale - rm.scale;
+        if s_al < 0 {
+            return lerr(name, "shortcut scale above the accumulator's");
+        }
+        let s_al = s_al as u32;
+        let out_scale = p.home - 1;
+        let total_shift = (p.acc_scale - out_scale) as u32;
+        let acc_range = match p.sci_out {
+            Some(y) => self.width_range(y),
+            None => signs::linear_acc(&lin, self.width_range(p.x)),
+        };
+        let sum_range = acc_range.plus(self.width_range(r.t).scale(1i128 << s_al));
+        let tb = signs::bits_for(sum_range.hull(acc_range))
+            .max(total_shift + 1)
+            .max(s_al + 1);
+        if !sum_range.fits(tb) {
+            return lerr(name, "residual accumulator exceeds 64 bits");
+        }
+        let y = match p.sci_out {
+            Some(y) => self.resize(&lin.name, y, tb, true)?,
+            None => self.emit(
+                &lin.name,
+                StepOp::LinearExact {
+                    lin: p.lin,
+                    acc_bits: tb,
+                },
+                &[p.x],
+                shape,
+                p.acc_scale,
+            )?,
+        };
+        let mut rt = r.t;
+        if s_al > 0 {
+            rt = self.emit(
+                name,
+                StepOp::ShiftLeft {
+                    from: rm.bits,
+                    s: s_al,
+                },
+                &[rt],
+                shape,
+                p.acc_scale,
+            )?;
+        }
+        let rt = self.resize(name, rt, tb, true)?;
+        let s = self.emit(name, StepOp::Add { bits: tb }, &[y, rt], shape, p.acc_scale)?;
+        self.vals[bt] = Some(Val {
+            t: y,
+            act_bits: tb,
+            home: p.home,
+        });
+        let q = self.rescale(name, s, rbits, out_scale)?;
+        Ok(Val {
+            t: q,
+            act_bits: abits,
+            home: out_scale,
+        })
     }
 
     fn layer(&mut self, i: usize) -> Result<(), LowerError> {
@@ -909,7 +913,7 @@ impl<'a> Lowerer<'a> {
                 let v = self.val(l.inputs[0], &name)?;
                 let v = self.act(v, &name)?;
                 let m = self.meta(v.t).clone();
-                let op = if self.cfg.is_privquant() {
+                let op = if self.feat.lean_engine {
                     StepOp::MaxPoolTree {
                         bits: m.bits,
                         k,
@@ -956,7 +960,7 @@ impl<'a> Lowerer<'a> {
                     }
                 } else {
                     let wide = m.bits + p;
-                    let x = self.resize(&name, v.t, wide, self.cfg.is_privquant())?;
+                    let x = self.resize(&name, v.t, wide, true)?;
                     let s = self.emit(
                         &name,
                         StepOp::AvgSum {
@@ -969,7 +973,7 @@ impl<'a> Lowerer<'a> {
                         m.scale,
                     )?;
                     if p > 0 {
-                        let op = if self.cfg.is_privquant() {
+                        let op = if self.feat.fused_quant {
                             StepOp::Trunc { bw: wide, s: p }
                         } else {
                             StepOp::DivPow2 { bw: wide, s: p }
@@ -1016,6 +1020,11 @@ pub fn lower(model: &Model, cfg: Config) -> Result<Program, LowerError> {
 pub fn lower_with(model: &Model, cfg: Config, opts: &LowerOptions) -> Result<Program, LowerError> {
     let m = config::apply(model, cfg);
     m.validate()?;
+    let feat = if cfg == Config::Sirnn {
+        Features::NONE
+    } else {
+        opts.features.unwrap_or(cfg.features())
+    };
     let n = m.layers.len();
     let mut consumers = vec![vec![]; n + 1];
     for (j, l) in m.layers.iter().enumerate() {
@@ -1026,7 +1035,7 @@ pub fn lower_with(model: &Model, cfg: Config, opts: &LowerOptions) -> Result<Pro
     // privquant residual branches: per add, the first operand produced by a linear layer that
     // feeds only this add.
     let mut branches = HashMap::new();
-    if cfg.is_privquant() {
+    if feat.simple_residual {
         for (j, l) in m.layers.iter().enumerate() {
             if l.op != Op::Add {
                 continue;
@@ -1045,6 +1054,7 @@ pub fn lower_with(model: &Model, cfg: Config, opts: &LowerOptions) -> Result<Pro
     let mut lw = Lowerer {
         m: &m,
         cfg,
+        feat,
         opts,
         tensors: vec![TensorMeta {
             shape: m.input,
@@ -1061,9 +1071,17 @@ pub fn lower_with(model: &Model, cfg: Config, opts: &LowerOptions) -> Result<Pro
         consumers,
         branches,
     };
+    if let Some(a) = opts.input_act_bits
+        && !(1..=l_in).contains(&a)
+    {
+        return lerr(
+            &m.layers[0].name,
+            format!("input act width {a} outside 1..={l_in}"),
+        );
+    }
     lw.vals[0] = Some(Val {
         t: 0,
-        act_bits: l_in,
+        act_bits: opts.input_act_bits.unwrap_or(l_in),
         home: l_in as i32 - 1,
     });
     for i in 0..n {
@@ -1095,6 +1113,8 @@ pub fn lower_with(model: &Model, cfg: Config, opts: &LowerOptions) -> Result<Pro
     Ok(Program {
         model: m,
         cfg,
+        feat,
+        input_clear: opts.input_act_bits.is_none(),
         tensors,
         steps,
         linear,

@@ -1,6 +1,7 @@
 //! Networks: the model IR ([`model`]), the built-in models ([`builtin`]) and the JSON model
 //! format ([`json`]).
 
+pub mod ablation;
 pub mod builtin;
 pub mod json;
 pub mod model;

@@ -87,13 +87,9 @@ fn perr<T>(st: &Step, msg: impl Into<String>) -> Result<T, SecureError> {
     })
 }
 
-/// The protocol profile a configuration runs.
+/// The protocol profile a configuration runs (with its own features).
 pub fn profile_for(cfg: Config) -> Profile {
-    if cfg.is_privquant() {
-        Profile::PrivQuant
-    } else {
-        Profile::Sirnn
-    }
+    cfg.features().profile()
 }
 
 /// Whether every step of `p` maps onto a protocol of this executor.
@@ -148,7 +144,7 @@ fn exact_params(p: &Program, st: &Step) -> Result<(LinearParams, u32, bool), Sec
     if meta.shape != l.in_shape {
         return perr(st, "input shape differs from the lowered layer");
     }
-    let input = if t == p.input {
+    let input = if t == p.input && p.input_clear {
         InputKind::Clear {
             nonneg: meta.nonneg,
         }
@@ -221,13 +217,14 @@ fn exact_plan(lp: &LinearParams, acc_bits: u32, pr: Profile) -> Result<ExactPlan
 /// step's `acc_bits` when a signed extension follows), and the step's cost.
 pub fn linear_exact_plan(p: &Program, st: &Step) -> Result<(LinOption, u32, Cost), SecureError> {
     let (lp, l, _) = exact_params(p, st)?;
-    let e = exact_plan(&lp, l, profile_for(p.cfg))?;
+    let e = exact_plan(&lp, l, p.feat.profile())?;
     Ok((e.opt, e.run_bits, e.cost))
 }
 
-/// Whether the privquant configurations may use the known-MSB variant on tensor `t`.
+/// Whether the program may use the known-MSB variant on tensor `t` (sign propagation on and
+/// the tensor proven non-negative).
 fn known_nonneg(p: &Program, t: usize) -> bool {
-    p.cfg.is_privquant() && p.tensors[t].nonneg
+    p.feat.sign_prop && p.tensors[t].nonneg
 }
 
 /// The sub-steps Algorithm 1 (exact form) runs from (l1, s1) to (l2, s2), matching
@@ -292,7 +289,7 @@ fn seq_levels(wins: &[Vec<usize>]) -> Vec<u64> {
 /// rows and the planner use). Local steps cost nothing; the reveal costs the server's packed
 /// shares in one round.
 pub fn step_cost(p: &Program, st: &Step) -> Result<Cost, SecureError> {
-    let pr = profile_for(p.cfg);
+    let pr = p.feat.profile();
     let n = p.tensors[st.out].shape.numel() as u64;
     let in_shape = p.tensors[st.inputs[0]].shape;
     let nin = in_shape.numel() as u64;
@@ -301,6 +298,11 @@ pub fn step_cost(p: &Program, st: &Step) -> Result<Cost, SecureError> {
         StepOp::LinearExact { .. } => {
             let (lp, l, _) = exact_params(p, st)?;
             exact_plan(&lp, l, pr)?.cost
+        }
+        // On a proven non-negative input, rounding towards zero is the floor: Π_Trunc with
+        // the known MSB.
+        StepOp::DivPow2 { bw, s } if known_nonneg(p, st.inputs[0]) => {
+            trunc::cost(n, bw, s, true, pr)
         }
         StepOp::DivPow2 { bw, s } => divpow2::cost(n, bw, s, pr),
         StepOp::Trunc { bw, s } => trunc::cost(n, bw, s, known_nonneg(p, st.inputs[0]), pr),
@@ -670,7 +672,12 @@ fn exec_step(
         }
         StepOp::DivPow2 { bw, s } => {
             expect_bits(bw)?;
-            divpow2::run(pt, x, bw, s)?
+            if known_nonneg(p, st.inputs[0]) {
+                let zeros = vec![0u8; x.len()];
+                trunc::run(pt, x, bw, s, true, Some(&zeros))?
+            } else {
+                divpow2::run(pt, x, bw, s)?
+            }
         }
         StepOp::Trunc { bw, s } => {
             expect_bits(bw)?;
@@ -1086,7 +1093,7 @@ fn one_side(
     };
     let t = Instant::now();
     let c0 = thread_cpu_ns();
-    let mut pt = Party::new(role, ch, &mut ot, own, profile_for(prog.cfg));
+    let mut pt = Party::new(role, ch, &mut ot, own, prog.feat.profile());
     let progress = if role == Role::Server {
         opts.progress.as_ref()
     } else {
