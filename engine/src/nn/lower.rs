@@ -594,6 +594,13 @@ impl<'a> Lowerer<'a> {
         let out_shape = l.out;
         let terminal = self.consumers[i + 1].is_empty();
         let branch = self.branches.values().any(|&b| b == i + 1);
+        let pend = Pending {
+            lin,
+            x: x.t,
+            acc_scale,
+            home,
+            sci_out: None,
+        };
         let val = match self.cfg == Config::Sirnn || !self.feat.dnn_linear {
             true => {
                 let bw_c = lw + lx;
@@ -649,17 +656,14 @@ impl<'a> Lowerer<'a> {
                     }
                     if branch {
                         // simplified residual: the add aligns the shortcut to this output
-                        self.pending.insert(
-                            i + 1,
+                        self.defer(
+                            i,
                             Pending {
-                                lin,
-                                x: x.t,
                                 acc_scale: acc_scale - e as i32,
-                                home,
                                 sci_out: Some(y),
+                                ..pend
                             },
                         );
-                        self.vals[i + 1] = None;
                         return Ok(());
                     }
                     let t = self.rescale(&name, y, lout, home)?;
@@ -672,17 +676,7 @@ impl<'a> Lowerer<'a> {
             }
             false => {
                 if branch {
-                    self.pending.insert(
-                        i + 1,
-                        Pending {
-                            lin,
-                            x: x.t,
-                            acc_scale,
-                            home,
-                            sci_out: None,
-                        },
-                    );
-                    self.vals[i + 1] = None;
+                    self.defer(i, pend);
                     return Ok(());
                 }
                 let acc_range = signs::linear_acc(&self.linear[lin], self.width_range(x.t));
@@ -721,6 +715,12 @@ impl<'a> Lowerer<'a> {
         };
         self.vals[i + 1] = Some(val);
         Ok(())
+    }
+
+    /// Layer `i` is a residual branch: its add computes it (see [`Self::simple_residual`]).
+    fn defer(&mut self, i: usize, p: Pending) {
+        self.pending.insert(i + 1, p);
+        self.vals[i + 1] = None;
     }
 
     fn add_layer(&mut self, i: usize) -> Result<(), LowerError> {
