@@ -387,9 +387,9 @@ fn rounds_vs_flights() {
             "{op:9} rounds {:3} flights {:3}",
             r.rounds, r.measured_flights
         );
-        // sequential protocols: one flight per round trip. Exception: SCI runs the two COT
-        // directions of a MUX at the same time (the cost counts 1 round trip); this engine
-        // runs them one after the other on one channel, one extra flight.
+        // sequential protocols: one flight per round trip. Exception: the MUX runs its two
+        // COT directions in one round trip (as SCI does), and then each party sends twice
+        // in it (its columns, then its payload), one flight more than the round trips.
         let extra = u64::from(op == "mux" || op == "relu");
         assert_eq!(r.measured_flights, r.rounds + extra, "{op}");
     }

@@ -47,7 +47,7 @@ use crate::ot::OtPack;
 use crate::party::Party;
 use crate::proto::matmul::{self, MatmulParams, MultMode};
 use crate::proto::pq_linear::{self, InputKind, LinOption, LinearParams, Objective};
-use crate::proto::{ProtoError, divpow2, extension, relu, tr, trunc};
+use crate::proto::{ProtoError, divpow2, extension, pq_ext, relu, requant, tr, trunc};
 use crate::{Cost, Profile, Role};
 use pq_kernels::ring::{self, mask};
 use pq_netsim::clock::thread_cpu_ns;
@@ -227,39 +227,6 @@ fn known_nonneg(p: &Program, t: usize) -> bool {
     p.feat.sign_prop && p.tensors[t].nonneg
 }
 
-/// The sub-steps Algorithm 1 (exact form) runs from (l1, s1) to (l2, s2), matching
-/// `reference::requant` case by case.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RequantPlan {
-    /// Local: x · 2^d kept in l2 bits.
-    ShiftReduce { d: u32 },
-    /// Π_TR(l1, d) then keep l2 bits.
-    TrReduce { d: u32 },
-    /// Π_Trunc(l1, d) then keep l2 bits.
-    TruncReduce { d: u32 },
-    /// Π_TR(l1, d) into l1 − d bits, then Π_Ext to l2.
-    TrExt { d: u32 },
-    /// Local x · 2^d into l1 + d bits, then Π_Ext to l2 (or keep l2 bits when l1 + d ≥ l2).
-    ShiftExt { d: u32 },
-}
-
-fn requant_plan(l1: u32, s1: i32, l2: u32, s2: i32) -> RequantPlan {
-    let d = (s1 - s2).unsigned_abs();
-    if l1 >= l2 {
-        if s1 <= s2 {
-            RequantPlan::ShiftReduce { d }
-        } else if l1 - l2 >= d {
-            RequantPlan::TrReduce { d }
-        } else {
-            RequantPlan::TruncReduce { d }
-        }
-    } else if s1 > s2 {
-        RequantPlan::TrExt { d }
-    } else {
-        RequantPlan::ShiftExt { d }
-    }
-}
-
 /// Per level, the number of comparisons of the comparison tree over `wins`.
 fn tree_levels(wins: &[Vec<usize>]) -> Vec<u64> {
     let mut lens: Vec<usize> = wins.iter().map(|w| w.len()).collect();
@@ -308,28 +275,19 @@ pub fn step_cost(p: &Program, st: &Step) -> Result<Cost, SecureError> {
         StepOp::Trunc { bw, s } => trunc::cost(n, bw, s, known_nonneg(p, st.inputs[0]), pr),
         StepOp::Tr { bw, s } => tr::cost(n, bw, s, pr),
         StepOp::Requant { l1, s1, l2, s2 } => {
-            let known = known_nonneg(p, st.inputs[0]);
-            match requant_plan(l1, s1, l2, s2) {
-                RequantPlan::ShiftReduce { .. } => Cost::ZERO,
-                RequantPlan::TrReduce { d } => tr::cost(n, l1, d, pr),
-                RequantPlan::TruncReduce { d } => trunc::cost(n, l1, d, known, pr),
-                RequantPlan::TrExt { d } => {
-                    tr::cost(n, l1, d, pr).then(extension::cost(n, l1 - d, l2, known, pr))
-                }
-                RequantPlan::ShiftExt { d } => {
-                    if l1 + d >= l2 {
-                        Cost::ZERO
-                    } else {
-                        extension::cost(n, l1 + d, l2, known, pr)
-                    }
-                }
-            }
+            requant::cost(n, l1, s1, l2, s2, known_nonneg(p, st.inputs[0]), pr)?
         }
         StepOp::SExt {
             from,
             to,
             msb_known,
-        } => extension::cost(n, from, to, msb_known, pr),
+        } => {
+            if msb_known {
+                pq_ext::cost(n, from, to, pr)
+            } else {
+                extension::cost(n, from, to, false, pr)
+            }
+        }
         StepOp::ZExt { from, to } => extension::cost(n, from, to, false, pr),
         StepOp::Relu { bits } => relu::cost(n, bits, pr),
         StepOp::MaxPoolSeqRelu {
@@ -696,31 +654,7 @@ fn exec_step(
         }
         StepOp::Requant { l1, s1, l2, s2 } => {
             expect_bits(l1)?;
-            let zeros = vec![0u8; x.len()];
-            let msb = known_nonneg(p, st.inputs[0]).then_some(zeros.as_slice());
-            match requant_plan(l1, s1, l2, s2) {
-                RequantPlan::ShiftReduce { d } => {
-                    let m = mask(l2);
-                    x.iter().map(|&v| v.wrapping_shl(d) & m).collect()
-                }
-                RequantPlan::TrReduce { d } => mask_to(&tr::run(pt, x, l1, d)?, l2),
-                RequantPlan::TruncReduce { d } => {
-                    mask_to(&trunc::run(pt, x, l1, d, true, msb)?, l2)
-                }
-                RequantPlan::TrExt { d } => {
-                    let y = tr::run(pt, x, l1, d)?;
-                    extension::s_extend(pt, &y, l1 - d, l2, msb)?
-                }
-                RequantPlan::ShiftExt { d } => {
-                    let m = mask(l1 + d);
-                    let y: Vec<u64> = x.iter().map(|&v| v.wrapping_shl(d) & m).collect();
-                    if l1 + d >= l2 {
-                        mask_to(&y, l2)
-                    } else {
-                        extension::s_extend(pt, &y, l1 + d, l2, msb)?
-                    }
-                }
-            }
+            requant::run(pt, x, l1, s1, l2, s2, known_nonneg(p, st.inputs[0]))?
         }
         StepOp::Reduce { from, to } => {
             expect_bits(from)?;
@@ -732,14 +666,11 @@ fn exec_step(
             msb_known,
         } => {
             expect_bits(from)?;
-            let zeros;
-            let msb = if msb_known {
-                zeros = vec![0u8; x.len()];
-                Some(zeros.as_slice())
+            if msb_known {
+                pq_ext::run(pt, x, from, to)?
             } else {
-                None
-            };
-            extension::s_extend(pt, x, from, to, msb)?
+                extension::s_extend(pt, x, from, to, None)?
+            }
         }
         StepOp::ZExt { from, to } => {
             expect_bits(from)?;

@@ -624,8 +624,25 @@ impl IknpReceiver {
         Ok(())
     }
 
-    /// SCI's l-bit COT receiver: `out[j] = out0[j] + b_j·corr[j] mod 2^l`.
+    /// SCI's l-bit COT receiver: `out[j] = out0[j] + b_j·corr[j] mod 2^l`. One round trip:
+    /// [`recv_cot_columns`](Self::recv_cot_columns) then
+    /// [`recv_cot_finish`](Self::recv_cot_finish).
     pub fn recv_cot<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        choices: &[u8],
+        l: u32,
+        opts: OtOpts,
+        out: &mut [u64],
+    ) -> OtResult<()> {
+        self.recv_cot_columns(ch, choices, l, opts, out)?;
+        self.recv_cot_finish(ch, choices, l, opts, out)
+    }
+
+    /// The first half of [`recv_cot`](Self::recv_cot): extend and SEND the columns (it receives
+    /// nothing), leaving the pads in `out`. A party that is also a sender in the same round
+    /// runs its send between the two halves, so both directions share one round trip.
+    pub fn recv_cot_columns<C: Channel + ?Sized>(
         &mut self,
         ch: &mut C,
         choices: &[u8],
@@ -638,11 +655,7 @@ impl IknpReceiver {
         check_len("out", n, out.len())?;
         let m = mask(l);
         let IknpReceiver {
-            ext,
-            rbits,
-            hbuf,
-            payload,
-            ..
+            ext, rbits, hbuf, ..
         } = self;
         ext.run(
             ch,
@@ -660,7 +673,23 @@ impl IknpReceiver {
                 }
                 Ok(())
             },
-        )?;
+        )
+    }
+
+    /// The second half of [`recv_cot`](Self::recv_cot): receive the payload and finish `out`.
+    pub fn recv_cot_finish<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        choices: &[u8],
+        l: u32,
+        opts: OtOpts,
+        out: &mut [u64],
+    ) -> OtResult<()> {
+        check_l(l)?;
+        let n = choices.len();
+        check_len("out", n, out.len())?;
+        let m = mask(l);
+        let payload = &mut self.payload;
         recv_payload(ch, cost::cot_payload(n as u64, l, opts) as usize, payload)?;
         let mut r = BitReader::new(payload);
         for j in 0..n {
@@ -728,8 +757,26 @@ impl IknpReceiver {
         Ok(())
     }
 
-    /// Batched COT receiver (see [`IknpSender::send_batched_cot`]).
+    /// Batched COT receiver (see [`IknpSender::send_batched_cot`]). One round trip:
+    /// [`recv_batched_cot_columns`](Self::recv_batched_cot_columns) then
+    /// [`recv_batched_cot_finish`](Self::recv_batched_cot_finish).
     pub fn recv_batched_cot<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        choices: &[u8],
+        msgs: usize,
+        lens: &[u32],
+        opts: OtOpts,
+        out: &mut [u64],
+    ) -> OtResult<()> {
+        self.recv_batched_cot_columns(ch, choices, msgs, lens, opts, out)?;
+        self.recv_batched_cot_finish(ch, choices, msgs, lens, opts, out)
+    }
+
+    /// The first half of [`recv_batched_cot`](Self::recv_batched_cot): extend and SEND the
+    /// columns (it receives nothing), leaving the pads in `out` (see
+    /// [`recv_cot_columns`](Self::recv_cot_columns)).
+    pub fn recv_batched_cot_columns<C: Channel + ?Sized>(
         &mut self,
         ch: &mut C,
         choices: &[u8],
@@ -748,12 +795,7 @@ impl IknpReceiver {
         }
         let cap = HASH_GROUP.max(max_hb);
         let IknpReceiver {
-            ext,
-            rbits,
-            hbuf,
-            payload,
-            vtmp,
-            ..
+            ext, rbits, hbuf, ..
         } = self;
         if hbuf.len() < cap {
             hbuf.resize(cap, Block::ZERO);
@@ -800,7 +842,24 @@ impl IknpReceiver {
                 }
                 Ok(())
             },
-        )?;
+        )
+    }
+
+    /// The second half of [`recv_batched_cot`](Self::recv_batched_cot): receive the payload
+    /// and finish `out`.
+    pub fn recv_batched_cot_finish<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        choices: &[u8],
+        msgs: usize,
+        lens: &[u32],
+        opts: OtOpts,
+        out: &mut [u64],
+    ) -> OtResult<()> {
+        let n = choices.len();
+        check_len("lens", n, lens.len())?;
+        check_len("out", n * msgs, out.len())?;
+        let IknpReceiver { payload, vtmp, .. } = self;
         recv_payload(
             ch,
             cost::batched_cot_payload(lens, msgs as u64, opts) as usize,

@@ -1,8 +1,9 @@
 //! MUX (SCI `AuxProtocols::multiplexer`): shares of sel·x for a shared bit sel and an
 //! additively shared l-bit x. Two l-bit COTs, one per direction; each party's correlation is
 //! x_i·(1 − 2·sel_i) and the other party's sel share is the choice: 2(λ + l) bits.
-//! SCI runs the two directions at the same time (1 round trip, the cost's figure); this
-//! implementation runs them one after the other on one channel.
+//! Both directions share one round trip, as in SCI (which runs them on two threads): each
+//! party first sends the IKNP columns of the COT it receives, then answers the peer's columns
+//! with its own payload, then reads the peer's payload.
 
 use super::ProtoResult;
 use super::otcost;
@@ -44,15 +45,12 @@ pub fn run(p: &mut Party, sel: &[u8], x: &[u64], l: u32) -> ProtoResult<Vec<u64>
     let ch: Vec<u8> = sel.iter().map(|s| s & 1).collect();
     let mut r = vec![0u64; n];
     let mut o = vec![0u64; n];
-    if p.is_alice() {
-        p.ot.iknp_send
-            .send_cot(&mut *p.ch, &corr, l, opts, &mut r)?;
-        p.ot.iknp_recv.recv_cot(&mut *p.ch, &ch, l, opts, &mut o)?;
-    } else {
-        p.ot.iknp_recv.recv_cot(&mut *p.ch, &ch, l, opts, &mut o)?;
-        p.ot.iknp_send
-            .send_cot(&mut *p.ch, &corr, l, opts, &mut r)?;
-    }
+    p.ot.iknp_recv
+        .recv_cot_columns(&mut *p.ch, &ch, l, opts, &mut o)?;
+    p.ot.iknp_send
+        .send_cot(&mut *p.ch, &corr, l, opts, &mut r)?;
+    p.ot.iknp_recv
+        .recv_cot_finish(&mut *p.ch, &ch, l, opts, &mut o)?;
     Ok((0..n)
         .map(|i| {
             ((ch[i] as u64).wrapping_mul(x[i]))
