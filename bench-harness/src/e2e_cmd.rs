@@ -5,7 +5,8 @@ use crate::util::{machine_name, print_json_line, usage};
 use anyhow::Context;
 use clap::Args;
 use pq_engine::nn::config::{self, Config, Weights};
-use pq_engine::nn::secure::e2e::{E2eOptions, E2eRow, e2e_rows};
+use pq_engine::nn::lower::LowerOptions;
+use pq_engine::nn::secure::e2e::{E2eOptions, E2eRow, e2e_rows_for};
 use pq_engine::nn::secure::{RunOptions, program_cost, run_secure};
 use pq_engine::nn::{Model, builtin, json, lower, reference};
 use pq_netsim::{LinkSpec, Transport, parse_links};
@@ -41,6 +42,10 @@ pub struct E2eArgs {
     pub threads: usize,
     #[arg(long, default_value = "mem")]
     pub transport: String,
+    /// What privquant's linear-layer planner minimises: `bytes`, or `latency` on the first
+    /// link of --net.
+    #[arg(long, default_value = "bytes")]
+    pub objective: String,
     /// Tokens of llama7b-attn.
     #[arg(long, default_value_t = 1)]
     pub tokens: usize,
@@ -65,6 +70,7 @@ impl Default for E2eArgs {
             breakdown: false,
             threads: 1,
             transport: "mem".into(),
+            objective: "bytes".into(),
             tokens: 1,
             seed: 1,
             out: "results".into(),
@@ -81,6 +87,17 @@ pub fn load_model(name: &str, tokens: usize) -> anyhow::Result<Model> {
         return json::parse(&text).or_else(|e| usage(format!("--models {name}: {e}")));
     }
     builtin::by_name(name, tokens).or_else(|e| usage(format!("--models: {e}")))
+}
+
+/// The lowering options an e2e invocation names (the planner objective).
+pub fn lower_options(a: &E2eArgs) -> anyhow::Result<LowerOptions> {
+    let links: Vec<LinkSpec> = parse_links(&a.net).or_else(|e| usage(format!("--net: {e}")))?;
+    let objective =
+        pq_engine::Objective::parse(&a.objective, links.first().copied()).or_else(usage)?;
+    Ok(LowerOptions {
+        objective,
+        ..LowerOptions::default()
+    })
 }
 
 /// The (model name, model, configuration) pairs an e2e invocation names.
@@ -117,6 +134,7 @@ pub fn run_remote(
     use pq_netsim::channel::Role;
     use pq_netsim::vtime::VirtualChannel;
     let links: Vec<LinkSpec> = parse_links(&a.net).or_else(|e| usage(format!("--net: {e}")))?;
+    let lo = lower_options(a)?;
     let mut ch = Some(ch);
     for (mname, model, cfg) in pairs(a)? {
         // A fresh virtual clock per run, so each latency starts at zero.
@@ -124,7 +142,7 @@ pub fn run_remote(
             anyhow::bail!("channel lost")
         };
         let mut vch = VirtualChannel::new(inner, &links);
-        let prog = lower::lower(&model, cfg)
+        let prog = lower::lower_with(&model, cfg, &lo)
             .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
         let w = Weights::random(&prog.model, a.seed);
         let x = config::random_input(model.input.numel(), cfg.input_bits(), a.seed);
@@ -220,10 +238,10 @@ pub fn run(a: E2eArgs) -> anyhow::Result<()> {
     if !(a.max_exec_gb.is_finite() && a.max_exec_gb >= 0.0) {
         return usage("--max-exec-gb: expected a non-negative number");
     }
+    let lo = lower_options(&a)?;
     let mut rows: Vec<(String, E2eRow)> = vec![];
     for (mname, model, cfg) in pairs(&a)? {
-        let model = &model;
-        let prog = lower::lower(model, cfg)
+        let prog = lower::lower_with(&model, cfg, &lo)
             .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
         let modeled = match program_cost(&prog) {
             Ok(c) => c,
@@ -264,7 +282,7 @@ pub fn run(a: E2eArgs) -> anyhow::Result<()> {
             breakdown: a.breakdown,
             progress,
         };
-        let rs = e2e_rows(model, cfg, &links, &o)
+        let rs = e2e_rows_for(&prog, &links, &o)
             .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()));
         bar.finish_and_clear();
         let rs = rs?;

@@ -106,18 +106,11 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
         .protocol
         .parse()
         .or_else(|e: String| usage(format!("--protocol: {e}")))?;
-    let objective = match (a.objective.as_str(), &a.net) {
-        ("bytes", _) => CommObjective::Bytes,
-        ("latency", Some(n)) => {
-            CommObjective::Latency(LinkSpec::parse(n).or_else(|e| usage(format!("--net: {e}")))?)
-        }
-        ("latency", None) => return usage("--objective latency needs --net LINK"),
-        (o, _) => {
-            return usage(format!(
-                "--objective: unknown `{o}` (accepted: bytes, latency)"
-            ));
-        }
+    let link = match &a.net {
+        Some(n) => Some(LinkSpec::parse(n).or_else(|e| usage(format!("--net: {e}")))?),
+        None => None,
     };
+    let objective = CommObjective::parse(&a.objective, link).or_else(usage)?;
     let latency = matches!(objective, CommObjective::Latency(_));
     let budget = match (&a.budget, a.pareto) {
         (Some(b), None) => Some(parse_budget(b, latency).or_else(usage)?),

@@ -67,8 +67,9 @@ fn config_hash(cmd: &RemoteCmd) -> anyhow::Result<[u8; 32]> {
                 )
                 .as_bytes(),
             );
+            let lo = crate::e2e_cmd::lower_options(a)?;
             for (_, m, cfg) in crate::e2e_cmd::pairs(a)? {
-                h.update(&pq_engine::nn::config::public_hash(&m, cfg));
+                h.update(&pq_engine::nn::config::public_hash_with(&m, cfg, &lo));
             }
             Ok(*h.finalize().as_bytes())
         }

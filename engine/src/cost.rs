@@ -96,6 +96,51 @@ impl Cost {
     }
 }
 
+/// What a planner minimises over costs: total bytes, or the latency of the traffic on a
+/// full-duplex link (the busier direction's bytes over the bandwidth, plus rounds × RTT; the
+/// two directions run in parallel, steps one after another).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub enum Objective {
+    /// Total bytes, both directions.
+    #[default]
+    Bytes,
+    /// Nanoseconds on the link.
+    Latency(pq_netsim::link::LinkSpec),
+}
+
+impl Objective {
+    /// The objective value of a cost (bytes, or integer nanoseconds).
+    pub fn of(&self, c: &Cost) -> u64 {
+        match self {
+            Objective::Bytes => c.total(),
+            Objective::Latency(l) => {
+                let bytes = c.server_to_client.max(c.client_to_server);
+                let ser =
+                    (bytes as u128 * 8 * 1_000_000_000 / l.bandwidth_bps.max(1) as u128) as u64;
+                ser.saturating_add(c.rounds.saturating_mul(l.rtt_ns))
+            }
+        }
+    }
+    /// The unit of [`Objective::of`].
+    pub fn unit(&self) -> &'static str {
+        match self {
+            Objective::Bytes => "B",
+            Objective::Latency(_) => "ns",
+        }
+    }
+    /// Parse `bytes` or `latency` (which needs the link).
+    pub fn parse(name: &str, link: Option<pq_netsim::link::LinkSpec>) -> Result<Self, String> {
+        match (name, link) {
+            ("bytes", _) => Ok(Objective::Bytes),
+            ("latency", Some(l)) => Ok(Objective::Latency(l)),
+            ("latency", None) => Err("--objective latency needs a link (--net LINK)".into()),
+            (o, _) => Err(format!(
+                "--objective: unknown `{o}` (accepted: bytes, latency)"
+            )),
+        }
+    }
+}
+
 impl core::ops::Add for Cost {
     type Output = Cost;
     fn add(self, o: Cost) -> Cost {

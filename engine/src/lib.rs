@@ -10,7 +10,7 @@ pub mod profile;
 pub mod proto;
 pub mod shares;
 
-pub use cost::Cost;
+pub use cost::{Cost, Objective};
 pub use pq_netsim::channel::Role;
 pub use profile::Profile;
 pub use shares::Shares;

@@ -254,6 +254,7 @@ struct HashInput<'a> {
     full_range: bool,
     features: Features,
     input_act_bits: Option<u32>,
+    objective: crate::Objective,
     program: Option<super::lower::ProgramSummary>,
 }
 
@@ -280,6 +281,7 @@ pub fn public_hash_with(model: &Model, cfg: Config, opts: &super::lower::LowerOp
         full_range: opts.full_range,
         features: opts.features.unwrap_or(cfg.features()),
         input_act_bits: opts.input_act_bits,
+        objective: opts.objective,
         program,
     };
     // Serialising plain structs and vectors cannot fail; fall back to an empty string anyway.

@@ -236,6 +236,8 @@ pub struct Program {
     pub cfg: Config,
     /// The optimizations the program was lowered with (the executor's variants follow them).
     pub feat: Features,
+    /// The linear-layer planner's objective ([`LowerOptions::objective`]).
+    pub objective: crate::Objective,
     pub tensors: Vec<TensorMeta>,
     pub steps: Vec<Step>,
     pub linear: Vec<LinearInfo>,
@@ -315,6 +317,9 @@ pub struct LowerOptions {
     /// Lower a block cut out of a network: the input is an intermediate, secret-shared tensor
     /// of the residual stream (not the client's image), read by linear layers at this width.
     pub input_act_bits: Option<u32>,
+    /// What the linear-layer planner minimises (each layer on its own: layers run one after
+    /// another, so the network's latency is the sum of theirs).
+    pub objective: crate::Objective,
 }
 
 /// Why a model cannot be lowered.
@@ -1114,6 +1119,7 @@ pub fn lower_with(model: &Model, cfg: Config, opts: &LowerOptions) -> Result<Pro
         model: m,
         cfg,
         feat,
+        objective: opts.objective,
         input_clear: opts.input_act_bits.is_none(),
         tensors,
         steps,

@@ -15,34 +15,12 @@ use crate::nn::config::Config;
 use crate::nn::lower::{self, StepOp};
 use crate::nn::secure::step_cost;
 use crate::nn::{Model, Op};
-use pq_netsim::LinkSpec;
 use std::collections::{BTreeSet, HashMap};
 
-/// What "communication" means for the planner.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum CommObjective {
-    /// Total bytes, both directions.
-    Bytes,
-    /// Latency at a link, in integer nanoseconds: per group, the busier direction's bytes
-    /// over the bandwidth plus rounds × RTT (the two directions of a full-duplex link run in
-    /// parallel; groups run one after another).
-    Latency(LinkSpec),
-}
-
-impl CommObjective {
-    /// The objective value of a cost.
-    pub fn of(&self, c: &Cost) -> u64 {
-        match self {
-            CommObjective::Bytes => c.total(),
-            CommObjective::Latency(l) => {
-                let bytes = c.server_to_client.max(c.client_to_server);
-                let ser =
-                    (bytes as u128 * 8 * 1_000_000_000 / l.bandwidth_bps.max(1) as u128) as u64;
-                ser + c.rounds * l.rtt_ns
-            }
-        }
-    }
-}
+/// What "communication" means for the planner: the one [`crate::cost::Objective`] (per
+/// group, the busier direction over the bandwidth plus rounds × RTT; groups run one after
+/// another).
+pub use crate::cost::Objective as CommObjective;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetPlanError {

@@ -2,9 +2,9 @@
 //! (a real two-party run, latency simulated in virtual time or emulated in real time) or
 //! modeled (bytes and rounds from the cost model, latency from the analytic link model).
 
-use super::{RunOptions, SecureError, layer_costs, profile_for, program_cost, run_secure};
+use super::{RunOptions, SecureError, layer_costs, program_cost, run_secure};
 use crate::nn::config::{self, Config, Weights};
-use crate::nn::lower;
+use crate::nn::lower::{self, Program};
 use crate::nn::model::Model;
 use crate::nn::reference;
 use pq_netsim::Transport;
@@ -133,8 +133,18 @@ pub fn e2e_rows(
     o: &E2eOptions,
 ) -> Result<Vec<E2eRow>, SecureError> {
     let p = lower::lower(model, cfg).map_err(reference::RefError::from)?;
-    let cost = program_cost(&p)?;
-    let lcost = layer_costs(&p)?;
+    e2e_rows_for(&p, links, o)
+}
+
+/// [`e2e_rows`] for an already lowered program (any [`lower::LowerOptions`]).
+pub fn e2e_rows_for(
+    p: &Program,
+    links: &[LinkSpec],
+    o: &E2eOptions,
+) -> Result<Vec<E2eRow>, SecureError> {
+    let (model, cfg) = (&p.model, p.cfg);
+    let cost = program_cost(p)?;
+    let lcost = layer_costs(p)?;
     let kcost: Option<Vec<E2eKind>> = if o.breakdown {
         let mut v: Vec<E2eKind> = vec![];
         for st in &p.steps {
@@ -146,7 +156,7 @@ pub fn e2e_rows(
                 .steps
                 .iter()
                 .filter(|x| x.op.kind() == k)
-                .map(|x| super::step_cost(&p, x))
+                .map(|x| super::step_cost(p, x))
                 .sum::<Result<_, _>>()?;
             v.push(E2eKind {
                 kind: k.to_string(),
@@ -167,7 +177,7 @@ pub fn e2e_rows(
         op: "e2e",
         model: model.name.clone(),
         protocol: cfg.name().to_string(),
-        profile: profile_for(cfg).name().to_string(),
+        profile: p.feat.profile().name().to_string(),
         link: link.map(|l| l.to_string()),
         bytes_total: cost.total(),
         bytes_server_to_client: cost.server_to_client,
@@ -205,7 +215,7 @@ pub fn e2e_rows(
     }
     let w = Weights::random(&p.model, o.seed);
     let x = config::random_input(model.input.numel(), cfg.input_bits(), o.seed);
-    let want = reference::run_reference(&p, &w, &x)?;
+    let want = reference::run_reference(p, &w, &x)?;
     // (link, link options, latency kind) per run
     let runs: Vec<(Vec<Option<LinkSpec>>, LinkOptions, &'static str)> = if links.is_empty() {
         vec![(vec![None], LinkOptions::default(), "modeled")]
@@ -243,7 +253,7 @@ pub fn e2e_rows(
             pin: true,
             ..RunOptions::default()
         };
-        let run = run_secure(&p, &w, &x, &ro)?;
+        let run = run_secure(p, &w, &x, &ro)?;
         for (i, l) in ls.iter().enumerate() {
             let mut r = base(l.as_ref());
             let total = run.bytes_total();
