@@ -13,7 +13,7 @@
 //! | # | option | extended | decomposes | OT sender | each OT carries |
 //! |---|---|---|---|---|---|
 //! | 1 | [`DecompX`](LinOption::DecompX) | W (nothing) | client: its lx-bit X share | server | d1 values W col, L − i bits; +1 wrap OT: W col·f, L − lx bits |
-//! | 2 | [`DecompW`](LinOption::DecompW) | W (nothing) | server: W (lw bits) | client | d3 values X row, L − j bits; then a wrap COT (server sender): W col·f, L − lx bits |
+//! | 2 | [`DecompW`](LinOption::DecompW) | W (nothing) | server: W (lw bits) | client | d3 values X row, L − j bits; before them a wrap COT (server sender): W col·f, L − lx bits |
 //! | 3 | [`DecompXExt`](LinOption::DecompXExt) | ⟨X⟩ on the tensor | client: its L-bit X share | server | d1 values W col, L − i bits |
 //! | 3 | [`DecompXExtCols`](LinOption::DecompXExtCols) | ⟨X⟩ after im2col | client: its L-bit X share | server | as above |
 //! | 4 | [`ExtendX`](LinOption::ExtendX) | ⟨X⟩ on the tensor | server: W (lw bits) | client | d3 values X row, L − j bits |
@@ -37,7 +37,9 @@
 //!   XOR-shared wrap comes from Π_Mill(lx) on the tensor before im2col. The correction
 //!   −2^lx·W·wrap costs one COT per im2col element with the server the sender (d1 messages of
 //!   L − lx bits, correlation W column·f, the client's wrap bit the choice): inside option 1's
-//!   batched COT, its own batched COT for option 2 (whose main OTs go the other way). No
+//!   batched COT, its own batched COT before the main ones for option 2 (whose main OTs go
+//!   the other way; in this order the server's last wrap payload and its first W-bit OT
+//!   columns share a flight, so the measured flights equal the cost's rounds). No
 //!   both-message OT, no MUX.
 //!
 //! Big layers are sent as several batched-COT calls of at most 2^22 message values each
@@ -437,8 +439,8 @@ pub fn cost_at(lp: &LinearParams, opt: LinOption, l: u32, pr: Profile) -> ProtoR
             let wrap = wrap_needed(lp, l);
             let mill = mill_cost(lp, l, pr);
             if opt.decomposes_w() {
-                mill.then(rows_cost(lp, l, pr))
-                    .then(cols_cost(lp, l, 0, wrap, pr))
+                mill.then(cols_cost(lp, l, 0, wrap, pr))
+                    .then(rows_cost(lp, l, pr))
             } else {
                 mill.then(cols_cost(lp, l, lp.lx.min(l), wrap, pr))
             }
@@ -573,8 +575,8 @@ pub fn run_at(
             let pre = prep_lx(p, lp, l, w, &xs)?;
             let mut y = pre.local;
             if opt.decomposes_w() {
-                decompose_w(p, lp, l, w, &pre.cols, &mut y)?;
                 decompose_x(p, lp, l, w, &pre.cols, 0, pre.wrap.as_ref(), &mut y)?;
+                decompose_w(p, lp, l, w, &pre.cols, &mut y)?;
             } else {
                 let nb = lp.lx.min(l);
                 decompose_x(p, lp, l, w, &pre.cols, nb, pre.wrap.as_ref(), &mut y)?;
@@ -642,13 +644,7 @@ struct LxPrep {
 /// Offset signed X by 2^(lx−1) (the server, or the client when it holds X in clear), find
 /// the wrap's shares (msb OR for non-negative X, Π_Mill on the tensor for signed X) when
 /// l > lx and X is shared, and compute the server's local terms.
-fn prep_lx(
-    p: &mut Party,
-    lp: &LinearParams,
-    l: u32,
-    w: &[i64],
-    x: &[u64],
-) -> ProtoResult<LxPrep> {
+fn prep_lx(p: &mut Party, lp: &LinearParams, l: u32, w: &[i64], x: &[u64]) -> ProtoResult<LxPrep> {
     let alice = p.is_alice();
     let lx = lp.lx;
     let mx = mask(lx);
