@@ -5,7 +5,7 @@ use pq_engine::Profile;
 use pq_engine::party::run_parties;
 use pq_engine::proto::pq_ext;
 use pq_engine::proto::pq_linear::{self, Geom, InputKind, LinOption, LinearParams, Objective};
-use pq_engine::proto::pq_micro::{Fill, conv_table, run_linear};
+use pq_engine::proto::pq_micro::{Fill, RESNET50_CONVS, conv_table, run_linear};
 use pq_kernels::ring::{mask, to_signed};
 use pq_netsim::Transport;
 use proptest::prelude::*;
@@ -485,6 +485,41 @@ fn chunked_into_several_calls() {
             LinOption::DecompXExt,
         ] {
             at_case(&lp, opt, l, false, 11 + i as u64);
+        }
+    }
+}
+
+/// The five ResNet50 convs at W2A4 (cost only): every option's bytes and rounds, printed
+/// with `--nocapture`; the planner takes the minimum.
+#[test]
+fn resnet50_options_table() {
+    let pr = Profile::PrivQuant;
+    for kind in [InputKind::NonNeg, InputKind::Signed] {
+        for &(hw, ch, k) in RESNET50_CONVS.iter() {
+            let lp = LinearParams::conv(hw, ch, ch, k, 1, 2, 4, kind);
+            let l = lp.acc_bits().unwrap();
+            let (best, _) = pq_linear::plan(&lp, Objective::Bytes, pr).unwrap();
+            let (lat, _) = pq_linear::plan(&lp, LAT, pr).unwrap();
+            let row: Vec<String> = pq_linear::options(&lp, pr)
+                .unwrap()
+                .iter()
+                .map(|(o, c)| {
+                    format!(
+                        "{}(#{}) {:.3} GB/{}r",
+                        o.name(),
+                        o.paper_option(),
+                        c.total() as f64 / 1e9,
+                        c.rounds
+                    )
+                })
+                .collect();
+            eprintln!(
+                "{kind:?} hw={hw} ch={ch} k={k} L={l}: bytes→{} latency→{} | {}",
+                best.name(),
+                lat.name(),
+                row.join(", ")
+            );
+            planner_is_min(&lp);
         }
     }
 }
