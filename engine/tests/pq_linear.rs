@@ -397,6 +397,46 @@ fn paper_options_and_names() {
     assert_eq!(LinOption::DecompXExtCols.paper_option(), 3);
     assert_eq!(LinOption::ExtendX.paper_option(), 4);
     assert_eq!(LinOption::ExtendXCols.paper_option(), 4);
+    assert_eq!(LinOption::DecompXMux.paper_option(), 1);
+    assert_eq!(LinOption::DecompWMux.paper_option(), 2);
+}
+
+/// The wrap COT (correlation W column·f, one message set) against the paper-literal
+/// both-message OT MUX (two message sets): the MUX costs exactly one more set of
+/// d1·(L − lx)-bit messages per im2col element, and the same when there is no wrap.
+#[test]
+fn mux_wrap_costs_more() {
+    let pr = Profile::PrivQuant;
+    for kind in KINDS {
+        for lp in [
+            LinearParams::matmul(7, 30, 5, 2, 4, kind),
+            LinearParams::conv(6, 3, 5, 3, 1, 3, 5, kind),
+            LinearParams::conv(56, 64, 64, 3, 1, 2, 4, kind),
+        ] {
+            let l = lp.acc_bits().unwrap();
+            for (cot, mux) in [
+                (LinOption::DecompX, LinOption::DecompXMux),
+                (LinOption::DecompW, LinOption::DecompWMux),
+            ] {
+                let a = pq_linear::cost(&lp, cot, pr).unwrap();
+                let b = pq_linear::cost(&lp, mux, pr).unwrap();
+                let ne = (lp.d2 * lp.d3) as u64;
+                if matches!(kind, InputKind::Clear { .. }) {
+                    assert_eq!(a, b);
+                    continue;
+                }
+                assert_eq!(a.client_to_server, b.client_to_server, "{lp:?}");
+                let extra = b.server_to_client - a.server_to_client;
+                let bits = ne * lp.d1 as u64 * (l - lp.lx) as u64;
+                // per-call byte rounding: within one byte per call of the extra message set
+                assert!(
+                    extra.abs_diff(bits / 8) <= b.rounds,
+                    "{lp:?} {extra} vs {bits}"
+                );
+                assert!(b.rounds >= a.rounds);
+            }
+        }
+    }
 }
 
 #[test]
@@ -483,6 +523,8 @@ fn chunked_into_several_calls() {
             LinOption::DecompX,
             LinOption::DecompW,
             LinOption::DecompXExt,
+            LinOption::DecompXMux,
+            LinOption::DecompWMux,
         ] {
             at_case(&lp, opt, l, false, 11 + i as u64);
         }

@@ -18,6 +18,8 @@
 //! | 3 | [`DecompXExtCols`](LinOption::DecompXExtCols) | ⟨X⟩ after im2col | client: its L-bit X share | server | as above |
 //! | 4 | [`ExtendX`](LinOption::ExtendX) | ⟨X⟩ on the tensor | server: W (lw bits) | client | d3 values X row, L − j bits |
 //! | 4 | [`ExtendXCols`](LinOption::ExtendXCols) | ⟨X⟩ after im2col | server: W (lw bits) | client | as above |
+//! | 1 | [`DecompXMux`](LinOption::DecompXMux) | W (nothing) | as option 1 | server | as option 1; the wrap by a both-message OT MUX (2 × d1 values, L − lx bits) |
+//! | 2 | [`DecompWMux`](LinOption::DecompWMux) | W (nothing) | as option 2 | client | as option 2; the wrap by a both-message OT MUX (2 × d1 values, L − lx bits) |
 //!
 //! * Extension of ⟨X⟩ (options 3, 4) from lx to L bits: the known-MSB [`pq_ext`] when X is
 //!   non-negative, SCI's s_extend otherwise, local when the client holds X in clear, nothing
@@ -40,7 +42,9 @@
 //!   batched COT, its own batched COT before the main ones for option 2 (whose main OTs go
 //!   the other way; in this order the server's last wrap payload and its first W-bit OT
 //!   columns share a flight, so the measured flights equal the cost's rounds). No
-//!   both-message OT, no MUX.
+//!   both-message OT, no MUX. The `*Mux` variants are the paper-literal SCI-style wrap & MUX
+//!   (one chosen-message OT per element, the server sending W column·wrap(u, b) − r for both
+//!   b, its own call after option 1's bit OTs): never cheaper, enumerated to show the saving.
 //!
 //! Big layers are sent as several batched-COT calls of at most 2^22 message values each
 //! (each call one round trip); the cost functions use the same split.
@@ -118,16 +122,23 @@ pub enum LinOption {
     ExtendXCols,
     /// Option 3 with the paper's placement: extend ⟨X⟩ after im2col.
     DecompXExtCols,
+    /// Option 1 with the paper-literal (SCI-style) wrap: a both-message OT MUX of W column·wrap
+    /// (two messages per OT) instead of the wrap COT; never cheaper, kept to show the saving.
+    DecompXMux,
+    /// Option 2 with the both-message OT MUX wrap (as [`LinOption::DecompXMux`]).
+    DecompWMux,
 }
 
 impl LinOption {
-    pub const ALL: [LinOption; 6] = [
+    pub const ALL: [LinOption; 8] = [
         LinOption::ExtendX,
         LinOption::DecompX,
         LinOption::DecompW,
         LinOption::DecompXExt,
         LinOption::ExtendXCols,
         LinOption::DecompXExtCols,
+        LinOption::DecompXMux,
+        LinOption::DecompWMux,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -137,13 +148,15 @@ impl LinOption {
             LinOption::DecompXExt => "decomp-x-ext",
             LinOption::ExtendXCols => "extend-x-cols",
             LinOption::DecompXExtCols => "decomp-x-ext-cols",
+            LinOption::DecompXMux => "decomp-x-mux",
+            LinOption::DecompWMux => "decomp-w-mux",
         }
     }
     /// The option's number in the paper's Table 4 (1..=4).
     pub fn paper_option(self) -> u8 {
         match self {
-            LinOption::DecompX => 1,
-            LinOption::DecompW => 2,
+            LinOption::DecompX | LinOption::DecompXMux => 1,
+            LinOption::DecompW | LinOption::DecompWMux => 2,
             LinOption::DecompXExt | LinOption::DecompXExtCols => 3,
             LinOption::ExtendX | LinOption::ExtendXCols => 4,
         }
@@ -152,7 +165,10 @@ impl LinOption {
     /// or after it (`Some(true)`).
     fn extension(self) -> Option<bool> {
         match self {
-            LinOption::DecompX | LinOption::DecompW => None,
+            LinOption::DecompX
+            | LinOption::DecompW
+            | LinOption::DecompXMux
+            | LinOption::DecompWMux => None,
             LinOption::ExtendX | LinOption::DecompXExt => Some(false),
             LinOption::ExtendXCols | LinOption::DecompXExtCols => Some(true),
         }
@@ -161,8 +177,15 @@ impl LinOption {
     fn decomposes_w(self) -> bool {
         matches!(
             self,
-            LinOption::ExtendX | LinOption::ExtendXCols | LinOption::DecompW
+            LinOption::ExtendX
+                | LinOption::ExtendXCols
+                | LinOption::DecompW
+                | LinOption::DecompWMux
         )
+    }
+    /// True for the both-message OT MUX wrap (options 1, 2 only).
+    fn mux(self) -> bool {
+        matches!(self, LinOption::DecompXMux | LinOption::DecompWMux)
     }
 }
 
@@ -421,6 +444,30 @@ fn cols_cost(lp: &LinearParams, l: u32, nb: u32, wrap: bool, pr: Profile) -> Cos
     c
 }
 
+/// The both-message OT MUX wrap: one chosen-message OT per im2col element, server sender,
+/// two sets of d1 messages of l − lx bits, in calls of at most [`MAX_VALS`] values.
+fn mux_cost(lp: &LinearParams, l: u32, pr: Profile) -> Cost {
+    if !wrap_needed(lp, l) {
+        return Cost::ZERO;
+    }
+    let total = (lp.d2 as u64) * (lp.d3 as u64);
+    let pc = per_call(lp.d1);
+    let mut c = Cost::ZERO;
+    let mut s = 0u64;
+    while s < total {
+        let e = (s + pc).min(total);
+        c = c.then(otcost::batched_got(
+            Role::Server,
+            e - s,
+            lp.d1 as u64,
+            l - lp.lx,
+            pr,
+        ));
+        s = e;
+    }
+    c
+}
+
 /// Cost of one option with the output in `l` bits (see [`run_at`]).
 pub fn cost_at(lp: &LinearParams, opt: LinOption, l: u32, pr: Profile) -> ProtoResult<Cost> {
     check_l(lp, l)?;
@@ -438,11 +485,18 @@ pub fn cost_at(lp: &LinearParams, opt: LinOption, l: u32, pr: Profile) -> ProtoR
         None => {
             let wrap = wrap_needed(lp, l);
             let mill = mill_cost(lp, l, pr);
+            let (cot_wrap, mux) = if opt.mux() {
+                (false, mux_cost(lp, l, pr))
+            } else {
+                (wrap, Cost::ZERO)
+            };
             if opt.decomposes_w() {
-                mill.then(cols_cost(lp, l, 0, wrap, pr))
+                mill.then(mux)
+                    .then(cols_cost(lp, l, 0, cot_wrap, pr))
                     .then(rows_cost(lp, l, pr))
             } else {
-                mill.then(cols_cost(lp, l, lp.lx.min(l), wrap, pr))
+                mill.then(cols_cost(lp, l, lp.lx.min(l), cot_wrap, pr))
+                    .then(mux)
             }
         }
     };
@@ -572,14 +626,22 @@ pub fn run_at(
         }
         None => {
             // options 1, 2: lx-bit shares of X and their wrap
-            let pre = prep_lx(p, lp, l, w, &xs)?;
+            let mux = opt.mux();
+            let pre = prep_lx(p, lp, l, w, &xs, mux)?;
             let mut y = pre.local;
+            let cot_wrap = if mux { None } else { pre.wrap.as_ref() };
             if opt.decomposes_w() {
-                decompose_x(p, lp, l, w, &pre.cols, 0, pre.wrap.as_ref(), &mut y)?;
+                if let (true, Some(ws)) = (mux, &pre.wrap) {
+                    wrap_mux(p, lp, l, w, ws, &mut y)?;
+                }
+                decompose_x(p, lp, l, w, &pre.cols, 0, cot_wrap, &mut y)?;
                 decompose_w(p, lp, l, w, &pre.cols, &mut y)?;
             } else {
                 let nb = lp.lx.min(l);
-                decompose_x(p, lp, l, w, &pre.cols, nb, pre.wrap.as_ref(), &mut y)?;
+                decompose_x(p, lp, l, w, &pre.cols, nb, cot_wrap, &mut y)?;
+                if let (true, Some(ws)) = (mux, &pre.wrap) {
+                    wrap_mux(p, lp, l, w, ws, &mut y)?;
+                }
             }
             y
         }
@@ -629,6 +691,8 @@ struct WrapShares {
     f: Vec<u64>,
     /// client: its bit c per element
     c: Vec<u8>,
+    /// wrap = u XOR c (signed X, from Π_Mill) rather than u OR c (non-negative X)
+    xor: bool,
 }
 
 /// Options 1, 2 before the OTs.
@@ -636,7 +700,8 @@ struct LxPrep {
     /// This party's lx-bit share of every im2col element (the offset 2^(lx−1) added by its
     /// holder for signed X).
     cols: Vec<u64>,
-    /// The server's local terms: W·cols_0 − off·rowsum(W) − 2^lx·W·u (zero for the client).
+    /// The server's local terms: W·cols_0 − off·rowsum(W) − 2^lx·W·u (the u term only for
+    /// the wrap COT; the MUX carries the whole wrap); zero for the client.
     local: Vec<u64>,
     wrap: Option<WrapShares>,
 }
@@ -644,7 +709,14 @@ struct LxPrep {
 /// Offset signed X by 2^(lx−1) (the server, or the client when it holds X in clear), find
 /// the wrap's shares (msb OR for non-negative X, Π_Mill on the tensor for signed X) when
 /// l > lx and X is shared, and compute the server's local terms.
-fn prep_lx(p: &mut Party, lp: &LinearParams, l: u32, w: &[i64], x: &[u64]) -> ProtoResult<LxPrep> {
+fn prep_lx(
+    p: &mut Party,
+    lp: &LinearParams,
+    l: u32,
+    w: &[i64],
+    x: &[u64],
+    mux: bool,
+) -> ProtoResult<LxPrep> {
     let alice = p.is_alice();
     let lx = lp.lx;
     let mx = mask(lx);
@@ -680,6 +752,7 @@ fn prep_lx(p: &mut Party, lp: &LinearParams, l: u32, w: &[i64], x: &[u64]) -> Pr
                 f: wb.iter().map(|&b| 1u64.wrapping_sub(2 * b)).collect(),
                 u: wb,
                 c: Vec::new(),
+                xor: true,
             },
             None => {
                 let u: Vec<u64> = cols.iter().map(|v| (v >> (lx - 1)) & 1).collect();
@@ -687,6 +760,7 @@ fn prep_lx(p: &mut Party, lp: &LinearParams, l: u32, w: &[i64], x: &[u64]) -> Pr
                     f: u.iter().map(|&a| 1 - a).collect(),
                     u,
                     c: Vec::new(),
+                    xor: false,
                 }
             }
         })
@@ -699,6 +773,7 @@ fn prep_lx(p: &mut Party, lp: &LinearParams, l: u32, w: &[i64], x: &[u64]) -> Pr
             u: Vec::new(),
             f: Vec::new(),
             c,
+            xor: signed,
         })
     };
     let mut local = vec![0u64; d1 * d3];
@@ -717,7 +792,7 @@ fn prep_lx(p: &mut Party, lp: &LinearParams, l: u32, w: &[i64], x: &[u64]) -> Pr
                 }
             }
         }
-        if let Some(ws) = &wrap {
+        if let (false, Some(ws)) = (mux, &wrap) {
             let wu = matmul_i64_u64(w, &ws.u, d1, d2, d3);
             for (a, b) in local.iter_mut().zip(&wu) {
                 *a = a.wrapping_sub(b << lx);
@@ -842,6 +917,7 @@ fn decompose_x(
         u: Vec::new(),
         f: Vec::new(),
         c: Vec::new(),
+        xor: false,
     };
     let ws = wrap.unwrap_or(&no_wrap);
     let pc = per_call(d1);
@@ -903,6 +979,75 @@ fn decompose_x(
             if alice {
                 wt = wt.wrapping_neg();
             }
+            for (i, v) in out[q * d1..(q + 1) * d1].iter().enumerate() {
+                let a = &mut y[i * d3 + col];
+                *a = a.wrapping_add(wt.wrapping_mul(*v));
+            }
+        }
+        s = e;
+    }
+    Ok(())
+}
+
+/// The paper-literal (SCI-style) wrap & MUX for options 1, 2: adds shares of −2^lx·W·wrap
+/// mod 2^l to `y` with one chosen-message OT per im2col element, the server the sender of
+/// the two sets of d1 messages (W column·wrap(u, b) − r, l − lx bits, r the server's random
+/// share), the client's wrap bit the choice; calls of at most [`MAX_VALS`] values
+/// ([`mux_cost`]). Twice the wrap COT's payload.
+fn wrap_mux(
+    p: &mut Party,
+    lp: &LinearParams,
+    l: u32,
+    w: &[i64],
+    ws: &WrapShares,
+    y: &mut [u64],
+) -> ProtoResult<()> {
+    let alice = p.is_alice();
+    let lx = lp.lx;
+    let lm = l - lx;
+    let m = mask(lm);
+    let (d1, d2, d3) = (lp.d1, lp.d2, lp.d3);
+    let total = d2 * d3;
+    let pc = per_call(d1) as usize;
+    let opts = p.opts();
+    let wt = (1u64 << lx).wrapping_neg();
+    let mut m0: Vec<u64> = Vec::new();
+    let mut m1: Vec<u64> = Vec::new();
+    let mut out: Vec<u64> = Vec::new();
+    let mut choice: Vec<u8> = Vec::new();
+    let mut s = 0usize;
+    while s < total {
+        let e = (s + pc).min(total);
+        let n = e - s;
+        out.clear();
+        out.resize(n * d1, 0);
+        if alice {
+            p.prg.fill_bytes(bytemuck::cast_slice_mut(&mut out[..]));
+            m0.clear();
+            m1.clear();
+            for (q, el) in (s..e).enumerate() {
+                let k = el / d3;
+                let u = ws.u[el];
+                // wrap(u, 0) = u; wrap(u, 1) = 1 − u (XOR) or 1 (OR)
+                let g1 = if ws.xor { 1 - u } else { 1 };
+                for i in 0..d1 {
+                    let r = &mut out[q * d1 + i];
+                    *r &= m;
+                    let wv = w[i * d2 + k] as u64;
+                    m0.push(wv.wrapping_mul(u).wrapping_sub(*r) & m);
+                    m1.push(wv.wrapping_mul(g1).wrapping_sub(*r) & m);
+                }
+            }
+            p.ot.iknp_send
+                .send_batched_got(&mut *p.ch, &m0, &m1, d1, lm, opts)?;
+        } else {
+            choice.clear();
+            choice.extend_from_slice(&ws.c[s..e]);
+            p.ot.iknp_recv
+                .recv_batched_got(&mut *p.ch, &choice, d1, lm, opts, &mut out)?;
+        }
+        for (q, el) in (s..e).enumerate() {
+            let col = el % d3;
             for (i, v) in out[q * d1..(q + 1) * d1].iter().enumerate() {
                 let a = &mut y[i * d3 + col];
                 *a = a.wrapping_add(wt.wrapping_mul(*v));
