@@ -5,8 +5,8 @@ use pq_engine::Profile;
 use pq_engine::party::run_parties;
 use pq_engine::proto::pq_ext;
 use pq_engine::proto::pq_linear::{self, Geom, InputKind, LinOption, LinearParams, Objective};
-use pq_engine::proto::pq_micro::{Fill, conv_table, run_linear};
-use pq_kernels::ring::mask;
+use pq_engine::proto::pq_micro::{Fill, RESNET50_CONVS, conv_table, run_linear};
+use pq_kernels::ring::{mask, to_signed};
 use pq_netsim::Transport;
 use proptest::prelude::*;
 
@@ -68,11 +68,34 @@ fn lin_case(lp: &LinearParams, fill: Fill, seed: u64) {
             "{lp:?} {opt:?}: bytes {} vs cost {}",
             r.bytes_total, r.cost_bytes
         );
+        assert_eq!(r.measured_flights, r.rounds, "{lp:?} {opt:?}");
     }
-    // the planner's choice is the minimum of the enumerated costs
-    let (_, best) = pq_linear::plan(lp, Objective::Bytes, Profile::PrivQuant).unwrap();
-    for (_, c) in pq_linear::options(lp, Profile::PrivQuant).unwrap() {
-        assert!(best.total() <= c.total());
+    planner_is_min(lp);
+}
+
+const LAT: Objective = Objective::Latency {
+    bits_per_s: 200e6,
+    rtt_s: 0.013,
+};
+
+/// The planner's choice is the minimum of the enumerated costs, under both objectives, and
+/// every option is enumerated exactly once.
+fn planner_is_min(lp: &LinearParams) {
+    let all = pq_linear::options(lp, Profile::PrivQuant).unwrap();
+    assert_eq!(all.len(), LinOption::ALL.len());
+    for (o, c) in &all {
+        assert_eq!(*c, pq_linear::cost(lp, *o, Profile::PrivQuant).unwrap());
+    }
+    for obj in [Objective::Bytes, LAT] {
+        let (o, best) = pq_linear::plan(lp, obj, Profile::PrivQuant).unwrap();
+        let min = all
+            .iter()
+            .map(|(_, c)| obj.score(c))
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(obj.score(&best), min, "{lp:?} {obj:?}");
+        // ties go to the first option in ALL
+        let first = all.iter().find(|(_, c)| obj.score(c) == min).unwrap().0;
+        assert_eq!(o, first, "{lp:?} {obj:?}");
     }
 }
 
@@ -215,4 +238,330 @@ fn extreme_widths_rejected_not_panicking() {
     assert_eq!(lp.acc_bits().unwrap(), 1);
     let lp = LinearParams::matmul(0, 1, 1, 2, 2, InputKind::NonNeg);
     assert!(lp.acc_bits().is_err());
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Random W and X in their ranges (`extreme`: W at its minimum and X at its extreme), shared
+/// (or held in clear by the client), run `opt` at output width `l` with [`pq_linear::run_at`]:
+/// the output reconstructs to W·X mod 2^l, the measured bytes per direction equal
+/// [`pq_linear::cost_at`], and the measured flights equal its rounds.
+fn at_case(lp: &LinearParams, opt: LinOption, l: u32, extreme: bool, seed: u64) {
+    let mut r = Rng(seed | 1);
+    let (lw, lx) = (lp.lw, lp.lx);
+    let nonneg = matches!(
+        lp.input,
+        InputKind::NonNeg | InputKind::Clear { nonneg: true }
+    );
+    let w: Vec<i64> = (0..lp.d1 * lp.d2)
+        .map(|_| {
+            if extreme {
+                -(1i64 << (lw - 1))
+            } else {
+                to_signed(r.next() & mask(lw), lw)
+            }
+        })
+        .collect();
+    let x: Vec<i64> = (0..lp.n_in())
+        .map(|_| match (nonneg, extreme) {
+            (true, true) => (mask(lx) >> 1) as i64,
+            (true, false) => (r.next() & (mask(lx) >> 1)) as i64,
+            (false, true) => -(1i64 << (lx - 1)),
+            (false, false) => to_signed(r.next() & mask(lx), lx),
+        })
+        .collect();
+    let xu: Vec<u64> = x.iter().map(|&v| v as u64 & mask(lx)).collect();
+    let (xa, xb): (Vec<u64>, Vec<u64>) = if matches!(lp.input, InputKind::Clear { .. }) {
+        (Vec::new(), xu)
+    } else {
+        let a: Vec<u64> = xu.iter().map(|_| r.next() & mask(lx)).collect();
+        let b = xu
+            .iter()
+            .zip(&a)
+            .map(|(v, s)| v.wrapping_sub(*s) & mask(lx))
+            .collect();
+        (a, b)
+    };
+    let (l1, l2) = (*lp, *lp);
+    let wc = w.clone();
+    let out = run_parties(
+        Transport::Mem,
+        Profile::PrivQuant,
+        Some(seed),
+        move |p| pq_linear::run_at(p, &l1, opt, l, &wc, &xa),
+        move |p| pq_linear::run_at(p, &l2, opt, l, &[], &xb),
+    )
+    .unwrap();
+    let want = pq_linear::reference(lp, &w, &x);
+    assert_eq!(out.server.len(), want.len());
+    for (i, ((a, b), r)) in out.server.iter().zip(&out.client).zip(&want).enumerate() {
+        assert_eq!(
+            a.wrapping_add(*b) & mask(l),
+            *r as u64 & mask(l),
+            "{lp:?} {opt:?} l={l} i={i}"
+        );
+    }
+    let c = pq_linear::cost_at(lp, opt, l, Profile::PrivQuant).unwrap();
+    assert_eq!(
+        out.bytes_server_to_client(),
+        c.server_to_client,
+        "{lp:?} {opt:?} l={l}"
+    );
+    assert_eq!(
+        out.bytes_client_to_server(),
+        c.client_to_server,
+        "{lp:?} {opt:?} l={l}"
+    );
+    assert_eq!(out.flights(), c.rounds, "{lp:?} {opt:?} l={l}");
+}
+
+#[test]
+fn run_at_every_option_below_and_above_acc_bits() {
+    for (ki, &kind) in KINDS.iter().enumerate() {
+        for (lw, lx) in [(2, 4), (1, 1), (4, 1), (3, 6)] {
+            let mm = LinearParams::matmul(3, 5, 3, lw, lx, kind);
+            let cv = LinearParams::conv(5, 2, 2, 3, 2, lw, lx, kind);
+            for (gi, lp) in [mm, cv].iter().enumerate() {
+                let acc = lp.acc_bits().unwrap();
+                // below lx (no wrap / no extension), just below acc_bits, above it
+                let ls = [
+                    lx.saturating_sub(1).max(1),
+                    acc.saturating_sub(1).max(1),
+                    acc + 5,
+                ];
+                for opt in LinOption::ALL {
+                    let seed = (ki * 1000 + gi * 100) as u64 + lw as u64 * 10 + lx as u64;
+                    for l in ls {
+                        at_case(lp, opt, l, false, seed + l as u64);
+                    }
+                    at_case(lp, opt, acc, true, seed);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn accumulator_exactly_64_bits() {
+    // signed 32 × signed 32, d2 = 1: (−2^31)² = 2^62 → 64 bits; nonneg 33-bit X: −2^31·(2^32−1)
+    let cases = [
+        LinearParams::matmul(2, 1, 3, 32, 32, InputKind::Signed),
+        LinearParams::matmul(2, 1, 3, 32, 33, InputKind::NonNeg),
+        LinearParams::matmul(2, 1, 2, 32, 32, InputKind::Clear { nonneg: false }),
+        LinearParams::matmul(1, 1, 2, 32, 33, InputKind::Clear { nonneg: true }),
+        LinearParams::conv(2, 1, 2, 1, 1, 32, 32, InputKind::Signed),
+        LinearParams::conv(2, 1, 2, 1, 2, 32, 33, InputKind::NonNeg),
+    ];
+    for (i, lp) in cases.iter().enumerate() {
+        assert_eq!(lp.acc_bits().unwrap(), 64, "{lp:?}");
+        for opt in LinOption::ALL {
+            for fill in [Fill::Random, Fill::ExtremeLow, Fill::ExtremeHigh] {
+                let r = run_linear(lp, Some(opt), fill, Transport::Mem, Some(i as u64)).unwrap();
+                assert!(r.correct, "{lp:?} {opt:?} {fill:?}");
+                assert!(r.cost_matches, "{lp:?} {opt:?} {fill:?}");
+                assert_eq!(r.measured_flights, r.rounds, "{lp:?} {opt:?}");
+            }
+            at_case(lp, opt, 64, true, 5 + i as u64);
+            at_case(lp, opt, 63, false, 6 + i as u64);
+        }
+        planner_is_min(lp);
+    }
+    // the wrap of 33-bit shares lands at bit 33 < 64; lx = 64 needs no wrap at all
+    let lp = LinearParams::matmul(2, 1, 2, 1, 64, InputKind::NonNeg);
+    assert_eq!(lp.acc_bits().unwrap(), 64);
+    for opt in LinOption::ALL {
+        at_case(&lp, opt, 64, false, 9);
+    }
+}
+
+#[test]
+fn paper_options_and_names() {
+    let mut names: Vec<&str> = LinOption::ALL.iter().map(|o| o.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), LinOption::ALL.len());
+    for n in 1..=4u8 {
+        assert!(LinOption::ALL.iter().any(|o| o.paper_option() == n));
+    }
+    assert_eq!(LinOption::DecompX.paper_option(), 1);
+    assert_eq!(LinOption::DecompW.paper_option(), 2);
+    assert_eq!(LinOption::DecompXExt.paper_option(), 3);
+    assert_eq!(LinOption::DecompXExtCols.paper_option(), 3);
+    assert_eq!(LinOption::ExtendX.paper_option(), 4);
+    assert_eq!(LinOption::ExtendXCols.paper_option(), 4);
+    assert_eq!(LinOption::DecompXMux.paper_option(), 1);
+    assert_eq!(LinOption::DecompWMux.paper_option(), 2);
+}
+
+/// The wrap COT (correlation W column·f, one message set) against the paper-literal
+/// both-message OT MUX (two message sets): the MUX costs exactly one more set of
+/// d1·(L − lx)-bit messages per im2col element, and the same when there is no wrap.
+#[test]
+fn mux_wrap_costs_more() {
+    let pr = Profile::PrivQuant;
+    for kind in KINDS {
+        for lp in [
+            LinearParams::matmul(7, 30, 5, 2, 4, kind),
+            LinearParams::conv(6, 3, 5, 3, 1, 3, 5, kind),
+            LinearParams::conv(56, 64, 64, 3, 1, 2, 4, kind),
+        ] {
+            let l = lp.acc_bits().unwrap();
+            for (cot, mux) in [
+                (LinOption::DecompX, LinOption::DecompXMux),
+                (LinOption::DecompW, LinOption::DecompWMux),
+            ] {
+                let a = pq_linear::cost(&lp, cot, pr).unwrap();
+                let b = pq_linear::cost(&lp, mux, pr).unwrap();
+                let ne = (lp.d2 * lp.d3) as u64;
+                if matches!(kind, InputKind::Clear { .. }) {
+                    assert_eq!(a, b);
+                    continue;
+                }
+                assert_eq!(a.client_to_server, b.client_to_server, "{lp:?}");
+                let extra = b.server_to_client - a.server_to_client;
+                let bits = ne * lp.d1 as u64 * (l - lp.lx) as u64;
+                // per-call byte rounding: within one byte per call of the extra message set
+                assert!(
+                    extra.abs_diff(bits / 8) <= b.rounds,
+                    "{lp:?} {extra} vs {bits}"
+                );
+                assert!(b.rounds >= a.rounds);
+            }
+        }
+    }
+}
+
+#[test]
+fn extension_placement() {
+    let pr = Profile::PrivQuant;
+    let pairs = [
+        (LinOption::ExtendX, LinOption::ExtendXCols),
+        (LinOption::DecompXExt, LinOption::DecompXExtCols),
+    ];
+    for kind in [InputKind::NonNeg, InputKind::Signed] {
+        // matmul: im2col is the identity, both placements cost the same
+        let mm = LinearParams::matmul(4, 30, 7, 2, 4, kind);
+        // 3×3 conv, stride 1: the im2col elements are 9× the input (minus nothing: the
+        // padding is part of the columns), so the paper's placement extends ~9× more
+        let cv = LinearParams::conv(8, 4, 4, 3, 1, 2, 4, kind);
+        for (t, c) in pairs {
+            assert_eq!(
+                pq_linear::cost(&mm, t, pr).unwrap(),
+                pq_linear::cost(&mm, c, pr).unwrap()
+            );
+            let (a, b) = (
+                pq_linear::cost(&cv, t, pr).unwrap(),
+                pq_linear::cost(&cv, c, pr).unwrap(),
+            );
+            assert!(a.total() < b.total(), "{t:?} {a:?} vs {c:?} {b:?}");
+        }
+        // the planner never prefers the column placement when the tensor one ties or wins
+        for lp in [mm, cv] {
+            let (o, _) = pq_linear::plan(&lp, Objective::Bytes, pr).unwrap();
+            assert!(!matches!(
+                o,
+                LinOption::ExtendXCols | LinOption::DecompXExtCols
+            ));
+        }
+    }
+    // clear input: the extension is local, the placements cost the same
+    let cl = LinearParams::conv(8, 4, 4, 3, 1, 2, 4, InputKind::Clear { nonneg: false });
+    for (t, c) in pairs {
+        assert_eq!(
+            pq_linear::cost(&cl, t, pr).unwrap(),
+            pq_linear::cost(&cl, c, pr).unwrap()
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+    /// Every option at a random output width (below, at, above acc_bits), random geometry.
+    #[test]
+    fn linear_random_at(d1 in 1usize..4, cin in 1usize..3, hw in 1usize..5, k3: bool,
+                        stride in 1usize..3, conv: bool, lw in 1u32..9, lx in 1u32..10,
+                        kind in 0usize..4, dl in -3i32..12, seed: u64) {
+        let kind = KINDS[kind];
+        let lp = if conv {
+            LinearParams::conv(hw, cin, d1, if k3 { 3 } else { 1 }, stride, lw, lx, kind)
+        } else {
+            LinearParams::matmul(d1, cin * 3, hw, lw, lx, kind)
+        };
+        prop_assume!(lp.d3 > 0);
+        let l = (lp.acc_bits().unwrap() as i32 + dl).clamp(1, 64) as u32;
+        for opt in LinOption::ALL {
+            at_case(&lp, opt, l, false, seed);
+        }
+        planner_is_min(&lp);
+    }
+}
+
+#[test]
+fn chunked_into_several_calls() {
+    // d3 > 2^20: the W-bit OTs carry d3 values each, three per call (two calls for the six
+    // OTs); the X-bit OTs (one value each) need ⌈3·d3·bits / 2^22⌉ calls. Run and cost split
+    // identically.
+    let d3 = (1 << 20) + 3;
+    for (i, kind) in [InputKind::NonNeg, InputKind::Clear { nonneg: false }]
+        .into_iter()
+        .enumerate()
+    {
+        let lp = LinearParams::matmul(1, 3, d3, 2, 2, kind);
+        let l = lp.acc_bits().unwrap();
+        let c = pq_linear::cost(&lp, LinOption::ExtendX, Profile::PrivQuant).unwrap();
+        assert!(c.rounds >= 2);
+        for opt in [
+            LinOption::ExtendX,
+            LinOption::DecompX,
+            LinOption::DecompW,
+            LinOption::DecompXExt,
+            LinOption::DecompXMux,
+            LinOption::DecompWMux,
+        ] {
+            at_case(&lp, opt, l, false, 11 + i as u64);
+        }
+    }
+}
+
+/// The five ResNet50 convs at W2A4 (cost only): every option's bytes and rounds, printed
+/// with `--nocapture`; the planner takes the minimum.
+#[test]
+fn resnet50_options_table() {
+    let pr = Profile::PrivQuant;
+    for kind in [InputKind::NonNeg, InputKind::Signed] {
+        for &(hw, ch, k) in RESNET50_CONVS.iter() {
+            let lp = LinearParams::conv(hw, ch, ch, k, 1, 2, 4, kind);
+            let l = lp.acc_bits().unwrap();
+            let (best, _) = pq_linear::plan(&lp, Objective::Bytes, pr).unwrap();
+            let (lat, _) = pq_linear::plan(&lp, LAT, pr).unwrap();
+            let row: Vec<String> = pq_linear::options(&lp, pr)
+                .unwrap()
+                .iter()
+                .map(|(o, c)| {
+                    format!(
+                        "{}(#{}) {:.3} GB/{}r",
+                        o.name(),
+                        o.paper_option(),
+                        c.total() as f64 / 1e9,
+                        c.rounds
+                    )
+                })
+                .collect();
+            eprintln!(
+                "{kind:?} hw={hw} ch={ch} k={k} L={l}: bytes→{} latency→{} | {}",
+                best.name(),
+                lat.name(),
+                row.join(", ")
+            );
+            planner_is_min(&lp);
+        }
+    }
 }

@@ -3,21 +3,48 @@
 //! input tensor (cin×hw×hw) lowered by im2col. L is the tightest width that provably holds
 //! every Σ w·x given W's range and X's proven range ([`LinearParams::acc_bits`]).
 //!
-//! Options (each with an exact cost function; [`plan`] picks the cheapest):
-//! * [`LinOption::ExtendX`]: extend ⟨X⟩ from lx to L bits on the tensor BEFORE im2col (the
-//!   known-MSB [`pq_ext`] when X is non-negative, SCI's s_extend otherwise, nothing when the
-//!   client holds X in clear), then the server bit-decomposes W: one batched COT per bit j of
-//!   every weight, the client the sender with its share of the X row (d3 messages of L − j
-//!   bits), the server's weight bit the choice. Sends: the extension, then d1·d2·lw OTs of
-//!   λ + d3·(L − j) bits (client → server payload). No wrap, no MUX.
-//! * [`LinOption::DecompX`]: SiRNN-style, the client bit-decomposes its lx-bit share of
-//!   im2col(X): one batched COT per bit i (server the sender with the W column, d1 messages of
-//!   L − i bits). The wrap of the two shares is corrected in the SAME batched COT by one more
-//!   OT per element (d1 messages of L − lx bits, correlation W column·f, choice the client's
-//!   bit): for non-negative X the wrap is msb(x_0) OR msb(x_1) (no comparison at all); for
-//!   signed X (offset by 2^(lx−1)) the XOR-shared wrap comes from Π_Mill(lx) on the tensor
-//!   before im2col. No both-message OT. Sends: [Mill(lx) on cin·hw² elements], then
-//!   d2·d3·(lx + 1) OTs, server → client payload.
+//! The paper's Table 4 crosses two choices: extend W (free, W is plaintext: the lx-bit shares
+//! of X are used as they are and their wrap must be corrected) or extend ⟨X⟩ to L bits first
+//! (no wrap), and who is the OT sender: the server (the client bit-decomposes its share of X,
+//! every OT carries a column of W, d1 values) or the client (the server bit-decomposes W,
+//! every OT carries a row of the client's X share, d3 values). Every option here is exact,
+//! with an exact cost function; [`plan`] picks the cheapest.
+//!
+//! | # | option | extended | decomposes | OT sender | each OT carries |
+//! |---|---|---|---|---|---|
+//! | 1 | [`DecompX`](LinOption::DecompX) | W (nothing) | client: its lx-bit X share | server | d1 values W col, L − i bits; +1 wrap OT: W col·f, L − lx bits |
+//! | 2 | [`DecompW`](LinOption::DecompW) | W (nothing) | server: W (lw bits) | client | d3 values X row, L − j bits; before them a wrap COT (server sender): W col·f, L − lx bits |
+//! | 3 | [`DecompXExt`](LinOption::DecompXExt) | ⟨X⟩ on the tensor | client: its L-bit X share | server | d1 values W col, L − i bits |
+//! | 3 | [`DecompXExtCols`](LinOption::DecompXExtCols) | ⟨X⟩ after im2col | client: its L-bit X share | server | as above |
+//! | 4 | [`ExtendX`](LinOption::ExtendX) | ⟨X⟩ on the tensor | server: W (lw bits) | client | d3 values X row, L − j bits |
+//! | 4 | [`ExtendXCols`](LinOption::ExtendXCols) | ⟨X⟩ after im2col | server: W (lw bits) | client | as above |
+//! | 1 | [`DecompXMux`](LinOption::DecompXMux) | W (nothing) | as option 1 | server | as option 1; the wrap by a both-message OT MUX (2 × d1 values, L − lx bits) |
+//! | 2 | [`DecompWMux`](LinOption::DecompWMux) | W (nothing) | as option 2 | client | as option 2; the wrap by a both-message OT MUX (2 × d1 values, L − lx bits) |
+//!
+//! * Extension of ⟨X⟩ (options 3, 4) from lx to L bits: the known-MSB [`pq_ext`] when X is
+//!   non-negative, SCI's s_extend otherwise, local when the client holds X in clear, nothing
+//!   when L ≤ lx. The tensor variants extend the cin·hw² input elements before im2col; the
+//!   `*Cols` variants are the paper-literal placement on the d2·d3 im2col elements (k²/stride²
+//!   times more for a conv). For [`Geom::Matmul`] im2col is the identity and the `*Cols`
+//!   variants equal the tensor ones (same cost and messages); they stay in the enumeration and
+//!   lose ties to the tensor variants (listed first in [`LinOption::ALL`]).
+//! * Server decomposes W (options 2, 4): one batched COT per bit j of every weight (top bit of
+//!   weight −2^(lw−1)), the server's bit the choice, the client the sender with its share of
+//!   the X row (d3 messages of L − j bits): d1·d2·min(lw, L) OTs, client → server payload.
+//! * Client decomposes X (options 1, 3): one batched COT per bit i of its share of every
+//!   im2col element (lx bits for option 1, L bits for option 3), the server the sender with
+//!   the W column (d1 messages of L − i bits): d2·d3·bits OTs, server → client payload.
+//! * Wrap (options 1, 2, when L > lx and X is shared): X = x0 + x1 − 2^lx·wrap. Non-negative
+//!   X: wrap = msb(x0) OR msb(x1) (no comparison); signed X is offset by 2^(lx−1) and the
+//!   XOR-shared wrap comes from Π_Mill(lx) on the tensor before im2col. The correction
+//!   −2^lx·W·wrap costs one COT per im2col element with the server the sender (d1 messages of
+//!   L − lx bits, correlation W column·f, the client's wrap bit the choice): inside option 1's
+//!   batched COT, its own batched COT before the main ones for option 2 (whose main OTs go
+//!   the other way; in this order the server's last wrap payload and its first W-bit OT
+//!   columns share a flight, so the measured flights equal the cost's rounds). No
+//!   both-message OT, no MUX. The `*Mux` variants are the paper-literal SCI-style wrap & MUX
+//!   (one chosen-message OT per element, the server sending W column·wrap(u, b) − r for both
+//!   b, its own call after option 1's bit OTs): never cheaper, enumerated to show the saving.
 //!
 //! Big layers are sent as several batched-COT calls of at most 2^22 message values each
 //! (each call one round trip); the cost functions use the same split.
@@ -78,20 +105,87 @@ pub struct LinearParams {
     pub geom: Geom,
 }
 
-/// The protocol options.
+/// The protocol options (see the module table; `paper_option` gives Table 4's number).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum LinOption {
+    /// Option 4: extend ⟨X⟩ on the tensor, server decomposes W, client sends.
     ExtendX,
+    /// Option 1: no extension, client decomposes its lx-bit X share, server sends; wrap COT
+    /// in the same batch.
     DecompX,
+    /// Option 2: no extension, server decomposes W, client sends; wrap COT (server sender)
+    /// as its own batch.
+    DecompW,
+    /// Option 3: extend ⟨X⟩ on the tensor, client decomposes its L-bit share, server sends.
+    DecompXExt,
+    /// Option 4 with the paper's placement: extend ⟨X⟩ after im2col.
+    ExtendXCols,
+    /// Option 3 with the paper's placement: extend ⟨X⟩ after im2col.
+    DecompXExtCols,
+    /// Option 1 with the paper-literal (SCI-style) wrap: a both-message OT MUX of W column·wrap
+    /// (two messages per OT) instead of the wrap COT; never cheaper, kept to show the saving.
+    DecompXMux,
+    /// Option 2 with the both-message OT MUX wrap (as [`LinOption::DecompXMux`]).
+    DecompWMux,
 }
 
 impl LinOption {
-    pub const ALL: [LinOption; 2] = [LinOption::ExtendX, LinOption::DecompX];
+    pub const ALL: [LinOption; 8] = [
+        LinOption::ExtendX,
+        LinOption::DecompX,
+        LinOption::DecompW,
+        LinOption::DecompXExt,
+        LinOption::ExtendXCols,
+        LinOption::DecompXExtCols,
+        LinOption::DecompXMux,
+        LinOption::DecompWMux,
+    ];
     pub fn name(self) -> &'static str {
         match self {
             LinOption::ExtendX => "extend-x",
             LinOption::DecompX => "decomp-x",
+            LinOption::DecompW => "decomp-w",
+            LinOption::DecompXExt => "decomp-x-ext",
+            LinOption::ExtendXCols => "extend-x-cols",
+            LinOption::DecompXExtCols => "decomp-x-ext-cols",
+            LinOption::DecompXMux => "decomp-x-mux",
+            LinOption::DecompWMux => "decomp-w-mux",
         }
+    }
+    /// The option's number in the paper's Table 4 (1..=4).
+    pub fn paper_option(self) -> u8 {
+        match self {
+            LinOption::DecompX | LinOption::DecompXMux => 1,
+            LinOption::DecompW | LinOption::DecompWMux => 2,
+            LinOption::DecompXExt | LinOption::DecompXExtCols => 3,
+            LinOption::ExtendX | LinOption::ExtendXCols => 4,
+        }
+    }
+    /// Where ⟨X⟩ is extended to L bits: `None` (options 1, 2), before im2col (`Some(false)`)
+    /// or after it (`Some(true)`).
+    fn extension(self) -> Option<bool> {
+        match self {
+            LinOption::DecompX
+            | LinOption::DecompW
+            | LinOption::DecompXMux
+            | LinOption::DecompWMux => None,
+            LinOption::ExtendX | LinOption::DecompXExt => Some(false),
+            LinOption::ExtendXCols | LinOption::DecompXExtCols => Some(true),
+        }
+    }
+    /// True when the server bit-decomposes W (the client is the main OT sender).
+    fn decomposes_w(self) -> bool {
+        matches!(
+            self,
+            LinOption::ExtendX
+                | LinOption::ExtendXCols
+                | LinOption::DecompW
+                | LinOption::DecompWMux
+        )
+    }
+    /// True for the both-message OT MUX wrap (options 1, 2 only).
+    fn mux(self) -> bool {
+        matches!(self, LinOption::DecompXMux | LinOption::DecompWMux)
     }
 }
 
@@ -285,8 +379,8 @@ pub fn cost(lp: &LinearParams, opt: LinOption, pr: Profile) -> ProtoResult<Cost>
     cost_at(lp, opt, lp.acc_bits()?, pr)
 }
 
-/// A caller-chosen output width `l` (1..=64): both options compute W·X exactly modulo 2^l for
-/// any l, so a consumer that needs a different width than the tightest
+/// A caller-chosen output width `l` (1..=64): every option computes W·X exactly modulo 2^l
+/// for any l, so a consumer that needs a different width than the tightest
 /// [`LinearParams::acc_bits`] (wider for a later add, narrower when its own range proof is
 /// tighter) runs the layer at its width directly.
 fn check_l(lp: &LinearParams, l: u32) -> ProtoResult<()> {
@@ -300,41 +394,112 @@ fn check_l(lp: &LinearParams, l: u32) -> ProtoResult<()> {
     Ok(())
 }
 
+/// True when the lx-bit shares' wrap must be corrected (options 1, 2).
+fn wrap_needed(lp: &LinearParams, l: u32) -> bool {
+    !lp.input.clear() && l > lp.lx
+}
+
+/// Extension of `n` shared lx-bit values to `l` bits.
+fn ext_cost(lp: &LinearParams, n: u64, l: u32, pr: Profile) -> Cost {
+    if l <= lp.lx || lp.input.clear() {
+        Cost::ZERO
+    } else if lp.input.nonneg() {
+        pq_ext::cost(n, lp.lx, l, pr)
+    } else {
+        extension::cost(n, lp.lx, l, false, pr)
+    }
+}
+
+/// Π_Mill-based wrap of signed shared X (on the tensor).
+fn mill_cost(lp: &LinearParams, l: u32, pr: Profile) -> Cost {
+    if wrap_needed(lp, l) && !lp.input.nonneg() {
+        wrap::cost(lp.n_in() as u64, lp.lx, pr)
+    } else {
+        Cost::ZERO
+    }
+}
+
+/// The server decomposes W: min(lw, l) blocks of d1·d2 COTs, client sender, d3 messages of
+/// l − j bits.
+fn rows_cost(lp: &LinearParams, l: u32, pr: Profile) -> Cost {
+    let (d1, d2, d3) = (lp.d1 as u64, lp.d2 as u64, lp.d3 as u64);
+    let mut c = Cost::ZERO;
+    for g in calls(lp.lw.min(l), d1 * d2, per_call(lp.d3), |j| l - j) {
+        c = c.then(otcost::batched_cot(Role::Client, &g, d3, pr));
+    }
+    c
+}
+
+/// The client decomposes `nb` bits of its share of every im2col element, plus (`wrap`) one
+/// wrap COT per element: server sender, d1 messages of l − i (wrap: l − lx) bits.
+fn cols_cost(lp: &LinearParams, l: u32, nb: u32, wrap: bool, pr: Profile) -> Cost {
+    let (d1, d2, d3) = (lp.d1 as u64, lp.d2 as u64, lp.d3 as u64);
+    let lx = lp.lx;
+    let mut c = Cost::ZERO;
+    for g in calls(nb + wrap as u32, d2 * d3, per_call(lp.d1), |t| {
+        if t < nb { l - t } else { l - lx }
+    }) {
+        c = c.then(otcost::batched_cot(Role::Server, &g, d1, pr));
+    }
+    c
+}
+
+/// The both-message OT MUX wrap: one chosen-message OT per im2col element, server sender,
+/// two sets of d1 messages of l − lx bits, in calls of at most [`MAX_VALS`] values.
+fn mux_cost(lp: &LinearParams, l: u32, pr: Profile) -> Cost {
+    if !wrap_needed(lp, l) {
+        return Cost::ZERO;
+    }
+    let total = (lp.d2 as u64) * (lp.d3 as u64);
+    let pc = per_call(lp.d1);
+    let mut c = Cost::ZERO;
+    let mut s = 0u64;
+    while s < total {
+        let e = (s + pc).min(total);
+        c = c.then(otcost::batched_got(
+            Role::Server,
+            e - s,
+            lp.d1 as u64,
+            l - lp.lx,
+            pr,
+        ));
+        s = e;
+    }
+    c
+}
+
 /// Cost of one option with the output in `l` bits (see [`run_at`]).
 pub fn cost_at(lp: &LinearParams, opt: LinOption, l: u32, pr: Profile) -> ProtoResult<Cost> {
     check_l(lp, l)?;
-    let (d1, d2, d3) = (lp.d1 as u64, lp.d2 as u64, lp.d3 as u64);
-    let n_in = lp.n_in() as u64;
-    let mut c = Cost::ZERO;
-    match opt {
-        LinOption::ExtendX => {
-            if l > lp.lx && !lp.input.clear() {
-                c = c.then(if lp.input.nonneg() {
-                    pq_ext::cost(n_in, lp.lx, l, pr)
-                } else {
-                    extension::cost(n_in, lp.lx, l, false, pr)
-                });
-            }
-            let jmax = lp.lw.min(l);
-            for g in calls(jmax, d1 * d2, per_call(lp.d3), |j| l - j) {
-                c = c.then(otcost::batched_cot(Role::Client, &g, d3, pr));
+    let n_cols = (lp.d2 as u64) * (lp.d3 as u64);
+    let c = match opt.extension() {
+        Some(after) => {
+            let n = if after { n_cols } else { lp.n_in() as u64 };
+            let ext = ext_cost(lp, n, l, pr);
+            if opt.decomposes_w() {
+                ext.then(rows_cost(lp, l, pr))
+            } else {
+                ext.then(cols_cost(lp, l, l, false, pr))
             }
         }
-        LinOption::DecompX => {
-            let imax = lp.lx.min(l);
-            let wrap_ot = !lp.input.clear() && l > lp.lx;
-            if wrap_ot && !lp.input.nonneg() {
-                c = c.then(wrap::cost(n_in, lp.lx, pr));
-            }
-            let nt = imax + wrap_ot as u32;
-            let lx = lp.lx;
-            for g in calls(nt, d2 * d3, per_call(lp.d1), |t| {
-                if t < imax { l - t } else { l - lx }
-            }) {
-                c = c.then(otcost::batched_cot(Role::Server, &g, d1, pr));
+        None => {
+            let wrap = wrap_needed(lp, l);
+            let mill = mill_cost(lp, l, pr);
+            let (cot_wrap, mux) = if opt.mux() {
+                (false, mux_cost(lp, l, pr))
+            } else {
+                (wrap, Cost::ZERO)
+            };
+            if opt.decomposes_w() {
+                mill.then(mux)
+                    .then(cols_cost(lp, l, 0, cot_wrap, pr))
+                    .then(rows_cost(lp, l, pr))
+            } else {
+                mill.then(cols_cost(lp, l, lp.lx.min(l), cot_wrap, pr))
+                    .then(mux)
             }
         }
-    }
+    };
     Ok(c)
 }
 
@@ -404,8 +569,8 @@ pub fn run(
 }
 
 /// [`run`] with the output in a caller-chosen width `l` (1..=64): shares of W·X mod 2^l,
-/// exact for every l (ExtendX extends X to l bits when l > lx; DecompX corrects the wrap
-/// when l > lx; below lx both work modulo 2^l).
+/// exact for every l (options 3, 4 extend X to l bits when l > lx; options 1, 2 correct the
+/// wrap when l > lx; below lx all work modulo 2^l).
 pub fn run_at(
     p: &mut Party,
     lp: &LinearParams,
@@ -438,30 +603,67 @@ pub fn run_at(
     } else {
         x.iter().map(|v| v & mx).collect()
     };
-    match opt {
-        LinOption::ExtendX => run_extend_x(p, lp, l, w, &xs),
-        LinOption::DecompX => run_decomp_x(p, lp, l, w, &xs),
+    let (d1, d2, d3) = (lp.d1, lp.d2, lp.d3);
+    let mut y = match opt.extension() {
+        Some(after) => {
+            // options 3, 4: l-bit shares of X (no wrap); the server's local term W·⟨X⟩_0
+            let cols = if after {
+                extend(p, lp, l, &lp.cols(&xs))?
+            } else {
+                lp.cols(&extend(p, lp, l, &xs)?)
+            };
+            let mut y = if alice {
+                matmul_i64_u64(w, &cols, d1, d2, d3)
+            } else {
+                vec![0u64; d1 * d3]
+            };
+            if opt.decomposes_w() {
+                decompose_w(p, lp, l, w, &cols, &mut y)?;
+            } else {
+                decompose_x(p, lp, l, w, &cols, l, None, &mut y)?;
+            }
+            y
+        }
+        None => {
+            // options 1, 2: lx-bit shares of X and their wrap
+            let mux = opt.mux();
+            let pre = prep_lx(p, lp, l, w, &xs, mux)?;
+            let mut y = pre.local;
+            let cot_wrap = if mux { None } else { pre.wrap.as_ref() };
+            if opt.decomposes_w() {
+                if let (true, Some(ws)) = (mux, &pre.wrap) {
+                    wrap_mux(p, lp, l, w, ws, &mut y)?;
+                }
+                decompose_x(p, lp, l, w, &pre.cols, 0, cot_wrap, &mut y)?;
+                decompose_w(p, lp, l, w, &pre.cols, &mut y)?;
+            } else {
+                let nb = lp.lx.min(l);
+                decompose_x(p, lp, l, w, &pre.cols, nb, cot_wrap, &mut y)?;
+                if let (true, Some(ws)) = (mux, &pre.wrap) {
+                    wrap_mux(p, lp, l, w, ws, &mut y)?;
+                }
+            }
+            y
+        }
+    };
+    let ml = mask(l);
+    for v in y.iter_mut() {
+        *v &= ml;
     }
+    Ok(y)
 }
 
-fn run_extend_x(
-    p: &mut Party,
-    lp: &LinearParams,
-    l: u32,
-    w: &[i64],
-    x: &[u64],
-) -> ProtoResult<Vec<u64>> {
-    let alice = p.is_alice();
+/// Shares of the lx-bit values `x` (masked) extended to `l` bits (masked to l when l ≤ lx):
+/// [`pq_ext`] for non-negative X, s_extend for signed X, local when the client holds X.
+fn extend(p: &mut Party, lp: &LinearParams, l: u32, x: &[u64]) -> ProtoResult<Vec<u64>> {
     let ml = mask(l);
-    let (d1, d2, d3) = (lp.d1, lp.d2, lp.d3);
-    // 1. extension to L bits (before im2col)
-    let xl: Vec<u64> = if l <= lp.lx {
+    let lx = lp.lx;
+    Ok(if l <= lx {
         x.iter().map(|v| v & ml).collect()
     } else if lp.input.clear() {
-        if alice {
+        if p.is_alice() {
             vec![0; x.len()]
         } else {
-            let lx = lp.lx;
             x.iter()
                 .map(|&v| {
                     let s = if lp.input.nonneg() {
@@ -474,19 +676,149 @@ fn run_extend_x(
                 .collect()
         }
     } else if lp.input.nonneg() {
-        pq_ext::run(p, x, lp.lx, l)?
+        pq_ext::run(p, x, lx, l)?
     } else {
-        extension::s_extend(p, x, lp.lx, l, None)?
-    };
-    let cols = lp.cols(&xl);
-    // 2. local term and the cross term over W's bits
-    let mut y = if alice {
-        matmul_i64_u64(w, &cols, d1, d2, d3)
+        extension::s_extend(p, x, lx, l, None)?
+    })
+}
+
+/// The wrap of the lx-bit shares of one im2col element, as the two parties hold it:
+/// wrap = u + c·f (mod 2^l) with the server's u and f, the client's choice bit c.
+struct WrapShares {
+    /// server: its part u (0/1) per im2col element
+    u: Vec<u64>,
+    /// server: the factor f (1 − u for OR, 1 − 2u for XOR) per element
+    f: Vec<u64>,
+    /// client: its bit c per element
+    c: Vec<u8>,
+    /// wrap = u XOR c (signed X, from Π_Mill) rather than u OR c (non-negative X)
+    xor: bool,
+}
+
+/// Options 1, 2 before the OTs.
+struct LxPrep {
+    /// This party's lx-bit share of every im2col element (the offset 2^(lx−1) added by its
+    /// holder for signed X).
+    cols: Vec<u64>,
+    /// The server's local terms: W·cols_0 − off·rowsum(W) − 2^lx·W·u (the u term only for
+    /// the wrap COT; the MUX carries the whole wrap); zero for the client.
+    local: Vec<u64>,
+    wrap: Option<WrapShares>,
+}
+
+/// Offset signed X by 2^(lx−1) (the server, or the client when it holds X in clear), find
+/// the wrap's shares (msb OR for non-negative X, Π_Mill on the tensor for signed X) when
+/// l > lx and X is shared, and compute the server's local terms.
+fn prep_lx(
+    p: &mut Party,
+    lp: &LinearParams,
+    l: u32,
+    w: &[i64],
+    x: &[u64],
+    mux: bool,
+) -> ProtoResult<LxPrep> {
+    let alice = p.is_alice();
+    let lx = lp.lx;
+    let mx = mask(lx);
+    let (d1, d2, d3) = (lp.d1, lp.d2, lp.d3);
+    let clear = lp.input.clear();
+    let signed = !lp.input.nonneg();
+    let off = if signed { 1u64 << (lx - 1) } else { 0 };
+    let holder = alice != clear;
+    let need = wrap_needed(lp, l);
+    // XOR wrap shares for signed shared X (Mill on the tensor before im2col)
+    let wbits: Option<Vec<u64>> = if need && signed {
+        let pre: Vec<u64> = if holder {
+            x.iter().map(|v| v.wrapping_add(off) & mx).collect()
+        } else {
+            x.to_vec()
+        };
+        let wb = wrap::run(p, &pre, lx)?;
+        Some(lp.cols(&wb.iter().map(|&b| (b & 1) as u64).collect::<Vec<_>>()))
     } else {
-        vec![0u64; d1 * d3]
+        None
     };
+    let mut cols = lp.cols(x);
+    if holder && off != 0 {
+        for v in cols.iter_mut() {
+            *v = v.wrapping_add(off) & mx;
+        }
+    }
+    let wrap = if !need {
+        None
+    } else if alice {
+        Some(match wbits {
+            Some(wb) => WrapShares {
+                f: wb.iter().map(|&b| 1u64.wrapping_sub(2 * b)).collect(),
+                u: wb,
+                c: Vec::new(),
+                xor: true,
+            },
+            None => {
+                let u: Vec<u64> = cols.iter().map(|v| (v >> (lx - 1)) & 1).collect();
+                WrapShares {
+                    f: u.iter().map(|&a| 1 - a).collect(),
+                    u,
+                    c: Vec::new(),
+                    xor: false,
+                }
+            }
+        })
+    } else {
+        let c = match &wbits {
+            Some(wb) => wb.iter().map(|&b| b as u8).collect(),
+            None => cols.iter().map(|v| ((v >> (lx - 1)) & 1) as u8).collect(),
+        };
+        Some(WrapShares {
+            u: Vec::new(),
+            f: Vec::new(),
+            c,
+            xor: signed,
+        })
+    };
+    let mut local = vec![0u64; d1 * d3];
+    if alice {
+        if !clear {
+            local = matmul_i64_u64(w, &cols, d1, d2, d3);
+        }
+        if off != 0 {
+            for i in 0..d1 {
+                let rs: u64 = w[i * d2..(i + 1) * d2]
+                    .iter()
+                    .fold(0u64, |a, &b| a.wrapping_add(b as u64));
+                let corr = rs.wrapping_mul(off);
+                for v in &mut local[i * d3..(i + 1) * d3] {
+                    *v = v.wrapping_sub(corr);
+                }
+            }
+        }
+        if let (false, Some(ws)) = (mux, &wrap) {
+            let wu = matmul_i64_u64(w, &ws.u, d1, d2, d3);
+            for (a, b) in local.iter_mut().zip(&wu) {
+                *a = a.wrapping_sub(b << lx);
+            }
+        }
+    }
+    Ok(LxPrep { cols, local, wrap })
+}
+
+/// The server bit-decomposes W (options 2, 4): adds shares of W·cols_1 mod 2^l to `y`, where
+/// cols_1 is the client's share of every im2col element (the server's `cols` are unused).
+/// One batched COT per bit j < min(lw, l) of every weight, the client the sender with its
+/// X row masked to l − j bits, the weight bit the choice; calls of at most [`MAX_VALS`]
+/// values ([`rows_cost`]).
+fn decompose_w(
+    p: &mut Party,
+    lp: &LinearParams,
+    l: u32,
+    w: &[i64],
+    cols: &[u64],
+    y: &mut [u64],
+) -> ProtoResult<()> {
+    let alice = p.is_alice();
+    let (d2, d3) = (lp.d2, lp.d3);
     let jmax = lp.lw.min(l);
-    let blk = (d1 * d2) as u64;
+    let blk = (lp.d1 * d2) as u64;
     let pc = per_call(d3);
     let opts = p.opts();
     let total = jmax as u64 * blk;
@@ -540,96 +872,34 @@ fn run_extend_x(
         }
         s = e;
     }
-    for v in y.iter_mut() {
-        *v &= ml;
-    }
-    Ok(y)
+    Ok(())
 }
 
-fn run_decomp_x(
+/// The client bit-decomposes its share (options 1, 3, and option 2's wrap): adds shares of
+/// W·(Σ_{i<nb} 2^i·bit_i(cols_1)) − 2^lx·W·(c·f) mod 2^l to `y`. One batched COT per bit
+/// i < nb of every im2col element (server the sender with the W column masked to l − i bits)
+/// followed, when `wrap` is given, by one COT per element with correlation W column·f
+/// (l − lx bits) and the client's wrap bit c the choice; calls of at most [`MAX_VALS`]
+/// values ([`cols_cost`]).
+#[allow(clippy::too_many_arguments)]
+fn decompose_x(
     p: &mut Party,
     lp: &LinearParams,
     l: u32,
     w: &[i64],
-    x: &[u64],
-) -> ProtoResult<Vec<u64>> {
+    cols: &[u64],
+    nb: u32,
+    wrap: Option<&WrapShares>,
+    y: &mut [u64],
+) -> ProtoResult<()> {
     let alice = p.is_alice();
-    let ml = mask(l);
     let lx = lp.lx;
-    let mx = mask(lx);
     let (d1, d2, d3) = (lp.d1, lp.d2, lp.d3);
-    let clear = lp.input.clear();
-    let signed = !lp.input.nonneg();
-    let off = if signed { 1u64 << (lx - 1) } else { 0 };
-    // the offset holder: the server, or the client when it holds X in clear
-    let holder = alice != clear;
-    let imax = lx.min(l);
-    let wrap_ot = !clear && l > lx;
-    // XOR wrap shares for signed shared X (Mill on the tensor before im2col)
-    let wbits: Option<Vec<u64>> = if wrap_ot && signed {
-        let pre: Vec<u64> = if holder {
-            x.iter().map(|v| v.wrapping_add(off) & mx).collect()
-        } else {
-            x.to_vec()
-        };
-        let wb = wrap::run(p, &pre, lx)?;
-        Some(lp.cols(&wb.iter().map(|&b| (b & 1) as u64).collect::<Vec<_>>()))
-    } else {
-        None
-    };
-    let mut cols = lp.cols(x);
-    if holder && off != 0 {
-        for v in cols.iter_mut() {
-            *v = v.wrapping_add(off) & mx;
-        }
-    }
-    let ne = d2 * d3;
-    // server's bit u (local term W·u) and factor f; client's choice bit c, per element
-    let (ubits, fvals, cbits): (Vec<u64>, Vec<u64>, Vec<u8>) = if !wrap_ot {
-        (Vec::new(), Vec::new(), Vec::new())
-    } else if alice {
-        match &wbits {
-            Some(wb) => (
-                wb.clone(),
-                wb.iter().map(|&b| 1u64.wrapping_sub(2 * b)).collect(),
-                Vec::new(),
-            ),
-            None => {
-                let a: Vec<u64> = cols.iter().map(|v| (v >> (lx - 1)) & 1).collect();
-                let f = a.iter().map(|&a| 1 - a).collect();
-                (a, f, Vec::new())
-            }
-        }
-    } else {
-        let c = match &wbits {
-            Some(wb) => wb.iter().map(|&b| b as u8).collect(),
-            None => cols.iter().map(|v| ((v >> (lx - 1)) & 1) as u8).collect(),
-        };
-        (Vec::new(), Vec::new(), c)
-    };
-    // local terms (server)
-    let mut y = vec![0u64; d1 * d3];
-    if alice {
-        if !clear {
-            y = matmul_i64_u64(w, &cols, d1, d2, d3);
-        }
-        if off != 0 {
-            for i in 0..d1 {
-                let rs: u64 = w[i * d2..(i + 1) * d2]
-                    .iter()
-                    .fold(0u64, |a, &b| a.wrapping_add(b as u64));
-                let corr = rs.wrapping_mul(off);
-                for v in &mut y[i * d3..(i + 1) * d3] {
-                    *v = v.wrapping_sub(corr);
-                }
-            }
-        }
-        if wrap_ot {
-            let wu = matmul_i64_u64(w, &ubits, d1, d2, d3);
-            for (a, b) in y.iter_mut().zip(&wu) {
-                *a = a.wrapping_sub(b << lx);
-            }
-        }
+    let nt = nb + wrap.is_some() as u32;
+    let blk = (d2 * d3) as u64;
+    let total = nt as u64 * blk;
+    if total == 0 {
+        return Ok(());
     }
     // W columns (d2 × d1) for the server's correlations
     let wt_cols: Vec<u64> = if alice {
@@ -643,12 +913,16 @@ fn run_decomp_x(
     } else {
         Vec::new()
     };
-    let nt = imax + wrap_ot as u32;
-    let blk = ne as u64;
+    let no_wrap = WrapShares {
+        u: Vec::new(),
+        f: Vec::new(),
+        c: Vec::new(),
+        xor: false,
+    };
+    let ws = wrap.unwrap_or(&no_wrap);
     let pc = per_call(d1);
     let opts = p.opts();
-    let total = nt as u64 * blk;
-    let len_of = |t: u32| if t < imax { l - t } else { l - lx };
+    let len_of = |t: u32| if t < nb { l - t } else { l - lx };
     let mut s = 0u64;
     let mut buf: Vec<u64> = Vec::new();
     let mut out: Vec<u64> = Vec::new();
@@ -670,10 +944,10 @@ fn run_decomp_x(
                 let k = el / d3;
                 let m = mask(len_of(tt));
                 let col = &wt_cols[k * d1..(k + 1) * d1];
-                if tt < imax {
+                if tt < nb {
                     buf.extend(col.iter().map(|v| v & m));
                 } else {
-                    let f = fvals[el];
+                    let f = ws.f[el];
                     buf.extend(col.iter().map(|v| v.wrapping_mul(f) & m));
                 }
             }
@@ -684,10 +958,10 @@ fn run_decomp_x(
             choice.extend((s..e).map(|t| {
                 let tt = (t / blk) as u32;
                 let el = (t % blk) as usize;
-                if tt < imax {
+                if tt < nb {
                     ((cols[el] >> tt) & 1) as u8
                 } else {
-                    cbits[el]
+                    ws.c[el]
                 }
             }));
             p.ot.iknp_recv
@@ -697,7 +971,7 @@ fn run_decomp_x(
             let tt = (t / blk) as u32;
             let el = (t % blk) as usize;
             let col = el % d3;
-            let mut wt = if tt < imax {
+            let mut wt = if tt < nb {
                 1u64 << tt
             } else {
                 (1u64 << lx).wrapping_neg()
@@ -712,8 +986,74 @@ fn run_decomp_x(
         }
         s = e;
     }
-    for v in y.iter_mut() {
-        *v &= ml;
+    Ok(())
+}
+
+/// The paper-literal (SCI-style) wrap & MUX for options 1, 2: adds shares of −2^lx·W·wrap
+/// mod 2^l to `y` with one chosen-message OT per im2col element, the server the sender of
+/// the two sets of d1 messages (W column·wrap(u, b) − r, l − lx bits, r the server's random
+/// share), the client's wrap bit the choice; calls of at most [`MAX_VALS`] values
+/// ([`mux_cost`]). Twice the wrap COT's payload.
+fn wrap_mux(
+    p: &mut Party,
+    lp: &LinearParams,
+    l: u32,
+    w: &[i64],
+    ws: &WrapShares,
+    y: &mut [u64],
+) -> ProtoResult<()> {
+    let alice = p.is_alice();
+    let lx = lp.lx;
+    let lm = l - lx;
+    let m = mask(lm);
+    let (d1, d2, d3) = (lp.d1, lp.d2, lp.d3);
+    let total = d2 * d3;
+    let pc = per_call(d1) as usize;
+    let opts = p.opts();
+    let wt = (1u64 << lx).wrapping_neg();
+    let mut m0: Vec<u64> = Vec::new();
+    let mut m1: Vec<u64> = Vec::new();
+    let mut out: Vec<u64> = Vec::new();
+    let mut choice: Vec<u8> = Vec::new();
+    let mut s = 0usize;
+    while s < total {
+        let e = (s + pc).min(total);
+        let n = e - s;
+        out.clear();
+        out.resize(n * d1, 0);
+        if alice {
+            p.prg.fill_bytes(bytemuck::cast_slice_mut(&mut out[..]));
+            m0.clear();
+            m1.clear();
+            for (q, el) in (s..e).enumerate() {
+                let k = el / d3;
+                let u = ws.u[el];
+                // wrap(u, 0) = u; wrap(u, 1) = 1 − u (XOR) or 1 (OR)
+                let g1 = if ws.xor { 1 - u } else { 1 };
+                for i in 0..d1 {
+                    let r = &mut out[q * d1 + i];
+                    *r &= m;
+                    let wv = w[i * d2 + k] as u64;
+                    m0.push(wv.wrapping_mul(u).wrapping_sub(*r) & m);
+                    m1.push(wv.wrapping_mul(g1).wrapping_sub(*r) & m);
+                }
+            }
+            p.ot.iknp_send
+                .send_batched_got(&mut *p.ch, &m0, &m1, d1, lm, opts)?;
+        } else {
+            choice.clear();
+            choice.extend_from_slice(&ws.c[s..e]);
+            p.ot.iknp_recv
+                .recv_batched_got(&mut *p.ch, &choice, d1, lm, opts, &mut out)?;
+        }
+        for (q, el) in (s..e).enumerate() {
+            let col = el % d3;
+            for (i, v) in out[q * d1..(q + 1) * d1].iter().enumerate() {
+                let a = &mut y[i * d3 + col];
+                *a = a.wrapping_add(wt.wrapping_mul(*v));
+            }
+        }
+        s = e;
     }
-    Ok(y)
+    Ok(())
 }
