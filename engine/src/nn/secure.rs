@@ -47,7 +47,7 @@ use crate::ot::OtPack;
 use crate::party::Party;
 use crate::proto::matmul::{self, MatmulParams, MultMode};
 use crate::proto::pq_linear::{self, InputKind, LinOption, LinearParams, Objective};
-use crate::proto::{ProtoError, divpow2, extension, pq_ext, relu, requant, tr, trunc};
+use crate::proto::{ProtoError, divpow2, extension, relu, requant, tr, trunc};
 use crate::{Cost, Profile, Role};
 use pq_kernels::ring::{self, mask};
 use pq_netsim::clock::thread_cpu_ns;
@@ -187,11 +187,16 @@ struct ExactPlan {
     cost: Cost,
 }
 
-/// The cheaper (bytes) of: pq_linear at the step's `acc_bits` directly, or at pq_linear's
-/// tightest width followed by a signed extension (exact: every Σ w·x provably fits the
-/// tightest width). Ties go to the direct run.
-fn exact_plan(lp: &LinearParams, acc_bits: u32, pr: Profile) -> Result<ExactPlan, SecureError> {
-    let (opt, cost) = pq_linear::plan_at(lp, Objective::Bytes, acc_bits, pr)?;
+/// The better (under `obj`) of: pq_linear at the step's `acc_bits` directly, or at
+/// pq_linear's tightest width followed by a signed extension (exact: every Σ w·x provably fits
+/// the tightest width). Ties go to the direct run.
+fn exact_plan(
+    lp: &LinearParams,
+    acc_bits: u32,
+    obj: Objective,
+    pr: Profile,
+) -> Result<ExactPlan, SecureError> {
+    let (opt, cost) = pq_linear::plan_at(lp, obj, acc_bits, pr)?;
     let mut best = ExactPlan {
         opt,
         run_bits: acc_bits,
@@ -199,10 +204,10 @@ fn exact_plan(lp: &LinearParams, acc_bits: u32, pr: Profile) -> Result<ExactPlan
     };
     let tight = lp.acc_bits()?;
     if tight < acc_bits {
-        let (o, c) = pq_linear::plan_at(lp, Objective::Bytes, tight, pr)?;
+        let (o, c) = pq_linear::plan_at(lp, obj, tight, pr)?;
         let n = (lp.d1 * lp.d3) as u64;
         let c = c.then(extension::cost(n, tight, acc_bits, false, pr));
-        if c.total() < best.cost.total() {
+        if obj.of(&c) < obj.of(&best.cost) {
             best = ExactPlan {
                 opt: o,
                 run_bits: tight,
@@ -217,7 +222,7 @@ fn exact_plan(lp: &LinearParams, acc_bits: u32, pr: Profile) -> Result<ExactPlan
 /// step's `acc_bits` when a signed extension follows), and the step's cost.
 pub fn linear_exact_plan(p: &Program, st: &Step) -> Result<(LinOption, u32, Cost), SecureError> {
     let (lp, l, _) = exact_params(p, st)?;
-    let e = exact_plan(&lp, l, p.feat.profile())?;
+    let e = exact_plan(&lp, l, p.objective, p.feat.profile())?;
     Ok((e.opt, e.run_bits, e.cost))
 }
 
@@ -264,7 +269,7 @@ pub fn step_cost(p: &Program, st: &Step) -> Result<Cost, SecureError> {
         StepOp::LinearSci { .. } => matmul::cost(&matmul_params(p, st)?, pr),
         StepOp::LinearExact { .. } => {
             let (lp, l, _) = exact_params(p, st)?;
-            exact_plan(&lp, l, pr)?.cost
+            exact_plan(&lp, l, p.objective, pr)?.cost
         }
         // On a proven non-negative input, rounding towards zero is the floor: Π_Trunc with
         // the known MSB.
@@ -281,13 +286,7 @@ pub fn step_cost(p: &Program, st: &Step) -> Result<Cost, SecureError> {
             from,
             to,
             msb_known,
-        } => {
-            if msb_known {
-                pq_ext::cost(n, from, to, pr)
-            } else {
-                extension::cost(n, from, to, false, pr)
-            }
-        }
+        } => extension::ext_cost(n, from, to, msb_known, pr),
         StepOp::ZExt { from, to } => extension::cost(n, from, to, false, pr),
         StepOp::Relu { bits } => relu::cost(n, bits, pr),
         StepOp::MaxPoolSeqRelu {
@@ -594,7 +593,7 @@ fn exec_step(
         }
         StepOp::LinearExact { lin, .. } => {
             let (lp, l, local_cols) = exact_params(p, st)?;
-            let plan = exact_plan(&lp, l, pt.profile)?;
+            let plan = exact_plan(&lp, l, p.objective, pt.profile)?;
             let li = &p.linear[lin];
             let wv: Vec<i64> = if !alice {
                 vec![]
@@ -666,11 +665,7 @@ fn exec_step(
             msb_known,
         } => {
             expect_bits(from)?;
-            if msb_known {
-                pq_ext::run(pt, x, from, to)?
-            } else {
-                extension::s_extend(pt, x, from, to, None)?
-            }
+            extension::ext(pt, x, from, to, msb_known)?
         }
         StepOp::ZExt { from, to } => {
             expect_bits(from)?;

@@ -48,7 +48,6 @@ pub mod msb;
 pub mod msb_to_wrap;
 pub mod mux;
 pub mod otcost;
-pub mod pq_ext;
 pub mod pq_linear;
 pub mod pq_micro;
 pub mod relu;

@@ -21,7 +21,7 @@
 //! | 1 | [`DecompXMux`](LinOption::DecompXMux) | W (nothing) | as option 1 | server | as option 1; the wrap by a both-message OT MUX (2 × d1 values, L − lx bits) |
 //! | 2 | [`DecompWMux`](LinOption::DecompWMux) | W (nothing) | as option 2 | client | as option 2; the wrap by a both-message OT MUX (2 × d1 values, L − lx bits) |
 //!
-//! * Extension of ⟨X⟩ (options 3, 4) from lx to L bits: the known-MSB [`pq_ext`] when X is
+//! * Extension of ⟨X⟩ (options 3, 4) from lx to L bits: the known-MSB [`extension::nonneg_extend`] when X is
 //!   non-negative, SCI's s_extend otherwise, local when the client holds X in clear, nothing
 //!   when L ≤ lx. The tensor variants extend the cin·hw² input elements before im2col; the
 //!   `*Cols` variants are the paper-literal placement on the d2·d3 im2col elements (k²/stride²
@@ -50,7 +50,7 @@
 //! (each call one round trip); the cost functions use the same split.
 
 use super::conv::{ConvParams, im2col};
-use super::{ProtoResult, extension, otcost, param, pq_ext, wrap};
+use super::{ProtoResult, extension, otcost, param, wrap};
 use crate::nn::tensor::matmul_i64_u64;
 use crate::party::Party;
 use crate::{Cost, Profile, Role};
@@ -189,26 +189,8 @@ impl LinOption {
     }
 }
 
-/// What the planner minimises.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Objective {
-    /// Total bytes, both directions.
-    Bytes,
-    /// max(s2c, c2s)·8 / bandwidth + rounds·RTT.
-    Latency { bits_per_s: f64, rtt_s: f64 },
-}
-
-impl Objective {
-    pub fn score(&self, c: &Cost) -> f64 {
-        match *self {
-            Objective::Bytes => c.total() as f64,
-            Objective::Latency { bits_per_s, rtt_s } => {
-                c.server_to_client.max(c.client_to_server) as f64 * 8.0 / bits_per_s
-                    + c.rounds as f64 * rtt_s
-            }
-        }
-    }
-}
+/// What the planner minimises (the crate's one objective: bytes, or latency on a link).
+pub use crate::Objective;
 
 impl LinearParams {
     /// A matmul W (d1×d2) · X (d2×d3).
@@ -403,10 +385,8 @@ fn wrap_needed(lp: &LinearParams, l: u32) -> bool {
 fn ext_cost(lp: &LinearParams, n: u64, l: u32, pr: Profile) -> Cost {
     if l <= lp.lx || lp.input.clear() {
         Cost::ZERO
-    } else if lp.input.nonneg() {
-        pq_ext::cost(n, lp.lx, l, pr)
     } else {
-        extension::cost(n, lp.lx, l, false, pr)
+        extension::ext_cost(n, lp.lx, l, lp.input.nonneg(), pr)
     }
 }
 
@@ -530,7 +510,7 @@ pub fn plan_at(
 ) -> ProtoResult<(LinOption, Cost)> {
     let mut best: Option<(LinOption, Cost)> = None;
     for (o, c) in options_at(lp, l, pr)? {
-        if best.is_none_or(|(_, b)| obj.score(&c) < obj.score(&b)) {
+        if best.is_none_or(|(_, b)| obj.of(&c) < obj.of(&b)) {
             best = Some((o, c));
         }
     }
@@ -654,7 +634,8 @@ pub fn run_at(
 }
 
 /// Shares of the lx-bit values `x` (masked) extended to `l` bits (masked to l when l ≤ lx):
-/// [`pq_ext`] for non-negative X, s_extend for signed X, local when the client holds X.
+/// the known-non-negative [`extension::ext`] for non-negative X, s_extend for signed X, local
+/// when the client holds X.
 fn extend(p: &mut Party, lp: &LinearParams, l: u32, x: &[u64]) -> ProtoResult<Vec<u64>> {
     let ml = mask(l);
     let lx = lp.lx;
@@ -675,10 +656,8 @@ fn extend(p: &mut Party, lp: &LinearParams, l: u32, x: &[u64]) -> ProtoResult<Ve
                 })
                 .collect()
         }
-    } else if lp.input.nonneg() {
-        pq_ext::run(p, x, lx, l)?
     } else {
-        extension::s_extend(p, x, lx, l, None)?
+        extension::ext(p, x, lx, l, lp.input.nonneg())?
     })
 }
 

@@ -8,12 +8,12 @@
 //!   of the shares matter, so this is Π_TR^{d+l2, d}: Mill(d) + λ + l2 bits.
 //! * l1 ≥ l2, s1 > s2, l1 − l2 < d (a Trunc, then keep the low l2 bits), and l1 < l2, s1 > s2:
 //!   both are Π_Ext^{l1−d, l2} ∘ Π_TR^{l1, d} (Props. 4.1 and 4.3): Mill(d) + λ + (l1 − d),
-//!   then the extension: known-MSB ([`pq_ext`], λ + (l2 − l1 + d)) or SCI's s_extend. In the
+//!   then the extension: known-MSB ([`extension::nonneg_extend`], λ + (l2 − l1 + d)) or SCI's s_extend. In the
 //!   first case d ≥ l1 gives −MSB(x), computed as the d = l1 − 1 case.
 //! * l1 < l2, s1 ≤ s2: local shift into l1 + d bits (the low bits are zero, no overflow), then
 //!   Π_Ext^{l1+d, l2} (known-MSB or s_extend), or a local reduce if l1 + d ≥ l2.
 
-use super::{ProtoResult, extension, param, pq_ext, tr};
+use super::{ProtoResult, extension, param, tr};
 use crate::party::Party;
 use crate::{Cost, Profile};
 use pq_kernels::ring::mask;
@@ -63,22 +63,6 @@ pub fn plan(l1: u32, s1: i32, l2: u32, s2: i32) -> ProtoResult<RequantPlan> {
     })
 }
 
-fn ext_cost(n: u64, from: u32, to: u32, msb_known: bool, pr: Profile) -> Cost {
-    if msb_known {
-        pq_ext::cost(n, from, to, pr)
-    } else {
-        extension::cost(n, from, to, false, pr)
-    }
-}
-
-fn ext_run(p: &mut Party, x: &[u64], from: u32, to: u32, msb_known: bool) -> ProtoResult<Vec<u64>> {
-    if msb_known {
-        pq_ext::run(p, x, from, to)
-    } else {
-        extension::s_extend(p, x, from, to, None)
-    }
-}
-
 /// Cost of requantizing n elements.
 pub fn cost(
     n: u64,
@@ -93,9 +77,9 @@ pub fn cost(
         RequantPlan::ShiftReduce { .. } => Cost::ZERO,
         RequantPlan::TrReduce { d } => tr::cost(n, d + l2, d, pr),
         RequantPlan::TrExt { d } => {
-            tr::cost(n, l1, d, pr).then(ext_cost(n, l1 - d, l2, msb_known, pr))
+            tr::cost(n, l1, d, pr).then(extension::ext_cost(n, l1 - d, l2, msb_known, pr))
         }
-        RequantPlan::ShiftExt { d } => ext_cost(n, l1 + d, l2, msb_known, pr),
+        RequantPlan::ShiftExt { d } => extension::ext_cost(n, l1 + d, l2, msb_known, pr),
     })
 }
 
@@ -121,11 +105,11 @@ pub fn run(
         }
         RequantPlan::TrExt { d } => {
             let t = tr::run(p, &xs, l1, d)?;
-            ext_run(p, &t, l1 - d, l2, msb_known)
+            extension::ext(p, &t, l1 - d, l2, msb_known)
         }
         RequantPlan::ShiftExt { d } => {
             let sh: Vec<u64> = xs.iter().map(|v| v << d).collect();
-            ext_run(p, &sh, l1 + d, l2, msb_known)
+            extension::ext(p, &sh, l1 + d, l2, msb_known)
         }
     }
 }
@@ -148,10 +132,12 @@ pub fn cost_ext(
     check_l3(l2, l3)?;
     Ok(match plan(l1, s1, l2, s2)? {
         RequantPlan::TrExt { d } => {
-            tr::cost(n, l1, d, pr).then(ext_cost(n, l1 - d, l3, msb_known, pr))
+            tr::cost(n, l1, d, pr).then(extension::ext_cost(n, l1 - d, l3, msb_known, pr))
         }
-        RequantPlan::ShiftExt { d } => ext_cost(n, l1 + d, l3, msb_known, pr),
-        _ => cost(n, l1, s1, l2, s2, msb_known, pr)?.then(ext_cost(n, l2, l3, false, pr)),
+        RequantPlan::ShiftExt { d } => extension::ext_cost(n, l1 + d, l3, msb_known, pr),
+        _ => {
+            cost(n, l1, s1, l2, s2, msb_known, pr)?.then(extension::ext_cost(n, l2, l3, false, pr))
+        }
     })
 }
 
@@ -181,15 +167,15 @@ pub fn run_ext(
     match plan(l1, s1, l2, s2)? {
         RequantPlan::TrExt { d } => {
             let t = tr::run(p, &xs, l1, d)?;
-            ext_run(p, &t, l1 - d, l3, msb_known)
+            extension::ext(p, &t, l1 - d, l3, msb_known)
         }
         RequantPlan::ShiftExt { d } => {
             let sh: Vec<u64> = xs.iter().map(|v| v << d).collect();
-            ext_run(p, &sh, l1 + d, l3, msb_known)
+            extension::ext(p, &sh, l1 + d, l3, msb_known)
         }
         _ => {
             let y = run(p, &xs, l1, s1, l2, s2, msb_known)?;
-            ext_run(p, &y, l2, l3, false)
+            extension::ext(p, &y, l2, l3, false)
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Simplified residual add (privquant.md §2; the lowering of `nn::lower`): the shortcut r
 //! (rbits bits, a ReLU output, so non-negative) is aligned to the conv's exact accumulator
 //! format (T bits, scale s_acc = scale(r) + s) by a local left shift by s and a known-MSB
-//! extension ([`pq_ext`]: λ + (T − rbits − s) bits per element), added locally to the
+//! extension ([`extension::nonneg_extend`]: λ + (T − rbits − s) bits per element), added locally to the
 //! accumulator (exact: T holds acc + r·2^s), and the sum is re-quantized once,
 //! Requant(T → rbits) by s + 1 ([`requant`]). Nothing is spent on the conv-output side.
 //!
@@ -10,7 +10,7 @@
 //! to t = max(bwC, rbits) + 1, div_pow2(t, 1).
 
 use super::util::clog2;
-use super::{ProtoResult, divpow2, extension, param, pq_ext, requant, tr};
+use super::{ProtoResult, divpow2, extension, param, requant, tr};
 use crate::party::Party;
 use crate::{Cost, Profile};
 use pq_kernels::ring::mask;
@@ -86,7 +86,7 @@ pub fn cost(rp: &ResidualParams, pr: Profile) -> ProtoResult<Cost> {
     let t = rp.sum_bits()?;
     let n = rp.n() as u64;
     let s = rp.s();
-    let ext = pq_ext::cost(n, rp.rbits + s, t, pr);
+    let ext = extension::cost_nonneg(n, rp.rbits + s, t, pr);
     Ok(ext.then(requant::cost(n, t, s as i32 + 1, rp.rbits, 0, false, pr)?))
 }
 
@@ -122,7 +122,7 @@ pub fn run(p: &mut Party, rp: &ResidualParams, acc: &[u64], r: &[u64]) -> ProtoR
     let s = rp.s();
     let ls = rp.rbits + s;
     let sh: Vec<u64> = r.iter().map(|v| (v & mask(rp.rbits)) << s).collect();
-    let ext = pq_ext::run(p, &sh, ls, t)?;
+    let ext = extension::nonneg_extend(p, &sh, ls, t)?;
     let mt = mask(t);
     let sum: Vec<u64> = acc
         .iter()
