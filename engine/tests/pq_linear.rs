@@ -94,6 +94,13 @@ fn planner_is_min(lp: &LinearParams) {
     for obj in [Objective::Bytes, lat()] {
         let (o, best) = pq_linear::plan(lp, obj, Profile::PrivQuant).unwrap();
         let min = all.iter().map(|(_, c)| obj.of(c)).min().unwrap();
+        if let LinOption::Duplex { .. } = o {
+            // only under the latency objective, and only when strictly better
+            assert!(matches!(obj, Objective::Latency(_)), "{lp:?}");
+            assert!(obj.of(&best) < min, "{lp:?}");
+            assert_eq!(best, pq_linear::cost(lp, o, Profile::PrivQuant).unwrap());
+            continue;
+        }
         assert_eq!(obj.of(&best), min, "{lp:?} {obj:?}");
         // ties go to the first option in ALL
         let first = all.iter().find(|(_, c)| obj.of(c) == min).unwrap().0;
@@ -568,4 +575,72 @@ fn resnet50_options_table() {
             planner_is_min(&lp);
         }
     }
+}
+
+/// The duplex split (option 4 on some output rows, option 1 on the rest, calls paired so both
+/// directions carry payload in each round trip): bit-exact for every input kind and layout,
+/// cost = measured bytes, and each paired round trip is at most two flights per party.
+#[test]
+fn duplex_split_exact_and_metered() {
+    for (ki, &kind) in KINDS.iter().enumerate() {
+        for (lw, lx) in [(2, 4), (1, 1), (3, 6)] {
+            let mm = LinearParams::matmul(5, 7, 3, lw, lx, kind);
+            let cv = LinearParams::conv(5, 3, 4, 3, 1, lw, lx, kind);
+            let cs = LinearParams::conv(6, 2, 3, 3, 2, lw, lx, kind);
+            for (gi, lp) in [mm, cv, cs].iter().enumerate() {
+                for rows_x in 1..lp.d1 as u32 {
+                    let opt = LinOption::Duplex { rows_x };
+                    let fill = [Fill::Random, Fill::ExtremeLow, Fill::ExtremeHigh]
+                        [(rows_x as usize + gi + ki) % 3];
+                    let seed = (ki * 100 + gi * 10) as u64 + rows_x as u64;
+                    let r = run_linear(lp, Some(opt), fill, Transport::Mem, Some(seed)).unwrap();
+                    assert!(r.correct, "{lp:?} {opt:?} {fill:?}");
+                    assert!(r.cost_matches, "{lp:?} {opt:?}");
+                    assert!(r.measured_flights <= 2 * r.rounds, "{lp:?} {opt:?}");
+                }
+                // rows_x outside 1..d1 is a typed error
+                for rows_x in [0, lp.d1 as u32] {
+                    let opt = LinOption::Duplex { rows_x };
+                    assert!(pq_linear::cost(lp, opt, Profile::PrivQuant).is_err());
+                }
+            }
+        }
+    }
+    // several paired calls (each side's calls of at most 2^22 values, paired one to one)
+    let big = LinearParams::matmul(64, 600, 300, 2, 4, InputKind::NonNeg);
+    let r = run_linear(
+        &big,
+        Some(LinOption::Duplex { rows_x: 40 }),
+        Fill::Random,
+        Transport::Mem,
+        Some(3),
+    )
+    .unwrap();
+    assert!(r.correct && r.cost_matches);
+    assert!(r.rounds >= 3, "{}", r.rounds);
+}
+
+/// Under the latency objective the planner splits big layers across both directions;
+/// under the bytes objective it never does.
+#[test]
+fn duplex_only_for_latency_and_balanced() {
+    let lp = LinearParams::conv(56, 64, 64, 3, 1, 2, 4, InputKind::NonNeg);
+    let (ob, _) = pq_linear::plan(&lp, Objective::Bytes, Profile::PrivQuant).unwrap();
+    assert!(!matches!(ob, LinOption::Duplex { .. }));
+    let obj = lat();
+    let (o, c) = pq_linear::plan(&lp, obj, Profile::PrivQuant).unwrap();
+    let LinOption::Duplex { rows_x } = o else {
+        panic!("expected a duplex split, got {o:?}")
+    };
+    assert!(rows_x > 0 && (rows_x as usize) < lp.d1);
+    let best_fixed = pq_linear::options(&lp, Profile::PrivQuant)
+        .unwrap()
+        .iter()
+        .map(|(_, c)| obj.of(c))
+        .min()
+        .unwrap();
+    assert!(obj.of(&c) < best_fixed);
+    // the directions are within 10 % of each other
+    let (a, b) = (c.server_to_client as f64, c.client_to_server as f64);
+    assert!((a - b).abs() / a.max(b) < 0.1, "{a} vs {b}");
 }

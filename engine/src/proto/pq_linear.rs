@@ -127,6 +127,12 @@ pub enum LinOption {
     DecompXMux,
     /// Option 2 with the both-message OT MUX wrap (as [`LinOption::DecompXMux`]).
     DecompWMux,
+    /// Ours, for the latency objective: output rows `0..rows_x` by option 4 (the client
+    /// sends) and the rest by option 1 (the server sends), their calls paired so both
+    /// directions of the full-duplex link carry payload in every round trip. Never fewer bytes
+    /// than the better of the two; the planner considers it under
+    /// [`Objective::Latency`] only, choosing `rows_x` to balance the directions.
+    Duplex { rows_x: u32 },
 }
 
 impl LinOption {
@@ -150,11 +156,14 @@ impl LinOption {
             LinOption::DecompXExtCols => "decomp-x-ext-cols",
             LinOption::DecompXMux => "decomp-x-mux",
             LinOption::DecompWMux => "decomp-w-mux",
+            LinOption::Duplex { .. } => "duplex",
         }
     }
-    /// The option's number in the paper's Table 4 (1..=4).
+    /// The option's number in the paper's Table 4 (1..=4; 0 for [`LinOption::Duplex`], which
+    /// combines options 4 and 1).
     pub fn paper_option(self) -> u8 {
         match self {
+            LinOption::Duplex { .. } => 0,
             LinOption::DecompX | LinOption::DecompXMux => 1,
             LinOption::DecompW | LinOption::DecompWMux => 2,
             LinOption::DecompXExt | LinOption::DecompXExtCols => 3,
@@ -169,7 +178,7 @@ impl LinOption {
             | LinOption::DecompW
             | LinOption::DecompXMux
             | LinOption::DecompWMux => None,
-            LinOption::ExtendX | LinOption::DecompXExt => Some(false),
+            LinOption::ExtendX | LinOption::DecompXExt | LinOption::Duplex { .. } => Some(false),
             LinOption::ExtendXCols | LinOption::DecompXExtCols => Some(true),
         }
     }
@@ -330,26 +339,25 @@ impl LinearParams {
     }
 }
 
-/// Per-call OT groups of a t-major OT list: `nt` blocks of `blk` OTs, block t with message
-/// length `len(t)`, split into calls of at most `per_call` OTs.
-fn calls(nt: u32, blk: u64, per_call: u64, len: impl Fn(u32) -> u32) -> Vec<Vec<(u64, u32)>> {
-    let total = nt as u64 * blk;
-    let mut out = Vec::new();
-    let mut s = 0u64;
-    while s < total {
-        let e = (s + per_call).min(total);
-        let mut g = Vec::new();
-        let mut a = s;
-        while a < e {
-            let t = (a / blk) as u32;
-            let b = ((t as u64 + 1) * blk).min(e);
-            g.push((b - a, len(t)));
-            a = b;
-        }
-        out.push(g);
-        s = e;
+/// The OT groups of OTs s..e of a t-major OT list (blocks of `blk` OTs, block t with
+/// message length `len(t)`): (count, length) per block the range touches.
+fn groups(s: u64, e: u64, blk: u64, len: impl Fn(u32) -> u32) -> Vec<(u64, u32)> {
+    let mut g = Vec::new();
+    let mut a = s;
+    while a < e {
+        let t = (a / blk) as u32;
+        let b = ((t as u64 + 1) * blk).min(e);
+        g.push((b - a, len(t)));
+        a = b;
     }
-    out
+    g
+}
+
+/// The call boundaries of a job of `total` OTs run alone: calls of `pc` OTs, the last one
+/// shorter.
+fn fixed(total: u64, pc: u64) -> impl Iterator<Item = (u64, u64)> {
+    let pc = pc.max(1);
+    (0..total.div_ceil(pc)).map(move |i| (i * pc, ((i + 1) * pc).min(total)))
 }
 
 fn per_call(msgs: usize) -> u64 {
@@ -399,29 +407,86 @@ fn mill_cost(lp: &LinearParams, l: u32, pr: Profile) -> Cost {
     }
 }
 
+/// One call (OTs s..e) of the server decomposing W: client sender, d3 messages of l − j bits.
+fn rows_call(lp: &LinearParams, l: u32, s: u64, e: u64, pr: Profile) -> Cost {
+    let g = groups(s, e, (lp.d1 * lp.d2) as u64, |j| l - j);
+    otcost::batched_cot(Role::Client, &g, lp.d3 as u64, pr)
+}
+
+/// One call (OTs s..e) of the client decomposing `nb` bits of its share of every im2col
+/// element, then the wrap COTs: server sender, d1 messages of l − i (wrap: l − lx) bits.
+fn cols_call(lp: &LinearParams, l: u32, nb: u32, s: u64, e: u64, pr: Profile) -> Cost {
+    let lx = lp.lx;
+    let g = groups(s, e, (lp.d2 * lp.d3) as u64, |t| {
+        if t < nb { l - t } else { l - lx }
+    });
+    otcost::batched_cot(Role::Server, &g, lp.d1 as u64, pr)
+}
+
 /// The server decomposes W: min(lw, l) blocks of d1·d2 COTs, client sender, d3 messages of
 /// l − j bits.
 fn rows_cost(lp: &LinearParams, l: u32, pr: Profile) -> Cost {
-    let (d1, d2, d3) = (lp.d1 as u64, lp.d2 as u64, lp.d3 as u64);
-    let mut c = Cost::ZERO;
-    for g in calls(lp.lw.min(l), d1 * d2, per_call(lp.d3), |j| l - j) {
-        c = c.then(otcost::batched_cot(Role::Client, &g, d3, pr));
-    }
-    c
+    let total = lp.lw.min(l) as u64 * (lp.d1 * lp.d2) as u64;
+    fixed(total, per_call(lp.d3))
+        .map(|(s, e)| rows_call(lp, l, s, e, pr))
+        .fold(Cost::ZERO, Cost::then)
 }
 
 /// The client decomposes `nb` bits of its share of every im2col element, plus (`wrap`) one
 /// wrap COT per element: server sender, d1 messages of l − i (wrap: l − lx) bits.
 fn cols_cost(lp: &LinearParams, l: u32, nb: u32, wrap: bool, pr: Profile) -> Cost {
-    let (d1, d2, d3) = (lp.d1 as u64, lp.d2 as u64, lp.d3 as u64);
-    let lx = lp.lx;
-    let mut c = Cost::ZERO;
-    for g in calls(nb + wrap as u32, d2 * d3, per_call(lp.d1), |t| {
-        if t < nb { l - t } else { l - lx }
-    }) {
-        c = c.then(otcost::batched_cot(Role::Server, &g, d1, pr));
+    let total = (nb + wrap as u32) as u64 * (lp.d2 * lp.d3) as u64;
+    fixed(total, per_call(lp.d1))
+        .map(|(s, e)| cols_call(lp, l, nb, s, e, pr))
+        .fold(Cost::ZERO, Cost::then)
+}
+
+/// The layer restricted to output rows r0..r1.
+fn sub_rows(lp: &LinearParams, r0: usize, r1: usize) -> LinearParams {
+    LinearParams { d1: r1 - r0, ..*lp }
+}
+
+/// [`LinOption::Duplex`] with rows 0..r by option 4 and r..d1 by option 1: the extension of
+/// ⟨X⟩ and (signed X) Π_Mill, then the two jobs paired in K calls each (K the larger of their
+/// call counts alone), each pair one round trip ([`run_jobs`]).
+fn duplex_cost(lp: &LinearParams, l: u32, r: usize, pr: Profile) -> Cost {
+    let (la, lb) = (sub_rows(lp, 0, r), sub_rows(lp, r, lp.d1));
+    let nb = lp.lx.min(l);
+    let wrap = wrap_needed(lp, l);
+    let ta = lp.lw.min(l) as u64 * (r * lp.d2) as u64;
+    let tb = (nb + wrap as u32) as u64 * (lp.d2 * lp.d3) as u64;
+    let k = n_calls(ta, lp.d3).max(n_calls(tb, lb.d1));
+    let mut c = ext_cost(lp, lp.n_in() as u64, l, pr).then(mill_cost(lp, l, pr));
+    for ((sa, ea), (sb, eb)) in split(ta, k).zip(split(tb, k)) {
+        let a = if sa < ea {
+            rows_call(&la, l, sa, ea, pr)
+        } else {
+            Cost::ZERO
+        };
+        let b = if sb < eb {
+            cols_call(&lb, l, nb, sb, eb, pr)
+        } else {
+            Cost::ZERO
+        };
+        c = c.then(a.par(b));
     }
     c
+}
+
+/// The best [`LinOption::Duplex`] split under `obj`: a coarse scan of rows_x over 1..d1,
+/// then every value around the best coarse point.
+fn best_duplex(lp: &LinearParams, l: u32, obj: Objective, pr: Profile) -> Option<(u32, Cost)> {
+    let d1 = lp.d1;
+    if d1 < 2 {
+        return None;
+    }
+    let eval = |r: usize| (obj.of(&duplex_cost(lp, l, r, pr)), r);
+    let step = (d1 / 64).max(1);
+    let (_, rc) = (1..d1).step_by(step).map(eval).min()?;
+    let lo = rc.saturating_sub(step).max(1);
+    let hi = (rc + step).min(d1 - 1);
+    let (_, r) = (lo..=hi).map(eval).min()?;
+    Some((r as u32, duplex_cost(lp, l, r, pr)))
 }
 
 /// The both-message OT MUX wrap: one chosen-message OT per im2col element, server sender,
@@ -451,6 +516,9 @@ fn mux_cost(lp: &LinearParams, l: u32, pr: Profile) -> Cost {
 /// Cost of one option with the output in `l` bits (see [`run_at`]).
 pub fn cost_at(lp: &LinearParams, opt: LinOption, l: u32, pr: Profile) -> ProtoResult<Cost> {
     check_l(lp, l)?;
+    if let LinOption::Duplex { rows_x } = opt {
+        return Ok(duplex_cost(lp, l, check_rows_x(lp, rows_x)?, pr));
+    }
     let n_cols = (lp.d2 as u64) * (lp.d3 as u64);
     let c = match opt.extension() {
         Some(after) => {
@@ -496,7 +564,9 @@ pub fn options_at(lp: &LinearParams, l: u32, pr: Profile) -> ProtoResult<Vec<(Li
         .collect()
 }
 
-/// The planner: the option of minimum `obj` score (ties: the first in [`LinOption::ALL`]).
+/// The planner: the option of minimum `obj` score (ties: the first in [`LinOption::ALL`]);
+/// under [`Objective::Latency`] also the best [`LinOption::Duplex`] split, taken only when
+/// strictly better.
 pub fn plan(lp: &LinearParams, obj: Objective, pr: Profile) -> ProtoResult<(LinOption, Cost)> {
     plan_at(lp, obj, lp.acc_bits()?, pr)
 }
@@ -513,6 +583,12 @@ pub fn plan_at(
         if best.is_none_or(|(_, b)| obj.of(&c) < obj.of(&b)) {
             best = Some((o, c));
         }
+    }
+    if let Objective::Latency(_) = obj
+        && let Some((rows_x, c)) = best_duplex(lp, l, obj, pr)
+        && best.is_none_or(|(_, b)| obj.of(&c) < obj.of(&b))
+    {
+        best = Some((LinOption::Duplex { rows_x }, c));
     }
     best.ok_or_else(|| param("option", "no option"))
 }
@@ -584,6 +660,15 @@ pub fn run_at(
         x.iter().map(|v| v & mx).collect()
     };
     let (d1, d2, d3) = (lp.d1, lp.d2, lp.d3);
+    if let LinOption::Duplex { rows_x } = opt {
+        let r = check_rows_x(lp, rows_x)?;
+        let mut y = run_duplex(p, lp, l, r, w, &xs)?;
+        let ml = mask(l);
+        for v in y.iter_mut() {
+            *v &= ml;
+        }
+        return Ok(y);
+    }
     let mut y = match opt.extension() {
         Some(after) => {
             // options 3, 4: l-bit shares of X (no wrap); the server's local term W·⟨X⟩_0
@@ -598,9 +683,22 @@ pub fn run_at(
                 vec![0u64; d1 * d3]
             };
             if opt.decomposes_w() {
-                decompose_w(p, lp, l, w, &cols, &mut y)?;
+                run_jobs(
+                    p,
+                    (
+                        &RowsJob {
+                            lp,
+                            l,
+                            w,
+                            cols: &cols,
+                        },
+                        &mut y,
+                    ),
+                    None,
+                )?;
             } else {
-                decompose_x(p, lp, l, w, &cols, l, None, &mut y)?;
+                let job = ColsJob::new(alice, lp, l, w, &cols, l, None);
+                run_jobs(p, (&job, &mut y), None)?;
             }
             y
         }
@@ -614,11 +712,19 @@ pub fn run_at(
                 if let (true, Some(ws)) = (mux, &pre.wrap) {
                     wrap_mux(p, lp, l, w, ws, &mut y)?;
                 }
-                decompose_x(p, lp, l, w, &pre.cols, 0, cot_wrap, &mut y)?;
-                decompose_w(p, lp, l, w, &pre.cols, &mut y)?;
+                let wrap_job = ColsJob::new(alice, lp, l, w, &pre.cols, 0, cot_wrap);
+                run_jobs(p, (&wrap_job, &mut y), None)?;
+                let rows = RowsJob {
+                    lp,
+                    l,
+                    w,
+                    cols: &pre.cols,
+                };
+                run_jobs(p, (&rows, &mut y), None)?;
             } else {
                 let nb = lp.lx.min(l);
-                decompose_x(p, lp, l, w, &pre.cols, nb, cot_wrap, &mut y)?;
+                let job = ColsJob::new(alice, lp, l, w, &pre.cols, nb, cot_wrap);
+                run_jobs(p, (&job, &mut y), None)?;
                 if let (true, Some(ws)) = (mux, &pre.wrap) {
                     wrap_mux(p, lp, l, w, ws, &mut y)?;
                 }
@@ -631,6 +737,63 @@ pub fn run_at(
         *v &= ml;
     }
     Ok(y)
+}
+
+fn check_rows_x(lp: &LinearParams, rows_x: u32) -> ProtoResult<usize> {
+    let r = rows_x as usize;
+    if r == 0 || r >= lp.d1 {
+        return Err(param(
+            "rows_x",
+            format!("a duplex split needs 1 ≤ rows_x < d1 = {}", lp.d1),
+        ));
+    }
+    Ok(r)
+}
+
+/// [`LinOption::Duplex`]: rows 0..r by option 4 (⟨X⟩ extended on the tensor, the server
+/// decomposes W), rows r..d1 by option 1 (the client decomposes its lx-bit share, the wrap
+/// COT folded in), their batched COTs paired call by call.
+fn run_duplex(
+    p: &mut Party,
+    lp: &LinearParams,
+    l: u32,
+    r: usize,
+    w: &[i64],
+    xs: &[u64],
+) -> ProtoResult<Vec<u64>> {
+    let alice = p.is_alice();
+    let (la, lb) = (sub_rows(lp, 0, r), sub_rows(lp, r, lp.d1));
+    let (wa, wb) = if alice {
+        w.split_at(r * lp.d2)
+    } else {
+        (&[][..], &[][..])
+    };
+    let cols = lp.cols(&extend(p, lp, l, xs)?);
+    let pre = prep_lx(p, &lb, l, wb, xs, false)?;
+    let mut ya = if alice {
+        matmul_i64_u64(wa, &cols, r, lp.d2, lp.d3)
+    } else {
+        vec![0u64; r * lp.d3]
+    };
+    let mut yb = pre.local;
+    let rows = RowsJob {
+        lp: &la,
+        l,
+        w: wa,
+        cols: &cols,
+    };
+    let colsj = ColsJob::new(
+        alice,
+        &lb,
+        l,
+        wb,
+        &pre.cols,
+        lp.lx.min(l),
+        pre.wrap.as_ref(),
+    );
+    run_jobs(p, (&rows, &mut ya), Some((&colsj, &mut yb)))?;
+    ya.extend_from_slice(&yb);
+    Ok(ya)
 }
 
 /// Shares of the lx-bit values `x` (masked) extended to `l` bits (masked to l when l ≤ lx):
@@ -781,64 +944,81 @@ fn prep_lx(
     Ok(LxPrep { cols, local, wrap })
 }
 
-/// The server bit-decomposes W (options 2, 4): adds shares of W·cols_1 mod 2^l to `y`, where
-/// cols_1 is the client's share of every im2col element (the server's `cols` are unused).
-/// One batched COT per bit j < min(lw, l) of every weight, the client the sender with its
-/// X row masked to l − j bits, the weight bit the choice; calls of at most [`MAX_VALS`]
-/// values ([`rows_cost`]).
-fn decompose_w(
-    p: &mut Party,
-    lp: &LinearParams,
+/// One batched-COT job of a linear layer: `total` OTs in blocks of `blk` (block t = bit t),
+/// each OT carrying `msgs` values. The two kinds are the server bit-decomposing W
+/// ([`RowsJob`], the client the sender) and the client bit-decomposing its X share
+/// ([`ColsJob`], the server the sender). A job runs alone in calls of at most `pc` OTs
+/// ([`run_jobs`]), or paired call by call with a job of the other direction so both share
+/// each round trip (the duplex option).
+trait CotJob {
+    fn total(&self) -> u64;
+    fn msgs(&self) -> usize;
+    /// Whether the server is this job's COT receiver.
+    fn server_receives(&self) -> bool;
+    /// Message lengths of OTs s..e.
+    fn lens(&self, s: u64, e: u64, out: &mut Vec<u32>);
+    /// The receiver's choice bits of OTs s..e.
+    fn choices(&self, s: u64, e: u64, out: &mut Vec<u8>);
+    /// The sender's correlations of OTs s..e (`msgs` per OT).
+    fn corrs(&self, s: u64, e: u64, out: &mut Vec<u64>);
+    /// Add this party's shares of OTs s..e (COT outputs `out`) into `y`.
+    fn absorb(&self, alice: bool, s: u64, e: u64, out: &[u64], y: &mut [u64]);
+}
+
+/// The server bit-decomposes W (options 2, 4): shares of W·cols_1 mod 2^l, where cols_1 is
+/// the client's share of every im2col element. One COT per bit j < min(lw, l) of every
+/// weight, the client the sender with its X row masked to l − j bits, the weight bit
+/// (top bit of weight −2^(lw−1)) the choice ([`rows_cost`]).
+struct RowsJob<'a> {
+    lp: &'a LinearParams,
     l: u32,
-    w: &[i64],
-    cols: &[u64],
-    y: &mut [u64],
-) -> ProtoResult<()> {
-    let alice = p.is_alice();
-    let (d2, d3) = (lp.d2, lp.d3);
-    let jmax = lp.lw.min(l);
-    let blk = (lp.d1 * d2) as u64;
-    let pc = per_call(d3);
-    let opts = p.opts();
-    let total = jmax as u64 * blk;
-    let mut s = 0u64;
-    let mut buf: Vec<u64> = Vec::new();
-    let mut out: Vec<u64> = Vec::new();
-    let mut lens: Vec<u32> = Vec::new();
-    let mut choice: Vec<u8> = Vec::new();
-    while s < total {
-        let e = (s + pc).min(total);
-        let n = (e - s) as usize;
-        lens.clear();
-        lens.extend((s..e).map(|t| l - (t / blk) as u32));
+    w: &'a [i64],
+    cols: &'a [u64],
+}
+
+impl CotJob for RowsJob<'_> {
+    fn total(&self) -> u64 {
+        self.lp.lw.min(self.l) as u64 * (self.lp.d1 * self.lp.d2) as u64
+    }
+    fn msgs(&self) -> usize {
+        self.lp.d3
+    }
+    fn server_receives(&self) -> bool {
+        true
+    }
+    fn lens(&self, s: u64, e: u64, out: &mut Vec<u32>) {
+        let blk = (self.lp.d1 * self.lp.d2) as u64;
         out.clear();
-        out.resize(n * d3, 0);
-        if alice {
-            choice.clear();
-            choice.extend((s..e).map(|t| {
-                let j = (t / blk) as u32;
-                let r = (t % blk) as usize;
-                ((w[r] as u64 >> j) & 1) as u8
-            }));
-            p.ot.iknp_recv
-                .recv_batched_cot(&mut *p.ch, &choice, d3, &lens, opts, &mut out)?;
-        } else {
-            buf.clear();
-            buf.reserve(n * d3);
-            for t in s..e {
-                let j = (t / blk) as u32;
-                let k = ((t % blk) as usize) % d2;
-                let m = mask(l - j);
-                buf.extend(cols[k * d3..(k + 1) * d3].iter().map(|v| v & m));
-            }
-            p.ot.iknp_send
-                .send_batched_cot(&mut *p.ch, &buf, d3, &lens, opts, &mut out)?;
+        out.extend((s..e).map(|t| self.l - (t / blk) as u32));
+    }
+    fn choices(&self, s: u64, e: u64, out: &mut Vec<u8>) {
+        let blk = (self.lp.d1 * self.lp.d2) as u64;
+        out.clear();
+        out.extend((s..e).map(|t| {
+            let j = (t / blk) as u32;
+            ((self.w[(t % blk) as usize] as u64 >> j) & 1) as u8
+        }));
+    }
+    fn corrs(&self, s: u64, e: u64, out: &mut Vec<u64>) {
+        let (d2, d3) = (self.lp.d2, self.lp.d3);
+        let blk = (self.lp.d1 * d2) as u64;
+        out.clear();
+        out.reserve((e - s) as usize * d3);
+        for t in s..e {
+            let j = (t / blk) as u32;
+            let k = ((t % blk) as usize) % d2;
+            let m = mask(self.l - j);
+            out.extend(self.cols[k * d3..(k + 1) * d3].iter().map(|v| v & m));
         }
+    }
+    fn absorb(&self, alice: bool, s: u64, e: u64, out: &[u64], y: &mut [u64]) {
+        let (d2, d3) = (self.lp.d2, self.lp.d3);
+        let blk = (self.lp.d1 * d2) as u64;
         for (q, t) in (s..e).enumerate() {
             let j = (t / blk) as u32;
             let i = ((t % blk) as usize) / d2;
             let mut wt = 1u64 << j;
-            if j == lp.lw - 1 {
+            if j == self.lp.lw - 1 {
                 wt = wt.wrapping_neg();
             }
             if !alice {
@@ -849,111 +1029,120 @@ fn decompose_w(
                 *a = a.wrapping_add(wt.wrapping_mul(*b));
             }
         }
-        s = e;
     }
-    Ok(())
 }
 
-/// The client bit-decomposes its share (options 1, 3, and option 2's wrap): adds shares of
-/// W·(Σ_{i<nb} 2^i·bit_i(cols_1)) − 2^lx·W·(c·f) mod 2^l to `y`. One batched COT per bit
-/// i < nb of every im2col element (server the sender with the W column masked to l − i bits)
-/// followed, when `wrap` is given, by one COT per element with correlation W column·f
-/// (l − lx bits) and the client's wrap bit c the choice; calls of at most [`MAX_VALS`]
-/// values ([`cols_cost`]).
-#[allow(clippy::too_many_arguments)]
-fn decompose_x(
-    p: &mut Party,
-    lp: &LinearParams,
+/// The client bit-decomposes its share (options 1, 3, and option 2's wrap): shares of
+/// W·(Σ_{i<nb} 2^i·bit_i(cols_1)) − 2^lx·W·(c·f) mod 2^l. One COT per bit i < nb of every
+/// im2col element (server the sender with the W column masked to l − i bits) followed, when
+/// `wrap` is given, by one COT per element with correlation W column·f (l − lx bits) and the
+/// client's wrap bit c the choice ([`cols_cost`]).
+struct ColsJob<'a> {
+    lp: &'a LinearParams,
     l: u32,
-    w: &[i64],
-    cols: &[u64],
+    /// The server's W columns (d2 × d1); empty for the client.
+    wt_cols: Vec<u64>,
+    cols: &'a [u64],
     nb: u32,
-    wrap: Option<&WrapShares>,
-    y: &mut [u64],
-) -> ProtoResult<()> {
-    let alice = p.is_alice();
-    let lx = lp.lx;
-    let (d1, d2, d3) = (lp.d1, lp.d2, lp.d3);
-    let nt = nb + wrap.is_some() as u32;
-    let blk = (d2 * d3) as u64;
-    let total = nt as u64 * blk;
-    if total == 0 {
-        return Ok(());
-    }
-    // W columns (d2 × d1) for the server's correlations
-    let wt_cols: Vec<u64> = if alice {
-        let mut v = vec![0u64; d2 * d1];
-        for i in 0..d1 {
-            for k in 0..d2 {
-                v[k * d1 + i] = w[i * d2 + k] as u64;
-            }
-        }
-        v
-    } else {
-        Vec::new()
-    };
-    let no_wrap = WrapShares {
-        u: Vec::new(),
-        f: Vec::new(),
-        c: Vec::new(),
-        xor: false,
-    };
-    let ws = wrap.unwrap_or(&no_wrap);
-    let pc = per_call(d1);
-    let opts = p.opts();
-    let len_of = |t: u32| if t < nb { l - t } else { l - lx };
-    let mut s = 0u64;
-    let mut buf: Vec<u64> = Vec::new();
-    let mut out: Vec<u64> = Vec::new();
-    let mut lens: Vec<u32> = Vec::new();
-    let mut choice: Vec<u8> = Vec::new();
-    while s < total {
-        let e = (s + pc).min(total);
-        let n = (e - s) as usize;
-        lens.clear();
-        lens.extend((s..e).map(|t| len_of((t / blk) as u32)));
-        out.clear();
-        out.resize(n * d1, 0);
+    wrap: Option<&'a WrapShares>,
+}
+
+impl<'a> ColsJob<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        alice: bool,
+        lp: &'a LinearParams,
+        l: u32,
+        w: &[i64],
+        cols: &'a [u64],
+        nb: u32,
+        wrap: Option<&'a WrapShares>,
+    ) -> Self {
+        let (d1, d2) = (lp.d1, lp.d2);
+        let mut wt_cols = Vec::new();
         if alice {
-            buf.clear();
-            buf.reserve(n * d1);
-            for t in s..e {
-                let tt = (t / blk) as u32;
-                let el = (t % blk) as usize;
-                let k = el / d3;
-                let m = mask(len_of(tt));
-                let col = &wt_cols[k * d1..(k + 1) * d1];
-                if tt < nb {
-                    buf.extend(col.iter().map(|v| v & m));
-                } else {
-                    let f = ws.f[el];
-                    buf.extend(col.iter().map(|v| v.wrapping_mul(f) & m));
+            wt_cols = vec![0u64; d2 * d1];
+            for i in 0..d1 {
+                for k in 0..d2 {
+                    wt_cols[k * d1 + i] = w[i * d2 + k] as u64;
                 }
             }
-            p.ot.iknp_send
-                .send_batched_cot(&mut *p.ch, &buf, d1, &lens, opts, &mut out)?;
-        } else {
-            choice.clear();
-            choice.extend((s..e).map(|t| {
-                let tt = (t / blk) as u32;
-                let el = (t % blk) as usize;
-                if tt < nb {
-                    ((cols[el] >> tt) & 1) as u8
-                } else {
-                    ws.c[el]
-                }
-            }));
-            p.ot.iknp_recv
-                .recv_batched_cot(&mut *p.ch, &choice, d1, &lens, opts, &mut out)?;
         }
-        for (q, t) in (s..e).enumerate() {
+        ColsJob {
+            lp,
+            l,
+            wt_cols,
+            cols,
+            nb,
+            wrap,
+        }
+    }
+    fn len_of(&self, t: u32) -> u32 {
+        if t < self.nb {
+            self.l - t
+        } else {
+            self.l - self.lp.lx
+        }
+    }
+}
+
+impl CotJob for ColsJob<'_> {
+    fn total(&self) -> u64 {
+        (self.nb + self.wrap.is_some() as u32) as u64 * (self.lp.d2 * self.lp.d3) as u64
+    }
+    fn msgs(&self) -> usize {
+        self.lp.d1
+    }
+    fn server_receives(&self) -> bool {
+        false
+    }
+    fn lens(&self, s: u64, e: u64, out: &mut Vec<u32>) {
+        let blk = (self.lp.d2 * self.lp.d3) as u64;
+        out.clear();
+        out.extend((s..e).map(|t| self.len_of((t / blk) as u32)));
+    }
+    fn choices(&self, s: u64, e: u64, out: &mut Vec<u8>) {
+        let blk = (self.lp.d2 * self.lp.d3) as u64;
+        out.clear();
+        out.extend((s..e).map(|t| {
             let tt = (t / blk) as u32;
             let el = (t % blk) as usize;
-            let col = el % d3;
-            let mut wt = if tt < nb {
+            match self.wrap {
+                Some(ws) if tt >= self.nb => ws.c[el],
+                _ => ((self.cols[el] >> tt) & 1) as u8,
+            }
+        }));
+    }
+    fn corrs(&self, s: u64, e: u64, out: &mut Vec<u64>) {
+        let (d1, d3) = (self.lp.d1, self.lp.d3);
+        let blk = (self.lp.d2 * d3) as u64;
+        out.clear();
+        out.reserve((e - s) as usize * d1);
+        for t in s..e {
+            let tt = (t / blk) as u32;
+            let el = (t % blk) as usize;
+            let k = el / d3;
+            let m = mask(self.len_of(tt));
+            let col = &self.wt_cols[k * d1..(k + 1) * d1];
+            match self.wrap {
+                Some(ws) if tt >= self.nb => {
+                    let f = ws.f[el];
+                    out.extend(col.iter().map(|v| v.wrapping_mul(f) & m));
+                }
+                _ => out.extend(col.iter().map(|v| v & m)),
+            }
+        }
+    }
+    fn absorb(&self, alice: bool, s: u64, e: u64, out: &[u64], y: &mut [u64]) {
+        let (d1, d3) = (self.lp.d1, self.lp.d3);
+        let blk = (self.lp.d2 * d3) as u64;
+        for (q, t) in (s..e).enumerate() {
+            let tt = (t / blk) as u32;
+            let col = (t % blk) as usize % d3;
+            let mut wt = if tt < self.nb {
                 1u64 << tt
             } else {
-                (1u64 << lx).wrapping_neg()
+                (1u64 << self.lp.lx).wrapping_neg()
             };
             if alice {
                 wt = wt.wrapping_neg();
@@ -963,7 +1152,123 @@ fn decompose_x(
                 *a = a.wrapping_add(wt.wrapping_mul(*v));
             }
         }
-        s = e;
+    }
+}
+
+/// Scratch of one job's call.
+#[derive(Default)]
+struct CallBufs {
+    lens: Vec<u32>,
+    choice: Vec<u8>,
+    corr: Vec<u64>,
+    out: Vec<u64>,
+}
+
+/// OTs s..e of `job` as one batched-COT call, this party's half: the receiver's columns and
+/// result, or the sender's answer. `half`: for the receiver, 0 = everything, 1 = only send
+/// the columns, 2 = only receive the payload (see [`IknpReceiver::recv_batched_cot_columns`]).
+///
+/// [`IknpReceiver::recv_batched_cot_columns`]: crate::ot::iknp::IknpReceiver::recv_batched_cot_columns
+fn job_call(
+    p: &mut Party,
+    job: &dyn CotJob,
+    s: u64,
+    e: u64,
+    half: u8,
+    b: &mut CallBufs,
+) -> ProtoResult<()> {
+    let alice = p.is_alice();
+    let opts = p.opts();
+    let msgs = job.msgs();
+    if half != 2 {
+        job.lens(s, e, &mut b.lens);
+        b.out.clear();
+        b.out.resize((e - s) as usize * msgs, 0);
+    }
+    if alice == job.server_receives() {
+        if half != 2 {
+            job.choices(s, e, &mut b.choice);
+        }
+        let (ch, r) = (&mut *p.ch, &mut p.ot.iknp_recv);
+        match half {
+            1 => r.recv_batched_cot_columns(ch, &b.choice, msgs, &b.lens, opts, &mut b.out)?,
+            2 => r.recv_batched_cot_finish(ch, &b.choice, msgs, &b.lens, opts, &mut b.out)?,
+            _ => r.recv_batched_cot(ch, &b.choice, msgs, &b.lens, opts, &mut b.out)?,
+        }
+    } else {
+        job.corrs(s, e, &mut b.corr);
+        p.ot.iknp_send
+            .send_batched_cot(&mut *p.ch, &b.corr, msgs, &b.lens, opts, &mut b.out)?;
+    }
+    Ok(())
+}
+
+/// The call boundaries of a job of `total` OTs in `k` calls of near-equal size.
+fn split(total: u64, k: u64) -> impl Iterator<Item = (u64, u64)> {
+    let pc = total.div_ceil(k.max(1)).max(1);
+    (0..k).map(move |i| ((i * pc).min(total), ((i + 1) * pc).min(total)))
+}
+
+/// Number of calls of a job alone (at most [`MAX_VALS`] message values per call).
+fn n_calls(total: u64, msgs: usize) -> u64 {
+    total.div_ceil(per_call(msgs))
+}
+
+/// Run `a` alone (calls of at most [`MAX_VALS`] values), or `a` and `b` (jobs of opposite
+/// directions) paired call by call in the same number of calls: in each paired call every
+/// party first sends the columns of the job it receives, then answers the other job, then
+/// reads its payload, so both directions share one round trip ([`duplex_calls`]).
+fn run_jobs(
+    p: &mut Party,
+    a: (&dyn CotJob, &mut [u64]),
+    b: Option<(&dyn CotJob, &mut [u64])>,
+) -> ProtoResult<()> {
+    let alice = p.is_alice();
+    let (ja, ya) = a;
+    let mut ba = CallBufs::default();
+    let Some((jb, yb)) = b else {
+        let pc = per_call(ja.msgs());
+        let mut s = 0;
+        while s < ja.total() {
+            let e = (s + pc).min(ja.total());
+            job_call(p, ja, s, e, 0, &mut ba)?;
+            ja.absorb(alice, s, e, &ba.out, ya);
+            s = e;
+        }
+        return Ok(());
+    };
+    if ja.server_receives() == jb.server_receives() {
+        return Err(param(
+            "duplex",
+            "paired jobs must go in opposite directions",
+        ));
+    }
+    let mut bb = CallBufs::default();
+    let k = n_calls(ja.total(), ja.msgs()).max(n_calls(jb.total(), jb.msgs()));
+    for ((sa, ea), (sb, eb)) in split(ja.total(), k).zip(split(jb.total(), k)) {
+        // this party receives in `rj`, sends in `sj`
+        let a_recv = alice == ja.server_receives();
+        let ((rj, rr, rbuf), (sj, sr, sbuf)) = if a_recv {
+            ((ja, (sa, ea), &mut ba), (jb, (sb, eb), &mut bb))
+        } else {
+            ((jb, (sb, eb), &mut bb), (ja, (sa, ea), &mut ba))
+        };
+        let (r_on, s_on) = (rr.0 < rr.1, sr.0 < sr.1);
+        if r_on {
+            job_call(p, rj, rr.0, rr.1, if s_on { 1 } else { 0 }, rbuf)?;
+        }
+        if s_on {
+            job_call(p, sj, sr.0, sr.1, 0, sbuf)?;
+        }
+        if r_on && s_on {
+            job_call(p, rj, rr.0, rr.1, 2, rbuf)?;
+        }
+        if sa < ea {
+            ja.absorb(alice, sa, ea, &ba.out, ya);
+        }
+        if sb < eb {
+            jb.absorb(alice, sb, eb, &bb.out, yb);
+        }
     }
     Ok(())
 }
