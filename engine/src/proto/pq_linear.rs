@@ -448,15 +448,29 @@ fn sub_rows(lp: &LinearParams, r0: usize, r1: usize) -> LinearParams {
 
 /// [`LinOption::Duplex`] with rows 0..r by option 4 and r..d1 by option 1: the extension of
 /// ⟨X⟩ and (signed X) Π_Mill, then the two jobs paired in K calls each (K the larger of their
-/// call counts alone), each pair one round trip ([`run_jobs`]).
-fn duplex_cost(lp: &LinearParams, l: u32, r: usize, pr: Profile) -> Cost {
+/// call counts alone), each pair one round trip ([`run_jobs`]). Also returns the latency of
+/// the pairs on `link` (ns), honest about what a pair can overlap: each party sends its
+/// columns first and its payload only once the peer's columns have all arrived, so
+/// client → server carries U_cols + P_rows and server → client max(U_rows, U_cols) + P_cols.
+fn duplex_cost(
+    lp: &LinearParams,
+    l: u32,
+    r: usize,
+    pr: Profile,
+    link: Option<&pq_netsim::LinkSpec>,
+) -> (Cost, u64) {
     let (la, lb) = (sub_rows(lp, 0, r), sub_rows(lp, r, lp.d1));
     let nb = lp.lx.min(l);
     let wrap = wrap_needed(lp, l);
     let ta = lp.lw.min(l) as u64 * (r * lp.d2) as u64;
     let tb = (nb + wrap as u32) as u64 * (lp.d2 * lp.d3) as u64;
     let k = n_calls(ta, lp.d3).max(n_calls(tb, lb.d1));
-    let mut c = ext_cost(lp, lp.n_in() as u64, l, pr).then(mill_cost(lp, l, pr));
+    let pre = ext_cost(lp, lp.n_in() as u64, l, pr).then(mill_cost(lp, l, pr));
+    let ns = |bytes: u64, l: &pq_netsim::LinkSpec| {
+        (bytes as u128 * 8 * 1_000_000_000 / l.bandwidth_bps.max(1) as u128) as u64
+    };
+    let mut lat = link.map_or(0, |l| Objective::Latency(*l).of(&pre));
+    let mut c = pre;
     for ((sa, ea), (sb, eb)) in split(ta, k).zip(split(tb, k)) {
         let a = if sa < ea {
             rows_call(&la, l, sa, ea, pr)
@@ -468,25 +482,44 @@ fn duplex_cost(lp: &LinearParams, l: u32, r: usize, pr: Profile) -> Cost {
         } else {
             Cost::ZERO
         };
+        if let Some(lk) = link {
+            // rows job: client sends the payload, server the columns; cols job: the reverse
+            let (ua, pa, ub, pb) = (
+                a.server_to_client,
+                a.client_to_server,
+                b.client_to_server,
+                b.server_to_client,
+            );
+            let c2s = ub + pa;
+            let s2c = ua.max(ub) + pb;
+            lat += ns(c2s.max(s2c), lk) + a.rounds.max(b.rounds) * lk.rtt_ns;
+        }
         c = c.then(a.par(b));
     }
-    c
+    (c, lat)
 }
 
-/// The best [`LinOption::Duplex`] split under `obj`: a coarse scan of rows_x over 1..d1,
-/// then every value around the best coarse point.
-fn best_duplex(lp: &LinearParams, l: u32, obj: Objective, pr: Profile) -> Option<(u32, Cost)> {
+/// The best [`LinOption::Duplex`] split on `link` by the honest pair latency of
+/// [`duplex_cost`]: a coarse scan of rows_x over 1..d1, then every value around the best
+/// coarse point. Returns (rows_x, cost, latency ns).
+fn best_duplex(
+    lp: &LinearParams,
+    l: u32,
+    link: &pq_netsim::LinkSpec,
+    pr: Profile,
+) -> Option<(u32, Cost, u64)> {
     let d1 = lp.d1;
     if d1 < 2 {
         return None;
     }
-    let eval = |r: usize| (obj.of(&duplex_cost(lp, l, r, pr)), r);
+    let eval = |r: usize| (duplex_cost(lp, l, r, pr, Some(link)).1, r);
     let step = (d1 / 64).max(1);
     let (_, rc) = (1..d1).step_by(step).map(eval).min()?;
     let lo = rc.saturating_sub(step).max(1);
     let hi = (rc + step).min(d1 - 1);
     let (_, r) = (lo..=hi).map(eval).min()?;
-    Some((r as u32, duplex_cost(lp, l, r, pr)))
+    let (c, t) = duplex_cost(lp, l, r, pr, Some(link));
+    Some((r as u32, c, t))
 }
 
 /// The both-message OT MUX wrap: one chosen-message OT per im2col element, server sender,
@@ -517,7 +550,7 @@ fn mux_cost(lp: &LinearParams, l: u32, pr: Profile) -> Cost {
 pub fn cost_at(lp: &LinearParams, opt: LinOption, l: u32, pr: Profile) -> ProtoResult<Cost> {
     check_l(lp, l)?;
     if let LinOption::Duplex { rows_x } = opt {
-        return Ok(duplex_cost(lp, l, check_rows_x(lp, rows_x)?, pr));
+        return Ok(duplex_cost(lp, l, check_rows_x(lp, rows_x)?, pr, None).0);
     }
     let n_cols = (lp.d2 as u64) * (lp.d3 as u64);
     let c = match opt.extension() {
@@ -566,7 +599,7 @@ pub fn options_at(lp: &LinearParams, l: u32, pr: Profile) -> ProtoResult<Vec<(Li
 
 /// The planner: the option of minimum `obj` score (ties: the first in [`LinOption::ALL`]);
 /// under [`Objective::Latency`] also the best [`LinOption::Duplex`] split, taken only when
-/// strictly better.
+/// its honest pair latency ([`duplex_cost`]) is strictly below the best fixed option's.
 pub fn plan(lp: &LinearParams, obj: Objective, pr: Profile) -> ProtoResult<(LinOption, Cost)> {
     plan_at(lp, obj, lp.acc_bits()?, pr)
 }
@@ -584,9 +617,9 @@ pub fn plan_at(
             best = Some((o, c));
         }
     }
-    if let Objective::Latency(_) = obj
-        && let Some((rows_x, c)) = best_duplex(lp, l, obj, pr)
-        && best.is_none_or(|(_, b)| obj.of(&c) < obj.of(&b))
+    if let Objective::Latency(link) = obj
+        && let Some((rows_x, c, t)) = best_duplex(lp, l, &link, pr)
+        && best.is_none_or(|(_, b)| t < obj.of(&b))
     {
         best = Some((LinOption::Duplex { rows_x }, c));
     }
