@@ -401,6 +401,12 @@ pub struct ConvArgs {
     pub sci_threads: usize,
     #[arg(long, default_value = "sirnn")]
     pub profile: String,
+    /// privquant: what the option planner minimises, `bytes` or `latency` (on --net).
+    #[arg(long, default_value = "bytes")]
+    pub objective: String,
+    /// The link of `--objective latency` (BANDWIDTH,RTT).
+    #[arg(long)]
+    pub net: Option<String>,
     #[arg(long, default_value = "mem")]
     pub transport: String,
     #[arg(long)]
@@ -423,9 +429,18 @@ pub fn run_conv_cmd(a: ConvArgs) -> anyhow::Result<()> {
         profile: parse_profile(&a.profile)?,
     };
     let t = parse_transport(&a.transport)?;
+    let link = match &a.net {
+        Some(n) => Some(
+            pq_netsim::LinkSpec::parse(n).or_else(|e| crate::util::usage(format!("--net: {e}")))?,
+        ),
+        None => None,
+    };
+    let obj = pq_engine::Objective::parse(&a.objective, link).or_else(crate::util::usage)?;
     let r = match c.profile {
         Profile::Sirnn => map_err(run_conv(&c, t, a.seed))?,
-        Profile::PrivQuant => map_err(pq_engine::proto::pq_micro::run_conv_pq(&c, t, a.seed))?,
+        Profile::PrivQuant => map_err(pq_engine::proto::pq_micro::run_conv_pq_with(
+            &c, t, a.seed, obj,
+        ))?,
     };
     emit(&r, a.json, None)
 }

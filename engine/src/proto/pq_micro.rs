@@ -197,11 +197,22 @@ pub fn run_conv_pq(
     transport: Transport,
     seed: Option<u64>,
 ) -> ProtoResult<MicroReport> {
+    run_conv_pq_with(c, transport, seed, Objective::Bytes)
+}
+
+/// [`run_conv_pq`] with the option the planner picks under `obj`.
+pub fn run_conv_pq_with(
+    c: &ConvParams,
+    transport: Transport,
+    seed: Option<u64>,
+    obj: Objective,
+) -> ProtoResult<MicroReport> {
     if c.k > c.hw + 2 * (c.k / 2) {
         return Err(param("k", "kernel larger than the padded input"));
     }
     let lp = conv_linear(c);
-    let mut r = run_linear(&lp, None, Fill::Random, transport, seed)?;
+    let (opt, _) = pq_linear::plan(&lp, obj, Profile::PrivQuant)?;
+    let mut r = run_linear(&lp, Some(opt), Fill::Random, transport, seed)?;
     r.op = "conv".into();
     if let serde_json::Value::Object(m) = &mut r.params {
         m.insert(
