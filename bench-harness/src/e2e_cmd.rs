@@ -383,12 +383,22 @@ fn add_percentiles(r: &E2eRow, v: &mut serde_json::Value) {
     }
 }
 
+/// File-name suffix of the planner objective (empty for the default, bytes).
+fn objective_suffix(a: &E2eArgs) -> String {
+    if a.objective == "bytes" {
+        String::new()
+    } else {
+        format!("-{}", a.objective)
+    }
+}
+
 fn link_file(l: &LinkSpec) -> String {
     l.to_string().replace([',', '.'], "_")
 }
 
 fn write_results(a: &E2eArgs, links: &[LinkSpec], rows: &[(String, E2eRow)]) -> anyhow::Result<()> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out))?;
+    let sfx = objective_suffix(a);
     for l in links {
         let ls = l.to_string();
         let sel: Vec<&(String, E2eRow)> = rows
@@ -400,13 +410,14 @@ fn write_results(a: &E2eArgs, links: &[LinkSpec], rows: &[(String, E2eRow)]) -> 
             jl.push_str(&serde_json::to_string(r)?);
             jl.push('\n');
         }
-        std::fs::write(format!("{}/e2e-{}.json", a.out, link_file(l)), jl)?;
+        std::fs::write(format!("{}/e2e-{}{sfx}.json", a.out, link_file(l)), jl)?;
         let mut md = String::new();
         let _ = writeln!(md, "# End to end at {ls}\n");
         let _ = writeln!(
             md,
-            "Produced by `bench-harness e2e --net '{}'` on {}. GB = 10^9 bytes, both directions.",
+            "Produced by `bench-harness e2e --net '{}' --objective {}` on {}. GB = 10^9 bytes, both directions.",
             a.net,
+            a.objective,
             machine_name()
         );
         let _ = writeln!(
@@ -471,7 +482,7 @@ fn write_results(a: &E2eArgs, links: &[LinkSpec], rows: &[(String, E2eRow)]) -> 
                 let _ = writeln!(md, "| {m} | {:.2}× |", q as f64 / p as f64);
             }
         }
-        std::fs::write(format!("{}/e2e-{}.md", a.out, link_file(l)), &md)?;
+        std::fs::write(format!("{}/e2e-{}{sfx}.md", a.out, link_file(l)), &md)?;
         eprintln!("\n{md}");
     }
     write_svg(a, rows)?;
@@ -511,9 +522,10 @@ fn write_svg(a: &E2eArgs, rows: &[(String, E2eRow)]) -> anyhow::Result<()> {
             .map(|(_, r)| r.model.clone())
             .unwrap_or_else(|| m.to_string());
         let path = format!(
-            "{}/e2e-layers-{}.svg",
+            "{}/e2e-layers-{}{}.svg",
             a.out,
-            file_name.replace(['/', '.', ' '], "_")
+            file_name.replace(['/', '.', ' '], "_"),
+            objective_suffix(a)
         );
         let root = SVGBackend::new(&path, (1200, 500)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow::anyhow!("svg: {e}"))?;

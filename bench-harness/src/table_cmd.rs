@@ -10,6 +10,7 @@ use pq_engine::Profile;
 use pq_engine::nn::ablation::ablation;
 use pq_engine::nn::builtin::resnet32_block;
 use pq_engine::proto::conv::ConvParams;
+use pq_engine::proto::pq_linear::{self, InputKind, LinOption, LinearParams};
 use pq_engine::proto::pq_micro::{RESNET50_CONVS, conv_table, run_conv_pq, run_residual};
 use pq_engine::proto::residual::ResidualParams;
 use pq_netsim::Transport;
@@ -219,6 +220,48 @@ pub fn run(a: ConvTableArgs) -> anyhow::Result<()> {
             "elements": rp.n(), "sirnn_quant_bytes": r.sirnn_quant_bytes, "privquant_bytes": r.report.bytes_total,
             "ratio": r.ratio, "correct": r.report.correct, "cost_matches": r.report.cost_matches}));
     }
+    let _ = writeln!(md);
+    // Every option the planner enumerates, on the five convs at W2A4 (cost functions, which
+    // the tests prove equal to the executed bytes), and what it picks under the latency
+    // objective at 200 Mbps / 13 ms.
+    let link = pq_netsim::LinkSpec::parse("200mbps,13ms").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let lat = pq_engine::Objective::Latency(link);
+    let _ = writeln!(
+        md,
+        "## The planner's options (W2A4, GB; paper Table 4 option in brackets)\n\nEvery option is exact; the cost functions (tested equal to the executed bytes) give each conv's bytes. The last column is the planner's choice under `--objective latency` at 200 Mbps / 13 ms, with its modeled latency (busier direction over the bandwidth plus rounds × RTT) next to the bytes choice's.\n"
+    );
+    let mut head = String::from("| conv |");
+    let mut rule = String::from("| --- |");
+    for o in LinOption::ALL {
+        let _ = write!(head, " {} [{}] |", o.name(), o.paper_option());
+        rule.push_str(" --- |");
+    }
+    let _ = writeln!(md, "{head} latency objective at 200mbps,13ms |\n{rule} --- |");
+    let mut opt_rows = vec![];
+    for &(hw, ch, k) in RESNET50_CONVS.iter() {
+        let lp = LinearParams::conv(hw, ch, ch, k, 1, 2, 4, InputKind::NonNeg);
+        let all = pq_linear::options(&lp, Profile::PrivQuant).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (lo, lc) =
+            pq_linear::plan(&lp, lat, Profile::PrivQuant).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut line = format!("| ({hw}, {ch}, {k}) |");
+        for (_, c) in &all {
+            let _ = write!(line, " {:.3} |", c.total() as f64 / 1e9);
+        }
+        let (_, bc) = pq_linear::plan(&lp, pq_engine::Objective::Bytes, Profile::PrivQuant)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let _ = writeln!(
+            md,
+            "{line} {:?}: {:.3} GB, {:.2} s (bytes choice {:.2} s) |",
+            lo,
+            lc.total() as f64 / 1e9,
+            lat.of(&lc) as f64 / 1e9,
+            lat.of(&bc) as f64 / 1e9
+        );
+        opt_rows.push(json!({"hw": hw, "channels": ch, "k": k,
+            "options": all.iter().map(|(o, c)| json!({"option": o.name(), "paper_option": o.paper_option(), "bytes": c.total(), "rounds": c.rounds})).collect::<Vec<_>>(),
+            "latency_choice": format!("{lo:?}"), "latency_choice_bytes": lc.total(), "latency_choice_modeled_s": lat.of(&lc) as f64 / 1e9}));
+    }
+    let _ = writeln!(md);
     // Ablation: ResNet32 stage-3 basic block, each optimization alone.
     let block = resnet32_block(3, 2).map_err(|e| anyhow::anyhow!("{e}"))?;
     let abl = ablation(&block, Some(6), !a.no_exec, 1).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -265,7 +308,7 @@ pub fn run(a: ConvTableArgs) -> anyhow::Result<()> {
     }
     let _ = writeln!(md);
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out))?;
-    let doc = json!({ "machine": machine_name(), "convs": json_rows, "executed": exec_rows, "residual": res_rows, "ablation": abl });
+    let doc = json!({ "machine": machine_name(), "convs": json_rows, "executed": exec_rows, "residual": res_rows, "options": opt_rows, "ablation": abl });
     std::fs::write(
         format!("{}/conv-table.json", a.out),
         serde_json::to_string_pretty(&doc)?,
