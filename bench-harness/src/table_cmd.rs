@@ -236,11 +236,15 @@ pub fn run(a: ConvTableArgs) -> anyhow::Result<()> {
         let _ = write!(head, " {} [{}] |", o.name(), o.paper_option());
         rule.push_str(" --- |");
     }
-    let _ = writeln!(md, "{head} latency objective at 200mbps,13ms |\n{rule} --- |");
+    let _ = writeln!(
+        md,
+        "{head} latency objective at 200mbps,13ms |\n{rule} --- |"
+    );
     let mut opt_rows = vec![];
     for &(hw, ch, k) in RESNET50_CONVS.iter() {
         let lp = LinearParams::conv(hw, ch, ch, k, 1, 2, 4, InputKind::NonNeg);
-        let all = pq_linear::options(&lp, Profile::PrivQuant).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let all =
+            pq_linear::options(&lp, Profile::PrivQuant).map_err(|e| anyhow::anyhow!("{e}"))?;
         let (lo, lc) =
             pq_linear::plan(&lp, lat, Profile::PrivQuant).map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut line = format!("| ({hw}, {ch}, {k}) |");

@@ -46,6 +46,47 @@ fn bad_input_exits_2_with_one_line() {
         vec!["netsim", "vt-check", "--net", "10xbps,1ms"],
         vec!["kernels", "--reps", "0"],
         vec!["micro", "--bogus-flag"],
+        vec!["e2e", "--objective", "speed"],
+        vec![
+            "conv",
+            "--hw",
+            "8",
+            "--cin",
+            "4",
+            "--cout",
+            "4",
+            "--k",
+            "3",
+            "--wbits",
+            "2",
+            "--abits",
+            "4",
+            "--profile",
+            "privquant",
+            "--objective",
+            "latency",
+        ],
+        vec![
+            "conv",
+            "--hw",
+            "8",
+            "--cin",
+            "4",
+            "--cout",
+            "4",
+            "--k",
+            "3",
+            "--wbits",
+            "2",
+            "--abits",
+            "4",
+            "--profile",
+            "privquant",
+            "--objective",
+            "latency",
+            "--net",
+            "1x",
+        ],
     ] {
         let o = run(&args);
         assert_eq!(
@@ -60,6 +101,39 @@ fn bad_input_exits_2_with_one_line() {
             "{args:?}: {err}"
         );
     }
+}
+
+/// `conv --profile privquant --objective latency --net LINK`: the planner's latency choice
+/// runs bit-exact with cost = measured bytes, and names its option.
+#[test]
+fn conv_latency_objective() {
+    let o = run(&[
+        "conv",
+        "--hw",
+        "7",
+        "--cin",
+        "64",
+        "--cout",
+        "64",
+        "--k",
+        "3",
+        "--wbits",
+        "2",
+        "--abits",
+        "4",
+        "--profile",
+        "privquant",
+        "--objective",
+        "latency",
+        "--net",
+        "200mbps,13ms",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = last_json(&o);
+    assert_eq!(v["correct"], true);
+    assert_eq!(v["cost_matches"], true);
+    assert!(v["params"]["option"].is_string(), "{v}");
 }
 
 #[test]
