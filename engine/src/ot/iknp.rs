@@ -296,8 +296,30 @@ impl IknpSender {
         opts: OtOpts,
         out0: &mut [u64],
     ) -> OtResult<()> {
+        check_len("corr", lens.len() * msgs, corr.len())?;
+        self.send_batched_cot_rows(
+            ch,
+            |g| &corr[g * msgs..(g + 1) * msgs],
+            msgs,
+            lens,
+            opts,
+            out0,
+        )
+    }
+
+    /// [`send_batched_cot`](Self::send_batched_cot) with OT `g`'s `msgs` correlations given
+    /// by `row(g)` (unreduced: each is taken modulo 2^lens[g]), so a caller whose
+    /// correlations are rows of a matrix it already holds passes them without copying.
+    pub fn send_batched_cot_rows<'r, C: Channel + ?Sized, R: Fn(usize) -> &'r [u64]>(
+        &mut self,
+        ch: &mut C,
+        row: R,
+        msgs: usize,
+        lens: &[u32],
+        opts: OtOpts,
+        out0: &mut [u64],
+    ) -> OtResult<()> {
         let n = lens.len();
-        check_len("corr", n * msgs, corr.len())?;
         check_len("out0", n * msgs, out0.len())?;
         let mut max_hb = 0;
         for &l in lens {
@@ -351,7 +373,8 @@ impl IknpSender {
                     let p0s = &hbuf[off..off + hb];
                     let p1s = &hbuf[off + hb..off + 2 * hb];
                     let o0 = &mut out0[g * msgs..(g + 1) * msgs];
-                    let cr = &corr[g * msgs..(g + 1) * msgs];
+                    let cr = row(g);
+                    check_len("corr row", msgs, cr.len())?;
                     ring::unpack(&Block::slice_as_bytes(p0s)[..nb], l, o0);
                     vtmp.clear();
                     vtmp.extend(

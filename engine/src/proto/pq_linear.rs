@@ -994,6 +994,11 @@ trait CotJob {
     fn choices(&self, s: u64, e: u64, out: &mut Vec<u8>);
     /// The sender's correlations of OTs s..e (`msgs` per OT).
     fn corrs(&self, s: u64, e: u64, out: &mut Vec<u64>);
+    /// OT t's correlations as a slice this job already holds (unreduced), when every OT of
+    /// the job has one: the sender then passes them without copying.
+    fn row(&self, _t: u64) -> Option<&[u64]> {
+        None
+    }
     /// Add this party's shares of OTs s..e (COT outputs `out`) into `y`.
     fn absorb(&self, alice: bool, s: u64, e: u64, out: &[u64], y: &mut [u64]);
 }
@@ -1007,6 +1012,17 @@ struct RowsJob<'a> {
     l: u32,
     w: &'a [i64],
     cols: &'a [u64],
+}
+
+impl RowsJob<'_> {
+    /// OT t's correlations: the client's share of the X row of weight (i, k), unreduced (the
+    /// sender reduces corr + pad modulo 2^(l − j) itself).
+    fn row_of(&self, t: u64) -> &[u64] {
+        let (d2, d3) = (self.lp.d2, self.lp.d3);
+        let blk = (self.lp.d1 * d2) as u64;
+        let k = ((t % blk) as usize) % d2;
+        &self.cols[k * d3..(k + 1) * d3]
+    }
 }
 
 impl CotJob for RowsJob<'_> {
@@ -1033,16 +1049,13 @@ impl CotJob for RowsJob<'_> {
         }));
     }
     fn corrs(&self, s: u64, e: u64, out: &mut Vec<u64>) {
-        let (d2, d3) = (self.lp.d2, self.lp.d3);
-        let blk = (self.lp.d1 * d2) as u64;
         out.clear();
-        out.reserve((e - s) as usize * d3);
         for t in s..e {
-            let j = (t / blk) as u32;
-            let k = ((t % blk) as usize) % d2;
-            let m = mask(self.l - j);
-            out.extend(self.cols[k * d3..(k + 1) * d3].iter().map(|v| v & m));
+            out.extend_from_slice(self.row_of(t));
         }
+    }
+    fn row(&self, t: u64) -> Option<&[u64]> {
+        Some(self.row_of(t))
     }
     fn absorb(&self, alice: bool, s: u64, e: u64, out: &[u64], y: &mut [u64]) {
         let (d2, d3) = (self.lp.d2, self.lp.d3);
@@ -1050,17 +1063,14 @@ impl CotJob for RowsJob<'_> {
         for (q, t) in (s..e).enumerate() {
             let j = (t / blk) as u32;
             let i = ((t % blk) as usize) / d2;
-            let mut wt = 1u64 << j;
-            if j == self.lp.lw - 1 {
-                wt = wt.wrapping_neg();
-            }
-            if !alice {
-                wt = wt.wrapping_neg();
-            }
-            let row = &mut y[i * d3..(i + 1) * d3];
-            for (a, b) in row.iter_mut().zip(&out[q * d3..(q + 1) * d3]) {
-                *a = a.wrapping_add(wt.wrapping_mul(*b));
-            }
+            // weight ±2^j: the top bit of W is negative, and the client subtracts
+            let neg = (j == self.lp.lw - 1) == alice;
+            add_shifted(
+                &mut y[i * d3..(i + 1) * d3],
+                &out[q * d3..(q + 1) * d3],
+                j,
+                neg,
+            );
         }
     }
 }
@@ -1172,18 +1182,34 @@ impl CotJob for ColsJob<'_> {
         for (q, t) in (s..e).enumerate() {
             let tt = (t / blk) as u32;
             let col = (t % blk) as usize % d3;
-            let mut wt = if tt < self.nb {
-                1u64 << tt
+            // weight 2^tt for a bit of the share, −2^lx for the wrap; the server subtracts
+            let (sh, neg) = if tt < self.nb {
+                (tt, alice)
             } else {
-                (1u64 << self.lp.lx).wrapping_neg()
+                (self.lp.lx, !alice)
             };
-            if alice {
-                wt = wt.wrapping_neg();
-            }
             for (i, v) in out[q * d1..(q + 1) * d1].iter().enumerate() {
                 let a = &mut y[i * d3 + col];
-                *a = a.wrapping_add(wt.wrapping_mul(*v));
+                let d = v.wrapping_shl(sh);
+                *a = if neg {
+                    a.wrapping_sub(d)
+                } else {
+                    a.wrapping_add(d)
+                };
             }
+        }
+    }
+}
+
+/// y ± (x << j), element-wise (vectorizes: 64-bit shifts and adds, no 64-bit multiply).
+fn add_shifted(y: &mut [u64], x: &[u64], j: u32, neg: bool) {
+    if neg {
+        for (a, b) in y.iter_mut().zip(x) {
+            *a = a.wrapping_sub(b << j);
+        }
+    } else {
+        for (a, b) in y.iter_mut().zip(x) {
+            *a = a.wrapping_add(b << j);
         }
     }
 }
@@ -1215,7 +1241,7 @@ fn job_call(
     let msgs = job.msgs();
     if half != 2 {
         job.lens(s, e, &mut b.lens);
-        b.out.clear();
+        // every value is overwritten by the OT: only newly grown space is zeroed
         b.out.resize((e - s) as usize * msgs, 0);
     }
     if alice == job.server_receives() {
@@ -1228,6 +1254,10 @@ fn job_call(
             2 => r.recv_batched_cot_finish(ch, &b.choice, msgs, &b.lens, opts, &mut b.out)?,
             _ => r.recv_batched_cot(ch, &b.choice, msgs, &b.lens, opts, &mut b.out)?,
         }
+    } else if job.row(s).is_some() {
+        let row = |g: usize| job.row(s + g as u64).unwrap_or(&[]);
+        p.ot.iknp_send
+            .send_batched_cot_rows(&mut *p.ch, row, msgs, &b.lens, opts, &mut b.out)?;
     } else {
         job.corrs(s, e, &mut b.corr);
         p.ot.iknp_send
