@@ -46,8 +46,9 @@
 //!   (one chosen-message OT per element, the server sending W column·wrap(u, b) − r for both
 //!   b, its own call after option 1's bit OTs): never cheaper, enumerated to show the saving.
 //!
-//! Big layers are sent as several batched-COT calls of at most 2^22 message values each
-//! (each call one round trip); the cost functions use the same split.
+//! Big layers are sent as several batched-COT calls of at most 2^24 message values each
+//! (each call one round trip; about 200 MB of buffers per party at that size, so a ResNet50
+//! layer takes a few round trips instead of dozens); the cost functions use the same split.
 
 use super::conv::{ConvParams, im2col};
 use super::{ProtoResult, extension, otcost, param, wrap};
@@ -56,8 +57,8 @@ use crate::party::Party;
 use crate::{Cost, Profile, Role};
 use pq_kernels::ring::mask;
 
-/// Message values per batched-COT call.
-const MAX_VALS: u64 = 1 << 22;
+/// Message values per batched-COT call (memory per call against round trips per layer).
+const MAX_VALS: u64 = 1 << 24;
 
 /// What is known about the secret operand X.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
