@@ -144,11 +144,10 @@ fn exact_params(p: &Program, st: &Step) -> Result<(LinearParams, u32, bool), Sec
     if meta.shape != l.in_shape {
         return perr(st, "input shape differs from the lowered layer");
     }
+    let nonneg = known_nonneg(p, t);
     let input = if t == p.input && p.input_clear {
-        InputKind::Clear {
-            nonneg: meta.nonneg,
-        }
-    } else if meta.nonneg {
+        InputKind::Clear { nonneg }
+    } else if nonneg {
         InputKind::NonNeg
     } else {
         InputKind::Signed
