@@ -7,7 +7,7 @@ use clap::Args;
 use pq_engine::nn::config::{self, Config};
 use pq_engine::nn::json;
 use pq_engine::plan::network::{
-    CommObjective, comm_table, instance, omegas, planned_model, table_cost,
+    CommObjective, comm_table_with, instance, omegas, planned_model, table_cost,
 };
 use pq_engine::plan::optimize::{PlanError, pareto_front, solve};
 use pq_engine::plan::sensitivity::{self, WIDTHS};
@@ -156,7 +156,12 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
             "Hessian traces from file"
         }
     );
-    let table = comm_table(&model, cfg, &WIDTHS).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // the linear-layer planner minimises the same objective as the width planner
+    let lo = pq_engine::nn::lower::LowerOptions {
+        objective,
+        ..Default::default()
+    };
+    let table = comm_table_with(&model, cfg, &WIDTHS, &lo).map_err(|e| anyhow::anyhow!("{e}"))?;
     let om = omegas(&model, &weights, traces.as_ref(), &WIDTHS);
     let inst = instance(&table, objective, &om);
     let constant = objective.of(&table.constant);

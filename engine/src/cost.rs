@@ -115,9 +115,10 @@ impl Objective {
             Objective::Bytes => c.total(),
             Objective::Latency(l) => {
                 let bytes = c.server_to_client.max(c.client_to_server);
-                let ser =
-                    (bytes as u128 * 8 * 1_000_000_000 / l.bandwidth_bps.max(1) as u128) as u64;
-                ser.saturating_add(c.rounds.saturating_mul(l.rtt_ns))
+                let ser = bytes as u128 * 8 * 1_000_000_000 / l.bandwidth_bps.max(1) as u128;
+                u64::try_from(ser)
+                    .unwrap_or(u64::MAX)
+                    .saturating_add(c.rounds.saturating_mul(l.rtt_ns))
             }
         }
     }

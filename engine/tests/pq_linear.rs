@@ -149,6 +149,14 @@ fn linear_wide_accumulator() {
     }
     let too_big = LinearParams::matmul(1, 4, 1, 32, 33, InputKind::Signed);
     assert!(too_big.acc_bits().is_err());
+    // hand-built layouts that disagree with themselves, or products past 2^40, are errors
+    let mut cv = LinearParams::conv(5, 3, 4, 3, 1, 2, 4, InputKind::NonNeg);
+    cv.d3 += 1;
+    assert!(cv.acc_bits().is_err());
+    let huge = LinearParams::matmul(1 << 30, 1 << 30, 1, 2, 4, InputKind::NonNeg);
+    assert!(huge.acc_bits().is_err());
+    let wide = LinearParams::conv(1 << 21, 1, 1, 1, 1, 2, 4, InputKind::NonNeg);
+    assert!(wide.acc_bits().is_err());
 }
 
 #[test]
@@ -611,7 +619,7 @@ fn duplex_split_exact_and_metered() {
             }
         }
     }
-    // several paired calls (each side's calls of at most 2^22 values, paired one to one)
+    // a bigger layer (each side's calls of at most 2^24 values, paired one to one)
     let big = LinearParams::matmul(64, 600, 300, 2, 4, InputKind::NonNeg);
     let r = run_linear(
         &big,

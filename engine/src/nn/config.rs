@@ -268,9 +268,11 @@ pub fn public_hash(model: &Model, cfg: Config) -> [u8; 32] {
 /// [`public_hash`] with lowering options (calibrated shifts change the protocols).
 pub fn public_hash_with(model: &Model, cfg: Config, opts: &super::lower::LowerOptions) -> [u8; 32] {
     let m = apply(model, cfg);
-    let program = super::lower::lower_with(&m, cfg, opts)
-        .ok()
-        .map(|p| p.summary());
+    let lowered = super::lower::lower_with(&m, cfg, opts).ok();
+    let features = lowered
+        .as_ref()
+        .map_or(opts.features.unwrap_or(cfg.features()), |p| p.feat);
+    let program = lowered.map(|p| p.summary());
     let h = HashInput {
         wire_version: pq_netsim::channel::WIRE_VERSION,
         semantics_version: NN_SEMANTICS_VERSION,
@@ -279,7 +281,7 @@ pub fn public_hash_with(model: &Model, cfg: Config, opts: &super::lower::LowerOp
         model: &m,
         shift_overrides: &opts.shift_override,
         full_range: opts.full_range,
-        features: opts.features.unwrap_or(cfg.features()),
+        features,
         input_act_bits: opts.input_act_bits,
         objective: opts.objective,
         program,

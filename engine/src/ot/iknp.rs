@@ -696,7 +696,10 @@ impl IknpReceiver {
                 }
                 Ok(())
             },
-        )
+        )?;
+        // the OTs are used up here (the finishing half only reads the payload)
+        self.counter += n as u64;
+        Ok(())
     }
 
     /// The second half of [`recv_cot`](Self::recv_cot): receive the payload and finish `out`.
@@ -723,7 +726,6 @@ impl IknpReceiver {
                 r.align(8);
             }
         }
-        self.counter += n as u64;
         Ok(())
     }
 
@@ -865,7 +867,9 @@ impl IknpReceiver {
                 }
                 Ok(())
             },
-        )
+        )?;
+        self.counter += n as u64;
+        Ok(())
     }
 
     /// The second half of [`recv_batched_cot`](Self::recv_batched_cot): receive the payload
@@ -912,7 +916,6 @@ impl IknpReceiver {
                 r.align(1);
             }
         }
-        self.counter += n as u64;
         Ok(())
     }
 

@@ -91,12 +91,25 @@ fn find(p: &mut [usize], x: usize) -> usize {
 
 /// Build the exact communication table of `model` under `cfg` for the candidate `widths`.
 pub fn comm_table(model: &Model, cfg: Config, widths: &[u32]) -> Result<CommTable, NetPlanError> {
+    comm_table_with(model, cfg, widths, &lower::LowerOptions::default())
+}
+
+/// [`comm_table`] with lowering options (e.g. the linear-layer planner's objective, so the
+/// predicted costs are those of an `e2e --objective latency` run).
+pub fn comm_table_with(
+    model: &Model,
+    cfg: Config,
+    widths: &[u32],
+    opts: &lower::LowerOptions,
+) -> Result<CommTable, NetPlanError> {
     let progs: Vec<lower::Program> = widths
         .iter()
         .map(|&b| {
-            lower::lower(&with_uniform_wbits(model, b), cfg).map_err(|e| NetPlanError::Lower {
-                bits: b,
-                msg: e.to_string(),
+            lower::lower_with(&with_uniform_wbits(model, b), cfg, opts).map_err(|e| {
+                NetPlanError::Lower {
+                    bits: b,
+                    msg: e.to_string(),
+                }
             })
         })
         .collect::<Result<_, _>>()?;

@@ -297,12 +297,34 @@ impl LinearParams {
                 return Err(param(n, format!("dimension {v} out of range 1..=2^30")));
             }
         }
+        // every product the protocols index or count with stays far from overflow
+        const CAP: u128 = 1 << 40;
+        let (d1, d2, d3) = (self.d1 as u128, self.d2 as u128, self.d3 as u128);
+        if d1 * d2 > CAP || d2 * d3 > CAP || d1 * d3 > CAP {
+            return Err(param(
+                "dims",
+                "d1·d2, d2·d3 and d1·d3 must each be at most 2^40",
+            ));
+        }
         if let Geom::Conv { hw, cin, k, stride } = self.geom {
             if hw == 0 || cin == 0 || k == 0 || stride == 0 {
                 return Err(param("conv", "hw, cin, k, stride must be at least 1"));
             }
-            if k * k * cin != self.d2 {
+            if hw > (1 << 20) || k > hw + 2 * (k / 2) {
+                return Err(param(
+                    "conv",
+                    "hw must be at most 2^20 and k fit the padded input",
+                ));
+            }
+            if (cin as u128) * (hw as u128) * (hw as u128) > CAP {
+                return Err(param("conv", "cin·hw² must be at most 2^40"));
+            }
+            if (k as u128) * (k as u128) * (cin as u128) != d2 {
                 return Err(param("conv", "d2 must be k²·cin"));
+            }
+            let ho = (hw + 2 * (k / 2) - k) / stride + 1;
+            if ho * ho != self.d3 {
+                return Err(param("conv", "d3 must be the number of output pixels"));
             }
         }
         Ok(())
@@ -451,8 +473,10 @@ fn sub_rows(lp: &LinearParams, r0: usize, r1: usize) -> LinearParams {
 /// ⟨X⟩ and (signed X) Π_Mill, then the two jobs paired in K calls each (K the larger of their
 /// call counts alone), each pair one round trip ([`run_jobs`]). Also returns the latency of
 /// the pairs on `link` (ns), honest about what a pair can overlap: each party sends its
-/// columns first and its payload only once the peer's columns have all arrived, so
-/// client → server carries U_cols + P_rows and server → client max(U_rows, U_cols) + P_cols.
+/// columns first and its payload only once the peer's columns have all arrived, so each
+/// direction finishes after max(U_rows, U_cols) plus its own payload. (The fixed options are
+/// scored by [`Objective::of`], which assumes full overlap within a call, so this comparison
+/// favours them: a split is taken only when it clearly wins.)
 fn duplex_cost(
     lp: &LinearParams,
     l: u32,
@@ -491,9 +515,12 @@ fn duplex_cost(
                 b.client_to_server,
                 b.server_to_client,
             );
-            let c2s = ub + pa;
+            // each payload waits for all of the peer's columns of its job
+            let c2s = ua.max(ub) + pa;
             let s2c = ua.max(ub) + pb;
-            lat += ns(c2s.max(s2c), lk) + a.rounds.max(b.rounds) * lk.rtt_ns;
+            lat = lat
+                .saturating_add(ns(c2s.max(s2c), lk))
+                .saturating_add(a.rounds.max(b.rounds).saturating_mul(lk.rtt_ns));
         }
         c = c.then(a.par(b));
     }
@@ -516,8 +543,10 @@ fn best_duplex(
     let eval = |r: usize| (duplex_cost(lp, l, r, pr, Some(link)).1, r);
     let step = (d1 / 64).max(1);
     let (_, rc) = (1..d1).step_by(step).map(eval).min()?;
-    let lo = rc.saturating_sub(step).max(1);
-    let hi = (rc + step).min(d1 - 1);
+    // fine scan around the coarse best, at most 129 points
+    let fine = step.min(64);
+    let lo = rc.saturating_sub(fine).max(1);
+    let hi = (rc + fine).min(d1 - 1);
     let (_, r) = (lo..=hi).map(eval).min()?;
     let (c, t) = duplex_cost(lp, l, r, pr, Some(link));
     Some((r as u32, c, t))
