@@ -157,6 +157,8 @@ fn linear_wide_accumulator() {
     assert!(huge.acc_bits().is_err());
     let wide = LinearParams::conv(1 << 21, 1, 1, 1, 1, 2, 4, InputKind::NonNeg);
     assert!(wide.acc_bits().is_err());
+    let none = LinearParams::matmul(2, 2, 2, 2, 4, InputKind::NonNeg).with_call_values(0);
+    assert!(none.acc_bits().is_err());
 }
 
 #[test]
@@ -525,31 +527,20 @@ proptest! {
 
 #[test]
 fn chunked_into_several_calls() {
-    // d3 > 2^22: the W-bit OTs carry d3 values each, three per call of at most 2^24 values
-    // (two calls for the six OTs); the X-bit OTs (one value each) need ⌈3·d3·bits / 2^24⌉
-    // calls. Run and cost split identically.
-    let d3 = (1 << 22) + 3;
+    // calls of at most 2^12 values, d3 = 2^10 + 3: the W-bit OTs carry d3 values each, three
+    // per call (two calls for the six OTs); the X-bit OTs (one value each) need
+    // ⌈3·d3·bits / 2^12⌉ calls. Run and cost split identically. The default limit (2^24)
+    // splits the same way on layers 2^12 times larger.
+    let d3 = (1 << 10) + 3;
     for (i, kind) in [InputKind::NonNeg, InputKind::Clear { nonneg: false }]
         .into_iter()
         .enumerate()
     {
-        let lp = LinearParams::matmul(1, 3, d3, 2, 2, kind);
+        let lp = LinearParams::matmul(1, 3, d3, 2, 2, kind).with_call_values(1 << 12);
         let l = lp.acc_bits().unwrap();
         let c = pq_linear::cost(&lp, LinOption::ExtendX, Profile::PrivQuant).unwrap();
         assert!(c.rounds >= 2);
-        let opts: &[LinOption] = if i == 0 {
-            &[
-                LinOption::ExtendX,
-                LinOption::DecompX,
-                LinOption::DecompW,
-                LinOption::DecompXExt,
-                LinOption::DecompXMux,
-                LinOption::DecompWMux,
-            ]
-        } else {
-            &[LinOption::ExtendX, LinOption::DecompX]
-        };
-        for &opt in opts {
+        for opt in LinOption::ALL {
             at_case(&lp, opt, l, false, 11 + i as u64);
         }
     }
@@ -617,6 +608,19 @@ fn duplex_split_exact_and_metered() {
                     assert!(pq_linear::cost(lp, opt, Profile::PrivQuant).is_err());
                 }
             }
+        }
+    }
+    // many uneven paired calls: tiny call limits give each side several calls of different
+    // counts (the shorter sequence padded with empty calls)
+    for (cv, rows_x) in [(64u64, 1u32), (64, 5), (200, 8), (7, 3)] {
+        for kind in KINDS {
+            let lp = LinearParams::matmul(9, 6, 10, 2, 4, kind).with_call_values(cv);
+            let opt = LinOption::Duplex { rows_x };
+            let c = pq_linear::cost(&lp, opt, Profile::PrivQuant).unwrap();
+            assert!(c.rounds >= 3, "{cv} {rows_x}: {}", c.rounds);
+            let r = run_linear(&lp, Some(opt), Fill::Random, Transport::Mem, Some(cv)).unwrap();
+            assert!(r.correct && r.cost_matches, "{lp:?} {opt:?}");
+            assert!(r.measured_flights <= 2 * r.rounds, "{lp:?} {opt:?}");
         }
     }
     // a bigger layer (each side's calls of at most 2^24 values, paired one to one)

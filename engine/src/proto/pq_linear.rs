@@ -104,6 +104,9 @@ pub struct LinearParams {
     pub lx: u32,
     pub input: InputKind,
     pub geom: Geom,
+    /// Message values per batched-COT call (default [`MAX_VALS`]): fewer trade round trips
+    /// for memory.
+    pub call_values: u64,
 }
 
 /// The protocol options (see the module table; `paper_option` gives Table 4's number).
@@ -213,6 +216,15 @@ impl LinearParams {
             lx,
             input,
             geom: Geom::Matmul,
+            call_values: MAX_VALS,
+        }
+    }
+
+    /// The same layer with at most `v` message values per batched-COT call.
+    pub fn with_call_values(self, v: u64) -> Self {
+        LinearParams {
+            call_values: v,
+            ..self
         }
     }
 
@@ -242,6 +254,7 @@ impl LinearParams {
             lx,
             input,
             geom: Geom::Conv { hw, cin, k, stride },
+            call_values: MAX_VALS,
         }
     }
 
@@ -296,6 +309,9 @@ impl LinearParams {
             if v == 0 || v > (1 << 30) {
                 return Err(param(n, format!("dimension {v} out of range 1..=2^30")));
             }
+        }
+        if !(1..=1 << 30).contains(&self.call_values) {
+            return Err(param("call_values", "values per call must be in 1..=2^30"));
         }
         // every product the protocols index or count with stays far from overflow
         const CAP: u128 = 1 << 40;
@@ -383,8 +399,9 @@ fn fixed(total: u64, pc: u64) -> impl Iterator<Item = (u64, u64)> {
     (0..total.div_ceil(pc)).map(move |i| (i * pc, ((i + 1) * pc).min(total)))
 }
 
-fn per_call(msgs: usize) -> u64 {
-    (MAX_VALS / msgs.max(1) as u64).max(1)
+/// OTs per call for OTs of `msgs` values each.
+fn per_call(lp: &LinearParams, msgs: usize) -> u64 {
+    (lp.call_values / msgs.max(1) as u64).max(1)
 }
 
 /// Cost of one option.
@@ -450,7 +467,7 @@ fn cols_call(lp: &LinearParams, l: u32, nb: u32, s: u64, e: u64, pr: Profile) ->
 /// l − j bits.
 fn rows_cost(lp: &LinearParams, l: u32, pr: Profile) -> Cost {
     let total = lp.lw.min(l) as u64 * (lp.d1 * lp.d2) as u64;
-    fixed(total, per_call(lp.d3))
+    fixed(total, per_call(lp, lp.d3))
         .map(|(s, e)| rows_call(lp, l, s, e, pr))
         .fold(Cost::ZERO, Cost::then)
 }
@@ -459,7 +476,7 @@ fn rows_cost(lp: &LinearParams, l: u32, pr: Profile) -> Cost {
 /// wrap COT per element: server sender, d1 messages of l − i (wrap: l − lx) bits.
 fn cols_cost(lp: &LinearParams, l: u32, nb: u32, wrap: bool, pr: Profile) -> Cost {
     let total = (nb + wrap as u32) as u64 * (lp.d2 * lp.d3) as u64;
-    fixed(total, per_call(lp.d1))
+    fixed(total, per_call(lp, lp.d1))
         .map(|(s, e)| cols_call(lp, l, nb, s, e, pr))
         .fold(Cost::ZERO, Cost::then)
 }
@@ -489,7 +506,7 @@ fn duplex_cost(
     let wrap = wrap_needed(lp, l);
     let ta = lp.lw.min(l) as u64 * (r * lp.d2) as u64;
     let tb = (nb + wrap as u32) as u64 * (lp.d2 * lp.d3) as u64;
-    let k = n_calls(ta, lp.d3).max(n_calls(tb, lb.d1));
+    let k = n_calls(ta, per_call(lp, lp.d3)).max(n_calls(tb, per_call(lp, lb.d1)));
     let pre = ext_cost(lp, lp.n_in() as u64, l, pr).then(mill_cost(lp, l, pr));
     let ns = |bytes: u64, l: &pq_netsim::LinkSpec| {
         (bytes as u128 * 8 * 1_000_000_000 / l.bandwidth_bps.max(1) as u128) as u64
@@ -553,13 +570,13 @@ fn best_duplex(
 }
 
 /// The both-message OT MUX wrap: one chosen-message OT per im2col element, server sender,
-/// two sets of d1 messages of l − lx bits, in calls of at most [`MAX_VALS`] values.
+/// two sets of d1 messages of l − lx bits, in calls of at most `call_values` values.
 fn mux_cost(lp: &LinearParams, l: u32, pr: Profile) -> Cost {
     if !wrap_needed(lp, l) {
         return Cost::ZERO;
     }
     let total = (lp.d2 as u64) * (lp.d3 as u64);
-    let pc = per_call(lp.d1);
+    let pc = per_call(lp, lp.d1);
     let mut c = Cost::ZERO;
     let mut s = 0u64;
     while s < total {
@@ -1016,6 +1033,8 @@ fn prep_lx(
 trait CotJob {
     fn total(&self) -> u64;
     fn msgs(&self) -> usize;
+    /// OTs per call when the job runs alone.
+    fn per_call(&self) -> u64;
     /// Whether the server is this job's COT receiver.
     fn server_receives(&self) -> bool;
     /// Message lengths of OTs s..e.
@@ -1061,6 +1080,9 @@ impl CotJob for RowsJob<'_> {
     }
     fn msgs(&self) -> usize {
         self.lp.d3
+    }
+    fn per_call(&self) -> u64 {
+        per_call(self.lp, self.lp.d3)
     }
     fn server_receives(&self) -> bool {
         true
@@ -1165,6 +1187,9 @@ impl CotJob for ColsJob<'_> {
     }
     fn msgs(&self) -> usize {
         self.lp.d1
+    }
+    fn per_call(&self) -> u64 {
+        per_call(self.lp, self.lp.d1)
     }
     fn server_receives(&self) -> bool {
         false
@@ -1302,12 +1327,12 @@ fn split(total: u64, k: u64) -> impl Iterator<Item = (u64, u64)> {
     (0..k).map(move |i| ((i * pc).min(total), ((i + 1) * pc).min(total)))
 }
 
-/// Number of calls of a job alone (at most [`MAX_VALS`] message values per call).
-fn n_calls(total: u64, msgs: usize) -> u64 {
-    total.div_ceil(per_call(msgs))
+/// Number of calls of a job alone (`pc` OTs per call).
+fn n_calls(total: u64, pc: u64) -> u64 {
+    total.div_ceil(pc.max(1))
 }
 
-/// Run `a` alone (calls of at most [`MAX_VALS`] values), or `a` and `b` (jobs of opposite
+/// Run `a` alone (calls of at most `call_values` values), or `a` and `b` (jobs of opposite
 /// directions) paired call by call in the same number of calls: in each paired call every
 /// party first sends the columns of the job it receives, then answers the other job, then
 /// reads its payload, so both directions share one round trip ([`duplex_calls`]).
@@ -1320,7 +1345,7 @@ fn run_jobs(
     let (ja, ya) = a;
     let mut ba = CallBufs::default();
     let Some((jb, yb)) = b else {
-        let pc = per_call(ja.msgs());
+        let pc = ja.per_call();
         let mut s = 0;
         while s < ja.total() {
             let e = (s + pc).min(ja.total());
@@ -1337,7 +1362,7 @@ fn run_jobs(
         ));
     }
     let mut bb = CallBufs::default();
-    let k = n_calls(ja.total(), ja.msgs()).max(n_calls(jb.total(), jb.msgs()));
+    let k = n_calls(ja.total(), ja.per_call()).max(n_calls(jb.total(), jb.per_call()));
     for ((sa, ea), (sb, eb)) in split(ja.total(), k).zip(split(jb.total(), k)) {
         // this party receives in `rj`, sends in `sj`
         let a_recv = alice == ja.server_receives();
@@ -1369,7 +1394,7 @@ fn run_jobs(
 /// The paper-literal (SCI-style) wrap & MUX for options 1, 2: adds shares of −2^lx·W·wrap
 /// mod 2^l to `y` with one chosen-message OT per im2col element, the server the sender of
 /// the two sets of d1 messages (W column·wrap(u, b) − r, l − lx bits, r the server's random
-/// share), the client's wrap bit the choice; calls of at most [`MAX_VALS`] values
+/// share), the client's wrap bit the choice; calls of at most `call_values` values
 /// ([`mux_cost`]). Twice the wrap COT's payload.
 fn wrap_mux(
     p: &mut Party,
@@ -1385,7 +1410,7 @@ fn wrap_mux(
     let m = mask(lm);
     let (d1, d2, d3) = (lp.d1, lp.d2, lp.d3);
     let total = d2 * d3;
-    let pc = per_call(d1) as usize;
+    let pc = per_call(lp, d1) as usize;
     let opts = p.opts();
     let wt = (1u64 << lx).wrapping_neg();
     let mut m0: Vec<u64> = Vec::new();
