@@ -31,6 +31,35 @@ use pq_netsim::Channel;
 /// Blocks hashed per group in the batched variants.
 const HASH_GROUP: usize = 8192;
 
+/// Append `vals` (l-bit each) XORed with the pad stream `pad` to the payload: whole bytes at
+/// once when the stream is byte-aligned (and SCI pads every OT to a byte, or the OT is a whole
+/// number of bytes), value by value otherwise; then SCI's per-OT byte alignment.
+fn put_padded(
+    w: &mut BitWriter<'_>,
+    vals: &[u64],
+    l: u32,
+    pad: &[Block],
+    sci: bool,
+    btmp: &mut Vec<u8>,
+) {
+    let bits = vals.len() * l as usize;
+    if w.byte_aligned() && (sci || bits.is_multiple_of(8)) {
+        btmp.resize(bits.div_ceil(8), 0);
+        ring::pack(vals, l, btmp);
+        for (y, p) in btmp.iter_mut().zip(Block::slice_as_bytes(pad)) {
+            *y ^= *p;
+        }
+        w.put_bytes(btmp);
+    } else {
+        for (k, v) in vals.iter().enumerate() {
+            w.put(v ^ read_bits(pad, k * l as usize, l), l);
+        }
+    }
+    if sci {
+        w.align(1);
+    }
+}
+
 /// The IKNP sender: holds Δ and one PRG stream per base OT.
 pub struct IknpSender {
     delta: Block,
@@ -382,21 +411,7 @@ impl IknpSender {
                             .zip(o0.iter())
                             .map(|(c, p)| c.wrapping_add(*p) & m),
                     );
-                    if w.byte_aligned() && (sci || bits.is_multiple_of(8)) {
-                        btmp.resize(nb, 0);
-                        ring::pack(vtmp, l, btmp);
-                        for (y, p) in btmp.iter_mut().zip(Block::slice_as_bytes(p1s)) {
-                            *y ^= *p;
-                        }
-                        w.put_bytes(btmp);
-                    } else {
-                        for (k, v) in vtmp.iter().enumerate() {
-                            w.put(v ^ read_bits(p1s, k * l as usize, l), l);
-                        }
-                    }
-                    if sci {
-                        w.align(1);
-                    }
+                    put_padded(&mut w, vtmp, l, p1s, sci, btmp);
                     off += 2 * hb;
                 }
             }
@@ -462,9 +477,6 @@ impl IknpSender {
                     used += 2 * hb;
                 }
                 fixed_key().cr_hash(&mut hbuf[..used]);
-                let bits = msgs * l as usize;
-                let nb = bits.div_ceil(8);
-                btmp.resize(nb, 0);
                 for jj in g0..g1 {
                     let off = (jj - g0) * 2 * hb;
                     let base = (start + jj) * msgs;
@@ -472,21 +484,7 @@ impl IknpSender {
                         (m0, &hbuf[off..off + hb]),
                         (m1, &hbuf[off + hb..off + 2 * hb]),
                     ] {
-                        let ms = &ms[base..base + msgs];
-                        if w.byte_aligned() && (sci || bits.is_multiple_of(8)) {
-                            ring::pack(ms, l, btmp);
-                            for (y, p) in btmp.iter_mut().zip(Block::slice_as_bytes(ps)) {
-                                *y ^= *p;
-                            }
-                            w.put_bytes(btmp);
-                        } else {
-                            for (k, v) in ms.iter().enumerate() {
-                                w.put(v ^ read_bits(ps, k * l as usize, l), l);
-                            }
-                        }
-                        if sci {
-                            w.align(1);
-                        }
+                        put_padded(&mut w, &ms[base..base + msgs], l, ps, sci, btmp);
                     }
                 }
             }
