@@ -3,13 +3,13 @@
 
 use crate::util::{machine_name, print_json_line, usage};
 use anyhow::Context;
+use bench_harness::runners::e2e::{E2eOptions, E2eRow, e2e_rows_for};
 use clap::Args;
-use pq_engine::nn::config::{self, Config, Weights};
-use pq_engine::nn::lower::LowerOptions;
-use pq_engine::nn::secure::e2e::{E2eOptions, E2eRow, e2e_rows_for};
-use pq_engine::nn::secure::{RunOptions, program_cost, run_secure};
-use pq_engine::nn::{Model, builtin, json, lower, reference};
 use pq_netsim::{LinkSpec, Transport, parse_links};
+use pq_nn::config::{self, Config, Weights};
+use pq_nn::lower::LowerOptions;
+use pq_nn::secure::{RunOptions, program_cost, run_secure};
+use pq_nn::{Model, builtin, json, lower, reference};
 use serde_json::json;
 use std::fmt::Write as _;
 
@@ -93,7 +93,7 @@ pub fn load_model(name: &str, tokens: usize) -> anyhow::Result<Model> {
 pub fn lower_options(a: &E2eArgs) -> anyhow::Result<LowerOptions> {
     let links: Vec<LinkSpec> = parse_links(&a.net).or_else(|e| usage(format!("--net: {e}")))?;
     let objective =
-        pq_engine::Objective::parse(&a.objective, links.first().copied()).or_else(usage)?;
+        pq_proto::Objective::parse(&a.objective, links.first().copied()).or_else(usage)?;
     Ok(LowerOptions {
         objective,
         ..LowerOptions::default()
@@ -130,9 +130,9 @@ pub fn run_remote(
     ch: pq_netsim::TcpChannel,
     a: &E2eArgs,
 ) -> anyhow::Result<()> {
-    use pq_engine::nn::secure::run_side;
     use pq_netsim::channel::Role;
     use pq_netsim::vtime::VirtualChannel;
+    use pq_nn::secure::run_side;
     let links: Vec<LinkSpec> = parse_links(&a.net).or_else(|e| usage(format!("--net: {e}")))?;
     let lo = lower_options(a)?;
     let mut ch = Some(ch);
@@ -267,7 +267,7 @@ pub fn run(a: E2eArgs) -> anyhow::Result<()> {
         bar.set_prefix(format!("{mname}/{}", cfg.name()));
         let b2 = bar.clone();
         let progress = execute.then(|| {
-            pq_engine::nn::secure::Progress(std::sync::Arc::new(
+            pq_nn::secure::Progress(std::sync::Arc::new(
                 move |layer: &str, done: usize, _total: usize| {
                     b2.set_position(done as u64);
                     b2.set_message(layer.to_string());

@@ -1,6 +1,6 @@
 //! `bench-harness`: the PrivQuant-RS command line.
 //!
-//! Commands follow ../shared/spec/interfaces.md. Bad input exits with status 2 and a one-line
+//! Commands follow the CLI contract in README.md. Bad input exits with status 2 and a one-line
 //! message naming the flag; other failures exit with status 1.
 
 mod cli;

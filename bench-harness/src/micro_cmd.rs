@@ -1,17 +1,18 @@
 //! `bench-harness micro OP ...` and `bench-harness conv ...`: one protocol (or one
 //! convolution) with random inputs, both parties in this process, checked against the
-//! plaintext reference; bytes, rounds and time reported as interfaces.md specifies.
+//! plaintext reference; bytes, rounds and time reported as the CLI contract in README.md
+//! specifies.
 
 use crate::util::{print_json_line, usage};
+use bench_harness::runners::micro::{MicroParams, MicroReport, run_conv, run_micro};
 use clap::Args;
-use pq_engine::Profile;
-use pq_engine::proto::ProtoError;
-use pq_engine::proto::conv::ConvParams;
-use pq_engine::proto::matmul::MultMode;
-use pq_engine::proto::micro::{MicroParams, MicroReport, run_conv, run_micro};
 use pq_netsim::Transport;
+use pq_proto::Profile;
+use pq_proto::ProtoError;
+use pq_proto::sirnn::conv::ConvParams;
+use pq_proto::sirnn::matmul::MultMode;
 
-/// The ops `micro` accepts (interfaces.md).
+/// The ops `micro` accepts (the CLI contract in README.md).
 pub const OPS: &[&str] = &[
     "cot", "got", "kkot", "bcot", "baseot", "mill", "milleq", "eq", "wrap", "msb", "msb2wrap",
     "b2a", "mux", "and", "zext", "sext", "trunc", "tr", "divpow2", "relu", "matmul", "requant",
@@ -188,7 +189,7 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
         return run_ot_bench(&a, &p, t);
     }
     if a.op == "requant" {
-        use pq_engine::proto::pq_micro::{RequantParams, run_requant};
+        use bench_harness::runners::pq_micro::{RequantParams, run_requant};
         let rp = RequantParams {
             n: a.n,
             l1: a.l1,
@@ -201,7 +202,7 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
         return emit(&r, a.json, None);
     }
     if a.op == "residual" {
-        use pq_engine::proto::residual::ResidualParams;
+        use pq_proto::privquant::residual::ResidualParams;
         let rp = ResidualParams {
             c: a.c,
             cin: a.cin.unwrap_or(a.c),
@@ -211,7 +212,9 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
             abits: a.abits,
             rbits: a.rbits,
         };
-        let r = map_err(pq_engine::proto::pq_micro::run_residual(&rp, t, a.seed))?;
+        let r = map_err(bench_harness::runners::pq_micro::run_residual(
+            &rp, t, a.seed,
+        ))?;
         eprintln!(
             "residual vs sirnn-quant: {} B vs {} B ({:.2}x fewer; target >= 2.6x)",
             r.report.bytes_total, r.sirnn_quant_bytes, r.ratio
@@ -231,10 +234,10 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
 /// The OT benchmark an `micro` invocation names, with its options.
 pub fn ot_op_of(
     a: &MicroArgs,
-) -> anyhow::Result<(pq_engine::ot::bench::OtOp, pq_engine::ot::OtOpts)> {
-    use pq_engine::ot::bench::OtOp;
+) -> anyhow::Result<(bench_harness::runners::ot::OtOp, pq_ot::OtOpts)> {
+    use bench_harness::runners::ot::OtOp;
     let profile = parse_profile(&a.profile)?;
-    let opts = pq_engine::ot::OtOpts {
+    let opts = pq_ot::OtOpts {
         sci_padding: profile.sci_padding(),
     };
     let need_l = || -> anyhow::Result<u32> {
@@ -282,7 +285,8 @@ pub fn ot_op_of(
 /// buffers touched before timing, the second of two identical calls timed), which also checks
 /// the OT relation and that measured bytes equal the cost function.
 fn run_ot_bench(a: &MicroArgs, p: &MicroParams, t: Transport) -> anyhow::Result<()> {
-    use pq_engine::ot::{OtError, OtOpts, bench};
+    use bench_harness::runners::ot as bench;
+    use pq_ot::{OtError, OtOpts};
     let opts = OtOpts {
         sci_padding: p.profile.sci_padding(),
     };
@@ -435,10 +439,10 @@ pub fn run_conv_cmd(a: ConvArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let obj = pq_engine::Objective::parse(&a.objective, link).or_else(crate::util::usage)?;
+    let obj = pq_proto::Objective::parse(&a.objective, link).or_else(crate::util::usage)?;
     let r = match c.profile {
         Profile::Sirnn => map_err(run_conv(&c, t, a.seed))?,
-        Profile::PrivQuant => map_err(pq_engine::proto::pq_micro::run_conv_pq_with(
+        Profile::PrivQuant => map_err(bench_harness::runners::pq_micro::run_conv_pq_with(
             &c, t, a.seed, obj,
         ))?,
     };

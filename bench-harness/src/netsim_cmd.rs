@@ -3,8 +3,8 @@
 use crate::util::{print_json_line, usage};
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use pq_engine::ot::{IknpReceiver, IknpSender, OtOpts, os_prg};
 use pq_netsim::{LinkOptions, LinkSpec, PairOptions, Transport, run_pair_linked};
+use pq_ot::{IknpReceiver, IknpSender, OtOpts, os_prg};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -70,7 +70,7 @@ pub fn run(a: NetsimArgs) -> anyhow::Result<()> {
             Ok(())
         }
         NetsimCmd::Accuracy { out, json } => {
-            let r = pq_netsim::bench::accuracy_report();
+            let r = bench_harness::runners::netsim::accuracy_report();
             let md = r.to_markdown();
             eprintln!("{md}");
             if let Some(p) = out {

@@ -4,14 +4,14 @@ use crate::e2e_cmd::load_model;
 use crate::util::{print_json_line, usage};
 use anyhow::Context;
 use clap::Args;
-use pq_engine::nn::config::{self, Config};
-use pq_engine::nn::json;
-use pq_engine::plan::network::{
+use pq_netsim::LinkSpec;
+use pq_nn::config::{self, Config};
+use pq_nn::json;
+use pq_nn::plan::network::{
     CommObjective, comm_table_with, instance, omegas, planned_model, table_cost,
 };
-use pq_engine::plan::optimize::{PlanError, pareto_front, solve};
-use pq_engine::plan::sensitivity::{self, WIDTHS};
-use pq_netsim::LinkSpec;
+use pq_nn::plan::optimize::{PlanError, pareto_front, solve};
+use pq_nn::plan::sensitivity::{self, WIDTHS};
 use serde_json::json;
 
 #[derive(Args, Debug)]
@@ -157,7 +157,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
         }
     );
     // the linear-layer planner minimises the same objective as the width planner
-    let lo = pq_engine::nn::lower::LowerOptions {
+    let lo = pq_nn::lower::LowerOptions {
         objective,
         ..Default::default()
     };
@@ -276,8 +276,8 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
 }
 
 fn widths_json(
-    model: &pq_engine::nn::Model,
-    table: &pq_engine::plan::network::CommTable,
+    model: &pq_nn::Model,
+    table: &pq_nn::plan::network::CommTable,
     choice: &[usize],
 ) -> serde_json::Value {
     let mut m = serde_json::Map::new();

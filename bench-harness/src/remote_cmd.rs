@@ -9,8 +9,8 @@
 use crate::micro_cmd::{MicroArgs, ot_op_of};
 use crate::util::{print_json_line, usage};
 use anyhow::Context;
+use bench_harness::runners::ot::{SideRun, report, run_side};
 use clap::{Args, Subcommand};
-use pq_engine::ot::bench::{SideRun, report, run_side};
 use pq_netsim::channel::{Hello, Role};
 use pq_netsim::{Channel, TcpChannel, TcpOptions};
 use std::net::TcpListener;
@@ -57,7 +57,7 @@ fn config_hash(cmd: &RemoteCmd) -> anyhow::Result<[u8; 32]> {
         }
         RemoteCmd::E2e(a) => {
             // The public parts only: per (model, configuration) the architecture, widths,
-            // scales and protocol version (config::public_hash, never the weights), plus the
+            // scales and protocol version (public::public_hash, never the weights), plus the
             // run's public flags.
             let mut h = blake3::Hasher::new();
             h.update(
@@ -69,7 +69,7 @@ fn config_hash(cmd: &RemoteCmd) -> anyhow::Result<[u8; 32]> {
             );
             let lo = crate::e2e_cmd::lower_options(a)?;
             for (_, m, cfg) in crate::e2e_cmd::pairs(a)? {
-                h.update(&pq_engine::nn::config::public_hash_with(&m, cfg, &lo));
+                h.update(&pq_nn::public::public_hash_with(&m, cfg, &lo));
             }
             Ok(*h.finalize().as_bytes())
         }
@@ -77,8 +77,14 @@ fn config_hash(cmd: &RemoteCmd) -> anyhow::Result<[u8; 32]> {
 }
 
 fn encode(s: &SideRun) -> Vec<u8> {
-    let mut v = Vec::with_capacity(32 + 8 * s.check.len());
-    for x in [s.secs.to_bits(), s.cpu.to_bits(), s.sent, s.setup] {
+    let mut v = Vec::with_capacity(40 + 8 * s.check.len());
+    for x in [
+        s.secs.to_bits(),
+        s.cpu.to_bits(),
+        s.sent,
+        s.flights,
+        s.setup,
+    ] {
         v.extend_from_slice(&x.to_le_bytes());
     }
     for x in &s.check {
@@ -89,7 +95,7 @@ fn encode(s: &SideRun) -> Vec<u8> {
 
 fn decode(b: &[u8]) -> anyhow::Result<SideRun> {
     anyhow::ensure!(
-        b.len() >= 32 && b.len().is_multiple_of(8),
+        b.len() >= 40 && b.len().is_multiple_of(8),
         "peer sent a malformed report ({} bytes)",
         b.len()
     );
@@ -101,8 +107,9 @@ fn decode(b: &[u8]) -> anyhow::Result<SideRun> {
         secs: f64::from_bits(w[0]),
         cpu: f64::from_bits(w[1]),
         sent: w[2],
-        setup: w[3],
-        check: w[4..].to_vec(),
+        flights: w[3],
+        setup: w[4],
+        check: w[5..].to_vec(),
     })
 }
 

@@ -5,15 +5,15 @@
 
 use crate::util::{machine_name, print_json_line};
 use anyhow::Context;
+use bench_harness::runners::pq_micro::{RESNET50_CONVS, conv_table, run_conv_pq, run_residual};
 use clap::Args;
-use pq_engine::Profile;
-use pq_engine::nn::ablation::ablation;
-use pq_engine::nn::builtin::resnet32_block;
-use pq_engine::proto::conv::ConvParams;
-use pq_engine::proto::pq_linear::{self, InputKind, LinOption, LinearParams};
-use pq_engine::proto::pq_micro::{RESNET50_CONVS, conv_table, run_conv_pq, run_residual};
-use pq_engine::proto::residual::ResidualParams;
 use pq_netsim::Transport;
+use pq_nn::ablation::ablation;
+use pq_nn::builtin::resnet32_block;
+use pq_proto::Profile;
+use pq_proto::privquant::linear::{self, ConvShape, InputKind, LinOption, LinearParams};
+use pq_proto::privquant::residual::ResidualParams;
+use pq_proto::sirnn::conv::ConvParams;
 use serde_json::json;
 use std::fmt::Write as _;
 
@@ -46,7 +46,7 @@ pub fn run(a: ConvTableArgs) -> anyhow::Result<()> {
     let _ = writeln!(
         md,
         "- **SiRNN (ours)**: SCI's one-thread matmul bytes, exact (`bench-harness conv --profile sirnn` measures the same; (56,64,3) W2A4 = 1,425,439,744 B).\n\
-         - **SiRNN (paper)** sits 3–19 % below SCI-exact figures: the paper's baseline appears to charge the wrap-MUX as a COT instead of SCI's both-message OT (sci-baseline.md §10, §12). The difference is the paper's, not ours.\n\
+         - **SiRNN (paper)** sits 3–19 % below SCI-exact figures: the paper's baseline appears to charge the wrap-MUX as a COT instead of SCI's both-message OT (`docs/sci-protocols.md` §Matmul, §Quirks to keep). The difference is the paper's, not ours.\n\
          - **ours**: the privquant planner's cheapest exact option; the output is the exact accumulator W·X (no truncation).\n\
          - ratio = SiRNN (ours) / ours; target ≥ 1.7× in every cell, and ours ≤ the paper's PrivQuant figure where given.\n"
     );
@@ -194,7 +194,7 @@ pub fn run(a: ConvTableArgs) -> anyhow::Result<()> {
     );
     let _ = writeln!(
         md,
-        "sirnn-quant: SCI's recipe at the same widths (s_extend both operands to max width + 1, div_pow2 by 1; sci-baseline.md §13). ours: the simplified residual (shortcut aligned to the accumulator format, exact add, one requant). Target ≥ 2.6×.\n"
+        "sirnn-quant: SCI's recipe at the same widths (s_extend both operands to max width + 1, div_pow2 by 1; `docs/sci-protocols.md` §Network recipes). ours: the simplified residual (shortcut aligned to the accumulator format, exact add, one requant). Target ≥ 2.6×.\n"
     );
     let _ = writeln!(
         md,
@@ -225,7 +225,7 @@ pub fn run(a: ConvTableArgs) -> anyhow::Result<()> {
     // the tests prove equal to the executed bytes), and what it picks under the latency
     // objective at 200 Mbps / 13 ms.
     let link = pq_netsim::LinkSpec::parse("200mbps,13ms").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let lat = pq_engine::Objective::Latency(link);
+    let lat = pq_proto::Objective::Latency(link);
     let _ = writeln!(
         md,
         "## The planner's options (W2A4, GB; paper Table 4 option in brackets)\n\nEvery option is exact; the cost functions (tested equal to the executed bytes) give each conv's bytes. The last column is the planner's choice under `--objective latency` at 200 Mbps / 13 ms, with its modeled latency (busier direction over the bandwidth plus rounds × RTT) next to the bytes choice's.\n"
@@ -242,16 +242,15 @@ pub fn run(a: ConvTableArgs) -> anyhow::Result<()> {
     );
     let mut opt_rows = vec![];
     for &(hw, ch, k) in RESNET50_CONVS.iter() {
-        let lp = LinearParams::conv(hw, ch, ch, k, 1, 2, 4, InputKind::NonNeg);
-        let all =
-            pq_linear::options(&lp, Profile::PrivQuant).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let lp = LinearParams::conv(ConvShape::new(hw, ch, ch, k, 1), 2, 4, InputKind::NonNeg);
+        let all = linear::options(&lp, Profile::PrivQuant).map_err(|e| anyhow::anyhow!("{e}"))?;
         let (lo, lc) =
-            pq_linear::plan(&lp, lat, Profile::PrivQuant).map_err(|e| anyhow::anyhow!("{e}"))?;
+            linear::choose(&lp, lat, Profile::PrivQuant).map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut line = format!("| ({hw}, {ch}, {k}) |");
         for (_, c) in &all {
             let _ = write!(line, " {:.3} |", c.total() as f64 / 1e9);
         }
-        let (_, bc) = pq_linear::plan(&lp, pq_engine::Objective::Bytes, Profile::PrivQuant)
+        let (_, bc) = linear::choose(&lp, pq_proto::Objective::Bytes, Profile::PrivQuant)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let _ = writeln!(
             md,
@@ -275,7 +274,7 @@ pub fn run(a: ConvTableArgs) -> anyhow::Result<()> {
     );
     let _ = writeln!(
         md,
-        "The same block (conv3×3, ReLU, conv3×3, identity add, ReLU; pinned shifts) lowered with SCI's protocols, then with each optimization switched on alone, then the paper's four together on SCI's OT engine, then everything. Online = what remains after a random-OT preprocessing split (interfaces.md). Every row {}; the final 4,096-byte reveal of the output is included in every row. The paper reports 2.4× (total) and 1.6× (online) for its optimized protocols on this block.\n",
+        "The same block (conv3×3, ReLU, conv3×3, identity add, ReLU; pinned shifts) lowered with SCI's protocols, then with each optimization switched on alone, then the paper's four together on SCI's OT engine, then everything. Online = what remains after a random-OT preprocessing split (`docs/sci-protocols.md` §Offline and online bytes). Every row {}; the final 4,096-byte reveal of the output is included in every row. The paper reports 2.4× (total) and 1.6× (online) for its optimized protocols on this block.\n",
         if a.no_exec {
             "is the exact cost model (not executed: `--no-exec`)"
         } else {

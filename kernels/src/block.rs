@@ -11,44 +11,54 @@ use core::ops::{BitAnd, BitAndAssign, BitOr, BitOrAssign, BitXor, BitXorAssign, 
 pub struct Block(pub u128);
 
 impl Block {
+    /// All bits clear.
     pub const ZERO: Block = Block(0);
+    /// All bits set.
     pub const ONES: Block = Block(u128::MAX);
 
+    /// The block holding `v`.
     #[inline(always)]
     pub const fn new(v: u128) -> Self {
         Block(v)
     }
+    /// The block whose little-endian bytes are `b`.
     #[inline(always)]
     pub fn from_bytes(b: [u8; 16]) -> Self {
         Block(u128::from_le_bytes(b))
     }
+    /// The 16 little-endian bytes of the block.
     #[inline(always)]
     pub fn to_bytes(self) -> [u8; 16] {
         self.0.to_le_bytes()
     }
+    /// The block with low 64 bits `lo` and high 64 bits `hi`.
     #[inline(always)]
     pub fn from_u64s(lo: u64, hi: u64) -> Self {
         Block((lo as u128) | ((hi as u128) << 64))
     }
+    /// Bits 0..64.
     #[inline(always)]
     pub fn lo(self) -> u64 {
         self.0 as u64
     }
+    /// Bits 64..128.
     #[inline(always)]
     pub fn hi(self) -> u64 {
         (self.0 >> 64) as u64
     }
-    /// Bit `i` (0 = least significant).
+    /// Bit `i` (0 = least significant); `i < 128` (debug-asserted).
     #[inline(always)]
     pub fn bit(self, i: usize) -> bool {
         debug_assert!(i < 128);
         (self.0 >> i) & 1 == 1
     }
+    /// Set bit `i` (0 = least significant) to `v`; `i < 128` (debug-asserted).
     #[inline(always)]
     pub fn set_bit(&mut self, i: usize, v: bool) {
         debug_assert!(i < 128);
         self.0 = (self.0 & !(1u128 << i)) | ((v as u128) << i);
     }
+    /// Bit 0 (the choice/permute bit in OT and garbling).
     #[inline(always)]
     pub fn lsb(self) -> bool {
         self.0 & 1 == 1
@@ -67,6 +77,7 @@ impl Block {
     pub fn slice_as_bytes(s: &[Block]) -> &[u8] {
         bytemuck::cast_slice(s)
     }
+    /// View a mutable slice of blocks as bytes (16 per block, little-endian).
     pub fn slice_as_bytes_mut(s: &mut [Block]) -> &mut [u8] {
         bytemuck::cast_slice_mut(s)
     }

@@ -6,7 +6,6 @@
 //! * [`transpose`]: 128×N bit-matrix transpose (AVX2 Eklundh, SSE2, portable).
 //! * [`ring`]: packed arithmetic in Z_2^l for every l in 1..=64.
 //! * [`cpu`]: run-time feature detection, with `PQ_FORCE_PORTABLE=1` forcing the fallbacks.
-#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod aes;
 pub mod block;

@@ -22,12 +22,14 @@ pub enum Role {
 }
 
 impl Role {
+    /// The peer's role.
     pub fn other(self) -> Role {
         match self {
             Role::Server => Role::Client,
             Role::Client => Role::Server,
         }
     }
+    /// Lowercase name for messages: `server` or `client`.
     pub fn name(self) -> &'static str {
         match self {
             Role::Server => "server",
@@ -40,8 +42,11 @@ impl Role {
 /// parts of the configuration (never of secrets such as weights).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hello {
+    /// Wire format version ([`WIRE_VERSION`] for this build).
     pub version: u32,
+    /// The sender's role.
     pub role: Role,
+    /// Hash of the public configuration; both parties must send the same one.
     pub config_hash: [u8; 32],
 }
 
@@ -50,6 +55,7 @@ const HELLO_MAGIC: &[u8; 8] = b"PQRS-HS\x01";
 pub const HELLO_LEN: usize = 8 + 4 + 1 + 32;
 
 impl Hello {
+    /// This build's hello ([`WIRE_VERSION`]) for `role`.
     pub fn new(role: Role, config_hash: [u8; 32]) -> Self {
         Hello {
             version: WIRE_VERSION,
@@ -57,6 +63,7 @@ impl Hello {
             config_hash,
         }
     }
+    /// The wire form: 8-byte magic, version (u32 LE), role byte (1 server, 2 client), hash.
     pub fn encode(&self) -> [u8; HELLO_LEN] {
         let mut b = [0u8; HELLO_LEN];
         b[..8].copy_from_slice(HELLO_MAGIC);
@@ -68,6 +75,10 @@ impl Hello {
         b[13..].copy_from_slice(&self.config_hash);
         b
     }
+    /// Parse the wire form.
+    ///
+    /// # Errors
+    /// [`ChannelError::Malformed`] on a wrong length, wrong magic or unknown role byte.
     pub fn decode(b: &[u8]) -> Result<Self> {
         if b.len() != HELLO_LEN || &b[..8] != HELLO_MAGIC {
             return Err(ChannelError::Malformed(
@@ -113,7 +124,9 @@ pub trait Channel: Send {
     /// Push buffered sends to the peer.
     fn flush(&mut self) -> Result<()>;
 
+    /// The traffic counters of this end.
     fn meter(&self) -> &Meter;
+    /// The traffic counters of this end, mutably (for tags).
     fn meter_mut(&mut self) -> &mut Meter;
 
     /// Receive one message of exactly `len` bytes into a new vector.
@@ -150,9 +163,11 @@ pub trait Channel: Send {
         self.recv(Block::slice_as_bytes_mut(out))
     }
 
+    /// Enter a nested meter tag ([`Meter::push_tag`]).
     fn push_tag(&mut self, tag: &str) {
         self.meter_mut().push_tag(tag)
     }
+    /// Leave the innermost meter tag ([`Meter::pop_tag`]).
     fn pop_tag(&mut self) {
         self.meter_mut().pop_tag()
     }

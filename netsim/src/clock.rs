@@ -92,6 +92,7 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
+    /// A clock reading `start` nanoseconds.
     pub fn new(start: Nanos) -> Self {
         ManualClock {
             now: AtomicU64::new(start),

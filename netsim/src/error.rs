@@ -3,29 +3,49 @@
 
 use std::time::Duration;
 
+/// Why a channel operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
     /// The peer closed the connection (or dropped its end) while we expected a message.
     #[error("peer closed the channel{}", context_suffix(.context))]
-    Closed { context: String },
+    Closed {
+        /// What we were doing (e.g. `"while sending"`), or empty.
+        context: String,
+    },
     /// The connection ended in the middle of a message.
     #[error("short read: expected {expected} bytes, got {got} before the connection ended")]
-    ShortRead { expected: usize, got: usize },
+    ShortRead {
+        /// Bytes the frame header (or the header itself) announced.
+        expected: usize,
+        /// Bytes received before the end.
+        got: usize,
+    },
     /// No traffic from the peer within the idle timeout.
     #[error("idle timeout: no data from the peer for {0:?}")]
     Timeout(Duration),
     /// A message of a different length than the protocol expects.
     #[error("unexpected message size: expected {expected} bytes, the peer sent {got}")]
-    SizeMismatch { expected: usize, got: usize },
+    SizeMismatch {
+        /// Bytes the receiver asked for (the maximum, for `recv_vec`).
+        expected: usize,
+        /// Bytes in the message.
+        got: usize,
+    },
     /// A frame header announcing more than the channel's maximum message size.
     #[error("oversized frame: {got} bytes announced, the limit is {limit}")]
-    Oversized { got: u64, limit: u64 },
+    Oversized {
+        /// Bytes announced.
+        got: u64,
+        /// The channel's maximum message size in bytes.
+        limit: u64,
+    },
     /// A malformed frame or handshake.
     #[error("malformed traffic: {0}")]
     Malformed(String),
     /// The two parties disagree on protocol version or configuration.
     #[error("handshake refused: {0}")]
     Handshake(String),
+    /// Any other I/O failure of the transport.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -38,4 +58,5 @@ fn context_suffix(c: &str) -> String {
     }
 }
 
+/// `Result` with a [`ChannelError`].
 pub type Result<T> = std::result::Result<T, ChannelError>;

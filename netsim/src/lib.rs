@@ -13,7 +13,6 @@
 //! a [`Meter`]: payload bytes per direction (as SCI counts them), framing bytes separately,
 //! messages, flights, and nested tags.
 
-pub mod bench;
 pub mod channel;
 pub mod clock;
 pub mod error;

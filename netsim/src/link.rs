@@ -23,8 +23,14 @@ and RTT unit us|ms|s, e.g. `200mbps,13ms` or `1gbps,0.5ms`; several links are se
 /// A malformed link description.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {
+    /// The text (or values) do not describe a link.
     #[error("invalid link `{input}`: {reason}; {ACCEPTED}")]
-    Invalid { input: String, reason: String },
+    Invalid {
+        /// The offending input.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// A full-duplex link: the bandwidth applies to each direction separately.
@@ -240,6 +246,7 @@ pub struct LinkDirection {
 }
 
 impl LinkDirection {
+    /// An idle direction of `link` at time 0.
     pub fn new(link: LinkSpec) -> Self {
         LinkDirection {
             link,
@@ -249,6 +256,7 @@ impl LinkDirection {
         }
     }
 
+    /// The link this direction belongs to.
     pub fn link(&self) -> &LinkSpec {
         &self.link
     }

@@ -12,16 +12,24 @@ use std::collections::BTreeMap;
 /// Additive traffic counters of one party.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
+    /// Payload bytes sent.
     pub bytes_sent: u64,
+    /// Payload bytes received.
     pub bytes_recv: u64,
+    /// Transport bytes sent (length prefixes, stamps, handshakes).
     pub framing_sent: u64,
+    /// Transport bytes received.
     pub framing_recv: u64,
+    /// Messages sent.
     pub msgs_sent: u64,
+    /// Messages received.
     pub msgs_recv: u64,
+    /// Flights: maximal runs of sends between receives.
     pub flights: u64,
 }
 
 impl Counters {
+    /// Add `o` field by field.
     pub fn add(&mut self, o: &Counters) {
         self.bytes_sent += o.bytes_sent;
         self.bytes_recv += o.bytes_recv;
@@ -56,6 +64,7 @@ pub struct Meter {
 }
 
 impl Meter {
+    /// A meter with zero counts and no tags.
     pub fn new() -> Self {
         Self::default()
     }

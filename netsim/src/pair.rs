@@ -36,9 +36,13 @@ impl std::str::FromStr for Transport {
 
 /// What [`run_pair`] returns.
 pub struct PairOutput<S, C> {
+    /// What the server closure returned.
     pub server: S,
+    /// What the client closure returned.
     pub client: C,
+    /// The server end's meter after the run.
     pub server_meter: Meter,
+    /// The client end's meter after the run.
     pub client_meter: Meter,
     /// Wall time from start until both parties finished.
     pub wall: Duration,
@@ -224,9 +228,12 @@ fn panic_msg(p: &Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// Pin the calling thread: the server to the first core, the client to the second.
+/// Pin the calling thread: the server to the first core of the process's affinity mask, the
+/// client to the second. Returns false (and leaves the thread unpinned) when the mask has fewer
+/// than two cores or a system call fails.
 pub fn pin_current(role: Role) -> bool {
-    // core ids of this process's affinity mask, via sched_getaffinity
+    // Core ids of this process's affinity mask, via sched_getaffinity.
+    // SAFETY: cpu_set_t is a plain bit array; all zeroes is the empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: set is a valid cpu_set_t and we pass its size.
     let ok =
@@ -236,6 +243,7 @@ pub fn pin_current(role: Role) -> bool {
         return false;
     }
     let cores: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `i < CPU_SETSIZE` and `set` is a valid set.
         .filter(|&i| unsafe { libc::CPU_ISSET(i, &set) })
         .collect();
     if cores.len() < 2 {
@@ -245,7 +253,9 @@ pub fn pin_current(role: Role) -> bool {
         Role::Server => cores[0],
         Role::Client => cores[1],
     };
+    // SAFETY: as above, the empty set.
     let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `idx < CPU_SETSIZE` (it came from the filter above).
     unsafe { libc::CPU_SET(idx, &mut one) };
     // SAFETY: valid set; 0 = calling thread.
     unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) == 0 }

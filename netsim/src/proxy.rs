@@ -21,18 +21,26 @@ use std::time::{Duration, Instant};
 /// Proxy failures.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
+    /// An address did not resolve (or resolved to nothing); the text says which.
     #[error("cannot resolve address `{0}`")]
     Resolve(String),
+    /// Binding the listening socket failed.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
+        /// The address we tried to bind.
         addr: SocketAddr,
+        /// The bind error.
         source: std::io::Error,
     },
+    /// No target address accepted a connection within the retry period (10 s).
     #[error("cannot connect to {addr}: {source}")]
     Connect {
+        /// The last address tried.
         addr: SocketAddr,
+        /// Its connect error.
         source: std::io::Error,
     },
+    /// Any other socket or poll failure.
     #[error("proxy i/o error: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -63,9 +63,11 @@ impl<C: Channel> ShapedChannel<C> {
         self.window_ns = bytes.map(|b| self.out.link().serialization_ns(b));
     }
 
+    /// The link this channel emulates.
     pub fn link(&self) -> &LinkSpec {
         self.out.link()
     }
+    /// The wrapped channel.
     pub fn inner(&self) -> &C {
         &self.inner
     }
@@ -74,6 +76,7 @@ impl<C: Channel> ShapedChannel<C> {
     pub fn inner_mut(&mut self) -> &mut C {
         &mut self.inner
     }
+    /// Unwrap, returning the inner channel.
     pub fn into_inner(self) -> C {
         self.inner
     }

@@ -113,12 +113,15 @@ impl<C: Channel> VirtualChannel<C> {
         self.compute_total
     }
 
+    /// The simulated links, in the order given at construction.
     pub fn links(&self) -> Vec<LinkSpec> {
         self.out.iter().map(|d| *d.link()).collect()
     }
+    /// The wrapped channel.
     pub fn inner(&self) -> &C {
         &self.inner
     }
+    /// Unwrap, returning the inner channel.
     pub fn into_inner(self) -> C {
         self.inner
     }
@@ -213,6 +216,7 @@ impl<C: Channel> Channel for VirtualChannel<C> {
 /// Simulated latency of a run on one link.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct SimulatedLatency {
+    /// The simulated link.
     pub link: LinkSpec,
     /// End-to-end latency in seconds (the later of the two parties' final virtual times).
     pub latency_s: f64,

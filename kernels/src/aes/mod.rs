@@ -32,12 +32,16 @@ pub use portable::expand_key;
 /// Which implementation an [`Aes128`] uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AesPath {
+    /// RustCrypto `aes` (its own AES-NI backend when available, else constant-time fixslice).
     Portable,
+    /// AES-NI on 128-bit registers, 8 blocks in flight.
     AesNi,
+    /// VAES on 256-bit registers, 16 blocks in flight.
     Vaes256,
 }
 
 impl AesPath {
+    /// Short lowercase name for reports: `portable`, `aesni` or `vaes256`.
     pub fn name(self) -> &'static str {
         match self {
             AesPath::Portable => "portable",
@@ -64,21 +68,69 @@ impl AesPath {
 /// Where the tweaks of a TCCR hash come from.
 #[derive(Clone, Copy)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-enum Tweaks {
+enum Tweaks<'a> {
     /// `i_j = start + j` (wrapping u128).
     Counter(u128),
-    /// `i_j = p[j]`; the pointer covers every hashed block.
-    Slice(*const Block),
+    /// `i_j = s[j]`, one tweak per hashed block.
+    Slice(&'a [Block]),
+}
+
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+impl Tweaks<'_> {
+    /// Check that a tweak slice covers `n` blocks.
+    ///
+    /// # Panics
+    /// If the slice holds other than `n` tweaks.
+    fn check(self, n: usize) {
+        if let Tweaks::Slice(s) = self {
+            assert_eq!(s.len(), n, "tweaks: length mismatch");
+        }
+    }
+}
+
+/// The blocks a hardware kernel reads and writes: one slice in place, or a source and a
+/// destination of the same length.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+enum InOut<'a> {
+    /// Read and overwrite the same blocks.
+    InPlace(&'a mut [Block]),
+    /// Read the first slice, write the second.
+    Split(&'a [Block], &'a mut [Block]),
+}
+
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+impl InOut<'_> {
+    /// Source pointer, destination pointer and block count `n`: both pointers are valid for
+    /// `n` blocks (for as long as the borrow this was built from) and are either equal or
+    /// point to disjoint memory.
+    ///
+    /// # Panics
+    /// If the two slices of [`InOut::Split`] differ in length.
+    fn raw(self) -> (*const Block, *mut Block, usize) {
+        match self {
+            InOut::InPlace(s) => {
+                let n = s.len();
+                let p = s.as_mut_ptr();
+                (p.cast_const(), p, n)
+            }
+            InOut::Split(src, dst) => {
+                let n = src.len();
+                assert_eq!(n, dst.len(), "kernel: length mismatch");
+                (src.as_ptr(), dst.as_mut_ptr(), n)
+            }
+        }
+    }
 }
 
 /// Dispatch on an [`AesPath`]: `vaes`/`ni` arms run hardware kernels (in an `unsafe` block:
-/// the path token is only ever chosen when [`Features::detect_hw`] reports the instructions),
-/// `soft` is the portable arm (also taken on non-x86_64 targets).
+/// they are `#[target_feature]` functions, and the path token is only ever chosen when
+/// [`Features::detect_hw`] reports the instructions; the kernels take slices and check their
+/// lengths), `soft` is the portable arm (also taken on non-x86_64 targets).
 macro_rules! by_path {
     ($path:expr, vaes => $v:expr, ni => $n:expr, soft => $s:expr $(,)?) => {
         match $path {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: see the macro doc; pointer validity is argued at each call site.
+            // SAFETY: see the macro doc: the CPU has the instructions this path needs.
             AesPath::Vaes256 => unsafe { $v },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
@@ -116,6 +168,7 @@ impl Aes128 {
         }
     }
 
+    /// The implementation this cipher runs.
     pub fn path(&self) -> AesPath {
         self.path
     }
@@ -134,11 +187,9 @@ impl Aes128 {
 
     /// Encrypt `blocks` in place.
     pub fn encrypt_blocks(&self, blocks: &mut [Block]) {
-        let (n, p) = (blocks.len(), blocks.as_mut_ptr());
-        // Pointers: `p` is valid for `n` blocks, in place.
         by_path!(self.path,
-            vaes => vaes::encrypt(&self.round_keys, p, p, n),
-            ni => ni::encrypt(&self.round_keys, p, p, n),
+            vaes => vaes::encrypt(&self.round_keys, InOut::InPlace(blocks)),
+            ni => ni::encrypt(&self.round_keys, InOut::InPlace(blocks)),
             soft => portable::encrypt(&self.soft, blocks),
         )
     }
@@ -153,11 +204,9 @@ impl Aes128 {
             out.len(),
             "encrypt_blocks_into: length mismatch"
         );
-        let n = input.len();
-        // Pointers: both valid for `n` blocks and disjoint (borrow rules).
         by_path!(self.path,
-            vaes => vaes::encrypt(&self.round_keys, input.as_ptr(), out.as_mut_ptr(), n),
-            ni => ni::encrypt(&self.round_keys, input.as_ptr(), out.as_mut_ptr(), n),
+            vaes => vaes::encrypt(&self.round_keys, InOut::Split(input, out)),
+            ni => ni::encrypt(&self.round_keys, InOut::Split(input, out)),
             soft => {
                 out.copy_from_slice(input);
                 portable::encrypt(&self.soft, out)
@@ -169,11 +218,9 @@ impl Aes128 {
     /// `AES_k(counter + j)`, counter as a little-endian u128 (wrapping).
     fn ctr_bytes(&self, counter: u128, out: &mut [u8]) {
         debug_assert_eq!(out.len() % 16, 0);
-        let n = out.len() / 16;
-        // Pointers: `out` is valid for `16 n` bytes.
         by_path!(self.path,
-            vaes => vaes::ctr(&self.round_keys, counter, out.as_mut_ptr(), n),
-            ni => ni::ctr(&self.round_keys, counter, out.as_mut_ptr(), n),
+            vaes => vaes::ctr(&self.round_keys, counter, out),
+            ni => ni::ctr(&self.round_keys, counter, out),
             soft => {
                 let mut tmp = [Block::ZERO; 64];
                 for (ci, chunk) in out.chunks_mut(64 * 16).enumerate() {
@@ -205,31 +252,33 @@ pub struct FixedKeyHash {
 }
 
 impl FixedKeyHash {
+    /// π = AES-128 under `key` (normally [`FIXED_KEY`]), best path for this CPU.
     pub fn new(key: Block) -> Self {
         FixedKeyHash {
             pi: Aes128::new(key),
         }
     }
+    /// As [`FixedKeyHash::new`], restricted to the given features.
     pub fn with_features(key: Block, f: Features) -> Self {
         FixedKeyHash {
             pi: Aes128::with_features(key, f),
         }
     }
+    /// The implementation π runs.
     pub fn path(&self) -> AesPath {
         self.pi.path()
     }
+    /// The permutation π itself.
     pub fn permutation(&self) -> &Aes128 {
         &self.pi
     }
 
     /// Correlation-robust hash in place: `x ← π(x) ⊕ x`. One AES call per block.
     pub fn cr_hash(&self, xs: &mut [Block]) {
-        let (n, p) = (xs.len(), xs.as_mut_ptr());
         let rk = self.pi.round_keys();
-        // Pointers: `p` is valid for `n` blocks, in place.
         by_path!(self.pi.path,
-            vaes => vaes::cr_hash(rk, p, p, n),
-            ni => ni::cr_hash(rk, p, p, n),
+            vaes => vaes::cr_hash(rk, InOut::InPlace(xs)),
+            ni => ni::cr_hash(rk, InOut::InPlace(xs)),
             soft => portable::cr_hash(&self.pi.soft, xs),
         )
     }
@@ -240,12 +289,10 @@ impl FixedKeyHash {
     /// If the lengths differ.
     pub fn cr_hash_into(&self, input: &[Block], out: &mut [Block]) {
         assert_eq!(input.len(), out.len(), "cr_hash_into: length mismatch");
-        let n = input.len();
         let rk = self.pi.round_keys();
-        // Pointers: both valid for `n` blocks and disjoint (borrow rules).
         by_path!(self.pi.path,
-            vaes => vaes::cr_hash(rk, input.as_ptr(), out.as_mut_ptr(), n),
-            ni => ni::cr_hash(rk, input.as_ptr(), out.as_mut_ptr(), n),
+            vaes => vaes::cr_hash(rk, InOut::Split(input, out)),
+            ni => ni::cr_hash(rk, InOut::Split(input, out)),
             soft => {
                 out.copy_from_slice(input);
                 portable::cr_hash(&self.pi.soft, out)
@@ -296,13 +343,10 @@ impl FixedKeyHash {
             xs.len() == out0.len() && xs.len() == out1.len(),
             "hash_pairs: length mismatch"
         );
-        let n = xs.len();
         let rk = self.pi.round_keys();
-        let (o0, o1) = (out0.as_mut_ptr(), out1.as_mut_ptr());
-        // Pointers: all three valid for `n` blocks and pairwise disjoint (borrow rules).
         by_path!(self.pi.path,
-            vaes => vaes::hash_pairs(rk, xs.as_ptr(), delta, o0, o1, n, tweak),
-            ni => ni::hash_pairs(rk, xs.as_ptr(), delta, o0, o1, n, tweak),
+            vaes => vaes::hash_pairs(rk, xs, delta, out0, out1, tweak),
+            ni => ni::hash_pairs(rk, xs, delta, out0, out1, tweak),
             soft => {
                 out0.copy_from_slice(xs);
                 for (o, x) in out1.iter_mut().zip(xs) {
@@ -326,12 +370,14 @@ impl FixedKeyHash {
     /// Tweakable correlation-robust hash in place: `x_j ← π(π(x_j) ⊕ i_j) ⊕ π(x_j)` with
     /// tweak `i_j = tweak_start + j`. Two AES calls per block.
     pub fn tccr_hash(&self, xs: &mut [Block], tweak_start: u128) {
-        let (n, p) = (xs.len(), xs.as_mut_ptr());
-        self.tccr_raw(p, p, n, Tweaks::Counter(tweak_start), || {
-            portable::tccr_hash(&self.pi.soft, xs, |j| {
+        let (rk, tw) = (self.pi.round_keys(), Tweaks::Counter(tweak_start));
+        by_path!(self.pi.path,
+            vaes => vaes::tccr_hash(rk, InOut::InPlace(xs), tw),
+            ni => ni::tccr_hash(rk, InOut::InPlace(xs), tw),
+            soft => portable::tccr_hash(&self.pi.soft, xs, |j| {
                 Block(tweak_start.wrapping_add(j as u128))
-            })
-        })
+            }),
+        )
     }
 
     /// `out[j] = π(π(input[j]) ⊕ i_j) ⊕ π(input[j])`, `i_j = tweak_start + j`.
@@ -340,13 +386,17 @@ impl FixedKeyHash {
     /// If the lengths differ.
     pub fn tccr_hash_into(&self, input: &[Block], out: &mut [Block], tweak_start: u128) {
         assert_eq!(input.len(), out.len(), "tccr_hash_into: length mismatch");
-        let (n, src, dst) = (input.len(), input.as_ptr(), out.as_mut_ptr());
-        self.tccr_raw(src, dst, n, Tweaks::Counter(tweak_start), || {
-            out.copy_from_slice(input);
-            portable::tccr_hash(&self.pi.soft, out, |j| {
-                Block(tweak_start.wrapping_add(j as u128))
-            })
-        })
+        let (rk, tw) = (self.pi.round_keys(), Tweaks::Counter(tweak_start));
+        by_path!(self.pi.path,
+            vaes => vaes::tccr_hash(rk, InOut::Split(input, out), tw),
+            ni => ni::tccr_hash(rk, InOut::Split(input, out), tw),
+            soft => {
+                out.copy_from_slice(input);
+                portable::tccr_hash(&self.pi.soft, out, |j| {
+                    Block(tweak_start.wrapping_add(j as u128))
+                })
+            },
+        )
     }
 
     /// TCCR hash in place with explicit tweaks: `x_j ← π(π(x_j) ⊕ tweaks[j]) ⊕ π(x_j)`.
@@ -359,28 +409,11 @@ impl FixedKeyHash {
             tweaks.len(),
             "tccr_hash_with_tweaks: length mismatch"
         );
-        let (n, p) = (xs.len(), xs.as_mut_ptr());
-        self.tccr_raw(p, p, n, Tweaks::Slice(tweaks.as_ptr()), || {
-            portable::tccr_hash(&self.pi.soft, xs, |j| tweaks[j])
-        })
-    }
-
-    /// Hardware TCCR over raw pointers (valid for `n` blocks; equal or disjoint; a tweak slice
-    /// covers `n`), or `soft()` on the portable path.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
-    fn tccr_raw(
-        &self,
-        src: *const Block,
-        dst: *mut Block,
-        n: usize,
-        tw: Tweaks,
-        soft: impl FnOnce(),
-    ) {
-        let rk = self.pi.round_keys();
+        let (rk, tw) = (self.pi.round_keys(), Tweaks::Slice(tweaks));
         by_path!(self.pi.path,
-            vaes => vaes::tccr_hash(rk, src, dst, n, tw),
-            ni => ni::tccr_hash(rk, src, dst, n, tw),
-            soft => soft(),
+            vaes => vaes::tccr_hash(rk, InOut::InPlace(xs), tw),
+            ni => ni::tccr_hash(rk, InOut::InPlace(xs), tw),
+            soft => portable::tccr_hash(&self.pi.soft, xs, |j| tweaks[j]),
         )
     }
 }
@@ -400,18 +433,21 @@ pub struct Prg {
 }
 
 impl Prg {
+    /// The stream keyed by `seed`, at block 0, best path for this CPU.
     pub fn new(seed: Block) -> Self {
         Prg {
             aes: Aes128::new(seed),
             counter: 0,
         }
     }
+    /// As [`Prg::new`], restricted to the given features.
     pub fn with_features(seed: Block, f: Features) -> Self {
         Prg {
             aes: Aes128::with_features(seed, f),
             counter: 0,
         }
     }
+    /// The implementation the stream runs.
     pub fn path(&self) -> AesPath {
         self.aes.path()
     }
@@ -440,11 +476,13 @@ impl Prg {
             tail.copy_from_slice(&b[..tail.len()]);
         }
     }
+    /// The next block of the stream.
     pub fn next_block(&mut self) -> Block {
         let mut b = [Block::ZERO];
         self.fill_blocks(&mut b);
         b[0]
     }
+    /// The low 64 bits of the next block (the whole block is consumed).
     pub fn next_u64(&mut self) -> u64 {
         self.next_block().lo()
     }
@@ -472,9 +510,11 @@ pub struct MultiPrg {
 }
 
 impl MultiPrg {
+    /// One stream per seed, all at block 0, best path for this CPU.
     pub fn new(seeds: &[Block]) -> Self {
         Self::with_features(seeds, Features::get())
     }
+    /// As [`MultiPrg::new`], restricted to the given features.
     pub fn with_features(seeds: &[Block], f: Features) -> Self {
         let path = AesPath::choose(f);
         let keys: Vec<[Block; 11]> = seeds.iter().map(|s| expand_key(s.to_bytes())).collect();
@@ -502,9 +542,11 @@ impl MultiPrg {
             counter: 0,
         }
     }
+    /// Number of streams (seeds).
     pub fn streams(&self) -> usize {
         self.keys.len()
     }
+    /// The implementation the streams run.
     pub fn path(&self) -> AesPath {
         self.path
     }
@@ -531,23 +573,22 @@ impl MultiPrg {
             return;
         }
         let c = self.counter;
-        // Pointers: `out` holds `streams * per_stream` blocks (asserted above).
         by_path!(self.path,
             vaes => if per_stream >= vaes::B {
                 for (k, row) in self.keys.iter().zip(out.chunks_mut(per_stream)) {
-                    vaes::ctr(k, c, row.as_mut_ptr().cast(), per_stream);
+                    vaes::ctr(k, c, Block::slice_as_bytes_mut(row));
                 }
             } else if per_stream >= vaes::B / 2 {
-                vaes::multi_ctr_pair_major(&self.pairs, self.keys.len(), c, per_stream, out.as_mut_ptr());
+                vaes::multi_ctr_pair_major(&self.pairs, self.keys.len(), c, per_stream, out);
             } else {
-                vaes::multi_ctr(&self.pairs, self.keys.len(), c, per_stream, out.as_mut_ptr());
+                vaes::multi_ctr(&self.pairs, self.keys.len(), c, per_stream, out);
             },
             ni => if per_stream >= ni::B {
                 for (k, row) in self.keys.iter().zip(out.chunks_mut(per_stream)) {
-                    ni::ctr(k, c, row.as_mut_ptr().cast(), per_stream);
+                    ni::ctr(k, c, Block::slice_as_bytes_mut(row));
                 }
             } else {
-                ni::multi_ctr(&self.keys, c, per_stream, out.as_mut_ptr());
+                ni::multi_ctr(&self.keys, c, per_stream, out);
             },
             soft => {
                 for (k, row) in self.soft.iter().zip(out.chunks_mut(per_stream)) {

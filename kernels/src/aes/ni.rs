@@ -2,15 +2,16 @@
 //! round ladder unrolled round-major in inline assembly, round keys loaded once per call
 //! (rounds 1..=7 held in registers, the rest as memory operands).
 //!
-//! Zen 3 has two AES pipes with 4-cycle latency, so 8 blocks keep both busy (ot-engine.md
-//! §2.2: 1/2/4/8 blocks in flight give 75/150/305/515 M blocks/s).
+//! Zen 3 has two AES pipes with 4-cycle latency, so 8 blocks keep both busy (measured on
+//! Zen 3: 1/2/4/8 blocks in flight give 75/150/305/515 M blocks/s).
 //!
-//! Every function here is `unsafe`: the caller guarantees the CPU has AES-NI and SSE2 (the
-//! [`AesPath`](super::AesPath) token was chosen from detected features) and that the raw
-//! pointers are valid for the stated number of blocks. `src` and `dst` may be equal (in
-//! place) but must not otherwise overlap.
+//! The entry points take slices ([`InOut`] for in-place or out-of-place work) and check their
+//! lengths, so they are memory-safe; they are `#[target_feature]` functions, so calling them
+//! is `unsafe` and the caller guarantees the CPU has AES-NI and SSE2 (the
+//! [`AesPath`](super::AesPath) token was chosen from detected features). The per-batch
+//! helpers below them work on raw pointers valid for one batch.
 
-use super::Tweaks;
+use super::{InOut, Tweaks};
 use crate::block::Block;
 use core::arch::x86_64::*;
 
@@ -184,14 +185,14 @@ fn ctrs<const N: usize>(c: u128) -> [__m128i; N] {
 /// Tweaks for one batch of `N` blocks starting at offset `off` of the tweak source.
 #[inline]
 #[target_feature(enable = "sse2")]
-unsafe fn tweaks<const N: usize>(tw: Tweaks, off: usize) -> [__m128i; N] {
+unsafe fn tweaks<const N: usize>(tw: Tweaks<'_>, off: usize) -> [__m128i; N] {
     match tw {
         Tweaks::Counter(c) => ctrs::<N>(c.wrapping_add(off as u128)),
         Tweaks::Slice(p) => {
             let mut out = [_mm_setzero_si128(); N];
             for (i, o) in out.iter_mut().enumerate() {
                 // SAFETY: the caller guarantees the slice covers this batch.
-                *o = unsafe { ld(p.add(off + i)) };
+                *o = unsafe { ld(p.as_ptr().add(off + i)) };
             }
             out
         }
@@ -236,9 +237,11 @@ unsafe fn encrypt_batch(k: &[__m128i; 11], src: *const Block, dst: *mut Block) {
 
 /// `dst[j] = AES_k(src[j])`.
 #[target_feature(enable = "aes,sse2")]
-pub(super) unsafe fn encrypt(rk: &[Block; 11], src: *const Block, dst: *mut Block, n: usize) {
+pub(super) fn encrypt(rk: &[Block; 11], io: InOut<'_>) {
+    let (src, dst, n) = io.raw();
     let k = keys(rk);
-    // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
+    // SAFETY: `raw` gives pointers valid for `n` blocks, equal or disjoint; tails use stack
+    // buffers.
     unsafe {
         batched!(
             n,
@@ -273,9 +276,11 @@ unsafe fn cr_batch(k: &[__m128i; 11], src: *const Block, dst: *mut Block) {
 
 /// `dst[j] = π(src[j]) ⊕ src[j]`.
 #[target_feature(enable = "aes,sse2")]
-pub(super) unsafe fn cr_hash(rk: &[Block; 11], src: *const Block, dst: *mut Block, n: usize) {
+pub(super) fn cr_hash(rk: &[Block; 11], io: InOut<'_>) {
+    let (src, dst, n) = io.raw();
     let k = keys(rk);
-    // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
+    // SAFETY: `raw` gives pointers valid for `n` blocks, equal or disjoint; tails use stack
+    // buffers.
     unsafe {
         batched!(
             n,
@@ -312,17 +317,17 @@ unsafe fn tccr_batch(k: &[__m128i; 11], src: *const Block, dst: *mut Block, tw: 
     }
 }
 
-/// `dst[j] = π(π(src[j]) ⊕ i_j) ⊕ π(src[j])`, tweaks from `tw` (a slice must hold `n`).
+/// `dst[j] = π(π(src[j]) ⊕ i_j) ⊕ π(src[j])`, tweaks from `tw`.
+///
+/// # Panics
+/// If a tweak slice does not hold exactly one tweak per block.
 #[target_feature(enable = "aes,sse2")]
-pub(super) unsafe fn tccr_hash(
-    rk: &[Block; 11],
-    src: *const Block,
-    dst: *mut Block,
-    n: usize,
-    tw: Tweaks,
-) {
+pub(super) fn tccr_hash(rk: &[Block; 11], io: InOut<'_>, tw: Tweaks<'_>) {
+    let (src, dst, n) = io.raw();
+    tw.check(n);
     let k = keys(rk);
-    // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
+    // SAFETY: `raw` gives pointers valid for `n` blocks, equal or disjoint, and a tweak slice
+    // holds `n` blocks (checked); tails use stack buffers.
     unsafe {
         batched!(
             n,
@@ -335,8 +340,8 @@ pub(super) unsafe fn tccr_hash(
                     Tweaks::Counter(_) => tweaks::<B>(tw, i),
                     Tweaks::Slice(p) => {
                         let mut tb = [Block::ZERO; B];
-                        tb[..r].copy_from_slice(core::slice::from_raw_parts(p.add(i), r));
-                        tweaks::<B>(Tweaks::Slice(tb.as_ptr()), 0)
+                        tb[..r].copy_from_slice(&p[i..i + r]);
+                        tweaks::<B>(Tweaks::Slice(&tb), 0)
                     }
                 };
                 tccr_batch(&k, buf.as_ptr(), buf.as_mut_ptr(), t);
@@ -398,22 +403,31 @@ unsafe fn pairs_batch(
 
 /// `out0[j] = H(src[j])`, `out1[j] = H(src[j] ⊕ Δ)`: CR hash when `tweak` is `None`, else
 /// TCCR with tweak `tweak + j` for both.
+///
+/// # Panics
+/// If the three lengths differ.
 #[target_feature(enable = "aes,sse2")]
-pub(super) unsafe fn hash_pairs(
+pub(super) fn hash_pairs(
     rk: &[Block; 11],
-    src: *const Block,
+    src: &[Block],
     delta: Block,
-    out0: *mut Block,
-    out1: *mut Block,
-    n: usize,
+    out0: &mut [Block],
+    out1: &mut [Block],
     tweak: Option<u128>,
 ) {
     const H: usize = B / 2;
+    let n = src.len();
+    assert!(
+        out0.len() == n && out1.len() == n,
+        "hash_pairs: length mismatch"
+    );
+    let (src, out0, out1) = (src.as_ptr(), out0.as_mut_ptr(), out1.as_mut_ptr());
     let k = keys(rk);
     // SAFETY: `delta` is a block.
     let d = unsafe { ld(&delta) };
     let tw = |i: usize| tweak.map(|c| ctrs::<H>(c.wrapping_add(i as u128)));
-    // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
+    // SAFETY: the three slices hold `n` blocks (checked) and are disjoint (borrow rules);
+    // tails use stack buffers.
     unsafe {
         batched!(
             n,
@@ -431,11 +445,15 @@ pub(super) unsafe fn hash_pairs(
     }
 }
 
-/// CTR mode: block `j` of `dst` (as 16 bytes, unaligned) is `AES_k(counter + j)`.
+/// CTR mode: block `j` of `dst` (bytes `16 j..16 j + 16`, unaligned) is
+/// `AES_k(counter + j)`. `dst.len()` must be a multiple of 16 (debug-asserted; trailing bytes
+/// are left alone).
 #[target_feature(enable = "aes,sse2")]
-pub(super) unsafe fn ctr(rk: &[Block; 11], counter: u128, dst: *mut u8, n: usize) {
+pub(super) fn ctr(rk: &[Block; 11], counter: u128, dst: &mut [u8]) {
+    debug_assert_eq!(dst.len() % 16, 0, "ctr: partial block");
+    let (n, dst) = (dst.len() / 16, dst.as_mut_ptr());
     let k = keys(rk);
-    // SAFETY: `dst` valid for `16 n` bytes (caller); tails use a stack buffer.
+    // SAFETY: `dst` is valid for `16 n` bytes; tails use a stack buffer.
     unsafe {
         batched!(
             n,
@@ -463,9 +481,14 @@ pub(super) unsafe fn ctr(rk: &[Block; 11], counter: u128, dst: *mut u8, n: usize
 /// Many CTR streams with one key each, `B` streams interleaved (each block under a different
 /// key; round keys are read from memory as `aesenc` operands).
 /// `dst[s * per + j] = AES_{keys[s]}(counter + j)`.
+///
+/// # Panics
+/// If `dst.len() != keys.len() * per`.
 #[target_feature(enable = "aes,sse2")]
-pub(super) unsafe fn multi_ctr(keys: &[[Block; 11]], counter: u128, per: usize, dst: *mut Block) {
+pub(super) fn multi_ctr(keys: &[[Block; 11]], counter: u128, per: usize, dst: &mut [Block]) {
     let s_total = keys.len();
+    assert_eq!(dst.len(), s_total * per, "multi_ctr: length mismatch");
+    let dst = dst.as_mut_ptr();
     let mut g = 0;
     while g < s_total {
         let live = (s_total - g).min(B);
@@ -476,7 +499,8 @@ pub(super) unsafe fn multi_ctr(keys: &[[Block; 11]], counter: u128, per: usize, 
             let mut x = [c; B];
             enc_multi(&kp, &mut x);
             for (t, v) in x.iter().enumerate().take(live) {
-                // SAFETY: `dst` holds `keys.len() * per` blocks (caller).
+                // SAFETY: `dst` holds `keys.len() * per` blocks (asserted); `g + t < s_total`
+                // and `j < per`.
                 unsafe { st(dst.add((g + t) * per + j), *v) };
             }
         }

@@ -3,17 +3,18 @@
 //! (rounds 1..=7 held in registers, the rest as memory operands; see `ni` for why the ladder
 //! is inline assembly).
 //!
-//! ot-engine.md §2.2 measured 8 ymm in flight as the sweet spot on Zen 3 (820–940 M blocks/s;
-//! 12 is no better and 16 spills). Block `2t` sits in the low lane of register `t`, block
+//! On Zen 3, 8 ymm in flight measured as the sweet spot (820–940 M blocks/s; 12 is no better
+//! and 16 spills). Block `2t` sits in the low lane of register `t`, block
 //! `2t + 1` in the high lane, so plain 256-bit loads and stores move consecutive blocks.
 //!
-//! Every function here is `unsafe`: the caller guarantees the CPU has VAES, AVX2 and AES-NI
-//! (the [`AesPath`](super::AesPath) token was chosen from detected features) and that the raw
-//! pointers are valid for the stated number of blocks. `src` and `dst` may be equal (in
-//! place) but must not otherwise overlap.
+//! The entry points take slices ([`InOut`] for in-place or out-of-place work) and check their
+//! lengths, so they are memory-safe; they are `#[target_feature]` functions, so calling them
+//! is `unsafe` and the caller guarantees the CPU has VAES, AVX2 and AES-NI (the
+//! [`AesPath`](super::AesPath) token was chosen from detected features). The per-batch
+//! helpers below them work on raw pointers valid for one batch.
 
-use super::Tweaks;
 use super::ni::batched;
+use super::{InOut, Tweaks};
 use crate::block::Block;
 use core::arch::x86_64::*;
 
@@ -230,14 +231,14 @@ fn ctrs_bcast<const N: usize>(c: u128) -> [__m256i; N] {
 /// Tweaks for one batch of `B` blocks starting at offset `off` of the tweak source.
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn tweaks(tw: Tweaks, off: usize) -> [__m256i; Y] {
+unsafe fn tweaks(tw: Tweaks<'_>, off: usize) -> [__m256i; Y] {
     match tw {
         Tweaks::Counter(c) => ctrs::<Y>(c.wrapping_add(off as u128)),
         Tweaks::Slice(p) => {
             let mut out = [_mm256_setzero_si256(); Y];
             for (i, o) in out.iter_mut().enumerate() {
                 // SAFETY: the caller guarantees the slice covers this batch.
-                *o = unsafe { ld2(p.add(off + 2 * i)) };
+                *o = unsafe { ld2(p.as_ptr().add(off + 2 * i)) };
             }
             out
         }
@@ -275,9 +276,11 @@ unsafe fn pad(src: *const Block, r: usize) -> [Block; B] {
 
 /// `dst[j] = AES_k(src[j])`.
 #[target_feature(enable = "vaes,avx2,aes")]
-pub(super) unsafe fn encrypt(rk: &[Block; 11], src: *const Block, dst: *mut Block, n: usize) {
+pub(super) fn encrypt(rk: &[Block; 11], io: InOut<'_>) {
+    let (src, dst, n) = io.raw();
     let k = keys(rk);
-    // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
+    // SAFETY: `raw` gives pointers valid for `n` blocks, equal or disjoint; tails use stack
+    // buffers.
     unsafe {
         batched!(
             n,
@@ -316,9 +319,11 @@ unsafe fn cr_batch(k: &[__m256i; 11], src: *const Block, dst: *mut Block) {
 
 /// `dst[j] = π(src[j]) ⊕ src[j]`.
 #[target_feature(enable = "vaes,avx2,aes")]
-pub(super) unsafe fn cr_hash(rk: &[Block; 11], src: *const Block, dst: *mut Block, n: usize) {
+pub(super) fn cr_hash(rk: &[Block; 11], io: InOut<'_>) {
+    let (src, dst, n) = io.raw();
     let k = keys(rk);
-    // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
+    // SAFETY: `raw` gives pointers valid for `n` blocks, equal or disjoint; tails use stack
+    // buffers.
     unsafe {
         batched!(
             n,
@@ -352,17 +357,17 @@ unsafe fn tccr_batch(k: &[__m256i; 11], src: *const Block, dst: *mut Block, tw: 
     unsafe { store_batch(dst, &z) };
 }
 
-/// `dst[j] = π(π(src[j]) ⊕ i_j) ⊕ π(src[j])`, tweaks from `tw` (a slice must hold `n`).
+/// `dst[j] = π(π(src[j]) ⊕ i_j) ⊕ π(src[j])`, tweaks from `tw`.
+///
+/// # Panics
+/// If a tweak slice does not hold exactly one tweak per block.
 #[target_feature(enable = "vaes,avx2,aes")]
-pub(super) unsafe fn tccr_hash(
-    rk: &[Block; 11],
-    src: *const Block,
-    dst: *mut Block,
-    n: usize,
-    tw: Tweaks,
-) {
+pub(super) fn tccr_hash(rk: &[Block; 11], io: InOut<'_>, tw: Tweaks<'_>) {
+    let (src, dst, n) = io.raw();
+    tw.check(n);
     let k = keys(rk);
-    // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
+    // SAFETY: `raw` gives pointers valid for `n` blocks, equal or disjoint, and a tweak slice
+    // holds `n` blocks (checked); tails use stack buffers.
     unsafe {
         batched!(
             n,
@@ -373,8 +378,8 @@ pub(super) unsafe fn tccr_hash(
                 let t = match tw {
                     Tweaks::Counter(_) => tweaks(tw, i),
                     Tweaks::Slice(p) => {
-                        let tb = pad(p.add(i), r);
-                        tweaks(Tweaks::Slice(tb.as_ptr()), 0)
+                        let tb = pad(p[i..i + r].as_ptr(), r);
+                        tweaks(Tweaks::Slice(&tb), 0)
                     }
                 };
                 tccr_batch(&k, buf.as_ptr(), buf.as_mut_ptr(), t);
@@ -434,20 +439,29 @@ unsafe fn pairs_batch(
 
 /// `out0[j] = H(src[j])`, `out1[j] = H(src[j] ⊕ Δ)`: CR hash when `tweak` is `None`, else
 /// TCCR with tweak `tweak + j` for both.
+///
+/// # Panics
+/// If the three lengths differ.
 #[target_feature(enable = "vaes,avx2,aes")]
-pub(super) unsafe fn hash_pairs(
+pub(super) fn hash_pairs(
     rk: &[Block; 11],
-    src: *const Block,
+    src: &[Block],
     delta: Block,
-    out0: *mut Block,
-    out1: *mut Block,
-    n: usize,
+    out0: &mut [Block],
+    out1: &mut [Block],
     tweak: Option<u128>,
 ) {
+    let n = src.len();
+    assert!(
+        out0.len() == n && out1.len() == n,
+        "hash_pairs: length mismatch"
+    );
+    let (src, out0, out1) = (src.as_ptr(), out0.as_mut_ptr(), out1.as_mut_ptr());
     let k = keys(rk);
     // SAFETY: `delta` is a block.
     let dmask = _mm256_set_m128i(unsafe { ld1(&delta) }, _mm_setzero_si128());
-    // SAFETY: pointers valid for `n` blocks (caller); tails use stack buffers.
+    // SAFETY: the three slices hold `n` blocks (checked) and are disjoint (borrow rules);
+    // tails use stack buffers.
     unsafe {
         batched!(
             n,
@@ -475,11 +489,15 @@ pub(super) unsafe fn hash_pairs(
     }
 }
 
-/// CTR mode: block `j` of `dst` (as 16 bytes, unaligned) is `AES_k(counter + j)`.
+/// CTR mode: block `j` of `dst` (bytes `16 j..16 j + 16`, unaligned) is
+/// `AES_k(counter + j)`. `dst.len()` must be a multiple of 16 (debug-asserted; trailing bytes
+/// are left alone).
 #[target_feature(enable = "vaes,avx2,aes")]
-pub(super) unsafe fn ctr(rk: &[Block; 11], counter: u128, dst: *mut u8, n: usize) {
+pub(super) fn ctr(rk: &[Block; 11], counter: u128, dst: &mut [u8]) {
+    debug_assert_eq!(dst.len() % 16, 0, "ctr: partial block");
+    let (n, dst) = (dst.len() / 16, dst.as_mut_ptr());
     let k = keys(rk);
-    // SAFETY: `dst` valid for `16 n` bytes (caller); tails use a stack buffer.
+    // SAFETY: `dst` is valid for `16 n` bytes; tails use a stack buffer.
     unsafe {
         batched!(
             n,
@@ -516,18 +534,34 @@ pub(super) fn pair_keys(a: &[Block; 11], b: &[Block; 11]) -> PairKeys {
     p
 }
 
+/// The shape checks of the multi-stream kernels: one key pair per two streams, and
+/// `streams * per` output blocks.
+fn check_multi(pairs: &[PairKeys], streams: usize, per: usize, dst: &[Block]) {
+    assert_eq!(pairs.len(), streams.div_ceil(2), "multi_ctr: key pairs");
+    assert_eq!(
+        Some(dst.len()),
+        streams.checked_mul(per),
+        "multi_ctr: length mismatch"
+    );
+}
+
 /// Many CTR streams, two per register (different keys in the two lanes of every round key),
 /// `Y` registers = 16 streams in flight per counter value. `pairs[p]` holds streams `2p` and
 /// `2p + 1` (the last pair repeats its stream when `streams` is odd).
 /// `dst[s * per + j] = AES_{key s}(counter + j)`.
+///
+/// # Panics
+/// If `pairs.len() != streams.div_ceil(2)` or `dst.len() != streams * per`.
 #[target_feature(enable = "vaes,avx2,aes")]
-pub(super) unsafe fn multi_ctr(
+pub(super) fn multi_ctr(
     pairs: &[PairKeys],
     streams: usize,
     counter: u128,
     per: usize,
-    dst: *mut Block,
+    dst: &mut [Block],
 ) {
+    check_multi(pairs, streams, per, dst);
+    let dst = dst.as_mut_ptr();
     let np = pairs.len();
     let mut g = 0;
     while g < np {
@@ -540,7 +574,8 @@ pub(super) unsafe fn multi_ctr(
             enc_multi(&kp, &mut x);
             for (t, v) in x.iter().enumerate().take(live) {
                 let s = 2 * (g + t);
-                // SAFETY: `dst` holds `streams * per` blocks (caller); `s < streams`.
+                // SAFETY: `dst` holds `streams * per` blocks and `s <= 2 (np - 1) < streams`
+                // (checked); `j < per`.
                 unsafe {
                     if s + 1 < streams {
                         st_lanes(dst.add(s * per + j), dst.add((s + 1) * per + j), *v);
@@ -559,14 +594,19 @@ pub(super) unsafe fn multi_ctr(
 /// gives blocks `j..j+8` of both streams. For 8 ≤ `per` < 16, where the single-stream kernel
 /// would waste part of its 16-block batch and the interleaved one is load-bound.
 /// `dst[s * per + j] = AES_{key s}(counter + j)`.
+///
+/// # Panics
+/// As [`multi_ctr`].
 #[target_feature(enable = "vaes,avx2,aes")]
-pub(super) unsafe fn multi_ctr_pair_major(
+pub(super) fn multi_ctr_pair_major(
     pairs: &[PairKeys],
     streams: usize,
     counter: u128,
     per: usize,
-    dst: *mut Block,
+    dst: &mut [Block],
 ) {
+    check_multi(pairs, streams, per, dst);
+    let dst = dst.as_mut_ptr();
     for (p, pk) in pairs.iter().enumerate() {
         let mut k = [_mm256_setzero_si256(); 11];
         for (r, kr) in k.iter_mut().enumerate() {
@@ -579,7 +619,8 @@ pub(super) unsafe fn multi_ctr_pair_major(
             let mut x = ctrs_bcast::<Y>(counter.wrapping_add(j as u128));
             enc(&k, &mut x);
             for (t, v) in x.iter().enumerate().take(per - j) {
-                // SAFETY: `dst` holds `streams * per` blocks (caller); `s < streams`, j + t < per.
+                // SAFETY: `dst` holds `streams * per` blocks and `s < streams` (checked);
+                // `j + t < per`.
                 unsafe {
                     if s + 1 < streams {
                         st_lanes(dst.add(s * per + j + t), dst.add((s + 1) * per + j + t), *v);

@@ -5,7 +5,7 @@
 //! stream is bit `k % 8` of byte `k / 8` (LSB first). There is no padding between values; the
 //! last byte is zero-padded.
 //!
-//! [`pack`] / [`unpack`] move 64 values (= `l` words) per step with a kernel specialised per
+//! [`pack()`] / [`unpack`] move 64 values (= `l` words) per step with a kernel specialised per
 //! `l` (see `pack.rs`); the arithmetic helpers are plain loops the compiler vectorises.
 
 mod pack;
@@ -224,38 +224,47 @@ impl Ring {
     pub const fn bits(self) -> u32 {
         self.l
     }
+    /// The mask of the low `l` bits ([`mask`]).
     #[inline(always)]
     pub const fn mask(self) -> u64 {
         mask(self.l)
     }
+    /// `x mod 2^l` ([`reduce`]).
     #[inline(always)]
     pub const fn reduce(self, x: u64) -> u64 {
         reduce(x, self.l)
     }
+    /// `a + b mod 2^l`.
     #[inline(always)]
     pub const fn add(self, a: u64, b: u64) -> u64 {
         a.wrapping_add(b) & self.mask()
     }
+    /// `a - b mod 2^l`.
     #[inline(always)]
     pub const fn sub(self, a: u64, b: u64) -> u64 {
         a.wrapping_sub(b) & self.mask()
     }
+    /// `-a mod 2^l`.
     #[inline(always)]
     pub const fn neg(self, a: u64) -> u64 {
         a.wrapping_neg() & self.mask()
     }
+    /// `a · b mod 2^l`.
     #[inline(always)]
     pub const fn mul(self, a: u64, b: u64) -> u64 {
         a.wrapping_mul(b) & self.mask()
     }
+    /// The most significant bit of an `l`-bit value ([`msb`]).
     #[inline(always)]
     pub const fn msb(self, x: u64) -> bool {
         msb(x, self.l)
     }
+    /// An `l`-bit value as a signed two's-complement integer ([`to_signed`]).
     #[inline(always)]
     pub const fn to_signed(self, x: u64) -> i64 {
         to_signed(x, self.l)
     }
+    /// The `l`-bit two's-complement representation of `v`, wrapping ([`from_signed`]).
     #[inline(always)]
     pub const fn from_signed(self, v: i64) -> u64 {
         from_signed(v, self.l)
@@ -265,11 +274,12 @@ impl Ring {
     pub const fn min_signed(self) -> u64 {
         1u64 << (self.l - 1)
     }
+    /// Bytes needed to pack `n` values ([`packed_len`]).
     #[inline]
     pub const fn packed_len(self, n: usize) -> usize {
         packed_len(n, self.l)
     }
-    /// [`pack`] with this bit-width.
+    /// [`pack()`] with this bit-width.
     pub fn pack(self, vals: &[u64], out: &mut [u8]) {
         pack(vals, self.l, out)
     }

@@ -69,8 +69,34 @@ fn byte_transpose(x: &[__m256i; 8]) -> [__m256i; 8] {
     })
 }
 
-/// Transpose `T` side-by-side 128×128 tiles: row `r` of tile `t` is the 16 bytes at
-/// `src + r * ss + 16 t`, output block `c` of tile `t` goes to `dst + (128 t + c) * ds`.
+/// Transpose `T` side-by-side 128×128 tiles: row `r` of tile `t` is
+/// `src[r * ss + 16 t..][..16]`, output block `c` of tile `t` goes to
+/// `dst[(128 t + c) * ds..][..16]`.
+///
+/// # Panics
+/// If `src` or `dst` is too short for that layout.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) fn tiles<const T: usize>(src: &[u8], ss: usize, dst: &mut [u8], ds: usize) {
+    let (src_end, dst_end) = super::tile_extent(T, ss, ds);
+    assert!(src_end <= src.len(), "tile source out of bounds");
+    assert!(dst_end <= dst.len(), "tile destination out of bounds");
+    // SAFETY: AVX2 is enabled here; the asserts keep every row read and block write inside
+    // the slices, which do not overlap (borrow rules).
+    unsafe { tiles_raw::<T>(src.as_ptr(), ss, dst.as_mut_ptr(), ds) }
+}
+
+/// Transpose the 128×128 tile held as 128 rows of 16 bytes in `t`, in place.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) fn tile_inplace(t: &mut [u8; 2048]) {
+    let p = t.as_mut_ptr();
+    // SAFETY: AVX2 is enabled here; rows and blocks at stride 16 are exactly `t`, and the
+    // kernel reads everything before its first write.
+    unsafe { tiles_raw::<1>(p, 16, p, 16) }
+}
+
+/// The kernel behind [`tiles`] and [`tile_inplace`], on raw pointers.
 ///
 /// Pass A walks the rows once for all `T` tiles, so each source line is fetched once per
 /// strip instead of once per tile (with a large power-of-two row stride all 128 rows of a
@@ -81,7 +107,7 @@ fn byte_transpose(x: &[__m256i; 8]) -> [__m256i; 8] {
 /// and `ss == ds == 16` the source may be the destination (in place).
 #[target_feature(enable = "avx2")]
 #[allow(clippy::needless_range_loop)] // t and g are tile and row-group coordinates
-pub(super) unsafe fn tiles<const T: usize>(src: *const u8, ss: usize, dst: *mut u8, ds: usize) {
+unsafe fn tiles_raw<const T: usize>(src: *const u8, ss: usize, dst: *mut u8, ds: usize) {
     let splat = |v: u64| _mm256_set1_epi64x(v as i64);
     let lo = [
         splat(0x5555_5555_5555_5555),

@@ -62,6 +62,17 @@ impl At {
     }
 }
 
+/// Bytes a kernel call touches for `t >= 1` side-by-side tiles with row stride `ss` and block
+/// stride `ds`: one past the last source byte (`127 ss + 16 t`) and one past the last
+/// destination byte (`(128 t - 1) ds + 16`), saturating at `usize::MAX` (no slice is that
+/// long, so an overflowing layout fails the bounds checks).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn tile_extent(t: usize, ss: usize, ds: usize) -> (usize, usize) {
+    let src = ss.saturating_mul(127).saturating_add(16 * t);
+    let dst = ds.saturating_mul(128 * t - 1).saturating_add(16);
+    (src, dst)
+}
+
 /// Which 128×128 tile kernel runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
@@ -78,17 +89,14 @@ impl Kernel {
     /// a hand-made `Features { avx2: true, .. }` on a CPU without AVX2 still gets a kernel it can
     /// run, which is what makes the `unsafe` dispatch below sound.
     pub fn select(f: Features) -> Kernel {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if f.avx2 && std::arch::is_x86_feature_detected!("avx2") {
-                return Kernel::Avx2;
-            }
-            if f.sse2 && std::arch::is_x86_feature_detected!("sse2") {
-                return Kernel::Sse2;
-            }
+        let hw = Features::detect_hw();
+        if f.avx2 && hw.avx2 {
+            Kernel::Avx2
+        } else if f.sse2 && hw.sse2 {
+            Kernel::Sse2
+        } else {
+            Kernel::Portable
         }
-        let _ = f;
-        Kernel::Portable
     }
 
     /// Transpose one tile: row `r` is item `r` of `s` in `src`, output block `c` goes to item
@@ -101,16 +109,11 @@ impl Kernel {
         match self {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `select` returns Avx2 only when this CPU has AVX2 (the enum value cannot reach
-            // this private method any other way), and the asserts above keep every row read and
-            // block write in bounds.
-            Kernel::Avx2 => unsafe {
-                avx2::tiles::<1>(src.as_ptr().add(so), ss, dst.as_mut_ptr().add(d0), ds)
-            },
+            // this private method any other way); the kernel checks its slice bounds.
+            Kernel::Avx2 => unsafe { avx2::tiles::<1>(&src[so..], ss, &mut dst[d0..], ds) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above, for SSE2.
-            Kernel::Sse2 => unsafe {
-                sse2::tile(src.as_ptr().add(so), ss, dst.as_mut_ptr().add(d0), ds)
-            },
+            Kernel::Sse2 => unsafe { sse2::tile(&src[so..], ss, &mut dst[d0..], ds) },
             _ => {
                 let mut w = portable::load(src, so, ss);
                 portable::transpose_words(&mut w);
@@ -122,21 +125,14 @@ impl Kernel {
     /// Transpose a tile of blocks in place (block `r` = row `r` before, column `r` after).
     #[inline]
     fn tile_inplace(self, t: &mut [Block; 128]) {
-        let b = Block::slice_as_bytes_mut(t);
+        let b: &mut [u8; 2048] = bytemuck::cast_mut(t);
         match self {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: AVX2 present (see `select`); 128 blocks of 16 bytes at stride 16 are
-            // exactly `b`; the kernel reads everything before it writes.
-            Kernel::Avx2 => unsafe {
-                let p = b.as_mut_ptr();
-                avx2::tiles::<1>(p, 16, p, 16)
-            },
+            // SAFETY: AVX2 present (see `select`).
+            Kernel::Avx2 => unsafe { avx2::tile_inplace(b) },
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above, for SSE2.
-            Kernel::Sse2 => unsafe {
-                let p = b.as_mut_ptr();
-                sse2::tile(p, 16, p, 16)
-            },
+            // SAFETY: SSE2 present (see `select`).
+            Kernel::Sse2 => unsafe { sse2::tile_inplace(b) },
             _ => {
                 let mut w = portable::load(b, 0, 16);
                 portable::transpose_words(&mut w);
@@ -168,16 +164,8 @@ impl Kernel {
             // 128×16384). Below that, one tile at a time is faster (smaller scratch).
             while j + 2 <= ntiles {
                 let (so, d0) = (s.off + 16 * j, d.off + 128 * j * d.stride);
-                // SAFETY: AVX2 present (see `select`); tiles j, j + 1 are inside the asserted
-                // ranges.
-                unsafe {
-                    avx2::tiles::<2>(
-                        src.as_ptr().add(so),
-                        s.stride,
-                        dst.as_mut_ptr().add(d0),
-                        d.stride,
-                    )
-                };
+                // SAFETY: AVX2 present (see `select`); the kernel checks its slice bounds.
+                unsafe { avx2::tiles::<2>(&src[so..], s.stride, &mut dst[d0..], d.stride) };
                 j += 2;
             }
         }

@@ -34,14 +34,40 @@ fn three_levels<const S1: i32, const S2: i32, const S4: i32>(
     }
 }
 
-/// Transpose one 128×128 tile (same contract as the AVX2 kernel).
+/// Transpose one 128×128 tile: row `r` is `src[r * ss..][..16]`, output block `c` goes to
+/// `dst[c * ds..][..16]`.
+///
+/// # Panics
+/// If `src` or `dst` is too short for that layout.
+#[inline]
+#[target_feature(enable = "sse2")]
+pub(super) fn tile(src: &[u8], ss: usize, dst: &mut [u8], ds: usize) {
+    let (src_end, dst_end) = super::tile_extent(1, ss, ds);
+    assert!(src_end <= src.len(), "tile source out of bounds");
+    assert!(dst_end <= dst.len(), "tile destination out of bounds");
+    // SAFETY: SSE2 is enabled here; the asserts keep every row read and block write inside
+    // the slices, which do not overlap (borrow rules).
+    unsafe { tile_raw(src.as_ptr(), ss, dst.as_mut_ptr(), ds) }
+}
+
+/// Transpose the 128×128 tile held as 128 rows of 16 bytes in `t`, in place.
+#[inline]
+#[target_feature(enable = "sse2")]
+pub(super) fn tile_inplace(t: &mut [u8; 2048]) {
+    let p = t.as_mut_ptr();
+    // SAFETY: SSE2 is enabled here; rows and blocks at stride 16 are exactly `t`, and the
+    // kernel reads everything before its first write.
+    unsafe { tile_raw(p, 16, p, 16) }
+}
+
+/// The kernel behind [`tile`] and [`tile_inplace`], on raw pointers.
 ///
 /// # Safety
 /// SSE2 must be available; `src + r*ss .. +16` must be readable and `dst + c*ds .. +16`
 /// writable for every `r, c < 128`. The source may alias the destination exactly.
 #[target_feature(enable = "sse2")]
 #[allow(clippy::needless_range_loop)] // g is a row-group coordinate
-pub(super) unsafe fn tile(src: *const u8, ss: usize, dst: *mut u8, ds: usize) {
+unsafe fn tile_raw(src: *const u8, ss: usize, dst: *mut u8, ds: usize) {
     let splat = |v: u64| _mm_set1_epi64x(v as i64);
     let lo = [
         splat(0x5555_5555_5555_5555),
