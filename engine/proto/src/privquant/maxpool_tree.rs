@@ -1,6 +1,6 @@
 //! Π_MaxPoolTree: max-pool as a comparison tree (privquant). Per window, neighbours are
 //! paired level by level, max(a, b) = b + ReLU_ring(a − b) in `l` bits (CrypTFlow2's ring
-//! ReLU), an odd last element passing up unchanged (plaintext semantics: [`reference`]).
+//! ReLU), an odd last element passing up unchanged (plaintext semantics: [`reference()`]).
 //! Every level is one batched ring ReLU over all pairs of all windows, so a level sends what
 //! [`relu::cost_ring`] gives for that many pairs, and the depth is ⌈log2 k²⌉ ReLUs instead of
 //! k² − 1 sequential ones. Windows may differ in size (padding positions omitted). Exact when

@@ -1,5 +1,5 @@
 //! Π_Requant: re-quantization, Algorithm 1 of PrivQuant (Zhang et al., ICCAD 2024) in exact form
-//! (plaintext semantics: [`reference`]).
+//! (plaintext semantics: [`reference()`]).
 //!
 //! Re-quantize a signed l1-bit value of scale s1 to l2 bits of scale s2, with the fusions of the
 //! paper's Props. 4.1–4.3 and the known-MSB variants (x proven non-negative). "Exact form": as
