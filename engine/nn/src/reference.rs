@@ -42,6 +42,23 @@ pub enum RefError {
         /// Elements of the input tensor.
         want: usize,
     },
+    /// An input value lies outside the domain the program was lowered for (the client's image
+    /// holds values in [lo, hi]; the protocols' known-sign variants rely on it).
+    #[error(
+        "input element {index} is {value}, outside the model's input domain [{lo}, {hi}] ({bits}-bit input)"
+    )]
+    InputRange {
+        /// Index of the first offending element.
+        index: usize,
+        /// Its value.
+        value: i64,
+        /// Smallest accepted value.
+        lo: i128,
+        /// Largest accepted value.
+        hi: i128,
+        /// The input's bit-width.
+        bits: u32,
+    },
     /// A conv or FC layer has the wrong number of weights.
     #[error("layer '{layer}': {got} weights, expected {want}")]
     WeightSize {
@@ -153,15 +170,38 @@ fn linear_acc(p: &Program, w: &Weights, lin: usize, x: &[i64]) -> Vec<u64> {
     }
 }
 
-/// Check the weights and input against the program's shapes.
-pub fn check_inputs(p: &Program, w: &Weights, input: &[i64]) -> Result<(), RefError> {
-    let want = p.tensors[p.input].shape.numel();
+/// Check the client's input against the program: its size, and every value inside the input
+/// tensor's declared range (the lowering's assumption about the image; values outside it would
+/// make the known-sign protocol variants compute something else than the reference).
+pub fn check_input(p: &Program, input: &[i64]) -> Result<(), RefError> {
+    let meta = &p.tensors[p.input];
+    let want = meta.shape.numel();
     if input.len() != want {
         return Err(RefError::InputSize {
             got: input.len(),
             want,
         });
     }
+    let (lo, hi) = (meta.range.lo, meta.range.hi);
+    if let Some((index, &value)) = input
+        .iter()
+        .enumerate()
+        .find(|&(_, &v)| (v as i128) < lo || (v as i128) > hi)
+    {
+        return Err(RefError::InputRange {
+            index,
+            value,
+            lo,
+            hi,
+            bits: meta.bits,
+        });
+    }
+    Ok(())
+}
+
+/// Check the weights and input against the program's shapes.
+pub fn check_inputs(p: &Program, w: &Weights, input: &[i64]) -> Result<(), RefError> {
+    check_input(p, input)?;
     for l in &p.linear {
         let want = l.d2 * if l.is_fc { l.d3 } else { l.d1 };
         let got = w.layers.get(l.layer).map_or(0, |v| v.len());

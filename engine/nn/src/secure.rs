@@ -264,13 +264,7 @@ pub fn run_party_with(
                 msg: "the client needs the input".into(),
             });
         };
-        if x.len() != n_in {
-            return Err(RefError::InputSize {
-                got: x.len(),
-                want: n_in,
-            }
-            .into());
-        }
+        reference::check_input(prog, x)?;
         x.iter()
             .map(|&v| ring::from_signed(v, in_meta.bits))
             .collect()

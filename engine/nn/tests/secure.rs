@@ -319,6 +319,42 @@ fn bad_inputs_are_errors() {
     assert!(secure::run_secure(&p, &w2, &x, &RunOptions::default()).is_err());
 }
 
+/// Inputs outside the declared input domain [0, 2^(l_in−1) − 1] (a pixel with its top bit
+/// set, a negative value) are refused with an error naming the element, by the plaintext
+/// reference and by the secure run alike, under every configuration; the domain's edges run
+/// and are bit-exact.
+#[test]
+fn inputs_outside_the_domain_are_refused() {
+    let m = small_resnet();
+    for cfg in [Config::Sirnn, Config::SirnnQuant, Config::PrivQuant] {
+        let (p, w, x) = setup(&m, cfg, 6);
+        let top = (1i64 << (cfg.input_bits() - 1)) - 1;
+        for (i, bad) in [(0usize, top + 1), (5, -1), (x.len() - 1, i64::MIN)] {
+            let mut y = x.clone();
+            y[i] = bad;
+            let e = reference::run_reference(&p, &w, &y).unwrap_err();
+            assert!(
+                matches!(e, reference::RefError::InputRange { index, value, .. } if index == i && value == bad),
+                "{cfg}: {e}"
+            );
+            let msg = secure::run_secure(&p, &w, &y, &RunOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                msg.contains(&format!("input element {i} is {bad}")),
+                "{cfg}: {msg}"
+            );
+        }
+        // the edges of the domain: 0 and the largest value, alternating
+        let y: Vec<i64> = (0..x.len())
+            .map(|i| if i % 2 == 0 { 0 } else { top })
+            .collect();
+        let want = reference::run_reference(&p, &w, &y).unwrap();
+        let got = secure::run_secure(&p, &w, &y, &RunOptions::default()).unwrap();
+        assert_eq!(got.logits, want.logits, "{cfg}");
+    }
+}
+
 /// privquant's steps, each run alone on shares of its reference inputs (the model input
 /// shared as the client's clear value, as the exact accumulator of the first layer expects):
 /// bit-exact against the reference, and the step's bytes equal its cost.
