@@ -234,7 +234,12 @@ pub fn run_party_with(
     keep: bool,
     progress: Option<&Progress>,
 ) -> Result<PartyResult, SecureError> {
-    check_supported(prog)?;
+    // every step's call, decided once and before any traffic
+    let calls = prog
+        .steps
+        .iter()
+        .map(|st| resolve(prog, st))
+        .collect::<Result<Vec<Call>, _>>()?;
     check_profile(pt, prog)?;
     let alice = pt.is_alice();
     let in_meta = &prog.tensors[prog.input];
@@ -282,7 +287,7 @@ pub fn run_party_with(
         let c0 = thread_cpu_ns();
         pt.ch.push_tag(&layer_tag(&st.layer));
         pt.ch.push_tag(st.op.kind());
-        let r = exec_step(pt, prog, w, st, &vals);
+        let r = exec_step(pt, prog, w, st, &calls[i], &vals);
         pt.ch.pop_tag();
         pt.ch.pop_tag();
         let (v, logits) = r?;
@@ -327,7 +332,7 @@ pub fn run_step(
             msg: format!("step {idx} does not exist"),
         });
     };
-    step_cost(prog, st)?;
+    let call = resolve(prog, st)?;
     check_profile(pt, prog)?;
     if inputs.len() != st.inputs.len() {
         return perr(st, "wrong number of input tensors");
@@ -340,16 +345,18 @@ pub fn run_step(
         let zeros = vec![0i64; prog.tensors[prog.input].shape.numel()];
         reference::check_inputs(prog, weights, &zeros)?;
     }
-    Ok(exec_step(pt, prog, weights, st, &vals)?.0)
+    Ok(exec_step(pt, prog, weights, st, &call, &vals)?.0)
 }
 
 type StepOut = (Vec<u64>, Option<Vec<i64>>);
 
+/// Run step `st` as `call` (its [`resolve`]d protocol call) on this party's shares `vals`.
 fn exec_step(
     pt: &mut Party,
     p: &Program,
     w: &Weights,
     st: &Step,
+    call: &Call,
     vals: &[Vec<u64>],
 ) -> Result<StepOut, SecureError> {
     let alice = pt.is_alice();
@@ -373,8 +380,7 @@ fn exec_step(
         }
         Ok(())
     };
-    let call = resolve(p, st)?;
-    let v = match call {
+    let v = match *call {
         Call::Matmul { ref mp, lin } => {
             let l = &p.linear[lin];
             let wv: &[i64] = if alice { &w.layers[l.layer] } else { &[] };
