@@ -67,3 +67,12 @@ pub fn rand_vals(p: &mut Party, n: usize, l: u32) -> Vec<u64> {
 pub fn reduce_signed(v: i64, l: u32) -> i64 {
     pq_kernels::ring::to_signed(pq_kernels::ring::from_signed(v, l), l)
 }
+
+/// Check that every index of `windows` points into a vector of `len` elements (the max-pool
+/// protocols' window lists).
+pub(crate) fn check_windows(len: usize, windows: &[Vec<usize>]) -> crate::ProtoResult<()> {
+    if windows.iter().flatten().any(|&i| i >= len) {
+        return Err(crate::param("window", "index out of range"));
+    }
+    Ok(())
+}

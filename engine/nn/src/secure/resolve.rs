@@ -126,13 +126,12 @@ pub(crate) fn resolve(p: &Program, st: &Step) -> Result<Call, SecureError> {
             lin,
         },
         StepOp::LinearExact { lin, acc_bits } => {
-            let (lp, acc, local_cols) = exact_params(p, st)?;
-            debug_assert_eq!(acc, acc_bits);
-            let choice = exact_choice(&lp, acc, p.objective, pr)?;
+            let (lp, local_cols) = exact_params(p, st, lin)?;
+            let choice = exact_choice(&lp, acc_bits, p.objective, pr)?;
             Call::Linear {
                 lp,
                 lin,
-                acc_bits: acc,
+                acc_bits,
                 local_cols,
                 choice,
             }
@@ -227,12 +226,9 @@ fn matmul_params(p: &Program, st: &Step) -> Result<MatmulParams, SecureError> {
     })
 }
 
-/// Π_Linear's parameters of a `LinearExact` step, its output width, and whether X must be
-/// im2col'd locally first (a conv Π_Linear's conv layout does not cover).
-fn exact_params(p: &Program, st: &Step) -> Result<(LinearParams, u32, bool), SecureError> {
-    let StepOp::LinearExact { lin, acc_bits } = st.op else {
-        return perr(st, "not an exact linear step");
-    };
+/// Π_Linear's parameters of the `LinearExact` step `st` on linear layer `lin`, and whether X
+/// must be im2col'd locally first (a conv Π_Linear's conv layout does not cover).
+fn exact_params(p: &Program, st: &Step, lin: usize) -> Result<(LinearParams, bool), SecureError> {
     let Some(l) = p.linear.get(lin) else {
         return perr(st, format!("linear layer {lin} does not exist"));
     };
@@ -254,24 +250,16 @@ fn exact_params(p: &Program, st: &Step) -> Result<(LinearParams, u32, bool), Sec
         if l.d1 != 1 {
             return perr(st, "FC with more than one row");
         }
-        return Ok((
-            LinearParams::matmul(l.d3, l.d2, 1, lw, lx, input),
-            acc_bits,
-            false,
-        ));
+        return Ok((LinearParams::matmul(l.d3, l.d2, 1, lw, lx, input), false));
     }
     let s = l.in_shape;
     if s.h == s.w && l.pad == l.k / 2 {
         let lp = LinearParams::conv(ConvShape::new(s.h, s.c, l.d1, l.k, l.stride), lw, lx, input);
         if lp.d2 == l.d2 && lp.d3 == l.d3 {
-            return Ok((lp, acc_bits, false));
+            return Ok((lp, false));
         }
     }
-    Ok((
-        LinearParams::matmul(l.d1, l.d2, l.d3, lw, lx, input),
-        acc_bits,
-        true,
-    ))
+    Ok((LinearParams::matmul(l.d1, l.d2, l.d3, lw, lx, input), true))
 }
 
 /// How a `LinearExact` step runs: Π_Linear's `opt` at width `run_bits`, then (when
@@ -317,9 +305,10 @@ fn exact_choice(
 /// The choice of a `LinearExact` step: Π_Linear's option, the width it runs at (below the
 /// step's `acc_bits` when a signed extension follows), and the step's cost.
 pub fn linear_exact_choice(p: &Program, st: &Step) -> Result<(LinOption, u32, Cost), SecureError> {
-    let (lp, l, _) = exact_params(p, st)?;
-    let e = exact_choice(&lp, l, p.objective, p.feat.profile())?;
-    Ok((e.opt, e.run_bits, e.cost))
+    match resolve(p, st)? {
+        Call::Linear { choice, .. } => Ok((choice.opt, choice.run_bits, choice.cost)),
+        _ => perr(st, "not an exact linear step"),
+    }
 }
 
 /// Whether the program may use the known-MSB variant on tensor `t` (sign propagation on and

@@ -6,10 +6,10 @@
 //! k² − 1 sequential ones. Windows may differ in size (padding positions omitted). Exact when
 //! every difference fits in `l` bits, as for SCI's max-pool.
 
+use crate::ProtoResult;
 use crate::party::Party;
 use crate::sirnn::relu;
 use crate::{Cost, Profile};
-use crate::{ProtoResult, param};
 use pq_kernels::ring::mask;
 
 /// Pairs compared at each level for the given window sizes.
@@ -55,9 +55,7 @@ pub fn reference(vals: &[i64], bits: u32) -> i64 {
 /// empty window yields 0.
 pub fn run(p: &mut Party, x: &[u64], windows: &[Vec<usize>], l: u32) -> ProtoResult<Vec<u64>> {
     crate::check_bw("l", l)?;
-    if windows.iter().flatten().any(|&i| i >= x.len()) {
-        return Err(param("window", "index out of range"));
-    }
+    crate::util::check_windows(x.len(), windows)?;
     let m = mask(l);
     let mut cur: Vec<Vec<u64>> = windows
         .iter()

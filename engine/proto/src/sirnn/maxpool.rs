@@ -35,9 +35,7 @@ pub fn row_windows(rows: usize, k2: usize) -> Vec<Vec<usize>> {
 /// empty window yields 0.
 pub fn run(p: &mut Party, x: &[u64], windows: &[Vec<usize>], l: u32) -> ProtoResult<Vec<u64>> {
     crate::check_bw("l", l)?;
-    if windows.iter().flatten().any(|&i| i >= x.len()) {
-        return Err(crate::param("window", "index out of range"));
-    }
+    crate::util::check_windows(x.len(), windows)?;
     let m = mask(l);
     let mut cur: Vec<u64> = windows
         .iter()
