@@ -145,7 +145,7 @@ pub fn run_remote(
         let prog = lower::lower_with(&model, cfg, &lo)
             .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
         let w = Weights::random(&prog.model, a.seed);
-        let x = config::random_input(model.input.numel(), cfg.input_bits(), a.seed);
+        let x = config::random_input(model.input.numel(), model.encoding, a.seed);
         let t = std::time::Instant::now();
         let rep = match role {
             Role::Server => run_side(&mut vch, role, &prog, Some(&w), None, None),
@@ -598,7 +598,7 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<()> {
         .or_else(|e: String| usage(format!("--transport: {e}")))?;
     let prog = lower::lower(&model, cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
     let w = Weights::random(&prog.model, a.seed);
-    let x = config::random_input(model.input.numel(), cfg.input_bits(), a.seed);
+    let x = config::random_input(model.input.numel(), model.encoding, a.seed);
     let want = reference::run_reference(&prog, &w, &x).map_err(|e| anyhow::anyhow!("{e}"))?;
     let ro = RunOptions {
         transport,

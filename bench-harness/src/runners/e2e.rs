@@ -215,7 +215,7 @@ pub fn e2e_rows_for(
         return Ok(links.iter().map(|l| base(Some(l))).collect());
     }
     let w = Weights::random(&p.model, o.seed);
-    let x = config::random_input(model.input.numel(), cfg.input_bits(), o.seed);
+    let x = config::random_input(model.input.numel(), model.encoding, o.seed);
     let want = reference::run_reference(p, &w, &x)?;
     // (link, link options, latency kind) per run
     let runs: Vec<(Vec<Option<LinkSpec>>, LinkOptions, &'static str)> = if links.is_empty() {

@@ -99,7 +99,7 @@ pub fn ablation(
         };
         if execute {
             let w = Weights::random(&p.model, seed);
-            let x = config::random_input(model.input.numel(), Config::PrivQuant.input_bits(), seed);
+            let x = config::random_input(model.input.numel(), model.encoding, seed);
             let want = reference::run_reference(&p, &w, &x)?;
             let run = run_secure(&p, &w, &x, &RunOptions::default())?;
             row.executed = true;

@@ -17,7 +17,7 @@
 //! (its `abits` is the add's `rbits`); an `Add` layer's `abits` is the width convolutions read
 //! the residual at (the 8 → 6 requantization).
 
-use super::model::{Model, Op};
+use super::model::{InputEncoding, Model, Op};
 use pq_kernels::Block;
 use pq_kernels::aes::Prg;
 use pq_kernels::ring;
@@ -62,9 +62,16 @@ impl Config {
     pub fn is_quantized(self) -> bool {
         !matches!(self, Config::Sirnn)
     }
-    /// Width of the client's input image.
-    pub fn input_bits(self) -> u32 {
-        if self.is_quantized() { 8 } else { 16 }
+    /// Width of the ring the client's input lives in, for inputs encoded as `enc`: in the
+    /// quantized configurations the narrowest ring that holds the domain
+    /// ([`InputEncoding::signed_width`]: 8 bits for the built-ins' 7-bit unsigned pixels, 9
+    /// for 8-bit unsigned ones), in `sirnn` SiRNN's 16-bit fixed point.
+    pub fn input_bits(self, enc: InputEncoding) -> u32 {
+        if self.is_quantized() {
+            enc.signed_width()
+        } else {
+            16
+        }
     }
 }
 
@@ -250,10 +257,13 @@ pub fn apply(model: &Model, cfg: Config) -> Model {
 /// row-major, as `pq_proto::tensor::conv2d` takes them); an FC's are `[din][dout]` (SCI's `B`
 /// operand of `MatMul`, as `pq_proto::tensor::matmul_u64_i64` takes them), `din` in C·H·W
 /// flatten order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Weights {
     /// Signed weights, indexed by model layer, in the layouts above.
     pub layers: Vec<Vec<i64>>,
+    /// Biases, indexed by model layer: one per output channel (conv) or output (FC) for a
+    /// layer with `bias: true`, empty otherwise (and a missing tail means no biases).
+    pub bias: Vec<Vec<i64>>,
 }
 
 fn prg_for(seed: u64, domain: u64) -> Prg {
@@ -308,6 +318,11 @@ fn fill_symmetric(prg: &mut Prg, n: usize, bits: u32) -> Vec<i64> {
 }
 
 impl Weights {
+    /// The bias of model layer `i` (empty: none).
+    pub fn bias_of(&self, i: usize) -> &[i64] {
+        self.bias.get(i).map_or(&[], Vec::as_slice)
+    }
+
     /// Weights of every conv/FC layer of a width-applied model: uniform signed integers over
     /// the layer's whole `wbits` range, from an AES-CTR stream per layer seeded by
     /// (`seed`, layer index).
@@ -332,23 +347,30 @@ impl Weights {
                 }
             })
             .collect();
-        Weights { layers }
+        let bias = (0..model.layers.len())
+            .map(|i| {
+                let l = &model.layers[i];
+                if !l.bias || !l.op.is_linear() {
+                    return vec![];
+                }
+                // wbits-bit biases always fit the layer's bias width (see
+                // `LinearInfo::bias_bits`) once its input has at least 2 bits.
+                let mut prg = prg_for(seed, 0x4249_0000_0000_0000 | i as u64);
+                fill_signed(&mut prg, l.out.c, l.quant.wbits.clamp(1, 64))
+            })
+            .collect();
+        Weights { layers, bias }
     }
 }
 
-/// The client's input: `numel` seeded integers uniform in [0, 2^(bits−1) − 1].
-pub fn random_input(numel: usize, bits: u32, seed: u64) -> Vec<i64> {
+/// The client's input: `numel` seeded integers uniform over the domain of `enc`.
+pub fn random_input(numel: usize, enc: InputEncoding, seed: u64) -> Vec<i64> {
     let mut prg = prg_for(seed, 0x494e_0000_0000_0000);
-    let b = bits.clamp(1, 64);
+    let (lo, _) = enc.domain();
+    let b = enc.bits.clamp(1, InputEncoding::MAX_BITS);
     fill_signed(&mut prg, numel, 64)
         .into_iter()
-        .map(|v| {
-            if b == 1 {
-                0
-            } else {
-                (v as u64 & ring::mask(b - 1)) as i64
-            }
-        })
+        .map(|v| lo + (v as u64 & ring::mask(b)) as i64)
         .collect()
 }
 
@@ -408,7 +430,7 @@ mod tests {
         let l1 = &w.layers[am.linear_layers()[1]];
         assert!(l1.iter().all(|&v| (-2..=1).contains(&v)));
         assert!(l1.contains(&-2) && l1.contains(&1));
-        let x = random_input(1000, 8, 3);
+        let x = random_input(1000, InputEncoding::default(), 3);
         assert!(x.iter().all(|&v| (0..=127).contains(&v)));
         assert!(x.contains(&127) && x.contains(&0));
     }

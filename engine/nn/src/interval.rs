@@ -22,6 +22,10 @@ impl Interval {
             hi: (1i128 << (bits - 1)) - 1,
         }
     }
+    /// Whether `v` lies in the interval.
+    pub fn contains(&self, v: i128) -> bool {
+        self.lo <= v && v <= self.hi
+    }
     /// Whether every value of the interval is representable as a signed `bits`-bit integer.
     pub fn fits(&self, bits: u32) -> bool {
         let f = Interval::full(bits);

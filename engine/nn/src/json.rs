@@ -17,8 +17,14 @@
 //! * optional `out: [C, H, W]` is checked against the inferred shape.
 //! * bit-widths `wbits`, `abits`, `rbits` are optional (a configuration fills unset ones) but
 //!   must lie in 1..=64 when given.
+//! * `input` is `[C, H, W]` (7-bit unsigned values, as the built-in models) or
+//!   `{"shape": [C, H, W], "bits": b, "signed": s}`: the client's declared input domain.
+//! * conv and fc take an optional `"bias": true` (a per-output bias tensor in the weights
+//!   file) and an optional `"shift"`: the output is floor((Σ w·x + bias) / 2^shift) reduced to
+//!   `abits` (unset: the configuration's pinned shift). `add` takes an optional `"shift"`
+//!   (default 1): floor((a + b) / 2^shift) reduced to `rbits`.
 
-use super::model::{Layer, Model, ModelError, Op, Quant, Shape, infer_shape};
+use super::model::{InputEncoding, Layer, Model, ModelError, Op, Quant, Shape, infer_shape};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -81,6 +87,38 @@ fn shape_of(v: &Value, what: &str) -> Result<Shape, ModelError> {
     Ok(Shape::new(d[0], d[1], d[2]))
 }
 
+/// The `input` field: `[C, H, W]` (the built-in encoding, 7-bit unsigned) or
+/// `{"shape": [C, H, W], "bits": b, "signed": s}`.
+fn input_of(v: &Value) -> Result<(Shape, InputEncoding), ModelError> {
+    let Some(o) = v.as_object() else {
+        return Ok((shape_of(v, "'input'")?, InputEncoding::default()));
+    };
+    for k in o.keys() {
+        if !["shape", "bits", "signed"].contains(&k.as_str()) {
+            return jerr(format!(
+                "'input' has an unknown field '{k}' (accepted: shape, bits, signed)"
+            ));
+        }
+    }
+    let shape = shape_of(o.get("shape").unwrap_or(&Value::Null), "'input.shape'")?;
+    let bits = match o.get("bits").map(|b| b.as_u64()) {
+        Some(Some(b)) if (1..=InputEncoding::MAX_BITS as u64).contains(&b) => b as u32,
+        Some(_) => {
+            return jerr(format!(
+                "'input.bits' must be an integer in 1..={}",
+                InputEncoding::MAX_BITS
+            ));
+        }
+        None => return jerr("'input' must state 'bits' (e.g. 8 for 8-bit pixels)"),
+    };
+    let signed = match o.get("signed") {
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return jerr("'input.signed' must be true or false"),
+        None => return jerr("'input' must state 'signed' (false for pixels)"),
+    };
+    Ok((shape, InputEncoding { bits, signed }))
+}
+
 /// Parse and validate a model from JSON text.
 pub fn parse(text: &str) -> Result<Model, ModelError> {
     let v: Value =
@@ -94,7 +132,7 @@ pub fn parse(text: &str) -> Result<Model, ModelError> {
         .and_then(|n| n.as_str())
         .unwrap_or("custom")
         .to_string();
-    let input = shape_of(o.get("input").unwrap_or(&Value::Null), "'input'")?;
+    let (input, encoding) = input_of(o.get("input").unwrap_or(&Value::Null))?;
     let layers_v = match o.get("layers").and_then(|l| l.as_array()) {
         Some(l) if !l.is_empty() => l,
         _ => return jerr("'layers' must be a non-empty array"),
@@ -104,6 +142,7 @@ pub fn parse(text: &str) -> Result<Model, ModelError> {
     let mut model = Model {
         name,
         input,
+        encoding,
         layers: vec![],
     };
     for (i, lv) in layers_v.iter().enumerate() {
@@ -209,6 +248,40 @@ pub fn parse(text: &str) -> Result<Model, ModelError> {
             abits: get_bits(lo, &lname, "abits")?,
             rbits: get_bits(lo, &lname, "rbits")?,
         };
+        let bias = match lo.get("bias") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(v) => {
+                return lerr(
+                    &lname,
+                    format!("field 'bias' must be true or false, got {v}"),
+                );
+            }
+        };
+        if bias && !op.is_linear() {
+            return lerr(
+                &lname,
+                format!("field 'bias': {kind} takes no bias (only conv and fc)"),
+            );
+        }
+        let shift = match lo.get("shift") {
+            None => None,
+            Some(v) => match v.as_u64() {
+                Some(s) if s <= 63 => Some(s as u32),
+                _ => {
+                    return lerr(
+                        &lname,
+                        format!("field 'shift' = {v} must be an integer in 0..=63"),
+                    );
+                }
+            },
+        };
+        if shift.is_some() && !(op.is_linear() || op == Op::Add) {
+            return lerr(
+                &lname,
+                format!("field 'shift': {kind} takes no shift (only conv, fc and add)"),
+            );
+        }
         ids.insert(lname.clone(), i + 1);
         model.layers.push(Layer {
             name: lname,
@@ -216,6 +289,8 @@ pub fn parse(text: &str) -> Result<Model, ModelError> {
             inputs,
             out,
             quant,
+            bias,
+            shift,
         });
     }
     model.validate()?;
@@ -282,10 +357,24 @@ pub fn to_json(m: &Model) -> Value {
                     o.insert(k.into(), b.into());
                 }
             }
+            if l.bias {
+                o.insert("bias".into(), true.into());
+            }
+            if let Some(s) = l.shift {
+                o.insert("shift".into(), s.into());
+            }
             Value::Object(o)
         })
         .collect();
-    serde_json::json!({ "name": m.name, "input": [m.input.c, m.input.h, m.input.w], "layers": layers })
+    serde_json::json!({
+        "name": m.name,
+        "input": {
+            "shape": [m.input.c, m.input.h, m.input.w],
+            "bits": m.encoding.bits,
+            "signed": m.encoding.signed,
+        },
+        "layers": layers,
+    })
 }
 
 #[cfg(test)]

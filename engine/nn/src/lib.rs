@@ -9,7 +9,7 @@ pub mod builtin;
 pub mod json;
 pub mod model;
 
-pub use model::{Layer, Model, ModelError, Op, Shape, TensorId};
+pub use model::{InputEncoding, Layer, Model, ModelError, Op, Shape, TensorId};
 pub mod config;
 pub mod interval;
 pub mod lower;

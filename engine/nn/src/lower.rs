@@ -320,16 +320,28 @@ impl<'a> Lowerer<'a> {
             return lerr(&name, "bit-widths not set (apply a configuration first)");
         }
         let shift = match self.cfg {
-            Config::Sirnn => 12 + e,
+            Config::Sirnn => {
+                if let Some(s) = l.shift {
+                    return lerr(
+                        &name,
+                        format!(
+                            "the model states shift {s}, but sirnn pins its own (12 + e = {}); \
+                             run a quantized configuration (privquant, privquant-w4, sirnn-quant)",
+                            12 + e
+                        ),
+                    );
+                }
+                12 + e
+            }
             _ => match self.opts.shift_override.get(&name) {
                 Some(&s) => s,
-                None => lw + e - 1,
+                None => l.shift.unwrap_or(lw + e - 1),
             },
         };
         let home = x.home;
         let wscale = shift as i32 + home - xm.scale;
         let lin = self.linear.len();
-        self.linear.push(LinearInfo {
+        let mut info = LinearInfo {
             layer: i,
             name: name.clone(),
             is_fc,
@@ -345,7 +357,25 @@ impl<'a> Lowerer<'a> {
             wbits: lw,
             shift,
             wscale,
-        });
+            bias_bits: None,
+        };
+        if l.bias {
+            // The bias's width follows from public data only (the client lowers the same
+            // program without the weights): the bias-free accumulator's width for an input
+            // that is "non-negative in lx bits" or "any lx-bit value".
+            let xr = if xm.nonneg {
+                Interval::new(0, Interval::full(lx).hi)
+            } else {
+                Interval::full(lx)
+            };
+            let b = signs::bits_for(signs::linear_acc_no_bias(&info, xr));
+            if b >= 64 {
+                return lerr(&name, "a bias needs an accumulator above 64 bits");
+            }
+            info.bias_bits = Some(b);
+        }
+        let has_bias = l.bias;
+        self.linear.push(info);
         let acc_scale = xm.scale + wscale;
         let out_shape = l.out;
         let terminal = self.consumers[i + 1].is_empty();
@@ -359,7 +389,11 @@ impl<'a> Lowerer<'a> {
         };
         let val = match self.cfg == Config::Sirnn || !self.feat.dnn_linear {
             true => {
-                let bw_c = lw + lx;
+                // With a bias, acc + bias needs one more bit (see `LinearInfo::bias_bits`):
+                // the server's weight operand is read one bit wider (a local sign extension of
+                // its plaintext), which widens SCI's output bwC = bwA + bwB by that bit.
+                let lwo = lw + u32::from(has_bias);
+                let bw_c = lwo + lx;
                 if bw_c + e > 64 {
                     return lerr(
                         &name,
@@ -367,9 +401,9 @@ impl<'a> Lowerer<'a> {
                     );
                 }
                 let (mode, bw_a, bw_b) = if is_fc {
-                    (MatMode::AliceHasB, lx, lw)
+                    (MatMode::AliceHasB, lx, lwo)
                 } else {
-                    (MatMode::AliceHasA, lw, lx)
+                    (MatMode::AliceHasA, lwo, lx)
                 };
                 let y = self.emit(
                     &name,
@@ -489,8 +523,15 @@ impl<'a> Lowerer<'a> {
             return lerr(&name, "bit-widths not set (apply a configuration first)");
         }
         let shape = l.out;
+        let ash = l.shift.unwrap_or(1);
         let val = match self.cfg {
             Config::Sirnn => {
+                if ash != 1 {
+                    return lerr(
+                        &name,
+                        format!("the model states shift {ash}, but sirnn pins its adds' to 1"),
+                    );
+                }
                 // Conv branches are 32-bit in flight; any other operand is the 16-bit
                 // activation, s-extended (`docs/sci-protocols.md` §Network recipes).
                 let mut ops = vec![];
@@ -511,6 +552,7 @@ impl<'a> Lowerer<'a> {
                 let sc = self.meta(a).scale;
                 let s = self.emit(&name, StepOp::Add { bits: t }, &[a, b], shape, sc)?;
                 let d = self.emit(&name, StepOp::DivPow2 { bw: t, s: 1 }, &[s], shape, sc - 1)?;
+                // (sirnn's adds always shift by 1: checked above)
                 Val {
                     t: d,
                     act_bits: abits,
@@ -524,7 +566,7 @@ impl<'a> Lowerer<'a> {
                     None
                 };
                 match branch.and_then(|bt| self.pending.remove(&bt).map(|p| (bt, p))) {
-                    Some((bt, p)) => self.simple_residual(&name, i, bt, p, ia, ib)?,
+                    Some((bt, p)) => self.simple_residual(&name, i, bt, p, ia, ib, ash)?,
                     None => {
                         let va = self.val(ia, &name)?;
                         let vb = self.val(ib, &name)?;
@@ -537,11 +579,12 @@ impl<'a> Lowerer<'a> {
                         let b = self.resize(&name, vb.t, t, true)?;
                         let s =
                             self.emit(&name, StepOp::Add { bits: t }, &[a, b], shape, ma.scale)?;
-                        let q = self.rescale(&name, s, rbits, ma.scale - 1)?;
+                        let out_scale = ma.scale - ash as i32;
+                        let q = self.rescale(&name, s, rbits, out_scale)?;
                         Val {
                             t: q,
                             act_bits: abits,
-                            home: ma.scale - 1,
+                            home: out_scale,
                         }
                     }
                 }
@@ -554,7 +597,9 @@ impl<'a> Lowerer<'a> {
     /// privquant's simplified residual: the branch conv's accumulator (computed here at the
     /// width T the range analysis proves holds acc + shortcut·2^s, or SCI's matmul output
     /// extended to T) plus the shortcut shifted left by s (local) and extended to T, then one
-    /// re-quantization to the residual width by s + 1.
+    /// re-quantization to the residual width by s + the add's shift (1 unless the model states
+    /// it).
+    #[allow(clippy::too_many_arguments)]
     fn simple_residual(
         &mut self,
         name: &str,
@@ -563,6 +608,7 @@ impl<'a> Lowerer<'a> {
         p: Pending,
         ia: usize,
         ib: usize,
+        ash: u32,
     ) -> Result<Val, LowerError> {
         let l = &self.m.layers[i];
         let (rbits, abits, shape) = (l.quant.rbits, l.quant.abits, l.out);
@@ -575,7 +621,7 @@ impl<'a> Lowerer<'a> {
             return lerr(name, "shortcut scale above the accumulator's");
         }
         let s_al = s_al as u32;
-        let out_scale = p.home - 1;
+        let out_scale = p.home - ash as i32;
         let total_shift = (p.acc_scale - out_scale) as u32;
         let acc_range = match p.sci_out {
             Some(y) => self.width_range(y),
@@ -805,8 +851,17 @@ pub fn lower_with(model: &Model, cfg: Config, opts: &LowerOptions) -> Result<Pro
             }
         }
     }
-    let l_in = cfg.input_bits();
-    let in_range = Interval::new(0, (1i128 << (l_in - 1)) - 1);
+    let enc = m.encoding;
+    let l_in = cfg.input_bits(enc);
+    if l_in < enc.signed_width() || l_in > 64 {
+        return Err(LowerError::Model(ModelError::Model(format!(
+            "{} inputs do not fit {}'s {l_in}-bit input ring",
+            enc,
+            cfg.name()
+        ))));
+    }
+    let (lo, hi) = enc.domain();
+    let in_range = Interval::new(lo as i128, hi as i128);
     let mut lw = Lowerer {
         m: &m,
         cfg,
@@ -816,7 +871,7 @@ pub fn lower_with(model: &Model, cfg: Config, opts: &LowerOptions) -> Result<Pro
             shape: m.input,
             bits: l_in,
             scale: l_in as i32 - 1,
-            nonneg: true,
+            nonneg: in_range.nonneg(l_in),
             range: in_range,
         }],
         steps: vec![],

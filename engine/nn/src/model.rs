@@ -105,6 +105,60 @@ pub struct Quant {
     pub rbits: u32,
 }
 
+/// How the client encodes its input, tensor 0: every element is an integer of `bits` bits,
+/// unsigned (in [0, 2^bits − 1]) or signed (in [−2^(bits−1), 2^(bits−1) − 1]). This is the
+/// input's declared domain: the client refuses anything outside it, and the lowering relies
+/// on nothing more (an unsigned input is non-negative; a signed one may take any value).
+///
+/// The built-in models declare 7-bit unsigned inputs, [0, 127].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct InputEncoding {
+    /// Bits per element, 1..=63.
+    pub bits: u32,
+    /// Two's-complement signed (else unsigned).
+    pub signed: bool,
+}
+
+impl Default for InputEncoding {
+    fn default() -> Self {
+        InputEncoding {
+            bits: 7,
+            signed: false,
+        }
+    }
+}
+
+impl InputEncoding {
+    /// Largest `bits` accepted.
+    pub const MAX_BITS: u32 = 63;
+    /// The domain's smallest and largest values.
+    pub fn domain(self) -> (i64, i64) {
+        let b = self.bits.clamp(1, Self::MAX_BITS);
+        if self.signed {
+            (-(1i64 << (b - 1)), (1i64 << (b - 1)) - 1)
+        } else {
+            (0, (1i64 << b) - 1)
+        }
+    }
+    /// The width of the smallest two's-complement ring that holds the domain: `bits` when
+    /// signed, `bits + 1` when unsigned (the extra bit is the known-zero sign bit).
+    pub fn signed_width(self) -> u32 {
+        if self.signed {
+            self.bits
+        } else {
+            self.bits + 1
+        }
+    }
+}
+
+impl std::fmt::Display for InputEncoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (lo, hi) = self.domain();
+        let kind = if self.signed { "signed" } else { "unsigned" };
+        write!(f, "{}-bit {kind} [{lo}, {hi}]", self.bits)
+    }
+}
+
 /// One layer: an op over earlier tensors. Layer `i` of a [`Model`] produces tensor `i + 1`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Layer {
@@ -119,6 +173,15 @@ pub struct Layer {
     pub out: Shape,
     /// Bit-widths; a configuration fills in the unset (zero) ones.
     pub quant: Quant,
+    /// A conv or FC layer adds a per-output-channel bias (the server's) to its accumulator:
+    /// acc = Σ w·x + bias. The bias is at the accumulator's scale.
+    #[serde(default)]
+    pub bias: bool,
+    /// The layer's right shift, when the model states it: for a conv or FC, the output is
+    /// floor(acc / 2^shift) reduced to `abits` (unset: the configuration's pinned shift); for
+    /// a residual `add`, the sum is floor((a + b) / 2^shift) reduced to `rbits` (unset: 1).
+    #[serde(default)]
+    pub shift: Option<u32>,
 }
 
 impl Layer {
@@ -183,6 +246,9 @@ pub struct Model {
     pub name: String,
     /// Shape of the client's input, tensor 0.
     pub input: Shape,
+    /// The client's input encoding: its declared domain.
+    #[serde(default)]
+    pub encoding: InputEncoding,
     /// The layers in topological order; layer `i` produces tensor `i + 1`.
     pub layers: Vec<Layer>,
 }
@@ -293,6 +359,13 @@ impl Model {
         if self.layers.is_empty() {
             return Err(ModelError::Model("no layers".into()));
         }
+        if !(1..=InputEncoding::MAX_BITS).contains(&self.encoding.bits) {
+            return Err(ModelError::Model(format!(
+                "input bits = {} is out of range (1..={})",
+                self.encoding.bits,
+                InputEncoding::MAX_BITS
+            )));
+        }
         for (i, l) in self.layers.iter().enumerate() {
             for &t in &l.inputs {
                 if t > i {
@@ -322,6 +395,17 @@ impl Model {
             ] {
                 if b > 64 {
                     return lerr(&l.name, format!("{what} = {b} is out of range (1..=64)"));
+                }
+            }
+            if l.bias && !l.op.is_linear() {
+                return lerr(&l.name, format!("{} takes no bias", l.op.kind()));
+            }
+            if let Some(s) = l.shift {
+                if !(l.op.is_linear() || l.op == Op::Add) {
+                    return lerr(&l.name, format!("{} takes no shift", l.op.kind()));
+                }
+                if s > 63 {
+                    return lerr(&l.name, format!("shift = {s} is out of range (0..=63)"));
                 }
             }
         }
@@ -361,6 +445,7 @@ impl Builder {
             model: Model {
                 name: name.into(),
                 input,
+                encoding: InputEncoding::default(),
                 layers: vec![],
             },
         }
@@ -386,6 +471,8 @@ impl Builder {
             inputs: inputs.to_vec(),
             out,
             quant: Quant::default(),
+            bias: false,
+            shift: None,
         });
         self.last()
     }

@@ -296,6 +296,10 @@ pub struct LinearInfo {
     pub shift: u32,
     /// Implied weight scale (bookkeeping).
     pub wscale: i32,
+    /// The layer adds a bias, which must be a signed value of this many bits: the width of
+    /// the bias-free accumulator's range (so acc + bias needs at most one bit more). Public:
+    /// it follows from the shapes and widths alone. `None`: no bias.
+    pub bias_bits: Option<u32>,
 }
 
 /// The lowered network.

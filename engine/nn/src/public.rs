@@ -8,7 +8,7 @@ use crate::model::Model;
 use serde::Serialize;
 
 /// Version of the network semantics (lowering rules); part of [`public_hash`].
-pub const NN_SEMANTICS_VERSION: u32 = 1;
+pub const NN_SEMANTICS_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct HashInput<'a> {
@@ -44,7 +44,7 @@ pub fn public_hash_with(model: &Model, cfg: Config, opts: &crate::lower::LowerOp
         wire_version: pq_netsim::channel::WIRE_VERSION,
         semantics_version: NN_SEMANTICS_VERSION,
         config: cfg.name(),
-        input_bits: cfg.input_bits(),
+        input_bits: cfg.input_bits(m.encoding),
         model: &m,
         shift_overrides: &opts.shift_override,
         full_range: opts.full_range,

@@ -5,6 +5,7 @@
 //! Every value is stored as the signed integer its width reads it as.
 
 use super::config::{Config, Weights};
+use super::interval::Interval;
 use super::lower::{self, LowerError, LowerOptions, Program, StepOp};
 use super::model::{Model, Shape};
 use pq_kernels::ring;
@@ -68,6 +69,14 @@ pub enum RefError {
         got: usize,
         /// Weights the layer's shape needs.
         want: usize,
+    },
+    /// A conv or FC layer's weights or bias do not fit what the program declares.
+    #[error("layer '{layer}': {msg}")]
+    Weights {
+        /// The layer's name.
+        layer: String,
+        /// What is wrong.
+        msg: String,
     },
     /// The model cannot be lowered (calibration lowers it itself).
     #[error(transparent)]
@@ -163,10 +172,26 @@ fn linear_acc(p: &Program, w: &Weights, lin: usize, x: &[i64]) -> Vec<u64> {
     let l = &p.linear[lin];
     let wv = &w.layers[l.layer];
     let xu = to_u64(x);
-    if l.is_fc {
+    let mut acc = if l.is_fc {
         tensor::matmul_u64_i64(&xu, wv, 1, l.d2, l.d3)
     } else {
         tensor::conv2d(wv, &xu, l.in_shape, l.d1, l.k, l.stride, l.pad)
+    };
+    add_bias(&mut acc, w.bias_of(l.layer), l.is_fc);
+    acc
+}
+
+/// Add a per-output bias to an accumulator laid out as the linear layers produce it:
+/// `[cout][pixel]` for a conv, `[dout]` for an FC (mod 2^64; `bias` empty: nothing).
+pub fn add_bias(acc: &mut [u64], bias: &[i64], is_fc: bool) {
+    if bias.is_empty() {
+        return;
+    }
+    let per = if is_fc { 1 } else { acc.len() / bias.len() };
+    for (row, &b) in acc.chunks_mut(per.max(1)).zip(bias) {
+        for a in row {
+            *a = a.wrapping_add(b as u64);
+        }
     }
 }
 
@@ -211,6 +236,53 @@ pub fn check_inputs(p: &Program, w: &Weights, input: &[i64]) -> Result<(), RefEr
                 got,
                 want,
             });
+        }
+        let werr = |msg: String| RefError::Weights {
+            layer: l.name.clone(),
+            msg,
+        };
+        let wr = Interval::full(l.wbits);
+        if let Some((i, &v)) = w.layers[l.layer]
+            .iter()
+            .enumerate()
+            .find(|&(_, &v)| !wr.contains(v as i128))
+        {
+            return Err(werr(format!(
+                "weight #{i} = {v} is outside the declared {}-bit range [{}, {}]",
+                l.wbits, wr.lo, wr.hi
+            )));
+        }
+        let bias = w.bias_of(l.layer);
+        match l.bias_bits {
+            None if !bias.is_empty() => {
+                return Err(werr(format!(
+                    "{} bias values, but the model declares no bias",
+                    bias.len()
+                )));
+            }
+            None => {}
+            Some(bb) => {
+                let outs = l.out_shape.c;
+                if bias.len() != outs {
+                    return Err(werr(format!(
+                        "{} bias values, expected {outs} (one per output channel)",
+                        bias.len()
+                    )));
+                }
+                let br = Interval::full(bb);
+                if let Some((i, &v)) = bias
+                    .iter()
+                    .enumerate()
+                    .find(|&(_, &v)| !br.contains(v as i128))
+                {
+                    return Err(werr(format!(
+                        "bias #{i} = {v} does not fit the layer's bias width: {bb} bits, \
+                         [{}, {}] (the width of the bias-free accumulator; acc + bias must fit \
+                         one bit more)",
+                        br.lo, br.hi
+                    )));
+                }
+            }
         }
     }
     Ok(())
@@ -436,6 +508,7 @@ mod tests {
         // w is [din][dout]: column 0 = (-1, 0, 0), column 1 = (-128, -128, -128)
         let w = Weights {
             layers: vec![vec![-1, -128, 0, -128, 0, -128]],
+            bias: vec![],
         };
         let x = [1, 127, 127];
         let p = lower::lower(&m, Config::SirnnQuant).unwrap();
@@ -463,7 +536,8 @@ mod tests {
             run_reference(
                 &p,
                 &Weights {
-                    layers: vec![vec![]]
+                    layers: vec![vec![]],
+                    bias: vec![],
                 },
                 &x
             )
@@ -501,7 +575,7 @@ mod tests {
         let m = b.finish();
         let p = lower::lower(&m, Config::PrivQuant).unwrap();
         let w = config::Weights::random_with(&p.model, 9, config::WeightDist::Symmetric);
-        let x = config::random_input(32, 8, 4);
+        let x = config::random_input(32, crate::InputEncoding::default(), 4);
         let run = run_reference(&p, &w, &x).unwrap();
         let lin_c2 = p.linear.iter().position(|l| l.name == "c2").unwrap();
         let sh = p.linear[lin_c2].shift;

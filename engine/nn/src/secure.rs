@@ -244,7 +244,7 @@ pub fn run_party_with(
     let alice = pt.is_alice();
     let in_meta = &prog.tensors[prog.input];
     let n_in = in_meta.shape.numel();
-    let empty = Weights { layers: vec![] };
+    let empty = Weights::default();
     let w = match (alice, weights) {
         (true, Some(w)) => {
             let zeros = vec![0i64; n_in];
@@ -350,6 +350,18 @@ pub fn run_step(
 
 type StepOut = (Vec<u64>, Option<Vec<i64>>);
 
+/// ALICE's bias of linear layer `l`, one value per element of SCI's matmul output (d1 × d3:
+/// `[cout][pixel]` for a conv, `[dout]` for an FC); empty for BOB and for no bias.
+fn sci_bias(w: &Weights, l: &crate::program::LinearInfo, alice: bool) -> Vec<u64> {
+    let bias = w.bias_of(l.layer);
+    if !alice || bias.is_empty() {
+        return vec![];
+    }
+    let mut out = vec![0u64; l.d1 * l.d3];
+    reference::add_bias(&mut out, bias, l.is_fc);
+    out
+}
+
 /// Run step `st` as `call` (its [`resolve`]d protocol call) on this party's shares `vals`.
 fn exec_step(
     pt: &mut Party,
@@ -392,7 +404,7 @@ fn exec_step(
                         return perr(st, "im2col shape differs from the lowered layer");
                     }
                     let wa: Vec<u64> = wv.iter().map(|&v| ring::from_signed(v, mp.bwa)).collect();
-                    matmul::run(pt, mp, &wa, &cols)?
+                    matmul::run_biased(pt, mp, &wa, &cols, &sci_bias(w, l, alice))?
                 }
                 MultMode::AliceHasB => {
                     expect_bits(mp.bwa)?;
@@ -400,7 +412,7 @@ fn exec_step(
                         return perr(st, "FC input size differs from the lowered layer");
                     }
                     let wb: Vec<u64> = wv.iter().map(|&v| ring::from_signed(v, mp.bwb)).collect();
-                    matmul::run(pt, mp, x, &wb)?
+                    matmul::run_biased(pt, mp, x, &wb, &sci_bias(w, l, alice))?
                 }
                 MultMode::None => return perr(st, "a matmul without a plaintext operand"),
             }
@@ -439,11 +451,18 @@ fn exec_step(
                 x.clone()
             };
             let y = linear::run_at(pt, lp, choice.opt, choice.run_bits, &wv, &xin)?;
-            if choice.run_bits < acc_bits {
+            let mut y = if choice.run_bits < acc_bits {
                 extension::s_extend(pt, &y, choice.run_bits, acc_bits, None)?
             } else {
                 y
+            };
+            if alice {
+                // ALICE's bias joins her share of the accumulator (acc_bits holds acc + bias).
+                reference::add_bias(&mut y, w.bias_of(li.layer), li.is_fc);
+                let m = ring::mask(acc_bits);
+                y.iter_mut().for_each(|v| *v &= m);
             }
+            y
         }
         Call::Trunc { bw, s, msb_known } => {
             expect_bits(bw)?;

@@ -13,9 +13,19 @@
 pub use crate::interval::{Interval, bits_for};
 use crate::program::{LinearInfo, Program, StepOp};
 
-/// Range of the exact sum Σ w·x of a linear layer whose weights are any `lw`-bit signed values
-/// and whose inputs lie in `x` (padding contributes zeros, which the range contains).
+/// Range of the exact accumulator Σ w·x + bias of a linear layer whose weights are any
+/// `lw`-bit signed values, whose inputs lie in `x` (padding contributes zeros, which the range
+/// contains) and whose bias, if any, is any [`LinearInfo::bias_bits`]-bit signed value.
 pub fn linear_acc(lin: &LinearInfo, x: Interval) -> Interval {
+    let acc = linear_acc_no_bias(lin, x);
+    match lin.bias_bits {
+        Some(b) => acc.plus(Interval::full(b)),
+        None => acc,
+    }
+}
+
+/// Range of Σ w·x alone (see [`linear_acc`]).
+pub fn linear_acc_no_bias(lin: &LinearInfo, x: Interval) -> Interval {
     let w = Interval::full(lin.wbits);
     let prods = [
         w.lo.saturating_mul(x.lo),
@@ -103,7 +113,8 @@ pub fn transfer(op: &StepOp, ins: &[Interval], linear: &[LinearInfo]) -> Interva
 /// Recompute every tensor's interval from the input's ([0, 2^(l_in−1) − 1]).
 pub fn analyze(p: &Program) -> Vec<Interval> {
     let mut iv: Vec<Interval> = p.tensors.iter().map(|t| Interval::full(t.bits)).collect();
-    iv[p.input] = Interval::new(0, (1i128 << (p.tensors[p.input].bits - 1)) - 1);
+    let (lo, hi) = p.model.encoding.domain();
+    iv[p.input] = Interval::new(lo as i128, hi as i128);
     for st in &p.steps {
         let ins: Vec<Interval> = st.inputs.iter().map(|&t| iv[t]).collect();
         iv[st.out] = transfer(&st.op, &ins, &p.linear);
@@ -225,7 +236,7 @@ mod soundness {
             let mut model = m.finish();
             model.layers[0].quant.wbits = 2;
             let p = lower(&model, Config::PrivQuant).unwrap();
-            let w = Weights { layers: vec![vec![0; 16]] };
+            let w = Weights { layers: vec![vec![0; 16]], bias: vec![] };
             let span = (iv.hi - iv.lo) as u128 + 1;
             let mut st = seed;
             let mut draw = || {

@@ -19,7 +19,7 @@ fn models() -> Vec<Model> {
 fn run(m: &Model, cfg: Config, seed: u64) -> (Program, RefRun) {
     let p = lower::lower(m, cfg).unwrap();
     let w = Weights::random(&p.model, seed);
-    let x = config::random_input(m.input.numel(), cfg.input_bits(), seed);
+    let x = config::random_input(m.input.numel(), m.encoding, seed);
     let r = reference::run_reference(&p, &w, &x).unwrap();
     (p, r)
 }
@@ -112,7 +112,7 @@ fn calibrated() {
         let p = lower::lower(&m, cfg).unwrap();
         let w = Weights::random_with(&p.model, 1, config::WeightDist::Symmetric);
         let xs: Vec<Vec<i64>> = (0..2)
-            .map(|s| config::random_input(m.input.numel(), 8, 100 + s))
+            .map(|s| config::random_input(m.input.numel(), m.encoding, 100 + s))
             .collect();
         for cfg in [Config::SirnnQuant, Config::PrivQuant] {
             let sh = reference::calibrate_shifts(&m, cfg, &w, &xs).unwrap();
@@ -122,8 +122,12 @@ fn calibrated() {
                 ..Default::default()
             };
             let p = lower::lower_with(&m, cfg, &opts).unwrap();
-            let r = reference::run_reference(&p, &w, &config::random_input(m.input.numel(), 8, 5))
-                .unwrap();
+            let r = reference::run_reference(
+                &p,
+                &w,
+                &config::random_input(m.input.numel(), m.encoding, 5),
+            )
+            .unwrap();
             let st = reference::relu_stats(&p, &r);
             let s: Vec<String> = st
                 .iter()
@@ -225,7 +229,7 @@ fn calibrated_run(m: &Model, cfg: Config, seed: u64) -> (Program, RefRun) {
     let w = Weights::random_with(&p0.model, seed, config::WeightDist::Symmetric);
     let xs = vec![config::random_input(
         m.input.numel(),
-        cfg.input_bits(),
+        m.encoding,
         seed + 1000,
     )];
     let sh = reference::calibrate_shifts(m, cfg, &w, &xs).unwrap();
@@ -234,7 +238,7 @@ fn calibrated_run(m: &Model, cfg: Config, seed: u64) -> (Program, RefRun) {
         ..Default::default()
     };
     let p = lower::lower_with(m, cfg, &opts).unwrap();
-    let x = config::random_input(m.input.numel(), cfg.input_bits(), seed);
+    let x = config::random_input(m.input.numel(), m.encoding, seed);
     let r = reference::run_reference(&p, &w, &x).unwrap();
     (p, r)
 }
@@ -298,7 +302,7 @@ fn sign_pass_is_sound() {
             };
             let pf = lower::lower_with(&m, cfg, &full).unwrap();
             let w = Weights::random(&pf.model, 5);
-            let x = config::random_input(m.input.numel(), 8, 5);
+            let x = config::random_input(m.input.numel(), m.encoding, 5);
             let rf = reference::run_reference(&pf, &w, &x).unwrap();
             check_sound(&pf, &rf, &format!("{} {cfg} full-range", m.name));
         }

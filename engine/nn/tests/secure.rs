@@ -22,7 +22,7 @@ fn small_resnet() -> Model {
 /// Lower, draw seeded weights and input; for the quantized configurations, zero-mean weights
 /// and calibrated shifts so the activations are not all zero.
 fn setup(m: &Model, cfg: Config, seed: u64) -> (Program, Weights, Vec<i64>) {
-    let x = config::random_input(m.input.numel(), cfg.input_bits(), seed);
+    let x = config::random_input(m.input.numel(), m.encoding, seed);
     if cfg.is_quantized() {
         let p0 = lower::lower(m, cfg).unwrap();
         let w = Weights::random_with(&p0.model, seed, WeightDist::Symmetric);
@@ -174,7 +174,7 @@ fn pinned_shifts_run_too() {
     let m = small_resnet();
     let p = lower::lower(&m, Config::SirnnQuant).unwrap();
     let w = Weights::random(&p.model, 5);
-    let x = config::random_input(m.input.numel(), 8, 5);
+    let x = config::random_input(m.input.numel(), m.encoding, 5);
     let want = reference::run_reference(&p, &w, &x).unwrap();
     let opts = RunOptions {
         keep_tensors: true,
@@ -263,7 +263,7 @@ fn resnet32_privquant_pinned_shifts_wide_accumulators() {
     eprintln!("resnet32 privquant pinned: {ext} tight+sext, {wide} direct, options {opts:?}");
     assert!(ext > 0, "no layer runs tight + sign extension");
     let w = Weights::random_with(&p.model, 61, WeightDist::Symmetric);
-    let x = config::random_input(m.input.numel(), 8, 61);
+    let x = config::random_input(m.input.numel(), m.encoding, 61);
     let want = reference::run_reference(&p, &w, &x).unwrap();
     let opts = RunOptions {
         seed: Some(61),
@@ -319,8 +319,8 @@ fn bad_inputs_are_errors() {
     assert!(secure::run_secure(&p, &w2, &x, &RunOptions::default()).is_err());
 }
 
-/// Inputs outside the declared input domain [0, 2^(l_in−1) − 1] (a pixel with its top bit
-/// set, a negative value) are refused with an error naming the element, by the plaintext
+/// Inputs outside the declared input domain (the built-ins' [0, 127]: a pixel with its top
+/// bit set, a negative value) are refused with an error naming the element, by the plaintext
 /// reference and by the secure run alike, under every configuration; the domain's edges run
 /// and are bit-exact.
 #[test]
@@ -328,7 +328,7 @@ fn inputs_outside_the_domain_are_refused() {
     let m = small_resnet();
     for cfg in [Config::Sirnn, Config::SirnnQuant, Config::PrivQuant] {
         let (p, w, x) = setup(&m, cfg, 6);
-        let top = (1i64 << (cfg.input_bits() - 1)) - 1;
+        let (_, top) = m.encoding.domain();
         for (i, bad) in [(0usize, top + 1), (5, -1), (x.len() - 1, i64::MIN)] {
             let mut y = x.clone();
             y[i] = bad;

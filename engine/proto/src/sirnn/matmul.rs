@@ -472,7 +472,31 @@ fn transpose(m: &[u64], rows: usize, cols: usize) -> Vec<u64> {
 /// BOB's `a` is ignored (pass an empty slice); likewise `b` in `AliceHasB`. Returns shares of
 /// (A·B) >> e in bwC bits (d1×d3, row-major).
 pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResult<Vec<u64>> {
+    run_biased(p, mp, a, b, &[])
+}
+
+/// [`run`] with a bias: shares of (A·B + bias) >> e in bwC bits. `bias` (d1×d3, row-major,
+/// two's complement mod 2^64) is ALICE's plaintext, added to her share of the accumulator
+/// before the final Π_TR, so it costs nothing; BOB passes an empty slice, and so does ALICE
+/// for no bias. The caller makes sure A·B + bias fits the accumulator (bwC + e bits).
+pub fn run_biased(
+    p: &mut Party,
+    mp: &MatmulParams,
+    a: &[u64],
+    b: &[u64],
+    bias: &[u64],
+) -> ProtoResult<Vec<u64>> {
     mp.check()?;
+    if !bias.is_empty() && (!p.is_alice() || bias.len() != mp.d1 * mp.d3) {
+        return Err(crate::param(
+            "bias",
+            format!(
+                "{} values, expected {} (ALICE) or none",
+                bias.len(),
+                mp.d1 * mp.d3
+            ),
+        ));
+    }
     let pl = mp.sides();
     let (d1, d2, d3) = (mp.d1, mp.d2, mp.d3);
     let alice = p.is_alice();
@@ -708,6 +732,9 @@ pub fn run(p: &mut Party, mp: &MatmulParams, a: &[u64], b: &[u64]) -> ProtoResul
         for (cv, &cs) in crow.iter_mut().zip(&colsum) {
             *cv = cv.wrapping_sub(ha.wrapping_mul(cs)).wrapping_add(k) & ml;
         }
+    }
+    for (cv, &bv) in c.iter_mut().zip(bias) {
+        *cv = cv.wrapping_add(bv) & ml;
     }
     // 5. TR by e
     let r = tr::run(p, &c, l, pl.e);
