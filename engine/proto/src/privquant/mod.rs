@@ -8,7 +8,9 @@
 //! | Π_Linear: the DNN-aware linear layer (Table 4's options) and its option chooser | [`linear`] |
 //! | Π_Residual: the simplified residual addition | [`residual`] |
 //! | the max-pool tree | [`maxpool_tree`] |
+//! | Π_Argmax: the secure argmax, revealing only the index | [`argmax`] |
 
+pub mod argmax;
 pub mod linear;
 pub mod maxpool_tree;
 pub mod requant;
