@@ -33,6 +33,11 @@ pub enum Cmd {
     ConvTable(crate::table_cmd::ConvTableArgs),
     /// Communication-aware mixed precision: per-layer weight widths under a budget.
     Plan(crate::plan_cmd::PlanArgs),
+    /// A trained model on one input, both parties in this process, beside the plaintext
+    /// reference.
+    Infer(crate::infer_cmd::InferArgs),
+    /// A trained model on a labelled test split, in 2PC and in plaintext.
+    Accuracy(crate::infer_cmd::AccuracyArgs),
     /// The server party of a two-process run (listens).
     Serve(crate::remote_cmd::ServeArgs),
     /// The client party of a two-process run (connects).
@@ -53,6 +58,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Cmd::Conv(a)) => crate::micro_cmd::run_conv_cmd(a),
         Some(Cmd::E2e(a)) => crate::e2e_cmd::run(a),
         Some(Cmd::Verify(a)) => crate::e2e_cmd::verify(a),
+        Some(Cmd::Infer(a)) => crate::infer_cmd::infer(a),
+        Some(Cmd::Accuracy(a)) => crate::infer_cmd::accuracy(a),
         None => crate::e2e_cmd::run(cli.e2e),
     }
 }

@@ -5,6 +5,7 @@
 
 mod cli;
 mod e2e_cmd;
+mod infer_cmd;
 mod kernels_cmd;
 mod micro_cmd;
 mod netsim_cmd;

@@ -22,6 +22,9 @@ pub enum RemoteCmd {
     Micro(MicroArgs),
     /// Networks end to end as one party (the default subcommand).
     E2e(crate::e2e_cmd::E2eArgs),
+    /// Private inference of a trained model: the server holds the weights, the client the
+    /// input. `serve` keeps serving connections (one after another) unless `--once`.
+    Infer(crate::infer_cmd::RemoteInferArgs),
 }
 
 #[derive(Args, Debug)]
@@ -31,6 +34,9 @@ pub struct ServeArgs {
     pub listen: String,
     #[command(subcommand)]
     pub cmd: Option<RemoteCmd>,
+    /// With no subcommand: `e2e` with these flags.
+    #[command(flatten)]
+    pub e2e: crate::e2e_cmd::E2eArgs,
 }
 
 #[derive(Args, Debug)]
@@ -39,10 +45,14 @@ pub struct ConnectArgs {
     pub addr: String,
     #[command(subcommand)]
     pub cmd: Option<RemoteCmd>,
+    /// With no subcommand: `e2e` with these flags.
+    #[command(flatten)]
+    pub e2e: crate::e2e_cmd::E2eArgs,
 }
 
-fn or_default(c: Option<RemoteCmd>) -> RemoteCmd {
-    c.unwrap_or_else(|| RemoteCmd::E2e(crate::e2e_cmd::E2eArgs::default()))
+/// No subcommand means `e2e` with the flags that followed the address.
+fn or_default(c: Option<RemoteCmd>, e2e: crate::e2e_cmd::E2eArgs) -> RemoteCmd {
+    c.unwrap_or(RemoteCmd::E2e(e2e))
 }
 
 /// Hash of the public run configuration: the subcommand and its flags (output-only flags
@@ -73,6 +83,7 @@ fn config_hash(cmd: &RemoteCmd) -> anyhow::Result<[u8; 32]> {
             }
             Ok(*h.finalize().as_bytes())
         }
+        RemoteCmd::Infer(_) => anyhow::bail!("infer runs its own session"),
     }
 }
 
@@ -119,6 +130,7 @@ fn run_party(role: Role, mut ch: TcpChannel, cmd: &RemoteCmd) -> anyhow::Result<
     let m = match cmd {
         RemoteCmd::Micro(m) => m,
         RemoteCmd::E2e(a) => return crate::e2e_cmd::run_remote(role, ch, a),
+        RemoteCmd::Infer(_) => anyhow::bail!("infer runs its own session"),
     };
     let (op, opts) = ot_op_of(m)?;
     let mine = run_side(op, role == Role::Server, m.n, opts, &mut ch)
@@ -171,6 +183,7 @@ fn check_supported(cmd: &RemoteCmd) -> anyhow::Result<()> {
     let m = match cmd {
         RemoteCmd::Micro(m) => m,
         RemoteCmd::E2e(a) => return crate::e2e_cmd::pairs(a).map(|_| ()),
+        RemoteCmd::Infer(_) => return Ok(()),
     };
     if !matches!(m.op.as_str(), "cot" | "got" | "kkot" | "bcot") {
         return usage(format!(
@@ -182,7 +195,10 @@ fn check_supported(cmd: &RemoteCmd) -> anyhow::Result<()> {
 }
 
 pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
-    let cmd = or_default(a.cmd);
+    let cmd = or_default(a.cmd, a.e2e);
+    if let RemoteCmd::Infer(i) = cmd {
+        return crate::infer_cmd::serve(&a.listen, i);
+    }
     check_supported(&cmd)?;
     let l = TcpListener::bind(&a.listen)
         .with_context(|| format!("--listen {}: cannot bind", a.listen))?;
@@ -192,7 +208,10 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
 }
 
 pub fn connect(a: ConnectArgs) -> anyhow::Result<()> {
-    let cmd = or_default(a.cmd);
+    let cmd = or_default(a.cmd, a.e2e);
+    if let RemoteCmd::Infer(i) = cmd {
+        return crate::infer_cmd::connect(&a.addr, i);
+    }
     check_supported(&cmd)?;
     let ch = TcpChannel::connect(
         a.addr.as_str(),

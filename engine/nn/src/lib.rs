@@ -19,3 +19,4 @@ pub mod public;
 pub mod reference;
 pub mod secure;
 pub mod signs;
+pub mod weights;

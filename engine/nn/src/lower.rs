@@ -63,7 +63,43 @@ pub struct LowerOptions {
     /// What the linear-layer planner minimises (each layer on its own: layers run one after
     /// another, so the network's latency is the sum of theirs).
     pub objective: pq_proto::Objective,
+    /// What the client learns at the end: the logits, or only the predicted class.
+    pub reveal: Reveal,
 }
+
+/// What the last step reveals to the client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Reveal {
+    /// The output tensor (the logits).
+    #[default]
+    Logits,
+    /// Only the index of the largest output (ties to the lowest index), by Π_Argmax.
+    Label,
+}
+
+impl Reveal {
+    /// The CLI's name: `logits` or `label`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reveal::Logits => "logits",
+            Reveal::Label => "label",
+        }
+    }
+}
+
+impl std::str::FromStr for Reveal {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "logits" => Ok(Reveal::Logits),
+            "label" => Ok(Reveal::Label),
+            _ => Err(format!("unknown reveal '{s}' (accepted: label, logits)")),
+        }
+    }
+}
+
+/// Width of the label tensor a [`Reveal::Label`] program outputs.
+pub const LABEL_BITS: u32 = 32;
 
 /// Why a model cannot be lowered.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -808,6 +844,7 @@ fn out_bits(op: &StepOp) -> u32 {
         | StepOp::ShortcutA { bits, .. }
         | StepOp::Add { bits }
         | StepOp::Reveal { bits } => bits,
+        StepOp::RevealLabel { .. } => LABEL_BITS,
         StepOp::ShiftLeft { from, s } => from + s,
     }
 }
@@ -908,13 +945,22 @@ pub fn lower_with(model: &Model, cfg: Config, opts: &LowerOptions) -> Result<Pro
         }
     };
     let lm = lw.meta(last.t).clone();
-    let out = lw.emit(
-        &m.layers[n - 1].name,
-        StepOp::Reveal { bits: lm.bits },
-        &[last.t],
-        lm.shape,
-        lm.scale,
-    )?;
+    let out = match opts.reveal {
+        Reveal::Logits => lw.emit(
+            &m.layers[n - 1].name,
+            StepOp::Reveal { bits: lm.bits },
+            &[last.t],
+            lm.shape,
+            lm.scale,
+        )?,
+        Reveal::Label => lw.emit(
+            &m.layers[n - 1].name,
+            StepOp::RevealLabel { bits: lm.bits },
+            &[last.t],
+            Shape::new(1, 1, 1),
+            0,
+        )?,
+    };
     let model_tensor = lw
         .vals
         .iter()

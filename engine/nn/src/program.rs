@@ -182,6 +182,12 @@ pub enum StepOp {
         /// Width of the revealed value.
         bits: u32,
     },
+    /// Π_Argmax: the client learns the index of the largest element (the lowest index among
+    /// equal ones) and nothing else. The output is that index, a single element.
+    RevealLabel {
+        /// Width of the compared values.
+        bits: u32,
+    },
 }
 
 impl StepOp {
@@ -205,6 +211,7 @@ impl StepOp {
             StepOp::ShiftLeft { .. } => "shift_left",
             StepOp::Add { .. } => "add",
             StepOp::Reveal { .. } => "reveal",
+            StepOp::RevealLabel { .. } => "reveal_label",
         }
     }
     /// Whether the step is local (no communication) in any profile.
@@ -242,7 +249,8 @@ impl StepOp {
             | StepOp::AvgSum { bits, .. }
             | StepOp::ShortcutA { bits, .. }
             | StepOp::Add { bits }
-            | StepOp::Reveal { bits } => (vec![bits], vec![]),
+            | StepOp::Reveal { bits }
+            | StepOp::RevealLabel { bits } => (vec![bits], vec![]),
             StepOp::ShiftLeft { from, s } => (vec![from, from + s], vec![]),
         }
     }

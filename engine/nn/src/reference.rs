@@ -164,6 +164,10 @@ pub fn exec_step(p: &Program, w: &Weights, op: &StepOp, ins: &[&[i64]], shape: S
             .map(|(&a, &b)| wrap(a.wrapping_add(b), bits))
             .collect(),
         StepOp::Reveal { .. } => x.to_vec(),
+        StepOp::RevealLabel { .. } => {
+            let label = pq_proto::privquant::argmax::reference(x, x.len().max(1));
+            vec![label.first().map_or(0, |&i| i as i64)]
+        }
     }
 }
 

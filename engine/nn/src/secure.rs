@@ -58,7 +58,7 @@ use pq_netsim::{Channel, ChannelError, Transport};
 use pq_proto::ProtoError;
 use pq_proto::party::Party;
 use pq_proto::privquant::linear;
-use pq_proto::privquant::{maxpool_tree, requant};
+use pq_proto::privquant::{argmax, maxpool_tree, requant};
 use pq_proto::sirnn::matmul::{self, MultMode};
 use pq_proto::sirnn::{divpow2, extension, maxpool, relu, tr, trunc};
 use pq_proto::tensor;
@@ -522,6 +522,17 @@ fn exec_step(
             let logits = reveal(pt, x, bits)?;
             return Ok((x.clone(), logits));
         }
+        Call::RevealLabel { ref ap } => {
+            expect_bits(ap.l)?;
+            // The client's share of the output tensor is the label, the server's zero.
+            return Ok(match argmax::run(pt, ap, x, Role::Client)? {
+                Some(idx) => {
+                    let label = idx.first().copied().unwrap_or(0);
+                    (vec![label as u64], Some(vec![label as i64]))
+                }
+                None => (vec![0], None),
+            });
+        }
         Call::Local => local_step(p, st, x, vals, in_shape, expect_bits)?,
     };
     if v.len() != out_meta.shape.numel() {
@@ -749,6 +760,8 @@ pub struct SideReport {
     pub cpu_s: f64,
     /// Payload bytes this party sent in the protocol part.
     pub sent: u64,
+    /// Payload bytes this party received in the protocol part.
+    pub recv: u64,
     /// This party's meter counters per layer (in [`layer_costs`] order).
     pub by_layer: Vec<pq_netsim::Counters>,
     /// This party's meter counters per step kind (`relu`, `linear_sci`, ...).
@@ -797,7 +810,8 @@ fn one_side(
     let res = run_party_with(&mut pt, prog, weights, input, opts.keep_tensors, progress)?;
     let proto_s = t.elapsed().as_secs_f64();
     let cpu_s = thread_cpu_ns().saturating_sub(c0) as f64 * 1e-9;
-    let sent = ch.meter().total().since(&before).bytes_sent;
+    let during = ch.meter().total().since(&before);
+    let (sent, recv) = (during.bytes_sent, during.bytes_recv);
     let by_layer = layers
         .iter()
         .map(|(n, _)| ch.meter().tag_total(&layer_tag(n)))
@@ -815,6 +829,7 @@ fn one_side(
         proto_s,
         cpu_s,
         sent,
+        recv,
         by_layer,
         by_kind,
     })

@@ -191,12 +191,7 @@ pub fn load_safetensors(
         let want = weight_shape(m, i).unwrap_or_default();
         // accept an FC weight stored flat as [dout, C, H, W] too
         let got = t.shape().to_vec();
-        let ok = got == want
-            || (got.len() > 2
-                && want.len() == 2
-                && got[0] == want[0]
-                && got[1..].iter().product::<usize>() == want[1]);
-        if !ok {
+        if !crate::weights::shape_matches(&got, &want) {
             return Err(SensitivityError::Shape {
                 name,
                 layer: layer.clone(),

@@ -11,7 +11,7 @@ use super::SecureError;
 use crate::lower::{MatMode, Program, Step, StepOp};
 use pq_kernels::ring;
 use pq_proto::privquant::linear::{self, ConvShape, InputKind, LinOption, LinearParams, Objective};
-use pq_proto::privquant::{maxpool_tree, requant};
+use pq_proto::privquant::{argmax, maxpool_tree, requant};
 use pq_proto::sirnn::matmul::{self, MatmulParams, MultMode};
 use pq_proto::sirnn::{divpow2, extension, maxpool, relu, tr, trunc};
 use pq_proto::tensor;
@@ -66,6 +66,8 @@ pub(crate) enum Call {
     MaxPoolTree { bits: u32, wins: Vec<Vec<usize>> },
     /// The server sends its `n` shares packed at `bits`.
     Reveal { bits: u32, n: usize },
+    /// Π_Argmax over the `k` outputs, the index revealed to the client only.
+    RevealLabel { ap: argmax::ArgmaxParams },
     /// A local operation on the shares (reduce, average-pool sum, option-A shortcut, shift,
     /// add): nothing is sent.
     Local,
@@ -103,6 +105,7 @@ impl Call {
                     Cost::one_way(Role::Server, ring::packed_len(n, bits) as u64, 1)
                 }
             }
+            Call::RevealLabel { ref ap } => argmax::cost(ap, Role::Client, pr)?,
             Call::Local => Cost::ZERO,
         })
     }
@@ -187,6 +190,13 @@ pub(crate) fn resolve(p: &Program, st: &Step) -> Result<Call, SecureError> {
         StepOp::Reveal { bits } => Call::Reveal {
             bits,
             n: in_shape.numel(),
+        },
+        StepOp::RevealLabel { bits } => Call::RevealLabel {
+            ap: argmax::ArgmaxParams {
+                batch: 1,
+                k: in_shape.numel(),
+                l: bits,
+            },
         },
         StepOp::Reduce { .. }
         | StepOp::AvgSum { .. }

@@ -1,0 +1,426 @@
+//! Private inference of a trained model through the real binary: `infer` (one process,
+//! beside the plaintext reference), `serve … infer --once` with the weights and `connect …
+//! infer` from a directory without them, refusals at the handshake (another architecture, a
+//! reveal beyond what the server allows), a weights file that does not fit the model, an
+//! input outside the declared domain, `accuracy` on a small labelled set, and `e2e` as the
+//! default subcommand of `serve`/`connect`.
+
+use pq_nn::config::{self, Config, Weights};
+use pq_nn::json;
+use pq_nn::lower;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bench-harness"))
+}
+
+fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let a = l.local_addr().expect("addr");
+    drop(l);
+    a.to_string()
+}
+
+fn last_json(o: &Output) -> serde_json::Value {
+    let s = String::from_utf8_lossy(&o.stdout);
+    let line = s.lines().last().unwrap_or("");
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("last stdout line is not JSON ({e}): {line}"))
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// 8-bit unsigned pixels, biases and stated shifts, a max-pool; 10 classes.
+const MODEL: &str = r#"{ "name": "mini", "input": {"shape": [1, 6, 6], "bits": 8, "signed": false},
+  "layers": [
+    {"name": "c1", "op": "conv", "cout": 4, "k": 3, "wbits": 8, "abits": 4, "bias": true, "shift": 10},
+    {"name": "r1", "op": "relu"},
+    {"name": "p1", "op": "maxpool", "k": 2},
+    {"name": "c2", "op": "conv", "cout": 6, "k": 3, "wbits": 2, "abits": 4, "bias": true, "shift": 3},
+    {"name": "r2", "op": "relu"},
+    {"name": "fc", "op": "fc", "dout": 10, "wbits": 8, "bias": true} ] }"#;
+
+struct Fixture {
+    dir: PathBuf,
+    model: String,
+    weights: String,
+}
+
+/// A fresh directory with the model, its weights and `n` inputs (`x0.npy`, …) plus
+/// `data.npz` would need a zip writer: the accuracy test writes its own.
+fn fixture(tag: &str) -> Fixture {
+    let dir = std::env::temp_dir().join(format!("pq-infer-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let model = dir.join("model.json");
+    std::fs::write(&model, MODEL).expect("write model");
+    let m = json::parse(MODEL).expect("model");
+    let p = lower::lower(&m, Config::PrivQuant).expect("lower");
+    let w = Weights::random(&p.model, 11);
+    let bytes = pq_nn::weights::write(&p.model, &w).expect("weights");
+    let weights = dir.join("weights.safetensors");
+    std::fs::write(&weights, bytes).expect("write weights");
+    Fixture {
+        model: model.to_string_lossy().into(),
+        weights: weights.to_string_lossy().into(),
+        dir,
+    }
+}
+
+/// An .npy file of u8 values with shape `shape`.
+fn write_npy_u8(path: &Path, shape: &[usize], v: &[u8]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut h = format!(
+        "{{'descr': '|u1', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    b.extend_from_slice(h.as_bytes());
+    b.extend_from_slice(v);
+    std::fs::write(path, b).expect("write npy");
+}
+
+/// A 6×6 image with 255 (the top of the unsigned range) and 0 in it.
+fn image(seed: u64) -> Vec<u8> {
+    let enc = pq_nn::InputEncoding {
+        bits: 8,
+        signed: false,
+    };
+    let mut v: Vec<u8> = config::random_input(36, enc, seed)
+        .into_iter()
+        .map(|x| x as u8)
+        .collect();
+    v[0] = 255;
+    v[1] = 0;
+    v[35] = 255;
+    v
+}
+
+#[test]
+fn infer_in_one_process_matches_the_reference() {
+    let f = fixture("one");
+    let x = f.dir.join("x.npy");
+    write_npy_u8(&x, &[1, 6, 6], &image(1));
+    let xs = x.to_string_lossy().to_string();
+    let base = [
+        "infer",
+        "--model",
+        &f.model,
+        "--weights",
+        &f.weights,
+        "--input",
+        &xs,
+        "--json",
+    ];
+    let plain = bin().args(base).arg("--plaintext").output().unwrap();
+    assert!(plain.status.success(), "{}", err(&plain));
+    let pj = last_json(&plain);
+    for (proto, reveal) in [
+        ("privquant", "label"),
+        ("privquant", "logits"),
+        ("privquant-w4", "logits"),
+    ] {
+        let o = bin()
+            .args(base)
+            .args(["--protocol", proto, "--reveal", reveal])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{proto} {reveal}: {}", err(&o));
+        let j = last_json(&o);
+        assert_eq!(j["correct"], true, "{proto} {reveal}");
+        assert!(j["bytes_total"].as_u64().unwrap() > 0);
+        if proto == "privquant" {
+            assert_eq!(j["label"], pj["label"]);
+        }
+        assert_eq!(j.get("logits").is_some(), reveal == "logits");
+    }
+    // sirnn-quant's matmul drops e = 6 bits in c2 before the stated shift of 3
+    let o = bin()
+        .args(base)
+        .args(["--protocol", "sirnn-quant"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("'c2'") && err(&o).contains("shift 3"),
+        "{}",
+        err(&o)
+    );
+    // sirnn pins its own shifts: refused before any traffic, naming the layer
+    let o = bin()
+        .args(base)
+        .args(["--protocol", "sirnn"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("'c1'") && err(&o).contains("sirnn pins"),
+        "{}",
+        err(&o)
+    );
+    // a pixel outside the declared domain (a signed model reading 255)
+    let signed = f.dir.join("signed.json");
+    std::fs::write(
+        &signed,
+        MODEL.replace(r#""signed": false"#, r#""signed": true"#),
+    )
+    .unwrap();
+    let o = bin()
+        .args([
+            "infer",
+            "--model",
+            &signed.to_string_lossy(),
+            "--weights",
+            &f.weights,
+            "--input",
+            &xs,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("255") && err(&o).contains("signed 8-bit"),
+        "{}",
+        err(&o)
+    );
+    let _ = std::fs::remove_dir_all(&f.dir);
+}
+
+#[test]
+fn weights_that_do_not_fit_are_refused_naming_the_layer() {
+    let f = fixture("badw");
+    let x = f.dir.join("x.npy");
+    write_npy_u8(&x, &[1, 6, 6], &image(2));
+    // the same model with a wider c2: the file's c2 has the wrong shape
+    let other = f.dir.join("other.json");
+    std::fs::write(&other, MODEL.replace(r#""cout": 6"#, r#""cout": 5"#)).unwrap();
+    let o = bin()
+        .args([
+            "infer",
+            "--model",
+            &other.to_string_lossy(),
+            "--weights",
+            &f.weights,
+            "--input",
+            &x.to_string_lossy(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("'c2'") && err(&o).contains("shape"),
+        "{}",
+        err(&o)
+    );
+    // c2 declared with 1-bit weights: its 2-bit weights do not fit
+    let narrow = f.dir.join("narrow.json");
+    std::fs::write(&narrow, MODEL.replace(r#""wbits": 2"#, r#""wbits": 1"#)).unwrap();
+    let o = bin()
+        .args([
+            "infer",
+            "--model",
+            &narrow.to_string_lossy(),
+            "--weights",
+            &f.weights,
+            "--input",
+            &x.to_string_lossy(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("'c2'") && err(&o).contains("weight range"),
+        "{}",
+        err(&o)
+    );
+    let _ = std::fs::remove_dir_all(&f.dir);
+}
+
+/// The server in one directory with the weights, the client in another holding only the
+/// architecture and its input.
+fn two_process(
+    f: &Fixture,
+    server: &[&str],
+    client_dir: &Path,
+    client: &[&str],
+) -> (Output, Output) {
+    let addr = free_addr();
+    let srv = bin()
+        .current_dir(&f.dir)
+        .args(["serve", "--listen", &addr, "infer", "--once"])
+        .args(server)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn server");
+    std::thread::sleep(Duration::from_millis(300));
+    let c = bin()
+        .current_dir(client_dir)
+        .args(["connect", &addr, "infer"])
+        .args(client)
+        .output()
+        .expect("client");
+    (wait_or_kill(srv), c)
+}
+
+/// The server's output; a server still running 30 s after its client ended is killed (the
+/// test then fails on its status instead of hanging).
+fn wait_or_kill(mut srv: std::process::Child) -> Output {
+    for _ in 0..300 {
+        if let Ok(Some(_)) = srv.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = srv.kill();
+    srv.wait_with_output().expect("server output")
+}
+
+#[test]
+fn two_processes_server_weights_client_input() {
+    let f = fixture("two");
+    let cdir = f.dir.join("client");
+    std::fs::create_dir_all(&cdir).unwrap();
+    std::fs::copy(&f.model, cdir.join("model.json")).unwrap();
+    write_npy_u8(&cdir.join("x.npy"), &[1, 6, 6], &image(3));
+    // the reference's answer, computed in the server's directory
+    std::fs::copy(cdir.join("x.npy"), f.dir.join("x.npy")).unwrap();
+    let plain = bin()
+        .current_dir(&f.dir)
+        .args([
+            "infer",
+            "--model",
+            "model.json",
+            "--weights",
+            "weights.safetensors",
+            "--input",
+            "x.npy",
+            "--plaintext",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let pj = last_json(&plain);
+    let srv = [
+        "--model",
+        "model.json",
+        "--weights",
+        "weights.safetensors",
+        "--reveal",
+        "logits",
+    ];
+    let cli = ["--model", "model.json", "--input", "x.npy", "--json"];
+    let (s, c) = two_process(&f, &srv, &cdir, &cli);
+    assert!(s.status.success(), "server: {}", err(&s));
+    assert!(c.status.success(), "client: {}", err(&c));
+    assert!(!cdir.join("weights.safetensors").exists());
+    let j = last_json(&c);
+    assert_eq!(j["label"], pj["label"]);
+    assert!(j.get("logits").is_none(), "label is the default reveal");
+    for k in [
+        "bytes_total",
+        "bytes_server_to_client",
+        "bytes_client_to_server",
+        "rounds",
+    ] {
+        assert!(j[k].as_u64().unwrap() > 0, "{k}");
+    }
+    assert!(j["wall_s"].as_f64().unwrap() > 0.0);
+    // the logits, when the server allows them
+    let cli_l = [
+        "--model",
+        "model.json",
+        "--input",
+        "x.npy",
+        "--reveal",
+        "logits",
+        "--json",
+    ];
+    let (s, c) = two_process(&f, &srv, &cdir, &cli_l);
+    assert!(s.status.success() && c.status.success(), "{}", err(&c));
+    assert_eq!(last_json(&c)["logits"], pj["logits"]);
+    // ... and not when it allows the label only
+    let srv_label = ["--model", "model.json", "--weights", "weights.safetensors"];
+    let (s, c) = two_process(&f, &srv_label, &cdir, &cli_l);
+    assert!(!s.status.success() && !c.status.success());
+    assert!(
+        err(&c).contains("reveal") && err(&c).contains("label only"),
+        "{}",
+        err(&c)
+    );
+    // another architecture is refused, naming what differs
+    std::fs::write(
+        cdir.join("model.json"),
+        MODEL.replace(r#""shift": 3"#, r#""shift": 4"#),
+    )
+    .unwrap();
+    let (s, c) = two_process(&f, &srv_label, &cdir, &cli);
+    assert!(!s.status.success() && !c.status.success());
+    assert!(err(&c).contains("architecture"), "{}", err(&c));
+    std::fs::write(cdir.join("model.json"), MODEL).unwrap();
+    let other_proto = [
+        "--model",
+        "model.json",
+        "--input",
+        "x.npy",
+        "--protocol",
+        "privquant-w4",
+    ];
+    let (s, c) = two_process(&f, &srv_label, &cdir, &other_proto);
+    assert!(!s.status.success() && !c.status.success());
+    assert!(err(&c).contains("protocol: server"), "{}", err(&c));
+    // flags that belong to the other party
+    let o = bin()
+        .current_dir(&cdir)
+        .args([
+            "connect",
+            "127.0.0.1:1",
+            "infer",
+            "--model",
+            "model.json",
+            "--input",
+            "x.npy",
+        ])
+        .args(["--weights", "w.safetensors"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    let _ = std::fs::remove_dir_all(&f.dir);
+}
+
+/// `serve`/`connect` with no subcommand run `e2e`, and its flags may follow directly.
+#[test]
+fn e2e_is_the_default_subcommand() {
+    let f = fixture("e2e");
+    let args = [
+        "--models",
+        f.model.as_str(),
+        "--protocols",
+        "privquant",
+        "--json",
+    ];
+    let addr = free_addr();
+    let srv = bin()
+        .args(["serve", "--listen", &addr])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let c = bin().args(["connect", &addr]).args(args).output().unwrap();
+    let s = wait_or_kill(srv);
+    assert!(s.status.success(), "{}", err(&s));
+    assert!(c.status.success(), "{}", err(&c));
+    assert_eq!(last_json(&c)["correct"], true);
+    let _ = std::fs::remove_dir_all(&f.dir);
+}
