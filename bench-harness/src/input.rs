@@ -964,6 +964,28 @@ fn npz_dataset(path: &Path, enc: &Encoding, dom: Domain) -> Res<Dataset> {
     })
 }
 
+/// Any integer array `name` of an `.npz` (e.g. reference logits stored beside a test split):
+/// its shape and its values in C order.
+pub fn load_npz_ints(path: &Path, name: &str) -> anyhow::Result<(Vec<u64>, Vec<i64>)> {
+    let (file, file_len) = open(path).map_err(|m| in_file(path, m))?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file))
+        .map_err(|e| in_file(path, format!("not a valid .npz (zip archive): {e}")))?;
+    let mut shape = vec![];
+    let v = npz_array(
+        &mut zip,
+        name,
+        INTEGER_LABELS,
+        file_len,
+        |hdr| {
+            shape = hdr.shape.clone();
+            Ok(())
+        },
+        |i, v| i64::try_from(v).map_err(|_| format!("element {i} is {v}, beyond 64 bits")),
+    )
+    .map_err(|m| in_file(path, m))?;
+    Ok((shape, v))
+}
+
 /// Reads array `name` of an `.npz`: checks its header with `check_shape` and each value with
 /// `accept`. Errors name the array.
 fn npz_array<R: Read + Seek>(
