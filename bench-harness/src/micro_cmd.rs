@@ -414,6 +414,7 @@ pub struct ConvArgs {
     #[arg(long, default_value = "mem")]
     pub transport: String,
     #[arg(long)]
+    /// Seed for the random inputs (protocol randomness always comes from the OS).
     pub seed: Option<u64>,
     #[arg(long)]
     pub json: bool,

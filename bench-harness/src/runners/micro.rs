@@ -136,7 +136,6 @@ fn bits_u64(v: Vec<u8>) -> Vec<u64> {
 fn pair<FS, FC>(
     t: Transport,
     pr: Profile,
-    seed: Option<u64>,
     fs: FS,
     fc: FC,
 ) -> ProtoResult<PartiesOutput<Vec<u64>, Vec<u64>>>
@@ -144,7 +143,7 @@ where
     FS: FnOnce(&mut Party) -> Out + Send,
     FC: FnOnce(&mut Party) -> Out + Send,
 {
-    run_parties(t, pr, seed, fs, fc)
+    run_parties(t, pr, super::PROTOCOL_RANDOMNESS, fs, fc)
 }
 
 /// `cot`, `got` and `kkot` through the one OT runner ([`crate::runners::ot`]), reported
@@ -269,7 +268,6 @@ pub fn run_micro(
             let o = pair(
                 transport,
                 pr,
-                seed,
                 move |pa| run(pa, &x2, &op2),
                 move |pa| run(pa, &y2, &op3),
             )?;
@@ -315,7 +313,6 @@ pub fn run_micro(
             let o = pair(
                 transport,
                 pr,
-                seed,
                 move |pa| f(pa, xa2, ma, opa),
                 move |pa| f(pa, xb2, mb, opb),
             )?;
@@ -358,7 +355,6 @@ pub fn run_micro(
             let o = pair(
                 transport,
                 pr,
-                seed,
                 move |pa| f(pa, sa2, xa2, ya2, opa),
                 move |pa| f(pa, sb2, xb2, yb2, opb),
             )?;
@@ -448,7 +444,6 @@ pub fn run_micro(
             let o = pair(
                 transport,
                 pr,
-                seed,
                 move |pa| f(pa, xa2, ma, op_a),
                 move |pa| f(pa, xb2, mb, op_b),
             )?;
@@ -489,7 +484,7 @@ pub fn run_micro(
             mp.check()?;
             let a = rv(&mut prg, mp.d1 * mp.d2, mp.bwa);
             let b = rv(&mut prg, mp.d2 * mp.d3, mp.bwb);
-            let (o, ok) = run_matmul(&mp, &a, &b, &mut prg, transport, pr, seed)?;
+            let (o, ok) = run_matmul(&mp, &a, &b, &mut prg, transport, pr)?;
             Ok(report(op, p, &o, matmul::cost(&mp, pr), ok, params))
         }
         _ => Err(param(
@@ -511,7 +506,6 @@ fn run_matmul(
     prg: &mut Prg,
     transport: Transport,
     pr: Profile,
-    seed: Option<u64>,
 ) -> ProtoResult<PairRun> {
     let split = |prg: &mut Prg, v: &[u64], l: u32| -> (Vec<u64>, Vec<u64>) {
         let r = rv(prg, v.len(), l);
@@ -536,7 +530,7 @@ fn run_matmul(
     let o = run_parties(
         transport,
         pr,
-        seed,
+        super::PROTOCOL_RANDOMNESS,
         move |pa| matmul::run(pa, &m1, &aa, &ba),
         move |pa| matmul::run(pa, &m2, &ab, &bb),
     )?;
@@ -584,7 +578,7 @@ pub fn run_conv(
     let o = run_parties(
         transport,
         c.profile,
-        seed,
+        super::PROTOCOL_RANDOMNESS,
         move |pa| matmul::run(pa, &m1, &w, &ia),
         move |pa| matmul::run(pa, &m2, &[], &ib),
     )?;

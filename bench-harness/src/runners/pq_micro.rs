@@ -153,7 +153,7 @@ pub fn run_linear(
     let out = run_parties(
         transport,
         Profile::PrivQuant,
-        seed,
+        super::PROTOCOL_RANDOMNESS,
         move |p| linear::run(p, &l1, opt, &wc, &xa),
         move |p| linear::run(p, &l2, opt, &[], &xb),
     )?;
@@ -360,7 +360,7 @@ pub fn run_requant(
     let out = run_parties(
         transport,
         Profile::PrivQuant,
-        seed,
+        super::PROTOCOL_RANDOMNESS,
         move |p| requant::run(p, &a, l1, s1, l2, s2, msb_known),
         move |p| requant::run(p, &b, l1, s1, l2, s2, msb_known),
     )?;
@@ -419,7 +419,7 @@ pub fn run_residual(
     let out = run_parties(
         transport,
         Profile::PrivQuant,
-        seed,
+        super::PROTOCOL_RANDOMNESS,
         move |p| residual::run(p, &p0, &a0, &r0),
         move |p| residual::run(p, &p1, &a1, &r1),
     )?;
@@ -504,7 +504,7 @@ pub fn run_maxpool_tree(
     let out = run_parties(
         transport,
         Profile::PrivQuant,
-        seed,
+        super::PROTOCOL_RANDOMNESS,
         move |p| maxpool_tree::run(p, &a, &w0, l),
         move |p| maxpool_tree::run(p, &b, &w1, l),
     )?;
