@@ -12,6 +12,7 @@ use pq_netsim::{Counters, Transport};
 use pq_proto::party::{Party, run_parties};
 use pq_proto::privquant::argmax::{self, ArgmaxParams};
 use pq_proto::{Profile, ProtoResult, Role, Shares};
+use proptest::prelude::*;
 
 /// splitmix64: deterministic test randomness.
 struct Rng(u64);
@@ -23,9 +24,6 @@ impl Rng {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
     /// A uniformly random signed l-bit value.
     fn signed(&mut self, l: u32) -> i64 {
@@ -46,6 +44,7 @@ fn max_of(l: u32) -> i64 {
 }
 
 /// One argmax call: its shape and the plaintext values (batch × k, row-major).
+#[derive(Clone, Debug)]
 struct Case {
     ap: ArgmaxParams,
     vals: Vec<i64>,
@@ -474,41 +473,33 @@ fn bad_parameters_are_errors() {
     }
 }
 
-/// Property: for random shapes (batch 0..4, k 1..13, l 1..=64, half of them 1, 2, 63 or 64) and values drawn to make ties
-/// and extremes likely, the revealed index is the reference's and the bytes are the cost's.
-/// Seeded cases in one session (proptest is not a dependency of this crate).
-#[test]
-fn property_random_shapes() {
-    let mut rng = Rng(6);
-    let mut cases = Vec::new();
-    for _ in 0..60 {
-        let batch = rng.below(4) as usize;
-        let k = 1 + rng.below(12) as usize;
-        // half the cases at the edge widths
-        let l = match rng.below(8) {
-            0 => 1,
-            1 => 2,
-            2 => 63,
-            3 => 64,
-            _ => 1 + rng.below(64) as u32,
-        };
-        // a small pool per case: extremes, a few small numbers, random values
-        let pool: Vec<i64> = [
+/// A width, half of the time at an edge (1, 2, 63, 64).
+fn width() -> impl Strategy<Value = u32> {
+    prop_oneof![prop::sample::select(vec![1u32, 2, 63, 64]), 1u32..=64,]
+}
+
+/// One case: a shape and values drawn from a small pool (the width's extremes, 0, −1 and
+/// two more) so that ties and extremes are common.
+fn case() -> impl Strategy<Value = Case> {
+    (0usize..4, 1usize..13, width()).prop_flat_map(|(batch, k, l)| {
+        let pool = prop::sample::select(vec![
             min_of(l),
             max_of(l),
-            0,
-            -1,
-            rng.signed(l),
-            rng.signed(l),
-            rng.signed(l.min(3)),
-        ]
-        .into_iter()
-        .map(|v| v.clamp(min_of(l), max_of(l)))
-        .collect();
-        let vals = (0..batch * k)
-            .map(|_| pool[rng.below(pool.len() as u64) as usize])
-            .collect();
-        cases.push(Case::new(batch, k, l, vals));
+            0i64.clamp(min_of(l), max_of(l)),
+            (-1i64).clamp(min_of(l), max_of(l)),
+            (max_of(l) / 3).clamp(min_of(l), max_of(l)),
+            (min_of(l) / 5).clamp(min_of(l), max_of(l)),
+        ]);
+        prop::collection::vec(pool, batch * k).prop_map(move |vals| Case::new(batch, k, l, vals))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+    /// Property: for random shapes and values, the revealed index is the reference's and the
+    /// bytes are the cost's (each proptest case runs ten argmax cases in one session).
+    #[test]
+    fn property_random_shapes(cases in prop::collection::vec(case(), 10)) {
+        check_revealed(Profile::PrivQuant, 21, &cases, Role::Client);
     }
-    check_revealed(Profile::PrivQuant, 21, &cases, Role::Client);
 }
