@@ -397,6 +397,79 @@ fn two_processes_server_weights_client_input() {
     let _ = std::fs::remove_dir_all(&f.dir);
 }
 
+/// Without `--once` the server keeps serving: a refused client does not stop it, and the next
+/// client is served. The client's input may be an image (PGM here).
+#[test]
+fn server_survives_a_failed_connection() {
+    let f = fixture("keep");
+    let cdir = f.dir.join("client");
+    std::fs::create_dir_all(&cdir).unwrap();
+    std::fs::copy(&f.model, cdir.join("model.json")).unwrap();
+    let mut pgm = b"P5\n6 6\n255\n".to_vec();
+    pgm.extend_from_slice(&image(4));
+    std::fs::write(cdir.join("x.pgm"), &pgm).unwrap();
+    let addr = free_addr();
+    let mut srv = bin()
+        .current_dir(&f.dir)
+        .args(["serve", "--listen", &addr, "infer", "--model", "model.json"])
+        .args(["--weights", "weights.safetensors"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let client = |extra: &[&str]| {
+        bin()
+            .current_dir(&cdir)
+            .args([
+                "connect",
+                &addr,
+                "infer",
+                "--model",
+                "model.json",
+                "--input",
+                "x.pgm",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let bad = client(&["--reveal", "logits"]);
+    assert!(!bad.status.success());
+    let good = client(&["--json"]);
+    assert!(good.status.success(), "{}", err(&good));
+    // the same image in one process, from the same PGM
+    let one = bin()
+        .current_dir(&f.dir)
+        .args([
+            "infer",
+            "--model",
+            "model.json",
+            "--weights",
+            "weights.safetensors",
+        ])
+        .args(["--input", &cdir.join("x.pgm").to_string_lossy(), "--json"])
+        .output()
+        .unwrap();
+    assert!(one.status.success(), "{}", err(&one));
+    assert_eq!(
+        last_json(&good)["label"],
+        last_json(&one)["reference_label"]
+    );
+    assert!(
+        srv.try_wait().unwrap().is_none(),
+        "the server must still run"
+    );
+    let _ = srv.kill();
+    let out = srv.wait_with_output().unwrap();
+    let log = err(&out);
+    assert!(
+        log.contains("connection failed") && log.contains("served one inference"),
+        "{log}"
+    );
+    let _ = std::fs::remove_dir_all(&f.dir);
+}
+
 /// `serve`/`connect` with no subcommand run `e2e`, and its flags may follow directly.
 #[test]
 fn e2e_is_the_default_subcommand() {
