@@ -376,7 +376,8 @@ def hutchinson_traces(arch, params, x01, y, samples: int, seed: int) -> dict[str
 # --------------------------------------------------------------------------------------------
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; its defaults are the settings of the committed models/digits."""
     ap = argparse.ArgumentParser(description="Train, quantize and export the digits CNN.")
     ap.add_argument("--out", required=True, help="output folder (models/digits)")
     ap.add_argument("--seed", type=int, default=0, help="training seed")
@@ -394,7 +395,50 @@ def main(argv=None) -> int:
     ap.add_argument("--penalty", type=float, default=0.1, help="weight of the range penalty")
     ap.add_argument("--hessian-samples", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (fixed for determinism)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def write_model(out_dir: str, arch, ints, qcfg, name: str = "digits") -> tuple[str, str]:
+    """Writes model.json and weights.safetensors (I8 weights, I32 biases) of an exported model.
+
+    Checks every weight against its wbits range and every bias against its limit; returns the
+    two paths.
+    """
+    geo = layer_geometry(arch)
+    layers_json = []
+    for l in arch:
+        e = {k: v for k, v in l.items()}
+        if l["op"] in ("conv", "fc"):
+            lname = l["name"]
+            w, b = ints[lname + ".weight"], ints[lname + ".bias"]
+            lo, hi = srange(l["wbits"])
+            assert lo <= w.min() and w.max() <= hi, f"{lname}: weight out of range"
+            (in_lo, in_hi), d2 = geo[lname]
+            bb = bias_limit_bits(in_lo, in_hi, l["wbits"], d2)
+            blo, bhi = srange(bb)
+            assert blo <= b.min() and b.max() <= bhi, f"{lname}: bias breaks the {bb}-bit limit"
+            if lname != arch[-1]["name"]:
+                e["shift"] = qcfg[lname]["shift"]
+        layers_json.append(e)
+    model_doc = {"name": name, "input": {"shape": [1, 8, 8], "bits": 8, "signed": False},
+                 "layers": layers_json}
+    model_path = os.path.join(out_dir, "model.json")
+    with open(model_path, "w") as fh:
+        fh.write(format_model_json(model_doc))
+    weights_path = os.path.join(out_dir, "weights.safetensors")
+    tensors = {}
+    for l in linear_layers(arch):
+        lname = l["name"]
+        tensors[lname + ".weight"] = np.ascontiguousarray(ints[lname + ".weight"].astype(np.int8))
+        tensors[lname + ".bias"] = np.ascontiguousarray(ints[lname + ".bias"].astype(np.int32))
+        assert np.array_equal(tensors[lname + ".weight"], ints[lname + ".weight"])
+        assert np.array_equal(tensors[lname + ".bias"], ints[lname + ".bias"])
+    save_file(tensors, weights_path)
+    return model_path, weights_path
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     qat_epochs = args.epochs if args.qat_epochs is None else args.qat_epochs
     widths = tuple(int(v) for v in args.widths.split(","))
     arch = architecture(widths)
@@ -443,36 +487,7 @@ def main(argv=None) -> int:
     # 5. export
     os.makedirs(args.out, exist_ok=True)
     ints = export_ints(arch, params, qcfg)
-    geo = layer_geometry(arch)
-    layers_json = []
-    for l in arch:
-        e = {k: v for k, v in l.items()}
-        if l["op"] in ("conv", "fc"):
-            name = l["name"]
-            w, b = ints[name + ".weight"], ints[name + ".bias"]
-            lo, hi = srange(l["wbits"])
-            assert lo <= w.min() and w.max() <= hi, f"{name}: weight out of range"
-            (in_lo, in_hi), d2 = geo[name]
-            bb = bias_limit_bits(in_lo, in_hi, l["wbits"], d2)
-            blo, bhi = srange(bb)
-            assert blo <= b.min() and b.max() <= bhi, f"{name}: bias breaks the {bb}-bit limit"
-            if name != arch[-1]["name"]:
-                e["shift"] = qcfg[name]["shift"]
-        layers_json.append(e)
-    model_doc = {"name": "digits", "input": {"shape": [1, 8, 8], "bits": 8, "signed": False},
-                 "layers": layers_json}
-    model_path = os.path.join(args.out, "model.json")
-    with open(model_path, "w") as fh:
-        fh.write(format_model_json(model_doc))
-    weights_path = os.path.join(args.out, "weights.safetensors")
-    tensors = {}
-    for l in linear_layers(arch):
-        name = l["name"]
-        tensors[name + ".weight"] = np.ascontiguousarray(ints[name + ".weight"].astype(np.int8))
-        tensors[name + ".bias"] = np.ascontiguousarray(ints[name + ".bias"].astype(np.int32))
-        assert np.array_equal(tensors[name + ".weight"], ints[name + ".weight"])
-        assert np.array_equal(tensors[name + ".bias"], ints[name + ".bias"])
-    save_file(tensors, weights_path)
+    model_path, weights_path = write_model(args.out, arch, ints, qcfg)
     save_file({l["name"] + ".weight": np.ascontiguousarray(
         float_params[l["name"] + ".weight"].detach().numpy().astype(np.float32)) for l in linear_layers(arch)},
         os.path.join(args.out, "float.safetensors"))
