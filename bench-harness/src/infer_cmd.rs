@@ -28,6 +28,7 @@ use pq_nn::model::Model;
 use pq_nn::reference;
 use pq_nn::secure::{self, RunOptions};
 use serde_json::json;
+use std::borrow::Cow;
 use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -118,6 +119,11 @@ pub struct RemoteInferArgs {
 struct Setup {
     model: Model,
     cfg: Config,
+    /// The program that reveals the logits: the plaintext reference's, and the one the
+    /// weights are checked against (the label program has the same linear layers).
+    plain: Program,
+    /// The public hash of the architecture under `cfg` (hex), for the descriptor.
+    arch: String,
 }
 
 impl Setup {
@@ -136,30 +142,32 @@ impl Setup {
             .with_context(|| format!("--model: cannot read {}", f.model))?;
         let model =
             pq_nn::json::parse(&text).or_else(|e| usage(format!("--model {}: {e}", f.model)))?;
-        let s = Setup { model, cfg };
-        // lower once now, so a model this configuration cannot run is refused up front
-        s.program(Reveal::Logits)?;
-        Ok(s)
+        // lowered now, so a model this configuration cannot run is refused up front
+        let plain = program(&model, cfg, Reveal::Logits)?;
+        let arch = hex(&pq_nn::public::public_hash_with(
+            &model,
+            cfg,
+            &LowerOptions::default(),
+        ));
+        Ok(Setup {
+            model,
+            cfg,
+            plain,
+            arch,
+        })
     }
 
-    fn program(&self, reveal: Reveal) -> anyhow::Result<Program> {
-        let lo = LowerOptions {
-            reveal,
-            ..LowerOptions::default()
-        };
-        let p = lower::lower_with(&self.model, self.cfg, &lo).or_else(|e| {
-            usage(format!(
-                "model '{}' cannot run under {}: {e}",
-                self.model.name,
-                self.cfg.name()
-            ))
-        })?;
-        secure::check_supported(&p).map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(p)
+    /// The program that reveals `reveal` (the logits program is already lowered).
+    fn program(&self, reveal: Reveal) -> anyhow::Result<Cow<'_, Program>> {
+        Ok(match reveal {
+            Reveal::Logits => Cow::Borrowed(&self.plain),
+            Reveal::Label => Cow::Owned(program(&self.model, self.cfg, reveal)?),
+        })
     }
 
     /// The server's weights, checked against the program (shapes, widths, bias widths).
-    fn weights(&self, path: &str, p: &Program) -> anyhow::Result<Weights> {
+    fn weights(&self, path: &str) -> anyhow::Result<Weights> {
+        let p = &self.plain;
         let bytes =
             std::fs::read(path).with_context(|| format!("--weights: cannot read {path}"))?;
         let w = pq_nn::weights::load(&p.model, &bytes)
@@ -171,14 +179,7 @@ impl Setup {
     }
 
     fn encoding(&self) -> Encoding {
-        let s = self.model.input;
-        Encoding {
-            c: s.c,
-            h: s.h,
-            w: s.w,
-            bits: self.model.encoding.bits,
-            signed: self.model.encoding.signed,
-        }
+        Encoding::of(&self.model)
     }
 
     /// The client's input, checked against the declared domain.
@@ -189,15 +190,39 @@ impl Setup {
 
     /// What both parties must agree on (public only).
     fn descriptor(&self, reveal: Reveal, ot: &str) -> serde_json::Value {
-        let lo = LowerOptions::default();
-        let h = pq_nn::public::public_hash_with(&self.model, self.cfg, &lo);
         json!({
             "model": self.model.name,
-            "architecture": hex(&h),
+            "architecture": self.arch,
             "protocol": self.cfg.name(),
             "ot": ot,
             "reveal": reveal.name(),
         })
+    }
+}
+
+/// `model` lowered under `cfg` to reveal `reveal`, or why it cannot run there.
+fn program(model: &Model, cfg: Config, reveal: Reveal) -> anyhow::Result<Program> {
+    let lo = LowerOptions {
+        reveal,
+        ..LowerOptions::default()
+    };
+    let p = lower::lower_with(model, cfg, &lo).or_else(|e| {
+        usage(format!(
+            "model '{}' cannot run under {}: {e}",
+            model.name,
+            cfg.name()
+        ))
+    })?;
+    secure::check_supported(&p).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(p)
+}
+
+/// What the client learned: the label, and the logits when they were revealed (the label is
+/// then their argmax).
+fn answer(reveal: Reveal, out: Vec<i64>) -> (usize, Option<Vec<i64>>) {
+    match reveal {
+        Reveal::Label => (out.first().copied().unwrap_or(-1) as usize, None),
+        Reveal::Logits => (argmax(&out), Some(out)),
     }
 }
 
@@ -227,10 +252,9 @@ fn plaintext(p: &Program, w: &Weights, x: &[i64]) -> anyhow::Result<(usize, Vec<
 pub fn infer(a: InferArgs) -> anyhow::Result<()> {
     let reveal = parse_reveal(&a.reveal)?;
     let s = Setup::new(&a.m)?;
-    let plain_p = s.program(Reveal::Logits)?;
-    let w = s.weights(&a.weights, &plain_p)?;
+    let w = s.weights(&a.weights)?;
     let x = s.input(&a.input)?;
-    let (want_label, want_logits) = plaintext(&plain_p, &w, &x)?;
+    let (want_label, want_logits) = plaintext(&s.plain, &w, &x)?;
     if a.plaintext {
         println!("label: {want_label} (plaintext reference)");
         println!("logits: {want_logits:?}");
@@ -244,10 +268,7 @@ pub fn infer(a: InferArgs) -> anyhow::Result<()> {
     let run = secure::run_secure(&p, &w, &x, &RunOptions::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let wall = t.elapsed().as_secs_f64();
-    let (label, logits) = match reveal {
-        Reveal::Label => (run.logits.first().copied().unwrap_or(-1) as usize, None),
-        Reveal::Logits => (argmax(&run.logits), Some(run.logits.clone())),
-    };
+    let (label, logits) = answer(reveal, run.logits.clone());
     let correct = label == want_label && logits.as_ref().is_none_or(|l| *l == want_logits);
     println!("label: {label} (plaintext reference: {want_label}, correct: {correct})");
     if let Some(l) = &logits {
@@ -288,9 +309,8 @@ pub fn infer(a: InferArgs) -> anyhow::Result<()> {
 pub fn accuracy(a: AccuracyArgs) -> anyhow::Result<()> {
     let s = Setup::new(&a.m)?;
     let links = pq_netsim::parse_links(&a.net).or_else(|e| usage(format!("--net: {e}")))?;
-    let plain_p = s.program(Reveal::Logits)?;
     let p = s.program(Reveal::Label)?;
-    let w = s.weights(&a.weights, &plain_p)?;
+    let w = s.weights(&a.weights)?;
     let data = input::load_dataset(Path::new(&a.data), &s.encoding())
         .map_err(|e| crate::util::UsageError(format!("--data: {e:#}")))?;
     let n = a.limit.map_or(data.n, |l| l.min(data.n));
@@ -308,7 +328,7 @@ pub fn accuracy(a: AccuracyArgs) -> anyhow::Result<()> {
     let t0 = Instant::now();
     for i in 0..n {
         let x = &data.x[i * per..(i + 1) * per];
-        let (want, _) = plaintext(&plain_p, &w, x)?;
+        let (want, _) = plaintext(&s.plain, &w, x)?;
         let t = Instant::now();
         let run =
             secure::run_secure(&p, &w, x, &opts).map_err(|e| anyhow::anyhow!("image {i}: {e}"))?;
@@ -398,7 +418,7 @@ fn serve_one(
     s: &Setup,
     ot: &str,
     max_reveal: Reveal,
-    progs: &[(Reveal, Program)],
+    label: &Program,
     w: &Weights,
 ) -> anyhow::Result<String> {
     ch.handshake(&hello(Role::Server)).context("handshake")?;
@@ -417,19 +437,21 @@ fn serve_one(
             );
             None
         }
-        Ok(r) => progs.iter().find(|(pr, _)| *pr == r).map(|(_, p)| p),
+        Ok(Reveal::Label) => Some(label),
+        Ok(Reveal::Logits) => Some(&s.plain),
         Err(e) => {
             errs.push(format!("reveal: {e}"));
             None
         }
     };
-    let reply = match (&prog, errs.is_empty()) {
-        (Some(_), true) => json!({ "ok": true }),
-        _ => json!({ "ok": false, "error": errs.join("; ") }),
+    let prog = prog.filter(|_| errs.is_empty());
+    let reply = match prog {
+        Some(_) => json!({ "ok": true }),
+        None => json!({ "ok": false, "error": errs.join("; ") }),
     };
     ch.send_vec(serde_json::to_vec(&reply)?)?;
     ch.flush()?;
-    let Some(prog) = prog.filter(|_| errs.is_empty()) else {
+    let Some(prog) = prog else {
         anyhow::bail!("refused the client: {}", errs.join("; "));
     };
     let rep = secure::run_side(&mut ch, Role::Server, prog, Some(w), None, None)
@@ -455,11 +477,8 @@ pub fn serve(listen: &str, a: RemoteInferArgs) -> anyhow::Result<()> {
     };
     let max_reveal = parse_reveal(&a.reveal)?;
     let s = Setup::new(&a.m)?;
-    let mut progs = vec![(Reveal::Label, s.program(Reveal::Label)?)];
-    if max_reveal == Reveal::Logits {
-        progs.push((Reveal::Logits, s.program(Reveal::Logits)?));
-    }
-    let w = s.weights(wpath, &progs[0].1)?;
+    let label = s.program(Reveal::Label)?;
+    let w = s.weights(wpath)?;
     let l = TcpListener::bind(listen).with_context(|| format!("--listen {listen}: cannot bind"))?;
     eprintln!(
         "server: {} under {} (reveal at most: {}), listening on {}",
@@ -477,7 +496,7 @@ pub fn serve(listen: &str, a: RemoteInferArgs) -> anyhow::Result<()> {
                 continue;
             }
         };
-        let r = serve_one(ch, &s, &a.m.ot, max_reveal, &progs, &w);
+        let r = serve_one(ch, &s, &a.m.ot, max_reveal, &label, &w);
         match (&r, a.once) {
             (Ok(msg), _) => eprintln!("server: {msg}"),
             (Err(e), false) => eprintln!("server: connection failed: {e:#}"),
@@ -521,10 +540,7 @@ pub fn connect(addr: &str, a: RemoteInferArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let wall = t.elapsed().as_secs_f64();
     let out = rep.res.logits.clone().unwrap_or_default();
-    let (label, logits) = match reveal {
-        Reveal::Label => (out.first().copied().unwrap_or(-1) as usize, None),
-        Reveal::Logits => (argmax(&out), Some(out)),
-    };
+    let (label, logits) = answer(reveal, out);
     let rounds = secure::program_cost(&p)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .rounds;

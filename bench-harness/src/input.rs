@@ -135,6 +135,19 @@ pub struct Encoding {
     pub signed: bool,
 }
 
+impl Encoding {
+    /// The input shape and encoding a model declares.
+    pub fn of(m: &pq_nn::Model) -> Self {
+        Encoding {
+            c: m.input.c,
+            h: m.input.h,
+            w: m.input.w,
+            bits: m.encoding.bits,
+            signed: m.encoding.signed,
+        }
+    }
+}
+
 /// A labelled data set: `n` inputs of `C·H·W` values each, back to back in `x` (each in `CHW`
 /// order), and one label per input in `y`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -26,13 +26,7 @@ fn reference_equals_the_training_scripts_numpy_reference() {
         &std::fs::read(d.join("weights.safetensors")).unwrap(),
     )
     .unwrap();
-    let enc = Encoding {
-        c: m.input.c,
-        h: m.input.h,
-        w: m.input.w,
-        bits: m.encoding.bits,
-        signed: m.encoding.signed,
-    };
+    let enc = Encoding::of(&m);
     let data = input::load_dataset(&d.join("test.npz"), &enc).unwrap();
     assert!(data.n >= 300, "{} held-out images", data.n);
     let (shape, logits) = input::load_npz_ints(&d.join("test.npz"), "logits").unwrap();

@@ -200,48 +200,43 @@ fn weights_that_do_not_fit_are_refused_naming_the_layer() {
     let f = fixture("badw");
     let x = f.dir.join("x.npy");
     write_npy_u8(&x, &[1, 6, 6], &image(2));
-    // the same model with a wider c2: the file's c2 has the wrong shape
-    let other = f.dir.join("other.json");
-    std::fs::write(&other, MODEL.replace(r#""cout": 6"#, r#""cout": 5"#)).unwrap();
-    let o = bin()
-        .args([
-            "infer",
-            "--model",
-            &other.to_string_lossy(),
-            "--weights",
-            &f.weights,
-            "--input",
-            &x.to_string_lossy(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
-    assert!(
-        err(&o).contains("'c2'") && err(&o).contains("shape"),
-        "{}",
-        err(&o)
-    );
-    // c2 declared with 1-bit weights: its 2-bit weights do not fit
-    let narrow = f.dir.join("narrow.json");
-    std::fs::write(&narrow, MODEL.replace(r#""wbits": 2"#, r#""wbits": 1"#)).unwrap();
-    let o = bin()
-        .args([
-            "infer",
-            "--model",
-            &narrow.to_string_lossy(),
-            "--weights",
-            &f.weights,
-            "--input",
-            &x.to_string_lossy(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
-    assert!(
-        err(&o).contains("'c2'") && err(&o).contains("weight range"),
-        "{}",
-        err(&o)
-    );
+    // (model variant, what the error says besides the layer)
+    let cases = [
+        // a c2 with fewer output channels: the file's c2 has the wrong shape
+        (
+            "other.json",
+            MODEL.replace(r#""cout": 6"#, r#""cout": 5"#),
+            "shape",
+        ),
+        // c2 declared with 1-bit weights: its 2-bit weights do not fit
+        (
+            "narrow.json",
+            MODEL.replace(r#""wbits": 2"#, r#""wbits": 1"#),
+            "weight range",
+        ),
+    ];
+    for (file, json, what) in cases {
+        let model = f.dir.join(file);
+        std::fs::write(&model, json).unwrap();
+        let o = bin()
+            .args([
+                "infer",
+                "--model",
+                &model.to_string_lossy(),
+                "--weights",
+                &f.weights,
+                "--input",
+                &x.to_string_lossy(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{file}: {}", err(&o));
+        assert!(
+            err(&o).contains("'c2'") && err(&o).contains(what),
+            "{file}: {}",
+            err(&o)
+        );
+    }
     let _ = std::fs::remove_dir_all(&f.dir);
 }
 

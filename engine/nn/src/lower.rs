@@ -225,10 +225,8 @@ impl<'a> Lowerer<'a> {
             Interval::full(m.bits)
         } else if self.opts.full_range {
             m.range
-        } else if m.nonneg {
-            Interval::new(0, Interval::full(m.bits).hi)
         } else {
-            Interval::full(m.bits)
+            m.coarse_range()
         }
     }
 
@@ -397,14 +395,9 @@ impl<'a> Lowerer<'a> {
         };
         if l.bias {
             // The bias's width follows from public data only (the client lowers the same
-            // program without the weights): the bias-free accumulator's width for an input
-            // that is "non-negative in lx bits" or "any lx-bit value".
-            let xr = if xm.nonneg {
-                Interval::new(0, Interval::full(lx).hi)
-            } else {
-                Interval::full(lx)
-            };
-            let b = signs::bits_for(signs::linear_acc_no_bias(&info, xr));
+            // program without the weights): the bias-free accumulator's width for the input's
+            // coarse range.
+            let b = signs::bits_for(signs::linear_acc_no_bias(&info, xm.coarse_range()));
             if b >= 64 {
                 return lerr(&name, "a bias needs an accumulator above 64 bits");
             }
@@ -588,7 +581,6 @@ impl<'a> Lowerer<'a> {
                 let sc = self.meta(a).scale;
                 let s = self.emit(&name, StepOp::Add { bits: t }, &[a, b], shape, sc)?;
                 let d = self.emit(&name, StepOp::DivPow2 { bw: t, s: 1 }, &[s], shape, sc - 1)?;
-                // (sirnn's adds always shift by 1: checked above)
                 Val {
                     t: d,
                     act_bits: abits,

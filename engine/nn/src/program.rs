@@ -28,6 +28,18 @@ pub struct TensorMeta {
     pub range: Interval,
 }
 
+impl TensorMeta {
+    /// The coarse range: "non-negative in `bits` bits" when proven non-negative, else "any
+    /// `bits`-bit value". It depends on the width and the sign knowledge only.
+    pub fn coarse_range(&self) -> Interval {
+        if self.nonneg {
+            Interval::new(0, Interval::full(self.bits).hi)
+        } else {
+            Interval::full(self.bits)
+        }
+    }
+}
+
 /// Which operand a party knows in SCI's matmul (`MultMode`; the server is Alice).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum MatMode {

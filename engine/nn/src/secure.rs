@@ -429,15 +429,7 @@ fn exec_step(
                 vec![]
             } else if li.is_fc {
                 // FC weights are [din][dout]; Π_Linear's W is dout × din
-                let wl = &w.layers[li.layer];
-                let (din, dout) = (li.d2, li.d3);
-                let mut t = vec![0i64; din * dout];
-                for (i, row) in wl.chunks_exact(dout).enumerate() {
-                    for (o, &v) in row.iter().enumerate() {
-                        t[o * din + i] = v;
-                    }
-                }
-                t
+                tensor::transpose(&w.layers[li.layer], li.d2, li.d3)
             } else {
                 w.layers[li.layer].clone()
             };

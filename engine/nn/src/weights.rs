@@ -17,8 +17,10 @@
 //! export (`tools/train_digits.py` does).
 
 use crate::config::Weights;
+use crate::interval::Interval;
 use crate::model::{Model, Op};
 use crate::plan::sensitivity::weight_shape;
+use pq_proto::tensor;
 use safetensors::Dtype;
 use std::collections::BTreeSet;
 
@@ -115,7 +117,7 @@ pub fn load(m: &Model, bytes: &[u8]) -> Result<Weights, WeightsError> {
         if !(1..=64).contains(&wb) {
             return lerr(&l.name, "wbits is not set (apply a configuration first)");
         }
-        let (lo, hi) = (-(1i128 << (wb - 1)), (1i128 << (wb - 1)) - 1);
+        let Interval { lo, hi } = Interval::full(wb);
         if let Some((j, &x)) = v
             .iter()
             .enumerate()
@@ -130,16 +132,7 @@ pub fn load(m: &Model, bytes: &[u8]) -> Result<Weights, WeightsError> {
         }
         w.layers[i] = match l.op {
             // [dout, din] → the engine's [din][dout]
-            Op::Fc { dout } => {
-                let din = v.len() / dout.max(1);
-                let mut t = vec![0i64; v.len()];
-                for (o, row) in v.chunks_exact(din.max(1)).enumerate() {
-                    for (j, &x) in row.iter().enumerate() {
-                        t[j * dout + o] = x;
-                    }
-                }
-                t
-            }
+            Op::Fc { dout } => tensor::transpose(&v, dout, v.len() / dout.max(1)),
             _ => v,
         };
         let bname = format!("{}.bias", l.name);
@@ -191,12 +184,8 @@ pub fn write(m: &Model, w: &Weights) -> Result<Vec<u8>, WeightsError> {
             return lerr(&l.name, format!("{} weights, expected {shape:?}", v.len()));
         }
         let torch: Vec<i64> = match l.op {
-            Op::Fc { dout } => {
-                let din = v.len() / dout.max(1);
-                (0..v.len())
-                    .map(|k| v[(k % din) * dout + k / din])
-                    .collect()
-            }
+            // the engine's [din][dout] → [dout, din]
+            Op::Fc { dout } => tensor::transpose(v, v.len() / dout.max(1), dout),
             _ => v.to_vec(),
         };
         let mut data = Vec::with_capacity(torch.len() * 4);

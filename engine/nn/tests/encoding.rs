@@ -14,8 +14,8 @@ use pq_nn::secure::{self, RunOptions};
 use pq_nn::{json, signs};
 
 /// The input feeds a residual add (the branch is a conv over the input), then a conv with a
-/// bias and a stated shift, an FC with a bias (the logits). `{SHIFTS}` marks where the stated
-/// shifts go.
+/// bias and a stated shift, an FC with a bias (the logits). Without `shifts` the model states
+/// none (the configuration's pinned ones apply).
 fn model(enc: InputEncoding, shifts: bool) -> Model {
     let sh = |s: u32| {
         if shifts {
@@ -230,11 +230,6 @@ fn weights_that_do_not_fit_are_refused_naming_the_layer() {
         .iter()
         .find(|s| s.layer == "c2" && s.op.kind().starts_with("linear"))
         .unwrap();
-    let xm = &p.tensors[step.inputs[0]];
-    let xr = if xm.nonneg {
-        Interval::new(0, Interval::full(xm.bits).hi)
-    } else {
-        Interval::full(xm.bits)
-    };
+    let xr = p.tensors[step.inputs[0]].coarse_range();
     assert_eq!(bb, signs::bits_for(signs::linear_acc_no_bias(c2, xr)));
 }

@@ -184,6 +184,17 @@ pub fn pool_windows(s: Shape, k: usize, stride: usize, pad: usize) -> (Vec<Vec<u
     (wins, Shape::new(s.c, ho, wo))
 }
 
+/// The transpose of the `rows` × `cols` row-major matrix `v` (`cols` × `rows`, row-major).
+pub fn transpose<T: Copy + Default>(v: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut t = vec![T::default(); v.len()];
+    for (r, row) in v.chunks_exact(cols.max(1)).take(rows).enumerate() {
+        for (c, &x) in row.iter().enumerate() {
+            t[c * rows + r] = x;
+        }
+    }
+    t
+}
+
 /// Plaintext max pool over signed values.
 pub fn maxpool_plain(x: &[i64], s: Shape, k: usize, stride: usize, pad: usize) -> Vec<i64> {
     let (wins, _) = pool_windows(s, k, stride, pad);
