@@ -83,6 +83,12 @@ fn check_exact(p: &Program, w: &Weights, x: &[i64], what: &str, twice: bool) {
         assert_eq!(got, exp, "{what}: tensor {ti} differs");
     }
     assert_eq!(a.logits, want.logits, "{what}");
+    // the biased linear layers and the label reveal cost what their cost functions say
+    assert_eq!(
+        (a.bytes_server_to_client, a.bytes_client_to_server),
+        (a.cost.server_to_client, a.cost.client_to_server),
+        "{what}: measured bytes differ from the cost model"
+    );
     if twice {
         // OS randomness each run: the output must not depend on the shares
         let b = secure::run_secure(p, w, x, &RunOptions::default()).unwrap();
@@ -124,6 +130,15 @@ fn every_configuration_exact_at_the_domain_edges() {
             let w = weights(&p, u64::from(bits) * 7 + 1);
             for (i, x) in edge_inputs(&m, 5).iter().enumerate() {
                 check_exact(&p, &w, x, &format!("{enc} {cfg} input #{i}"), i == 0);
+            }
+            // the same program revealing the label only (Π_Argmax)
+            let opts = lower::LowerOptions {
+                reveal: lower::Reveal::Label,
+                ..Default::default()
+            };
+            let pl = lower::lower_with(&m, cfg, &opts).unwrap();
+            for (i, x) in edge_inputs(&m, 5).iter().enumerate().take(2) {
+                check_exact(&pl, &w, x, &format!("{enc} {cfg} label, input #{i}"), false);
             }
         }
     }
