@@ -11,6 +11,7 @@
 //! | Π_Argmax: the secure argmax, revealing only the index | [`argmax`] |
 
 pub mod argmax;
+pub mod he_linear;
 pub mod linear;
 pub mod maxpool_tree;
 pub mod requant;
