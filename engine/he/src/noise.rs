@@ -1,0 +1,129 @@
+//! The noise analysis of one HE linear layer: how much flooding noise the server may add, how
+//! many low-order bits of a response can be dropped, and the statistical distance between
+//! the response and one computed without the weights. Every bound is a worst case (no tail
+//! bound), so decryption never fails; `docs/he-linear.md` walks through the terms.
+//!
+//! Phase noise at modulus Q of one output coefficient, before the modulus switch:
+//!
+//! | term | bound |
+//! | --- | --- |
+//! | the product W·(e + ε): fresh error η plus the encodings' rounding (½ for the client's share, ½ for the server's) times the L1 norm of the weights in that coefficient's sum | B_E = ‖W‖₁·(η + ½ + ½) |
+//! | re-randomisation u·e_pk + e0 + e1·s (u, s ternary) | B_pk = (2N + 1)·η |
+//! | the mask encoding ⌊Q·R/t⌉ | ½ |
+//! | flooding, uniform on [−F, F) | F = 2^flood_bits |
+//!
+//! The switch Q → q0 divides by q1 and adds at most (1 + N)/2 (rounding of a and b, ‖s‖₁ ≤ N);
+//! dropping d_a bits of a adds at most 2^(d_a−1)·N, dropping d_b bits of b at most 2^(d_b−1).
+//! Decryption ⌊t·phase/q0⌉ is exact when the sum stays below q0/(2t). Each dropped-bits term
+//! gets at most a quarter of that budget; the flooding takes what is left. The flooded
+//! response is within statistical distance n·B_E/(2F) of a response computed with W = 0 (n
+//! output coefficients sent): the layer is refused unless that is at most 2^−41.
+
+use crate::params::{ETA, Params};
+use crate::rlwe::Shrink;
+
+/// The statistical security of one layer's response: log2 of the largest statistical distance
+/// allowed.
+pub const LOG2_SD_MAX: f64 = -41.0;
+
+/// The analysis of one layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerNoise {
+    /// What the server does to each response.
+    pub shrink: Shrink,
+    /// B_E: the bound on the weight-dependent noise (at modulus Q).
+    pub b_e: f64,
+    /// The bound on the total phase noise at modulus Q, flooding included.
+    pub total_q: f64,
+    /// The bound on the error at decryption (modulus q0), which must stay below q0/(2t).
+    pub total_q0: f64,
+    /// q0/(2t).
+    pub limit_q0: f64,
+    /// log2 of the statistical distance of the layer's response from one without W.
+    pub log2_sd: f64,
+}
+
+/// Plan layer parameters: plaintext width `l`, `w_l1` the largest L1 norm of the weights
+/// entering one output coefficient (over all accumulated products), `clear` when the client
+/// holds the input in clear (no server share is encoded), `n_sent` the output coefficients
+/// the layer sends. `None` when no flooding fits the budget at statistical distance
+/// ≤ 2^[`LOG2_SD_MAX`].
+pub fn plan(p: &Params, l: u32, w_l1: u64, clear: bool, n_sent: u64) -> Option<LayerNoise> {
+    if l == 0 || l > crate::params::MAX_L {
+        return None;
+    }
+    let n = p.n as f64;
+    let (q0, q1) = (p.q0 as f64, p.q1 as f64);
+    let t = (l as f64).exp2();
+    let eta = ETA as f64;
+    let e_in = eta + 0.5 + if clear { 0.0 } else { 0.5 };
+    let b_e = (w_l1.max(1)) as f64 * e_in;
+    let b_pk = (2.0 * n + 1.0) * eta;
+    let limit = q0 / (2.0 * t);
+    let quarter = q0 / (8.0 * t);
+    // largest d with 2^(d−1)·N ≤ q0/(8t) (d = 0: nothing dropped)
+    let drop = |scale: f64| -> u32 {
+        let mut d = 0u32;
+        while d + 1 < p.q0_bits() && ((d as f64).exp2() * scale) <= quarter {
+            d += 1;
+        }
+        d
+    };
+    let drop_a = drop(n);
+    let drop_b = drop(1.0);
+    let trunc = |d: u32, scale: f64| if d == 0 { 0.0 } else { ((d - 1) as f64).exp2() * scale };
+    let room = (limit - trunc(drop_a, n) - trunc(drop_b, 1.0)) * (1.0 - 1e-6);
+    let fixed = (1.0 + n) / 2.0;
+    // largest flood_bits with (B_E + B_pk + ½ + 2^fb)/q1 + (1 + N)/2 < room
+    let flood_room = (room - fixed) * q1 - b_e - b_pk - 0.5;
+    if flood_room < 1.0 {
+        return None;
+    }
+    let flood_bits = flood_room.log2().floor().min(118.0) as u32;
+    let f = (flood_bits as f64).exp2();
+    let log2_sd = (n_sent.max(1) as f64 * b_e).log2() - (flood_bits as f64 + 1.0);
+    if log2_sd > LOG2_SD_MAX {
+        return None;
+    }
+    let total_q = b_e + b_pk + 0.5 + f;
+    let total_q0 = total_q / q1 + fixed + trunc(drop_a, n) + trunc(drop_b, 1.0);
+    Some(LayerNoise {
+        shrink: Shrink {
+            l,
+            flood_bits,
+            drop_a,
+            drop_b,
+        },
+        b_e,
+        total_q,
+        total_q0,
+        limit_q0: limit,
+        log2_sd,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_holds_and_bits_shrink_with_l() {
+        let p = Params::STD;
+        let a = plan(&p, 20, 4608 * 2, false, 1 << 20).expect("resnet-sized layer fits");
+        assert!(a.total_q0 < a.limit_q0);
+        assert!(a.log2_sd <= LOG2_SD_MAX);
+        // a is sent in about l + 2 + log2 N bits, b in about l + 2
+        assert_eq!(a.shrink.bits_a(&p), 20 + 2 + 12 + 1);
+        assert_eq!(a.shrink.bits_b(&p), 20 + 2 + 1);
+        let b = plan(&p, 12, 4608 * 2, false, 1 << 20).expect("fits");
+        assert!(b.shrink.bits_a(&p) < a.shrink.bits_a(&p));
+        assert!(b.shrink.flood_bits > a.shrink.flood_bits);
+    }
+
+    #[test]
+    fn too_wide_layers_are_refused() {
+        let p = Params::STD;
+        assert!(plan(&p, 40, 1 << 30, false, 1 << 20).is_none());
+        assert!(plan(&p, 0, 1, false, 1).is_none());
+    }
+}
