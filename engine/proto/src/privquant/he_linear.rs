@@ -1,25 +1,157 @@
 //! Π_Linear's HE option: the exact accumulator W·X computed on RLWE ciphertexts (Cheetah's
-//! HomConv/HomFC, Huang et al., USENIX Security 2022), at our quantized widths.
+//! HomConv/HomFC, Huang et al., USENIX Security 2022), at our quantized widths, with several
+//! output channels per polynomial where the noise allows it (`pq_he::pack`).
 //!
-//! (Being written: the stub below has the final signatures.)
+//! 1. ⟨X⟩ is extended from lx to L bits on the tensor (Π_Ext, known-MSB when X ≥ 0; local
+//!    when the client holds X in clear; nothing when L ≤ lx), so that both shares live in
+//!    Z_{2^L}, the plaintext ring t = 2^L.
+//! 2. **Client → server, one flight**: a fresh 128-bit seed, a public key (an encryption of
+//!    zero) and one ciphertext per input block of its share (`pq_he::pack` lays C×H×W into
+//!    polynomials). Only the `b` half travels, ⌈log2 Q⌉ = 109 bits per coefficient; the `a`
+//!    halves are expanded from the seed.
+//! 3. **Server → client, one flight**: the server adds its share to each ciphertext, multiplies
+//!    by the kernel polynomials and sums over channel blocks, then for each output polynomial
+//!    re-randomises with the public key, floods the noise, subtracts its mask R (its output
+//!    share), switches to q0 and sends the N high parts of `a` and the high parts of `b` at the
+//!    output coefficients only ([`pq_he::noise`] sizes the bits).
+//! 4. The client decrypts W·X − R at the output coefficients: its share. The server's is R.
+//!
+//! Bytes, exactly (from public shapes, `l` and the parameters):
+//! client → server ⌈(128 + (1 + inputs)·N·109) / 8⌉ plus the extension; server → client
+//! ⌈(outputs·N·bits_a + M·Ho·Wo·bits_b) / 8⌉. Rounds: the extension's, plus 1.
+//!
+//! The tiling (channels per input block, output channels per output block, spatial tile) is
+//! the one of fewest bytes among those whose noise fits ([`plan`]).
 
-use super::linear::LinearParams;
+use super::linear::{Geom, LinearParams};
 use crate::party::Party;
-use crate::{Cost, ProtoResult, param};
+use crate::{Cost, ProtoResult, Role, param};
+use pq_he::noise::{self, LayerNoise};
+use pq_he::pack::{ConvGeom, Packing};
+use pq_he::{He, Params, Response, SecretKey};
+use pq_kernels::Block;
+use pq_kernels::aes::Prg;
+use pq_kernels::ring::mask;
+use pq_ot::pack::{BitReader, BitWriter};
+use rayon::prelude::*;
+use std::sync::OnceLock;
+
+/// The layer's packing and noise plan.
+pub struct HePlan {
+    /// Where inputs, kernels and outputs sit in the polynomials.
+    pub packing: Packing,
+    /// Flooding and dropped bits.
+    pub noise: LayerNoise,
+    /// Plaintext width L (t = 2^L).
+    pub l: u32,
+}
+
+impl HePlan {
+    /// Bytes the client sends (seed, public key, input ciphertexts).
+    pub fn client_bytes(&self) -> u64 {
+        let p = Params::STD;
+        let bits = 128 + (1 + self.packing.input_polys() as u64) * p.n as u64 * p.q_bits() as u64;
+        bits.div_ceil(8)
+    }
+    /// Bytes the server sends (the responses).
+    pub fn server_bytes(&self) -> u64 {
+        let p = Params::STD;
+        let sh = self.noise.shrink;
+        let bits = self.packing.output_polys() as u64 * p.n as u64 * sh.bits_a(&p) as u64
+            + self.packing.total_outputs() as u64 * sh.bits_b(&p) as u64;
+        bits.div_ceil(8)
+    }
+}
+
+/// The shared RLWE context (NTT plans are built once per process).
+fn he() -> ProtoResult<&'static He> {
+    static HE: OnceLock<Option<He>> = OnceLock::new();
+    HE.get_or_init(|| He::new(Params::STD).ok())
+        .as_ref()
+        .ok_or_else(|| param("he", "no NTT for the RLWE parameters"))
+}
+
+/// The layer as a convolution geometry for the packer.
+fn geom(lp: &LinearParams) -> Option<ConvGeom> {
+    match lp.geom {
+        Geom::Matmul => ConvGeom::matmul(lp.d1, lp.d2, lp.d3),
+        Geom::Conv { hw, cin, k, stride } => ConvGeom::conv(cin, hw, hw, lp.d1, k, stride, k / 2),
+    }
+}
+
+/// The packing of fewest bytes whose noise fits, for output width `l`; `None` when none fits
+/// (or `l` is outside the encoding's range).
+pub fn plan(lp: &LinearParams, l: u32) -> Option<HePlan> {
+    let g = geom(lp)?;
+    let p = Params::STD;
+    let wmax = 1u64 << (lp.lw - 1);
+    let clear = lp.input.clear();
+    let n_out = g.output_len() as u64;
+    let analyse = |pk: &Packing| noise::plan(&p, l, pk.max_kernel_l1() as u64 * wmax, clear, n_out);
+    let score = |pk: &Packing| {
+        let nz = analyse(pk)?;
+        let hp = HePlan {
+            packing: pk.clone(),
+            noise: nz,
+            l,
+        };
+        Some(hp.client_bytes() + hp.server_bytes())
+    };
+    let (packing, _) = Packing::best(g, p.n, score)?;
+    let noise = analyse(&packing)?;
+    Some(HePlan { packing, noise, l })
+}
+
+/// Extension of ⟨X⟩ (n_in values) from lx to `l` bits, as [`run_at`] runs it.
+fn ext_cost(lp: &LinearParams, l: u32, pr: crate::Profile) -> Cost {
+    super::linear::ext_cost(lp, lp.n_in() as u64, l, pr)
+}
 
 /// Exact cost of the HE option with the output in `l` bits, the extension of ⟨X⟩ to `l`
 /// bits included; `None` when no HE parameters fit the layer (the option is then not
 /// offered).
 pub fn cost_at(lp: &LinearParams, l: u32) -> ProtoResult<Option<Cost>> {
-    let _ = (lp, l);
-    Ok(None)
+    lp.check()?;
+    let Some(hp) = plan(lp, l) else {
+        return Ok(None);
+    };
+    let he = Cost {
+        server_to_client: hp.server_bytes(),
+        client_to_server: hp.client_bytes(),
+        rounds: 1,
+        offline_bytes: 0,
+    };
+    Ok(Some(ext_cost(lp, l, crate::Profile::PrivQuant).then(he)))
 }
 
-/// Estimated compute time of the HE option (both parties, ns), from the calibrated kernel
-/// model; `None` when the option is not offered.
+/// Calibrated kernel times (ns) on the reference machine (2-vCPU AMD EPYC, AVX2), measured by
+/// `bench-harness kernels`: one forward or inverse NTT of one limb, and one limb's pointwise
+/// multiply-accumulate of N values.
+pub const NS_NTT: u64 = 14_000;
+/// See [`NS_NTT`].
+pub const NS_MULACC: u64 = 3_000;
+
+/// Estimated compute time of the HE option (both parties, ns, single core), from the kernel
+/// model: NTTs and pointwise products counted from the packing; `None` when the option is
+/// not offered.
 pub fn compute_ns(lp: &LinearParams, l: u32) -> Option<u64> {
-    let _ = (lp, l);
-    None
+    let hp = plan(lp, l)?;
+    let pk = &hp.packing;
+    let (i, o, k) = (
+        pk.input_polys() as u64,
+        pk.output_polys() as u64,
+        pk.kernel_polys() as u64,
+    );
+    let cg = pk.channel_groups() as u64;
+    // client: encrypt (2 limbs: 1 product + 1 inverse each), decrypt (1 limb: fwd + inv)
+    let client = i * 2 * (NS_MULACC + NS_NTT) + o * (2 * NS_NTT + NS_MULACC);
+    // server: inputs (2 fwd), kernels (2 fwd), products (2 polys × 2 limbs), respond
+    // (1 fwd + 4 mul + 4 inv per limb pair)
+    let server = i * 2 * NS_NTT
+        + k * 2 * NS_NTT
+        + o * cg * 4 * NS_MULACC
+        + o * (2 * NS_NTT + 4 * NS_MULACC + 4 * NS_NTT);
+    Some(client + server)
 }
 
 /// Run the HE option: the server passes W (d1×d2), the client `&[]`; both pass their lx-bit
@@ -32,6 +164,255 @@ pub fn run_at(
     w: &[i64],
     x: &[u64],
 ) -> ProtoResult<Vec<u64>> {
-    let _ = (p, lp, l, w, x);
-    Err(param("option", "the HE option is not available"))
+    lp.check()?;
+    let hp = plan(lp, l).ok_or_else(|| {
+        param(
+            "option",
+            format!("no HE parameters fit this layer at {l} bits (the planner must not pick he)"),
+        )
+    })?;
+    let alice = p.is_alice();
+    let server_clear = alice && lp.input.clear();
+    if x.len() != lp.n_in() && !server_clear {
+        return Err(param("x", "input share has the wrong length"));
+    }
+    if alice && w.len() != lp.d1 * lp.d2 {
+        return Err(param("w", "weights must be d1 × d2"));
+    }
+    let mx = mask(lp.lx);
+    let xs: Vec<u64> = if server_clear {
+        vec![0; lp.n_in()]
+    } else {
+        x.iter().map(|v| v & mx).collect()
+    };
+    let xl = super::linear::extend(p, lp, l, &xs)?;
+    let he = he()?;
+    match p.role {
+        Role::Client => client(p, he, &hp, &xl),
+        Role::Server => server(p, he, &hp, lp, w, &xl),
+    }
+}
+
+fn he_err(e: impl std::fmt::Display) -> crate::ProtoError {
+    param("he", e.to_string())
+}
+
+/// The client: encrypt, send, receive, decrypt.
+fn client(p: &mut Party, he: &He, hp: &HePlan, x: &[u64]) -> ProtoResult<Vec<u64>> {
+    let prm = *he.params();
+    let n = prm.n;
+    let pk = &hp.packing;
+    let l = hp.l;
+    let sk = he.keygen(&mut p.prg);
+    let seed = p.prg.next_block();
+    let n_in = pk.input_polys();
+    // per-ciphertext randomness streams, drawn from the party's PRG
+    let streams: Vec<Block> = (0..=n_in).map(|_| p.prg.next_block()).collect();
+    let ml = mask(l);
+    let cts: Vec<Vec<u128>> = (0..=n_in)
+        .into_par_iter()
+        .map(|i| -> ProtoResult<Vec<u128>> {
+            let mut m = vec![0u64; n];
+            if i > 0 {
+                pk.encode_input(x, i - 1, &mut m).map_err(he_err)?;
+                for v in m.iter_mut() {
+                    *v &= ml;
+                }
+            }
+            let mut prg = Prg::new(streams[i]);
+            let mut b = vec![0u64; 2 * n];
+            he.encrypt(&sk, seed, i as u64, &m, l, &mut prg, &mut b)
+                .map_err(he_err)?;
+            let mut wire = vec![0u128; n];
+            he.compose(&b, &mut wire);
+            Ok(wire)
+        })
+        .collect::<ProtoResult<_>>()?;
+    let mut msg = Vec::with_capacity(hp.client_bytes() as usize);
+    let mut bw = BitWriter::new(&mut msg);
+    let qb = prm.q_bits();
+    put128(&mut bw, seed.0, 128);
+    for ct in &cts {
+        for &v in ct {
+            put128(&mut bw, v, qb);
+        }
+    }
+    bw.finish();
+    p.ch.send(&msg)?;
+    drop(cts);
+    // the responses
+    let mut buf = vec![0u8; hp.server_bytes() as usize];
+    p.ch.recv(&mut buf)?;
+    let sh = hp.noise.shrink;
+    let (ba, bb) = (sh.bits_a(&prm), sh.bits_b(&prm));
+    let mut br = BitReader::new(&buf);
+    let n_out = pk.output_polys();
+    let mut resps = Vec::with_capacity(n_out);
+    for o in 0..n_out {
+        let used = pk.outputs(o).map_or(0, <[_]>::len);
+        let a: Vec<u64> = (0..n).map(|_| br.get(ba)).collect();
+        let b: Vec<u64> = (0..used).map(|_| br.get(bb)).collect();
+        resps.push(Response { a, b });
+    }
+    let total = pk.total_outputs();
+    let parts: Vec<Vec<(u32, u64)>> = resps
+        .par_iter()
+        .enumerate()
+        .map(|(o, r)| -> ProtoResult<Vec<(u32, u64)>> { decrypt_one(he, &sk, pk, o, r, sh) })
+        .collect::<ProtoResult<_>>()?;
+    let mut y = vec![0u64; total];
+    for part in parts {
+        for (yi, v) in part {
+            y[yi as usize] = v;
+        }
+    }
+    Ok(y)
+}
+
+fn decrypt_one(
+    he: &He,
+    sk: &SecretKey,
+    pk: &Packing,
+    o: usize,
+    r: &Response,
+    sh: pq_he::Shrink,
+) -> ProtoResult<Vec<(u32, u64)>> {
+    let outs = pk.outputs(o).ok_or_else(|| param("he", "output index"))?;
+    let used: Vec<u32> = outs.iter().map(|&(c, _)| c).collect();
+    let mut m = vec![0u64; used.len()];
+    he.decrypt(sk, r, &used, sh, &mut m).map_err(he_err)?;
+    Ok(outs.iter().map(|&(_, yi)| yi).zip(m).collect())
+}
+
+/// The server: receive, evaluate, mask, respond.
+fn server(
+    p: &mut Party,
+    he: &He,
+    hp: &HePlan,
+    lp: &LinearParams,
+    w: &[i64],
+    x: &[u64],
+) -> ProtoResult<Vec<u64>> {
+    let prm = *he.params();
+    let n = prm.n;
+    let pk = &hp.packing;
+    let l = hp.l;
+    let mut buf = vec![0u8; hp.client_bytes() as usize];
+    p.ch.recv(&mut buf)?;
+    let qb = prm.q_bits();
+    let mut br = BitReader::new(&buf);
+    let seed = Block(get128(&mut br, 128));
+    let n_in = pk.input_polys();
+    let mut wire: Vec<Vec<u128>> = Vec::with_capacity(n_in + 1);
+    for _ in 0..=n_in {
+        wire.push((0..n).map(|_| get128(&mut br, qb)).collect());
+    }
+    drop(buf);
+    let clear = lp.input.clear();
+    let ml = mask(l);
+    let limbs = |v: &[u128]| -> ProtoResult<Vec<u64>> {
+        let mut b = vec![0u64; 2 * n];
+        he.decompose(v, &mut b).map_err(he_err)?;
+        Ok(b)
+    };
+    let public = he
+        .public_key(seed, 0, &limbs(&wire[0])?)
+        .map_err(he_err)?;
+    let inputs: Vec<pq_he::rlwe::InputCt> = (1..=n_in)
+        .into_par_iter()
+        .map(|i| -> ProtoResult<_> {
+            let b = limbs(&wire[i])?;
+            let share = if clear {
+                None
+            } else {
+                let mut s = vec![0u64; n];
+                pk.encode_input(x, i - 1, &mut s).map_err(he_err)?;
+                for v in s.iter_mut() {
+                    *v &= ml;
+                }
+                Some(s)
+            };
+            he.server_input(seed, i as u64, &b, share.as_deref(), l)
+                .map_err(he_err)
+        })
+        .collect::<ProtoResult<_>>()?;
+    drop(wire);
+    let (cg, og, tiles) = (pk.channel_groups(), pk.output_groups(), pk.spatial_tiles());
+    let streams: Vec<Block> = (0..og).map(|_| p.prg.next_block()).collect();
+    let sh = hp.noise.shrink;
+    let t = 1u64 << l;
+    // one output group at a time per thread: its kernels, then every spatial tile
+    let groups: Vec<Vec<(usize, Response, Vec<(u32, u64)>)>> = (0..og)
+        .into_par_iter()
+        .map(|mg| -> ProtoResult<_> {
+            let mut prg = Prg::new(streams[mg]);
+            let mut coeffs = vec![0i64; n];
+            let kernels: Vec<pq_he::rlwe::PlainNtt> = (0..cg)
+                .map(|g| -> ProtoResult<_> {
+                    pk.encode_kernel(w, mg * cg + g, &mut coeffs).map_err(he_err)?;
+                    Ok(he.plain(&coeffs))
+                })
+                .collect::<ProtoResult<_>>()?;
+            let mut out = Vec::with_capacity(tiles);
+            for tile in 0..tiles {
+                let o = tile * og + mg;
+                let mut acc = he.acc();
+                for (g, k) in kernels.iter().enumerate() {
+                    he.mul_acc(&mut acc, &inputs[tile * cg + g], k);
+                }
+                let outs = pk.outputs(o).ok_or_else(|| param("he", "output index"))?;
+                let used: Vec<u32> = outs.iter().map(|&(c, _)| c).collect();
+                let masks: Vec<u64> = (0..used.len()).map(|_| prg.next_u64() % t).collect();
+                let r = he
+                    .respond(acc, &public, &used, &masks, sh, &mut prg)
+                    .map_err(he_err)?;
+                let share = outs.iter().map(|&(_, yi)| yi).zip(masks).collect();
+                out.push((o, r, share));
+            }
+            Ok(out)
+        })
+        .collect::<ProtoResult<_>>()?;
+    let mut resp: Vec<Option<Response>> = (0..pk.output_polys()).map(|_| None).collect();
+    let mut y = vec![0u64; pk.total_outputs()];
+    for g in groups {
+        for (o, r, share) in g {
+            for (yi, v) in share {
+                y[yi as usize] = v;
+            }
+            resp[o] = Some(r);
+        }
+    }
+    let mut msg = Vec::with_capacity(hp.server_bytes() as usize);
+    let mut bw = BitWriter::new(&mut msg);
+    let (ba, bb) = (sh.bits_a(&prm), sh.bits_b(&prm));
+    for r in resp.iter().flatten() {
+        for &v in &r.a {
+            bw.put(v, ba);
+        }
+        for &v in &r.b {
+            bw.put(v, bb);
+        }
+    }
+    bw.finish();
+    p.ch.send(&msg)?;
+    // the client holds W·X − R, the server R
+    Ok(y)
+}
+
+fn put128(bw: &mut BitWriter, v: u128, bits: u32) {
+    if bits <= 64 {
+        bw.put(v as u64, bits);
+    } else {
+        bw.put(v as u64, 64);
+        bw.put((v >> 64) as u64, bits - 64);
+    }
+}
+
+fn get128(br: &mut BitReader, bits: u32) -> u128 {
+    if bits <= 64 {
+        br.get(bits) as u128
+    } else {
+        let lo = br.get(64) as u128;
+        lo | (br.get(bits - 64) as u128) << 64
+    }
 }

@@ -79,10 +79,10 @@ pub enum InputKind {
 }
 
 impl InputKind {
-    fn nonneg(self) -> bool {
+    pub(crate) fn nonneg(self) -> bool {
         matches!(self, InputKind::NonNeg | InputKind::Clear { nonneg: true })
     }
-    fn clear(self) -> bool {
+    pub(crate) fn clear(self) -> bool {
         matches!(self, InputKind::Clear { .. })
     }
 }
@@ -481,7 +481,7 @@ fn wrap_needed(lp: &LinearParams, l: u32) -> bool {
 }
 
 /// Extension of `n` shared lx-bit values to `l` bits.
-fn ext_cost(lp: &LinearParams, n: u64, l: u32, pr: Profile) -> Cost {
+pub(crate) fn ext_cost(lp: &LinearParams, n: u64, l: u32, pr: Profile) -> Cost {
     if l <= lp.lx || lp.input.clear() {
         Cost::ZERO
     } else {
@@ -930,7 +930,7 @@ fn run_duplex(
 /// Shares of the lx-bit values `x` (masked) extended to `l` bits (masked to l when l ≤ lx):
 /// the known-non-negative [`extension::ext`] for non-negative X, s_extend for signed X, local
 /// when the client holds X.
-fn extend(p: &mut Party, lp: &LinearParams, l: u32, x: &[u64]) -> ProtoResult<Vec<u64>> {
+pub(crate) fn extend(p: &mut Party, lp: &LinearParams, l: u32, x: &[u64]) -> ProtoResult<Vec<u64>> {
     let ml = mask(l);
     let lx = lp.lx;
     Ok(if l <= lx {
