@@ -196,6 +196,8 @@ pub fn run(a: KernelsArgs) -> anyhow::Result<()> {
     });
     anyhow::ensure!(un == vals, "pack/unpack self-check failed");
 
+    he_rows(rep, reps, &mut rows)?;
+
     eprintln!("# kernels on {} (features: {:?})", machine_name(), hw);
     eprintln!(
         "{:<24} {:>10} {:<10} {:<9} {:>8}  target",
@@ -217,6 +219,74 @@ pub fn run(a: KernelsArgs) -> anyhow::Result<()> {
         }
         obj.insert("machine".into(), Value::String(machine_name()));
         print_json_line(&Value::Object(obj));
+    }
+    Ok(())
+}
+
+/// The HE kernels at N = 4096, Q = q0·q1 (`pq_he`): the plaintext NTT (two limbs), one
+/// plaintext × ciphertext multiply-accumulate (two halves × two limbs), a client encryption,
+/// a server response (re-randomise, flood, mask, switch, drop bits; 1024 output coefficients)
+/// and a client decryption. These calibrate the compute model of the HE linear option
+/// (`pq_proto::privquant::he_linear::{NS_NTT, NS_MULACC}`).
+fn he_rows(rep: Duration, reps: usize, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    use pq_he::{He, Params, noise};
+    let p = Params::STD;
+    let n = p.n;
+    let he = He::new(p).map_err(|e| anyhow::anyhow!("HE context: {e}"))?;
+    let mut prg = Prg::new(Block::from_u64s(7, 7));
+    let sk = he.keygen(&mut prg);
+    let seed = Block::from_u64s(1, 2);
+    let l = 16;
+    let m: Vec<u64> = (0..n as u64).map(|i| i.wrapping_mul(0x9e37) & 0xffff).collect();
+    let w: Vec<i64> = (0..n as i64).map(|i| (i % 5) - 2).collect();
+    let mut b = vec![0u64; 2 * n];
+    let enc_rate = best_rate(rep, reps, 1.0, || {
+        he.encrypt(&sk, seed, 1, black_box(&m), l, &mut prg, &mut b)
+            .expect("encrypt");
+    });
+    let plain_rate = best_rate(rep, reps, 1.0, || {
+        black_box(he.plain(black_box(&w)));
+    });
+    let ct = he.server_input(seed, 1, &b, Some(&m), l)?;
+    let pt = he.plain(&w);
+    let mut acc = he.acc();
+    let mul_rate = best_rate(rep, reps, 1.0, || he.mul_acc(&mut acc, &ct, black_box(&pt)));
+    let mut pkb = vec![0u64; 2 * n];
+    he.encrypt(&sk, seed, 0, &[], l, &mut prg, &mut pkb)?;
+    let pk = he.public_key(seed, 0, &pkb)?;
+    let used: Vec<u32> = (0..1024u32).map(|j| j * 4).collect();
+    let mask = vec![5u64; used.len()];
+    let nz = noise::plan(&p, l, 4 * 4096, false, 1 << 20)
+        .ok_or_else(|| anyhow::anyhow!("noise plan"))?;
+    let mut resp = None;
+    let resp_rate = best_rate(rep, reps, 1.0, || {
+        let mut a = he.acc();
+        he.mul_acc(&mut a, &ct, &pt);
+        resp = Some(
+            he.respond(a, &pk, &used, &mask, nz.shrink, &mut prg)
+                .expect("respond"),
+        );
+    });
+    let resp = resp.ok_or_else(|| anyhow::anyhow!("no response"))?;
+    let mut out = vec![0u64; used.len()];
+    let dec_rate = best_rate(rep, reps, 1.0, || {
+        he.decrypt(&sk, &resp, &used, nz.shrink, &mut out).expect("decrypt")
+    });
+    for (name, v, target) in [
+        ("he_encrypt", enc_rate, ""),
+        ("he_plain_ntt", plain_rate, ""),
+        ("he_mul_acc", mul_rate, ""),
+        ("he_respond", resp_rate, ""),
+        ("he_decrypt", dec_rate, ""),
+    ] {
+        rows.push(Row {
+            name,
+            value: v / 1e3,
+            unit: "k ops/s",
+            path: "tfhe-ntt".into(),
+            buffer_bytes: 2 * n * 8,
+            target,
+        });
     }
     Ok(())
 }
