@@ -121,7 +121,7 @@ pub struct He {
     /// q0^{-1} mod q1 (CRT composition).
     q0_inv_q1: u64,
     /// q1^{-1} mod q0 (modulus switch).
-    q1_inv_q0: u64,
+    q1_inv_q0: Shoup,
 }
 
 #[inline]
@@ -137,10 +137,42 @@ fn addmod(a: u64, b: u64, q: u64) -> u64 {
 fn submod(a: u64, b: u64, q: u64) -> u64 {
     if a >= b { a - b } else { a + q - b }
 }
-/// A signed value reduced into [0, q).
+/// A signed value reduced into [0, q) (fast path for |v| < q).
 #[inline]
 fn from_i128(v: i128, q: u64) -> u64 {
-    v.rem_euclid(q as i128) as u64
+    let qi = q as i128;
+    if (0..qi).contains(&v) {
+        v as u64
+    } else if v < 0 && v > -qi {
+        (v + qi) as u64
+    } else {
+        v.rem_euclid(qi) as u64
+    }
+}
+
+/// Shoup's precomputation for multiplying by the constant `w` < q modulo q < 2^63.
+#[derive(Clone, Copy)]
+struct Shoup {
+    w: u64,
+    wp: u64,
+    q: u64,
+}
+
+impl Shoup {
+    fn new(w: u64, q: u64) -> Shoup {
+        Shoup {
+            w,
+            wp: (((w as u128) << 64) / q as u128) as u64,
+            q,
+        }
+    }
+    /// a·w mod q for a < 2^64 (one conditional subtraction after the estimate).
+    #[inline]
+    fn mul(&self, a: u64) -> u64 {
+        let est = ((a as u128 * self.wp as u128) >> 64) as u64;
+        let r = a.wrapping_mul(self.w).wrapping_sub(est.wrapping_mul(self.q));
+        if r >= self.q { r - self.q } else { r }
+    }
 }
 
 fn powmod(mut a: u64, mut e: u64, q: u64) -> u64 {
@@ -217,7 +249,7 @@ impl He {
             p,
             plans,
             q0_inv_q1: powmod(p.q0 % p.q1, p.q1 - 2, p.q1),
-            q1_inv_q0: powmod(p.q1 % p.q0, p.q0 - 2, p.q0),
+            q1_inv_q0: Shoup::new(powmod(p.q1 % p.q0, p.q0 - 2, p.q0), p.q0),
         })
     }
 
@@ -244,9 +276,11 @@ impl He {
         let hi = q >> l;
         Encoder {
             l,
-            hi: [(hi % self.p.q0 as u128) as u64, (hi % self.p.q1 as u128) as u64],
+            hi: [
+                Shoup::new((hi % self.p.q0 as u128) as u64, self.p.q0),
+                Shoup::new((hi % self.p.q1 as u128) as u64, self.p.q1),
+            ],
             lo: q & ((1u128 << l) - 1),
-            q: [self.p.q0, self.p.q1],
         }
     }
 
@@ -501,7 +535,7 @@ impl He {
         } else {
             submod(r0, r1 % q0, q0)
         };
-        mulmod(d, self.q1_inv_q0, q0)
+        self.q1_inv_q0.mul(d)
     }
 
     /// Decrypt a response at its output coefficients `used` into `out` (values mod t).
@@ -592,17 +626,17 @@ fn round_shift(v: u64, d: u32, _q: u64) -> u64 {
 struct Encoder {
     l: u32,
     /// ⌊Q/t⌋ mod q_limb.
-    hi: [u64; 2],
+    hi: [Shoup; 2],
     /// Q mod t.
     lo: u128,
-    q: [u64; 2],
 }
 
 impl Encoder {
     #[inline]
     fn encode(&self, m: u64, limb: usize) -> u64 {
-        let q = self.q[limb];
-        let frac = (self.lo * m as u128 + (1u128 << (self.l - 1))) >> self.l;
-        addmod(mulmod(self.hi[limb], m, q), (frac % q as u128) as u64, q)
+        let h = &self.hi[limb];
+        // (Q mod t)·m/t < m < t ≤ 2^MAX_L < q: no reduction needed
+        let frac = ((self.lo * m as u128 + (1u128 << (self.l - 1))) >> self.l) as u64;
+        addmod(h.mul(m), frac, h.q)
     }
 }
