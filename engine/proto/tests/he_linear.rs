@@ -112,6 +112,12 @@ fn kernels_strides_and_inputs() {
         LinearParams::matmul(10, 64, 1, 8, 4, InputKind::NonNeg),
         LinearParams::matmul(7, 33, 3, 3, 5, InputKind::Signed),
     ];
+    // both layouts of a strided k > 1 conv are exercised
+    let layouts: Vec<he_linear::Layout> = cases
+        .iter()
+        .filter_map(|lp| he_linear::plan(lp, lp.acc_bits().ok()?).map(|h| h.layout))
+        .collect();
+    assert!(layouts.iter().any(|l| matches!(l, he_linear::Layout::Polyphase { .. })));
     for (i, lp) in cases.iter().enumerate() {
         case(lp, None, Fill::Random, Transport::Mem, 10 + i as u64);
         case(lp, None, Fill::Extreme, Transport::Mem, 20 + i as u64);

@@ -36,8 +36,26 @@ use pq_ot::pack::{BitReader, BitWriter};
 use rayon::prelude::*;
 use std::sync::OnceLock;
 
+/// How a strided convolution is laid out for the packer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// As it is: a stride-s conv computes the stride-1 outputs and keeps every s-th (a 1×1
+    /// conv subsamples its input instead).
+    Direct,
+    /// Polyphase: a stride-s k×k conv with padding p is the stride-1 ⌈k/s⌉×⌈k/s⌉ conv of the
+    /// s² phase images X^(a,b)[c, i, j] = Xpad[c, s·i + a, s·j + b] (C·s² channels, Ho + ⌈k/s⌉ − 1
+    /// rows and columns) by the phase kernels W[m, c, s·u + a, s·v + b] (zero past k). Every
+    /// output coefficient is needed, so s² times fewer output polynomials are sent.
+    Polyphase {
+        /// The stride s.
+        s: usize,
+    },
+}
+
 /// The layer's packing and noise plan.
 pub struct HePlan {
+    /// How the layer was laid out before packing.
+    pub layout: Layout,
     /// Where inputs, kernels and outputs sit in the polynomials.
     pub packing: Packing,
     /// Flooding and dropped bits.
@@ -71,35 +89,135 @@ fn he() -> ProtoResult<&'static He> {
         .ok_or_else(|| param("he", "no NTT for the RLWE parameters"))
 }
 
-/// The layer as a convolution geometry for the packer.
-fn geom(lp: &LinearParams) -> Option<ConvGeom> {
-    match lp.geom {
-        Geom::Matmul => ConvGeom::matmul(lp.d1, lp.d2, lp.d3),
-        Geom::Conv { hw, cin, k, stride } => ConvGeom::conv(cin, hw, hw, lp.d1, k, stride, k / 2),
+/// The layer as a convolution geometry for the packer, under `layout`.
+fn geom(lp: &LinearParams, layout: Layout) -> Option<ConvGeom> {
+    match (lp.geom, layout) {
+        (Geom::Matmul, Layout::Direct) => ConvGeom::matmul(lp.d1, lp.d2, lp.d3),
+        (Geom::Conv { hw, cin, k, stride }, Layout::Direct) => {
+            ConvGeom::conv(cin, hw, hw, lp.d1, k, stride, k / 2)
+        }
+        (Geom::Conv { hw, cin, k, stride }, Layout::Polyphase { s }) if s == stride => {
+            let d = ConvGeom::conv(cin, hw, hw, lp.d1, k, stride, k / 2)?;
+            let kp = k.div_ceil(s);
+            ConvGeom::conv(cin * s * s, d.ho() + kp - 1, d.wo() + kp - 1, lp.d1, kp, 1, 0)
+        }
+        _ => None,
     }
+}
+
+/// The layouts worth trying for `lp`.
+fn layouts(lp: &LinearParams) -> Vec<Layout> {
+    match lp.geom {
+        Geom::Conv { k, stride, .. } if k > 1 && stride > 1 => {
+            vec![Layout::Direct, Layout::Polyphase { s: stride }]
+        }
+        _ => vec![Layout::Direct],
+    }
+}
+
+/// The input tensor (C×H×W) in `layout`'s order for the packer (polyphase: the padded phase
+/// images, zero past the input; both parties apply it to their shares).
+fn layout_input(lp: &LinearParams, layout: Layout, x: &[u64]) -> Vec<u64> {
+    let (Layout::Polyphase { s }, Geom::Conv { hw, cin, k, .. }) = (layout, lp.geom) else {
+        return x.to_vec();
+    };
+    let Some(g) = geom(lp, layout) else {
+        return Vec::new();
+    };
+    let (hp, pad) = (g.h, (k / 2) as isize);
+    let mut out = vec![0u64; cin * s * s * hp * hp];
+    for c in 0..cin {
+        for a in 0..s {
+            for b in 0..s {
+                let ch = (c * s + a) * s + b;
+                for i in 0..hp {
+                    let y = (s * i + a) as isize - pad;
+                    if y < 0 || y >= hw as isize {
+                        continue;
+                    }
+                    for j in 0..hp {
+                        let z = (s * j + b) as isize - pad;
+                        if z >= 0 && z < hw as isize {
+                            out[(ch * hp + i) * hp + j] = x[(c * hw + y as usize) * hw + z as usize];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The weights (M×C×k×k) in `layout`'s order (polyphase: M×(C·s²)×k'×k' phase kernels).
+fn layout_weights(lp: &LinearParams, layout: Layout, w: &[i64]) -> Vec<i64> {
+    let (Layout::Polyphase { s }, Geom::Conv { cin, k, .. }) = (layout, lp.geom) else {
+        return w.to_vec();
+    };
+    let kp = k.div_ceil(s);
+    let m = lp.d1;
+    let mut out = vec![0i64; m * cin * s * s * kp * kp];
+    for o in 0..m {
+        for c in 0..cin {
+            for a in 0..s {
+                for b in 0..s {
+                    let ch = (c * s + a) * s + b;
+                    for u in 0..kp {
+                        for v in 0..kp {
+                            let (y, z) = (s * u + a, s * v + b);
+                            if y < k && z < k {
+                                out[((o * cin * s * s + ch) * kp + u) * kp + v] =
+                                    w[((o * cin + c) * k + y) * k + z];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The packing of fewest bytes whose noise fits, for output width `l`; `None` when none fits
 /// (or `l` is outside the encoding's range).
 pub fn plan(lp: &LinearParams, l: u32) -> Option<HePlan> {
-    let g = geom(lp)?;
     let p = Params::STD;
     let wmax = 1u64 << (lp.lw - 1);
     let clear = lp.input.clear();
-    let n_out = g.output_len() as u64;
-    let analyse = |pk: &Packing| noise::plan(&p, l, pk.max_kernel_l1() as u64 * wmax, clear, n_out);
-    let score = |pk: &Packing| {
-        let nz = analyse(pk)?;
-        let hp = HePlan {
-            packing: pk.clone(),
-            noise: nz,
-            l,
+    let mut best: Option<(HePlan, u64)> = None;
+    for layout in layouts(lp) {
+        let Some(g) = geom(lp, layout) else { continue };
+        let n_out = g.output_len() as u64;
+        let analyse =
+            |pk: &Packing| noise::plan(&p, l, pk.max_kernel_l1() as u64 * wmax, clear, n_out);
+        let score = |pk: &Packing| {
+            let nz = analyse(pk)?;
+            let hp = HePlan {
+                layout,
+                packing: pk.clone(),
+                noise: nz,
+                l,
+            };
+            Some(hp.client_bytes() + hp.server_bytes())
         };
-        Some(hp.client_bytes() + hp.server_bytes())
-    };
-    let (packing, _) = Packing::best(g, p.n, score)?;
-    let noise = analyse(&packing)?;
-    Some(HePlan { packing, noise, l })
+        let Some((packing, sc)) = Packing::best(g, p.n, score) else {
+            continue;
+        };
+        let Some(noise) = analyse(&packing) else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|(_, b)| sc < *b) {
+            best = Some((
+                HePlan {
+                    layout,
+                    packing,
+                    noise,
+                    l,
+                },
+                sc,
+            ));
+        }
+    }
+    best.map(|(hp, _)| hp)
 }
 
 /// Extension of ⟨X⟩ (n_in values) from lx to `l` bits, as [`run_at`] runs it.
@@ -185,11 +303,11 @@ pub fn run_at(
     } else {
         x.iter().map(|v| v & mx).collect()
     };
-    let xl = super::linear::extend(p, lp, l, &xs)?;
+    let xl = layout_input(lp, hp.layout, &super::linear::extend(p, lp, l, &xs)?);
     let he = he()?;
     match p.role {
         Role::Client => client(p, he, &hp, &xl),
-        Role::Server => server(p, he, &hp, lp, w, &xl),
+        Role::Server => server(p, he, &hp, lp, &layout_weights(lp, hp.layout, w), &xl),
     }
 }
 
