@@ -112,16 +112,26 @@ fn kernels_strides_and_inputs() {
         LinearParams::matmul(10, 64, 1, 8, 4, InputKind::NonNeg),
         LinearParams::matmul(7, 33, 3, 3, 5, InputKind::Signed),
     ];
-    // both layouts of a strided k > 1 conv are exercised
-    let layouts: Vec<he_linear::Layout> = cases
-        .iter()
-        .filter_map(|lp| he_linear::plan(lp, lp.acc_bits().ok()?).map(|h| h.layout))
-        .collect();
-    assert!(layouts.iter().any(|l| matches!(l, he_linear::Layout::Polyphase { .. })));
     for (i, lp) in cases.iter().enumerate() {
         case(lp, None, Fill::Random, Transport::Mem, 10 + i as u64);
         case(lp, None, Fill::Extreme, Transport::Mem, 20 + i as u64);
     }
+}
+
+#[test]
+fn polyphase_stem() {
+    // a stem-like 7×7 stride-2 conv: the polyphase layout wins (and is exact)
+    let lp = conv(64, 3, 4, 7, 2, 8, 8, InputKind::Clear { nonneg: true });
+    let l = lp.acc_bits().unwrap();
+    let hp = he_linear::plan(&lp, l).unwrap();
+    assert_eq!(hp.layout, he_linear::Layout::Polyphase { s: 2 });
+    case(&lp, None, Fill::Random, Transport::Mem, 8);
+    let lp = conv(90, 2, 2, 3, 2, 2, 6, InputKind::NonNeg);
+    assert_eq!(
+        he_linear::plan(&lp, lp.acc_bits().unwrap()).unwrap().layout,
+        he_linear::Layout::Polyphase { s: 2 }
+    );
+    case(&lp, None, Fill::Extreme, Transport::Mem, 9);
 }
 
 #[test]
