@@ -117,9 +117,28 @@ impl Clock for ManualClock {
     }
 }
 
-/// CPU time consumed by the calling thread (`CLOCK_THREAD_CPUTIME_ID`).
+/// CPU time consumed by the calling thread (`CLOCK_THREAD_CPUTIME_ID`), plus the wall time of
+/// the parallel sections it ran through [`parallel_section`] (less its own CPU time in them):
+/// a party that fans work out over other threads is charged what it waited, not its threads'
+/// summed CPU time.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ThreadCpuClock;
+
+thread_local! {
+    /// Wall time of this thread's parallel sections beyond its own CPU time in them.
+    static PARALLEL_EXTRA: std::cell::Cell<Nanos> = const { std::cell::Cell::new(0) };
+}
+
+/// Run `f`, a section that fans out over other threads (for example rayon), and charge the
+/// calling thread's [`ThreadCpuClock`] the section's wall time.
+pub fn parallel_section<R>(f: impl FnOnce() -> R) -> R {
+    let (w0, c0) = (RealClock.now(), thread_cpu_ns());
+    let r = f();
+    let wall = RealClock.now().saturating_sub(w0);
+    let own = thread_cpu_ns().saturating_sub(c0);
+    PARALLEL_EXTRA.with(|e| e.set(e.get() + wall.saturating_sub(own)));
+    r
+}
 
 /// CPU time of the calling thread in nanoseconds.
 pub fn thread_cpu_ns() -> Nanos {
@@ -146,7 +165,7 @@ fn cpu_clock(id: libc::clockid_t) -> Nanos {
 
 impl Clock for ThreadCpuClock {
     fn now(&self) -> Nanos {
-        thread_cpu_ns()
+        thread_cpu_ns() + PARALLEL_EXTRA.with(|e| e.get())
     }
 }
 
@@ -163,6 +182,19 @@ impl Clock for WallClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parallel_sections_charge_their_wall_time() {
+        let c = ThreadCpuClock;
+        let a = c.now();
+        // the section waits on another thread: its own CPU time is near zero
+        parallel_section(|| {
+            std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_millis(30)))
+                .join()
+                .ok()
+        });
+        assert!(c.now() - a >= 25_000_000, "{}", c.now() - a);
+    }
 
     #[test]
     fn manual_clock_jumps() {

@@ -71,7 +71,13 @@ pub fn plan(p: &Params, l: u32, w_l1: u64, clear: bool, n_sent: u64) -> Option<L
     };
     let drop_a = drop(n);
     let drop_b = drop(1.0);
-    let trunc = |d: u32, scale: f64| if d == 0 { 0.0 } else { ((d - 1) as f64).exp2() * scale };
+    let trunc = |d: u32, scale: f64| {
+        if d == 0 {
+            0.0
+        } else {
+            ((d - 1) as f64).exp2() * scale
+        }
+    };
     let room = (limit - trunc(drop_a, n) - trunc(drop_b, 1.0)) * (1.0 - 1e-6);
     let fixed = (1.0 + n) / 2.0;
     // largest flood_bits with (B_E + B_pk + ½ + 2^fb)/q1 + (1 + N)/2 < room

@@ -170,7 +170,9 @@ impl Shoup {
     #[inline]
     fn mul(&self, a: u64) -> u64 {
         let est = ((a as u128 * self.wp as u128) >> 64) as u64;
-        let r = a.wrapping_mul(self.w).wrapping_sub(est.wrapping_mul(self.q));
+        let r = a
+            .wrapping_mul(self.w)
+            .wrapping_sub(est.wrapping_mul(self.q));
         if r >= self.q { r - self.q } else { r }
     }
 }
@@ -190,7 +192,11 @@ fn powmod(mut a: u64, mut e: u64, q: u64) -> u64 {
 /// Fill `out` with uniform values in [0, q) by rejection from 64-bit words of `prg`.
 fn uniform_mod(prg: &mut Prg, q: u64, out: &mut [u64]) {
     let bits = 64 - (q - 1).leading_zeros();
-    let m = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    let m = if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
     let mut buf = [Block::ZERO; 64];
     let mut i = 0;
     while i < out.len() {
@@ -264,7 +270,10 @@ impl He {
 
     fn check_l(l: u32) -> Result<(), HeError> {
         if !(1..=MAX_L).contains(&l) {
-            return Err(shape("l", format!("plaintext width {l} outside 1..={MAX_L}")));
+            return Err(shape(
+                "l",
+                format!("plaintext width {l} outside 1..={MAX_L}"),
+            ));
         }
         Ok(())
     }
@@ -307,7 +316,10 @@ impl He {
             self.plans[limb].fwd(&mut v);
             v
         };
-        SecretKey { s0: to(0), s1: to(1) }
+        SecretKey {
+            s0: to(0),
+            s1: to(1),
+        }
     }
 
     /// Encrypt `m` (coefficients mod t = 2^l, at most N of them, the rest zero) as ciphertext
@@ -391,7 +403,10 @@ impl He {
         Self::check_l(l)?;
         let n = self.p.n;
         if b.len() != 2 * n || share.is_some_and(|s| s.len() > n) {
-            return Err(shape("server_input", "b must be 2N residues, the share ≤ N"));
+            return Err(shape(
+                "server_input",
+                "b must be 2N residues, the share ≤ N",
+            ));
         }
         let mut bb = b.to_vec();
         if let Some(sh) = share {
@@ -471,10 +486,12 @@ impl He {
         Self::check_l(sh.l)?;
         let n = self.p.n;
         if used.len() != mask.len() || used.iter().any(|&j| j as usize >= n) {
-            return Err(shape("respond", "one mask value per output coefficient < N"));
+            return Err(shape(
+                "respond",
+                "one mask value per output coefficient < N",
+            ));
         }
-        if sh.flood_bits >= 120 || sh.drop_a >= self.p.q0_bits() || sh.drop_b >= self.p.q0_bits()
-        {
+        if sh.flood_bits >= 120 || sh.drop_a >= self.p.q0_bits() || sh.drop_b >= self.p.q0_bits() {
             return Err(shape("respond", "shrink parameters out of range"));
         }
         let mut u = vec![0i8; n];
@@ -518,8 +535,16 @@ impl He {
             let fv = (f.0 & ((1u128 << (sh.flood_bits + 1)) - 1)) as i128 - half;
             let noise = e[n + j] as i128 + fv;
             let rm = r & ((1u64 << sh.l) - 1);
-            let r0 = submod(from_i128(acc.b[j] as i128 + noise, q0), enc.encode(rm, 0), q0);
-            let r1 = submod(from_i128(acc.b[n + j] as i128 + noise, q1), enc.encode(rm, 1), q1);
+            let r0 = submod(
+                from_i128(acc.b[j] as i128 + noise, q0),
+                enc.encode(rm, 0),
+                q0,
+            );
+            let r1 = submod(
+                from_i128(acc.b[n + j] as i128 + noise, q1),
+                enc.encode(rm, 1),
+                q1,
+            );
             out_b.push(round_shift(self.switch(r0, r1), sh.drop_b, q0));
         }
         Ok(Response { a: out_a, b: out_b })
@@ -550,7 +575,10 @@ impl He {
         Self::check_l(sh.l)?;
         let n = self.p.n;
         if resp.a.len() != n || resp.b.len() != used.len() || out.len() != used.len() {
-            return Err(shape("decrypt", "response does not match its output coefficients"));
+            return Err(shape(
+                "decrypt",
+                "response does not match its output coefficients",
+            ));
         }
         if used.iter().any(|&j| j as usize >= n) {
             return Err(shape("decrypt", "an output coefficient is ≥ N"));
@@ -561,7 +589,11 @@ impl He {
         if resp.a.iter().any(|&v| v >= lim_a) || resp.b.iter().any(|&v| v >= lim_b) {
             return Err(shape("response", "a coefficient is wider than its field"));
         }
-        let mut c1: Vec<u64> = resp.a.iter().map(|&v| ((v as u128) << sh.drop_a) as u64 % q0).collect();
+        let mut c1: Vec<u64> = resp
+            .a
+            .iter()
+            .map(|&v| ((v as u128) << sh.drop_a) as u64 % q0)
+            .collect();
         self.plans[0].fwd(&mut c1);
         self.plans[0].mul_assign_normalize(&mut c1, &sk.s0);
         self.plans[0].inv(&mut c1);
@@ -603,7 +635,11 @@ impl He {
             let j = j as usize;
             let r0 = submod(ph[j], enc.encode(mj, 0), self.p.q0);
             let r1 = submod(ph[n + j], enc.encode(mj, 1), self.p.q1);
-            let k = mulmod(submod(r1, r0 % self.p.q1, self.p.q1), self.q0_inv_q1, self.p.q1);
+            let k = mulmod(
+                submod(r1, r0 % self.p.q1, self.p.q1),
+                self.q0_inv_q1,
+                self.p.q1,
+            );
             let v = r0 as u128 + self.p.q0 as u128 * k as u128;
             let d = if v > q / 2 { q - v } else { v };
             worst = worst.max(d);

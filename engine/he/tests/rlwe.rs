@@ -50,7 +50,8 @@ fn run(case: &Case, seed: u64) {
     let ct_seed = Block::from_u64s(seed, 3);
     // public key: ciphertext index 0 encrypting zero
     let mut pkb = vec![0u64; 2 * n];
-    he.encrypt(&sk, ct_seed, 0, &[], case.l, &mut client, &mut pkb).expect("pk");
+    he.encrypt(&sk, ct_seed, 0, &[], case.l, &mut client, &mut pkb)
+        .expect("pk");
     // wire round trip of the public key
     let mut wire = vec![0u128; n];
     he.compose(&pkb, &mut wire);
@@ -108,7 +109,8 @@ fn run(case: &Case, seed: u64) {
     assert!(resp.a.iter().all(|&v| v < 1 << an.shrink.bits_a(&p)));
     assert!(resp.b.iter().all(|&v| v < 1 << an.shrink.bits_b(&p)));
     let mut got = vec![0u64; used.len()];
-    he.decrypt(&sk, &resp, &used, an.shrink, &mut got).expect("decrypt");
+    he.decrypt(&sk, &resp, &used, an.shrink, &mut got)
+        .expect("decrypt");
     for (k, ((g, m), w)) in got.iter().zip(&mask).zip(&want).enumerate() {
         assert_eq!((g + m) % t, *w, "coefficient {}", used[k]);
     }

@@ -1,10 +1,10 @@
+use pq_proto::Profile;
 use pq_proto::privquant::he_linear;
 use pq_proto::privquant::linear::{self, ConvShape, InputKind, LinearParams, Objective};
-use pq_proto::Profile;
 fn main() {
     // ResNet50 (224) convs at W2A6 (8-bit first)
     let layers = [
-        (224, 3, 64, 7, 2, 8, 8, InputKind::Clear{nonneg:true}),
+        (224, 3, 64, 7, 2, 8, 8, InputKind::Clear { nonneg: true }),
         (56, 64, 64, 1, 1, 2, 6, InputKind::NonNeg),
         (56, 64, 64, 3, 1, 2, 6, InputKind::NonNeg),
         (56, 64, 256, 1, 1, 2, 6, InputKind::NonNeg),
@@ -28,9 +28,29 @@ fn main() {
         let dt = t.elapsed();
         let (o, c) = linear::choose_at(&lp, Objective::Bytes, l, Profile::PrivQuant).unwrap();
         let hp = he_linear::plan(&lp, l);
-        let desc = hp.as_ref().map(|h| format!("{:?} c2s={:.2}MB s2c={:.2}MB {:?} in={} out={} bits_a={} fb={}", h.layout, h.client_bytes() as f64/1e6, h.server_bytes() as f64/1e6, h.packing.tiling(), h.packing.input_polys(), h.packing.output_polys(), h.noise.shrink.bits_a(&pq_he::Params::STD), h.noise.shrink.flood_bits)).unwrap_or_default();
-        println!("{hw}x{hw} {cin}->{cout} k{k}s{s} l={l}: OT {} {:.2} MB | HE {:.2} MB ({:.0} ms plan) comp~{:.2}s {desc}",
-            o.name(), c.total() as f64/1e6, he.map(|h| h.total() as f64/1e6).unwrap_or(f64::NAN), dt.as_secs_f64()*1e3,
-            he_linear::compute_ns(&lp,l).unwrap_or(0) as f64/1e9);
+        let desc = hp
+            .as_ref()
+            .map(|h| {
+                format!(
+                    "{:?} c2s={:.2}MB s2c={:.2}MB {:?} in={} out={} bits_a={} fb={}",
+                    h.layout,
+                    h.client_bytes() as f64 / 1e6,
+                    h.server_bytes() as f64 / 1e6,
+                    h.packing.tiling(),
+                    h.packing.input_polys(),
+                    h.packing.output_polys(),
+                    h.noise.shrink.bits_a(&pq_he::Params::STD),
+                    h.noise.shrink.flood_bits
+                )
+            })
+            .unwrap_or_default();
+        println!(
+            "{hw}x{hw} {cin}->{cout} k{k}s{s} l={l}: OT {} {:.2} MB | HE {:.2} MB ({:.0} ms plan) comp~{:.2}s {desc}",
+            o.name(),
+            c.total() as f64 / 1e6,
+            he.map(|h| h.total() as f64 / 1e6).unwrap_or(f64::NAN),
+            dt.as_secs_f64() * 1e3,
+            he_linear::compute_ns(&lp, l).unwrap_or(0) as f64 / 1e9
+        );
     }
 }

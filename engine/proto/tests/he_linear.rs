@@ -91,12 +91,29 @@ fn case(lp: &LinearParams, l: Option<u32>, fill: Fill, transport: Transport, see
             "{lp:?} l={l} i={i}"
         );
     }
-    assert_eq!(out.bytes_server_to_client(), c.server_to_client, "{lp:?} l={l}");
-    assert_eq!(out.bytes_client_to_server(), c.client_to_server, "{lp:?} l={l}");
+    assert_eq!(
+        out.bytes_server_to_client(),
+        c.server_to_client,
+        "{lp:?} l={l}"
+    );
+    assert_eq!(
+        out.bytes_client_to_server(),
+        c.client_to_server,
+        "{lp:?} l={l}"
+    );
     assert_eq!(out.flights(), c.rounds, "{lp:?} l={l}");
 }
 
-fn conv(hw: usize, cin: usize, cout: usize, k: usize, s: usize, lw: u32, lx: u32, input: InputKind) -> LinearParams {
+fn conv(
+    hw: usize,
+    cin: usize,
+    cout: usize,
+    k: usize,
+    s: usize,
+    lw: u32,
+    lx: u32,
+    input: InputKind,
+) -> LinearParams {
     LinearParams::conv(ConvShape::new(hw, cin, cout, k, s), lw, lx, input)
 }
 
@@ -137,15 +154,33 @@ fn polyphase_stem() {
 #[test]
 fn more_channels_than_one_ciphertext_and_tcp() {
     // 3×3 on 16×16×64: more than one input block per tile; odd sizes
-    case(&conv(16, 64, 16, 3, 1, 2, 6, InputKind::NonNeg), None, Fill::Random, Transport::Tcp, 3);
-    case(&conv(15, 37, 5, 3, 1, 4, 4, InputKind::Signed), None, Fill::Extreme, Transport::Mem, 4);
+    case(
+        &conv(16, 64, 16, 3, 1, 2, 6, InputKind::NonNeg),
+        None,
+        Fill::Random,
+        Transport::Tcp,
+        3,
+    );
+    case(
+        &conv(15, 37, 5, 3, 1, 4, 4, InputKind::Signed),
+        None,
+        Fill::Extreme,
+        Transport::Mem,
+        4,
+    );
 }
 
 #[test]
 fn widths_one_and_wide() {
     let lp = conv(6, 2, 3, 3, 1, 2, 4, InputKind::NonNeg);
     case(&lp, Some(1), Fill::Random, Transport::Mem, 5);
-    case(&lp, Some(lp.acc_bits().unwrap() + 7), Fill::Extreme, Transport::Mem, 6);
+    case(
+        &lp,
+        Some(lp.acc_bits().unwrap() + 7),
+        Fill::Extreme,
+        Transport::Mem,
+        6,
+    );
     // l below lx: the shares are reduced, no extension
     let lp = conv(6, 2, 3, 1, 1, 2, 8, InputKind::Signed);
     case(&lp, Some(5), Fill::Random, Transport::Mem, 7);

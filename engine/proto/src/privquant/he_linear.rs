@@ -20,6 +20,10 @@
 //! client → server ⌈(128 + (1 + inputs)·N·109) / 8⌉ plus the extension; server → client
 //! ⌈(outputs·N·bits_a + M·Ho·Wo·bits_b) / 8⌉. Rounds: the extension's, plus 1.
 //!
+//! Both parties spread their HE work over the rayon pool (ciphertexts, output groups); each
+//! parallel section is charged to the party's compute clock at its wall time
+//! ([`pq_netsim::clock::parallel_section`]), so virtual-time runs see what the party waited.
+//!
 //! The tiling (channels per input block, output channels per output block, spatial tile) is
 //! the one of fewest bytes among those whose noise fits ([`plan`]).
 
@@ -32,6 +36,7 @@ use pq_he::{He, Params, Response, SecretKey};
 use pq_kernels::Block;
 use pq_kernels::aes::Prg;
 use pq_kernels::ring::mask;
+use pq_netsim::clock::parallel_section;
 use pq_ot::pack::{BitReader, BitWriter};
 use rayon::prelude::*;
 use std::sync::OnceLock;
@@ -99,7 +104,15 @@ fn geom(lp: &LinearParams, layout: Layout) -> Option<ConvGeom> {
         (Geom::Conv { hw, cin, k, stride }, Layout::Polyphase { s }) if s == stride => {
             let d = ConvGeom::conv(cin, hw, hw, lp.d1, k, stride, k / 2)?;
             let kp = k.div_ceil(s);
-            ConvGeom::conv(cin * s * s, d.ho() + kp - 1, d.wo() + kp - 1, lp.d1, kp, 1, 0)
+            ConvGeom::conv(
+                cin * s * s,
+                d.ho() + kp - 1,
+                d.wo() + kp - 1,
+                lp.d1,
+                kp,
+                1,
+                0,
+            )
         }
         _ => None,
     }
@@ -138,7 +151,8 @@ fn layout_input(lp: &LinearParams, layout: Layout, x: &[u64]) -> Vec<u64> {
                     for j in 0..hp {
                         let z = (s * j + b) as isize - pad;
                         if z >= 0 && z < hw as isize {
-                            out[(ch * hp + i) * hp + j] = x[(c * hw + y as usize) * hw + z as usize];
+                            out[(ch * hp + i) * hp + j] =
+                                x[(c * hw + y as usize) * hw + z as usize];
                         }
                     }
                 }
@@ -327,25 +341,27 @@ fn client(p: &mut Party, he: &He, hp: &HePlan, x: &[u64]) -> ProtoResult<Vec<u64
     // per-ciphertext randomness streams, drawn from the party's PRG
     let streams: Vec<Block> = (0..=n_in).map(|_| p.prg.next_block()).collect();
     let ml = mask(l);
-    let cts: Vec<Vec<u128>> = (0..=n_in)
-        .into_par_iter()
-        .map(|i| -> ProtoResult<Vec<u128>> {
-            let mut m = vec![0u64; n];
-            if i > 0 {
-                pk.encode_input(x, i - 1, &mut m).map_err(he_err)?;
-                for v in m.iter_mut() {
-                    *v &= ml;
+    let cts: Vec<Vec<u128>> = parallel_section(|| {
+        (0..=n_in)
+            .into_par_iter()
+            .map(|i| -> ProtoResult<Vec<u128>> {
+                let mut m = vec![0u64; n];
+                if i > 0 {
+                    pk.encode_input(x, i - 1, &mut m).map_err(he_err)?;
+                    for v in m.iter_mut() {
+                        *v &= ml;
+                    }
                 }
-            }
-            let mut prg = Prg::new(streams[i]);
-            let mut b = vec![0u64; 2 * n];
-            he.encrypt(&sk, seed, i as u64, &m, l, &mut prg, &mut b)
-                .map_err(he_err)?;
-            let mut wire = vec![0u128; n];
-            he.compose(&b, &mut wire);
-            Ok(wire)
-        })
-        .collect::<ProtoResult<_>>()?;
+                let mut prg = Prg::new(streams[i]);
+                let mut b = vec![0u64; 2 * n];
+                he.encrypt(&sk, seed, i as u64, &m, l, &mut prg, &mut b)
+                    .map_err(he_err)?;
+                let mut wire = vec![0u128; n];
+                he.compose(&b, &mut wire);
+                Ok(wire)
+            })
+            .collect::<ProtoResult<_>>()
+    })?;
     let mut msg = Vec::with_capacity(hp.client_bytes() as usize);
     let mut bw = BitWriter::new(&mut msg);
     let qb = prm.q_bits();
@@ -373,11 +389,13 @@ fn client(p: &mut Party, he: &He, hp: &HePlan, x: &[u64]) -> ProtoResult<Vec<u64
         resps.push(Response { a, b });
     }
     let total = pk.total_outputs();
-    let parts: Vec<Vec<(u32, u64)>> = resps
-        .par_iter()
-        .enumerate()
-        .map(|(o, r)| -> ProtoResult<Vec<(u32, u64)>> { decrypt_one(he, &sk, pk, o, r, sh) })
-        .collect::<ProtoResult<_>>()?;
+    let parts: Vec<Vec<(u32, u64)>> = parallel_section(|| {
+        resps
+            .par_iter()
+            .enumerate()
+            .map(|(o, r)| decrypt_one(he, &sk, pk, o, r, sh))
+            .collect::<ProtoResult<_>>()
+    })?;
     let mut y = vec![0u64; total];
     for part in parts {
         for (yi, v) in part {
@@ -433,63 +451,66 @@ fn server(
         he.decompose(v, &mut b).map_err(he_err)?;
         Ok(b)
     };
-    let public = he
-        .public_key(seed, 0, &limbs(&wire[0])?)
-        .map_err(he_err)?;
-    let inputs: Vec<pq_he::rlwe::InputCt> = (1..=n_in)
-        .into_par_iter()
-        .map(|i| -> ProtoResult<_> {
-            let b = limbs(&wire[i])?;
-            let share = if clear {
-                None
-            } else {
-                let mut s = vec![0u64; n];
-                pk.encode_input(x, i - 1, &mut s).map_err(he_err)?;
-                for v in s.iter_mut() {
-                    *v &= ml;
-                }
-                Some(s)
-            };
-            he.server_input(seed, i as u64, &b, share.as_deref(), l)
-                .map_err(he_err)
-        })
-        .collect::<ProtoResult<_>>()?;
+    let public = he.public_key(seed, 0, &limbs(&wire[0])?).map_err(he_err)?;
+    let inputs: Vec<pq_he::rlwe::InputCt> = parallel_section(|| {
+        (1..=n_in)
+            .into_par_iter()
+            .map(|i| -> ProtoResult<_> {
+                let b = limbs(&wire[i])?;
+                let share = if clear {
+                    None
+                } else {
+                    let mut s = vec![0u64; n];
+                    pk.encode_input(x, i - 1, &mut s).map_err(he_err)?;
+                    for v in s.iter_mut() {
+                        *v &= ml;
+                    }
+                    Some(s)
+                };
+                he.server_input(seed, i as u64, &b, share.as_deref(), l)
+                    .map_err(he_err)
+            })
+            .collect::<ProtoResult<_>>()
+    })?;
     drop(wire);
     let (cg, og, tiles) = (pk.channel_groups(), pk.output_groups(), pk.spatial_tiles());
     let streams: Vec<Block> = (0..og).map(|_| p.prg.next_block()).collect();
     let sh = hp.noise.shrink;
     let t = 1u64 << l;
     // one output group at a time per thread: its kernels, then every spatial tile
-    let groups: Vec<Vec<(usize, Response, Vec<(u32, u64)>)>> = (0..og)
-        .into_par_iter()
-        .map(|mg| -> ProtoResult<_> {
-            let mut prg = Prg::new(streams[mg]);
-            let mut coeffs = vec![0i64; n];
-            let kernels: Vec<pq_he::rlwe::PlainNtt> = (0..cg)
-                .map(|g| -> ProtoResult<_> {
-                    pk.encode_kernel(w, mg * cg + g, &mut coeffs).map_err(he_err)?;
-                    Ok(he.plain(&coeffs))
-                })
-                .collect::<ProtoResult<_>>()?;
-            let mut out = Vec::with_capacity(tiles);
-            for tile in 0..tiles {
-                let o = tile * og + mg;
-                let mut acc = he.acc();
-                for (g, k) in kernels.iter().enumerate() {
-                    he.mul_acc(&mut acc, &inputs[tile * cg + g], k);
+    let groups: Vec<Vec<(usize, Response, Vec<(u32, u64)>)>> = parallel_section(|| {
+        (0..og)
+            .into_par_iter()
+            .map(|mg| -> ProtoResult<_> {
+                let mut prg = Prg::new(streams[mg]);
+                let mut coeffs = vec![0i64; n];
+                let kernels: Vec<pq_he::rlwe::PlainNtt> = (0..cg)
+                    .map(|g| -> ProtoResult<_> {
+                        pk.encode_kernel(w, mg * cg + g, &mut coeffs)
+                            .map_err(he_err)?;
+                        Ok(he.plain(&coeffs))
+                    })
+                    .collect::<ProtoResult<_>>()?;
+                let mut out = Vec::with_capacity(tiles);
+                for tile in 0..tiles {
+                    let o = tile * og + mg;
+                    let mut acc = he.acc();
+                    for (g, k) in kernels.iter().enumerate() {
+                        he.mul_acc(&mut acc, &inputs[tile * cg + g], k);
+                    }
+                    let outs = pk.outputs(o).ok_or_else(|| param("he", "output index"))?;
+                    let used: Vec<u32> = outs.iter().map(|&(c, _)| c).collect();
+                    let masks: Vec<u64> = (0..used.len()).map(|_| prg.next_u64() % t).collect();
+                    let r = he
+                        .respond(acc, &public, &used, &masks, sh, &mut prg)
+                        .map_err(he_err)?;
+                    let share = outs.iter().map(|&(_, yi)| yi).zip(masks).collect();
+                    out.push((o, r, share));
                 }
-                let outs = pk.outputs(o).ok_or_else(|| param("he", "output index"))?;
-                let used: Vec<u32> = outs.iter().map(|&(c, _)| c).collect();
-                let masks: Vec<u64> = (0..used.len()).map(|_| prg.next_u64() % t).collect();
-                let r = he
-                    .respond(acc, &public, &used, &masks, sh, &mut prg)
-                    .map_err(he_err)?;
-                let share = outs.iter().map(|&(_, yi)| yi).zip(masks).collect();
-                out.push((o, r, share));
-            }
-            Ok(out)
-        })
-        .collect::<ProtoResult<_>>()?;
+                Ok(out)
+            })
+            .collect::<ProtoResult<_>>()
+    })?;
     let mut resp: Vec<Option<Response>> = (0..pk.output_polys()).map(|_| None).collect();
     let mut y = vec![0u64; pk.total_outputs()];
     for g in groups {
