@@ -167,3 +167,30 @@ fn decompose_refuses_values_above_q() {
     let mut limbs = vec![0u64; 2 * p.n];
     assert!(he.decompose(&v, &mut limbs).is_err());
 }
+
+/// The largest ResNet50 layers' noise, measured against the bound: a 3×3×512 conv at 2-bit
+/// weights (‖W‖₁ = 4608·2, 20-bit accumulator) and the 2048-input FC at 8-bit weights
+/// (‖W‖₁ = 2048·128, 24-bit accumulator).
+#[test]
+fn largest_layers_stay_under_the_bound() {
+    run(
+        &Case {
+            l: 20,
+            nnz: 4608 / 2,
+            wmax: 2,
+            inputs: 2,
+            clear: false,
+        },
+        4,
+    );
+    run(
+        &Case {
+            l: 24,
+            nnz: 1024,
+            wmax: 128,
+            inputs: 2,
+            clear: false,
+        },
+        5,
+    );
+}
