@@ -1,19 +1,28 @@
 //! The noise analysis of one HE linear layer: how much flooding noise the server may add, how
 //! many low-order bits of a response can be dropped, and the statistical distance between
-//! the response and one computed without the weights. Every bound is a worst case (no tail
-//! bound), so decryption never fails; `docs/he-linear.md` walks through the terms.
+//! the response and one computed without the weights. `docs/he-linear.md` walks through the
+//! terms.
 //!
 //! Phase noise at modulus Q of one output coefficient, before the modulus switch:
 //!
 //! | term | bound |
 //! | --- | --- |
-//! | the product W·(e + ε): fresh error η plus the encodings' rounding (½ for the client's share, ½ for the server's) times the L1 norm of the weights in that coefficient's sum | B_E = ‖W‖₁·(η + ½ + ½) |
-//! | re-randomisation u·e_pk + e0 + e1·s (u, s ternary) | B_pk = (2N + 1)·η |
+//! | the product W·(e + ε): fresh error η plus the encodings' rounding (½ for the client's share, ½ for the server's) times the L1 norm of the weights in that coefficient's sum | B_E = ‖W‖₁·(η + ½ + ½), worst case |
+//! | re-randomisation u·e_pk + e0 + e1·s (u, s ternary) | H(η) + η + H(η) |
 //! | the mask encoding ⌊Q·R/t⌉ | ½ |
 //! | flooding, uniform on [−F, F) | F = 2^flood_bits |
 //!
-//! The switch Q → q0 divides by q1 and adds at most (1 + N)/2 (rounding of a and b, ‖s‖₁ ≤ N);
-//! dropping d_a bits of a adds at most 2^(d_a−1)·N, dropping d_b bits of b at most 2^(d_b−1).
+//! The switch Q → q0 divides by q1 and adds at most ½ + H(½) (rounding of b and of a·s);
+//! dropping d_a bits of a adds at most H(2^(d_a−1)), dropping d_b bits of b at most 2^(d_b−1).
+//!
+//! H(B) bounds a sum Σ_j c_j·s_j of N terms with |c_j| ≤ B and s_j independent uniform
+//! ternary, independent of the c_j (the client's secret s, or the server's fresh u; a, e1 and
+//! the rounding residues do not depend on them): by Hoeffding's inequality it exceeds
+//! H(B) = B·√(2N·ln(2/δ)) with probability at most δ = 2^[`LOG2_DELTA`]. Four such events per
+//! coefficient: a coefficient decrypts wrongly with probability at most 2^(LOG2_DELTA + 2) =
+//! 2^−70, so an inference of up to 2^30 output values fails with probability at most 2^−40.
+//! (The worst case ‖s‖₁ ≤ N would cost 2.7 more bits in every coefficient of a.)
+//!
 //! Decryption ⌊t·phase/q0⌉ is exact when the sum stays below q0/(2t). Each dropped-bits term
 //! gets at most a quarter of that budget; the flooding takes what is left. The flooded
 //! response is within statistical distance n·B_E/(2F) of a response computed with W = 0 (n
@@ -25,6 +34,16 @@ use crate::rlwe::Shrink;
 /// The statistical security of one layer's response: log2 of the largest statistical distance
 /// allowed.
 pub const LOG2_SD_MAX: f64 = -41.0;
+
+/// log2 of the failure probability of each Hoeffding bound (four per coefficient).
+pub const LOG2_DELTA: f64 = -72.0;
+
+/// H(B): the bound a sum of N terms c_j·s_j (|c_j| ≤ B, s_j uniform ternary, independent)
+/// exceeds with probability at most 2^LOG2_DELTA.
+fn hoeffding(b: f64, n: f64) -> f64 {
+    let ln = (1.0 - LOG2_DELTA) * std::f64::consts::LN_2; // ln(2/δ)
+    b * (2.0 * n * ln).sqrt()
+}
 
 /// The analysis of one layer.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -58,10 +77,12 @@ pub fn plan(p: &Params, l: u32, w_l1: u64, clear: bool, n_sent: u64) -> Option<L
     let eta = ETA as f64;
     let e_in = eta + 0.5 + if clear { 0.0 } else { 0.5 };
     let b_e = (w_l1.max(1)) as f64 * e_in;
-    let b_pk = (2.0 * n + 1.0) * eta;
+    let b_pk = 2.0 * hoeffding(eta, n) + eta;
     let limit = q0 / (2.0 * t);
     let quarter = q0 / (8.0 * t);
-    // largest d with 2^(d−1)·N ≤ q0/(8t) (d = 0: nothing dropped)
+    // a's dropped bits enter through a·s (Hoeffding), b's directly
+    let h1 = hoeffding(1.0, n);
+    // largest d with 2^(d−1)·scale ≤ q0/(8t) (d = 0: nothing dropped)
     let drop = |scale: f64| -> u32 {
         let mut d = 0u32;
         while d + 1 < p.q0_bits() && ((d as f64).exp2() * scale) <= quarter {
@@ -69,7 +90,7 @@ pub fn plan(p: &Params, l: u32, w_l1: u64, clear: bool, n_sent: u64) -> Option<L
         }
         d
     };
-    let drop_a = drop(n);
+    let drop_a = drop(h1);
     let drop_b = drop(1.0);
     let trunc = |d: u32, scale: f64| {
         if d == 0 {
@@ -78,9 +99,9 @@ pub fn plan(p: &Params, l: u32, w_l1: u64, clear: bool, n_sent: u64) -> Option<L
             ((d - 1) as f64).exp2() * scale
         }
     };
-    let room = (limit - trunc(drop_a, n) - trunc(drop_b, 1.0)) * (1.0 - 1e-6);
-    let fixed = (1.0 + n) / 2.0;
-    // largest flood_bits with (B_E + B_pk + ½ + 2^fb)/q1 + (1 + N)/2 < room
+    let room = (limit - trunc(drop_a, h1) - trunc(drop_b, 1.0)) * (1.0 - 1e-6);
+    let fixed = 0.5 + hoeffding(0.5, n);
+    // largest flood_bits with (B_E + B_pk + ½ + 2^fb)/q1 + ½ + H(½) < room
     let flood_room = (room - fixed) * q1 - b_e - b_pk - 0.5;
     if flood_room < 1.0 {
         return None;
@@ -92,7 +113,7 @@ pub fn plan(p: &Params, l: u32, w_l1: u64, clear: bool, n_sent: u64) -> Option<L
         return None;
     }
     let total_q = b_e + b_pk + 0.5 + f;
-    let total_q0 = total_q / q1 + fixed + trunc(drop_a, n) + trunc(drop_b, 1.0);
+    let total_q0 = total_q / q1 + fixed + trunc(drop_a, h1) + trunc(drop_b, 1.0);
     Some(LayerNoise {
         shrink: Shrink {
             l,
@@ -118,9 +139,9 @@ mod tests {
         let a = plan(&p, 20, 4608 * 2, false, 1 << 20).expect("resnet-sized layer fits");
         assert!(a.total_q0 < a.limit_q0);
         assert!(a.log2_sd <= LOG2_SD_MAX);
-        // a is sent in about l + 2 + log2 N bits, b in about l + 2
-        assert_eq!(a.shrink.bits_a(&p), 20 + 2 + 12 + 1);
-        assert_eq!(a.shrink.bits_b(&p), 20 + 2 + 1);
+        // a is sent in about l + 3 + log2 H(1) ≈ l + 12 bits, b in about l + 3
+        assert_eq!(a.shrink.bits_a(&p), 20 + 12);
+        assert_eq!(a.shrink.bits_b(&p), 20 + 3);
         let b = plan(&p, 12, 4608 * 2, false, 1 << 20).expect("fits");
         assert!(b.shrink.bits_a(&p) < a.shrink.bits_a(&p));
         assert!(b.shrink.flood_bits > a.shrink.flood_bits);
