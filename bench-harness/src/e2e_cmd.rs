@@ -13,6 +13,9 @@ use pq_nn::{Model, builtin, json, lower, reference};
 use serde_json::json;
 use std::fmt::Write as _;
 
+/// The configurations `e2e` runs by default.
+pub const DEFAULT_PROTOCOLS: &str = "sirnn,sirnn-quant,privquant,privquant-he";
+
 #[derive(Args, Debug, Clone)]
 pub struct E2eArgs {
     /// Links as BANDWIDTH,RTT, several separated by `;`.
@@ -21,8 +24,8 @@ pub struct E2eArgs {
     /// Comma-separated: minionn, resnet32, resnet50, resnet50-32px, llama7b-attn, or .json files.
     #[arg(long, default_value = "minionn,resnet32,resnet50")]
     pub models: String,
-    /// Comma-separated: sirnn, sirnn-quant, privquant, privquant-w4.
-    #[arg(long, default_value = "sirnn,sirnn-quant,privquant")]
+    /// Comma-separated: sirnn, sirnn-quant, privquant, privquant-w4, privquant-he.
+    #[arg(long, default_value = DEFAULT_PROTOCOLS)]
     pub protocols: String,
     /// Emulate each link in real time instead of simulating it in virtual time.
     #[arg(long)]
@@ -63,7 +66,7 @@ impl Default for E2eArgs {
         E2eArgs {
             net: "200mbps,13ms".into(),
             models: "minionn,resnet32,resnet50".into(),
-            protocols: "sirnn,sirnn-quant,privquant".into(),
+            protocols: DEFAULT_PROTOCOLS.into(),
             emulate: false,
             full: false,
             max_exec_gb: 25.0,
@@ -221,6 +224,67 @@ fn paper(model: &str) -> Option<(f64, f64, f64, f64)> {
         "resnet50" => Some((484.8, 22153.0, 38.1, 2088.0)),
         _ => None,
     }
+}
+
+/// Where [`cheetah`]'s figures come from.
+const CHEETAH_SOURCE: &str = "Cheetah (Huang et al., USENIX Security 2022), OpenCheetah built and run on this machine class (2 vCPU AMD EPYC), loopback";
+
+/// Cheetah's measured end-to-end figures ([`CHEETAH_SOURCE`]); a figure that was not
+/// measured is `None`. GB = 10^9 bytes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Cheetah {
+    /// Both directions.
+    gb: f64,
+    s2c_gb: Option<f64>,
+    c2s_gb: Option<f64>,
+    online_gb: Option<f64>,
+    rounds: u64,
+    /// Compute seconds (loopback, so no link time).
+    compute_s: f64,
+}
+
+/// Cheetah's figures for a model (ResNet32 on CIFAR-100, ResNet50 on ImageNet), by the model
+/// names `paper` uses.
+fn cheetah(model: &str) -> Option<Cheetah> {
+    match model {
+        "resnet32" => Some(Cheetah {
+            gb: 0.118,
+            s2c_gb: None,
+            c2s_gb: None,
+            online_gb: Some(0.111),
+            rounds: 591,
+            compute_s: 9.6,
+        }),
+        "resnet50" => Some(Cheetah {
+            gb: 2.50,
+            s2c_gb: Some(1.87),
+            c2s_gb: Some(0.63),
+            online_gb: None,
+            rounds: 1144,
+            compute_s: 695.0,
+        }),
+        _ => None,
+    }
+}
+
+/// The Π_Linear options of a row's layers with their counts, in first-use order
+/// (`extend-x ×20, decomp-x ×11`); `–` when no layer has one (SCI's matmul).
+fn option_counts(r: &E2eRow) -> String {
+    let mut counts: Vec<(&str, usize)> = vec![];
+    for o in r.layers.iter().filter_map(|l| l.option.as_deref()) {
+        match counts.iter_mut().find(|(n, _)| *n == o) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((o, 1)),
+        }
+    }
+    if counts.is_empty() {
+        return "–".into();
+    }
+    counts
+        .iter()
+        .map(|(n, c)| format!("{n} ×{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn run(a: E2eArgs) -> anyhow::Result<()> {
@@ -426,11 +490,11 @@ fn write_results(a: &E2eArgs, links: &[LinkSpec], rows: &[(String, E2eRow)]) -> 
         );
         let _ = writeln!(
             md,
-            "| model | protocol | GB | s→c GB | c→s GB | online GB | rounds | compute s | latency s | kind | executed | paper GB | paper s | GB vs paper |"
+            "| model | protocol | GB | s→c GB | c→s GB | online GB | rounds | compute s | latency s | kind | executed | paper GB | paper s | GB vs paper | Cheetah GB | GB vs Cheetah |"
         );
         let _ = writeln!(
             md,
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
         );
         for (m, r) in &sel {
             let p = paper(m);
@@ -440,9 +504,10 @@ fn write_results(a: &E2eArgs, links: &[LinkSpec], rows: &[(String, E2eRow)]) -> 
                 _ => (None, None),
             };
             let gb = r.bytes_total as f64 / 1e9;
+            let ch = cheetah(m);
             let _ = writeln!(
                 md,
-                "| {m} | {} | {gb:.3} | {:.3} | {:.3} | {:.3} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {m} | {} | {gb:.3} | {:.3} | {:.3} | {:.3} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.protocol,
                 r.bytes_server_to_client as f64 / 1e9,
                 r.bytes_client_to_server as f64 / 1e9,
@@ -460,18 +525,91 @@ fn write_results(a: &E2eArgs, links: &[LinkSpec], rows: &[(String, E2eRow)]) -> 
                 ps.map(|s| format!("{s}")).unwrap_or_else(|| "–".into()),
                 pg.map(|g| format!("{:.2}×", gb / g))
                     .unwrap_or_else(|| "–".into()),
+                ch.map(|c| format!("{:.3}", c.gb))
+                    .unwrap_or_else(|| "–".into()),
+                ch.map(|c| format!("{:.2}×", gb / c.gb))
+                    .unwrap_or_else(|| "–".into()),
             );
+        }
+        let models: Vec<&String> = {
+            let mut v: Vec<&String> = sel.iter().map(|(m, _)| m).collect();
+            v.dedup();
+            v
+        };
+        // Cheetah's own figures, for the models it was measured on
+        let measured: Vec<(&String, Cheetah)> = models
+            .iter()
+            .filter_map(|m| cheetah(m).map(|c| (*m, c)))
+            .collect();
+        if !measured.is_empty() {
+            let _ = writeln!(
+                md,
+                "\nCheetah GB (and the table below): the measured figures of {CHEETAH_SOURCE}. Its compute is the measured run time on loopback (no link), so it has no latency at this link; GB vs Cheetah = this row's GB / Cheetah's.\n"
+            );
+            let _ = writeln!(
+                md,
+                "| model | Cheetah GB | s→c GB | c→s GB | online GB | rounds | compute s |\n| --- | --- | --- | --- | --- | --- | --- |"
+            );
+            let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "–".into());
+            for (m, c) in measured {
+                let _ = writeln!(
+                    md,
+                    "| {m} | {:.3} | {} | {} | {} | {} | {:.1} |",
+                    c.gb,
+                    f(c.s2c_gb),
+                    f(c.c2s_gb),
+                    f(c.online_gb),
+                    c.rounds,
+                    c.compute_s
+                );
+            }
+        }
+        // which Π_Linear option each exact linear layer ran
+        if sel
+            .iter()
+            .any(|(_, r)| r.layers.iter().any(|l| l.option.is_some()))
+        {
+            let _ = writeln!(
+                md,
+                "\nLinear-layer options: the Π_Linear option each exact linear layer runs, with the number of layers (`he` = the HE option, on the menu of `privquant-he` only; `duplex` = the latency objective's split).\n\n| model | protocol | options |\n| --- | --- | --- |"
+            );
+            for (m, r) in sel
+                .iter()
+                .filter(|(_, r)| r.layers.iter().any(|l| l.option.is_some()))
+            {
+                let _ = writeln!(md, "| {m} | {} | {} |", r.protocol, option_counts(r));
+            }
+        }
+        if a.breakdown {
+            for (m, r) in &sel {
+                let _ = writeln!(
+                    md,
+                    "\n### {m} / {}: per layer\n\n| layer | op | option | MB | s→c MB | c→s MB | rounds | compute s |\n| --- | --- | --- | --- | --- | --- | --- | --- |",
+                    r.protocol
+                );
+                for l in &r.layers {
+                    let _ = writeln!(
+                        md,
+                        "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {} |",
+                        l.name,
+                        l.op,
+                        l.option.as_deref().unwrap_or("–"),
+                        l.bytes_total as f64 / 1e6,
+                        l.bytes_server_to_client as f64 / 1e6,
+                        l.bytes_client_to_server as f64 / 1e6,
+                        l.rounds,
+                        l.compute_s
+                            .map(|c| format!("{c:.2}"))
+                            .unwrap_or_else(|| "–".into()),
+                    );
+                }
+            }
         }
         // privquant vs sirnn-quant ratios
         let _ = writeln!(
             md,
             "\n| model | sirnn-quant GB / privquant GB (target ≥ 1.9×) |\n| --- | --- |"
         );
-        let models: Vec<&String> = {
-            let mut v: Vec<&String> = sel.iter().map(|(m, _)| m).collect();
-            v.dedup();
-            v
-        };
         for m in models {
             let get = |p: &str| {
                 sel.iter()

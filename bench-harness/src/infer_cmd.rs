@@ -42,7 +42,7 @@ pub struct ModelFlags {
     /// The model's architecture (JSON, public).
     #[arg(long)]
     pub model: String,
-    /// Protocol configuration: privquant, privquant-w4, sirnn-quant or sirnn.
+    /// Protocol configuration: privquant, privquant-w4, privquant-he, sirnn-quant or sirnn.
     #[arg(long, default_value = "privquant")]
     pub protocol: String,
     /// Correlated-OT source. This build has `iknp` only.

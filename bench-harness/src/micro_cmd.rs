@@ -9,6 +9,7 @@ use clap::Args;
 use pq_netsim::Transport;
 use pq_proto::Profile;
 use pq_proto::ProtoError;
+use pq_proto::privquant::linear::Menu;
 use pq_proto::sirnn::conv::ConvParams;
 use pq_proto::sirnn::matmul::MultMode;
 
@@ -22,6 +23,21 @@ pub const OPS: &[&str] = &[
 fn parse_profile(s: &str) -> anyhow::Result<Profile> {
     s.parse::<Profile>()
         .or_else(|e| usage(format!("--profile: {e}")))
+}
+
+/// `conv --profile`: the protocol profile, and whether the HE option is on the linear-layer
+/// planner's menu (`privquant-he`: the privquant profile with the HE option, as the
+/// `privquant-he` configuration runs a conv).
+fn parse_conv_profile(s: &str) -> anyhow::Result<(Profile, Menu)> {
+    if s == "privquant-he" {
+        return Ok((Profile::PrivQuant, Menu::WITH_HE));
+    }
+    match s.parse::<Profile>() {
+        Ok(p) => Ok((p, Menu::OT)),
+        Err(_) => usage(format!(
+            "--profile: unknown profile '{s}' (accepted: sirnn, privquant, privquant-he)"
+        )),
+    }
 }
 
 fn parse_transport(s: &str) -> anyhow::Result<Transport> {
@@ -403,6 +419,8 @@ pub struct ConvArgs {
     /// (informative; every ratio uses the one-thread figure).
     #[arg(long, default_value_t = 1)]
     pub sci_threads: usize,
+    /// `sirnn` (SCI's matmul), `privquant` (the planner's option among the OT options) or
+    /// `privquant-he` (the HE option on the planner's menu too).
     #[arg(long, default_value = "sirnn")]
     pub profile: String,
     /// privquant: what the option planner minimises, `bytes` or `latency` (on --net).
@@ -421,6 +439,7 @@ pub struct ConvArgs {
 }
 
 pub fn run_conv_cmd(a: ConvArgs) -> anyhow::Result<()> {
+    let (profile, menu) = parse_conv_profile(&a.profile)?;
     let c = ConvParams {
         hw: a.hw,
         cin: a.cin,
@@ -431,7 +450,7 @@ pub fn run_conv_cmd(a: ConvArgs) -> anyhow::Result<()> {
         abits: a.abits,
         signed_input: a.signed_input,
         sci_threads: a.sci_threads,
-        profile: parse_profile(&a.profile)?,
+        profile,
     };
     let t = parse_transport(&a.transport)?;
     let link = match &a.net {
@@ -444,7 +463,7 @@ pub fn run_conv_cmd(a: ConvArgs) -> anyhow::Result<()> {
     let r = match c.profile {
         Profile::Sirnn => map_err(run_conv(&c, t, a.seed))?,
         Profile::PrivQuant => map_err(bench_harness::runners::pq_micro::run_conv_pq_with(
-            &c, t, a.seed, obj,
+            &c, t, a.seed, obj, menu,
         ))?,
     };
     emit(&r, a.json, None)

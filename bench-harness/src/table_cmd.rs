@@ -11,7 +11,7 @@ use pq_netsim::Transport;
 use pq_nn::ablation::ablation;
 use pq_nn::builtin::resnet32_block;
 use pq_proto::Profile;
-use pq_proto::privquant::linear::{self, ConvShape, InputKind, LinOption, LinearParams};
+use pq_proto::privquant::linear::{self, ConvShape, InputKind, LinOption, LinearParams, Menu};
 use pq_proto::privquant::residual::ResidualParams;
 use pq_proto::sirnn::conv::ConvParams;
 use serde_json::json;
@@ -48,18 +48,19 @@ pub fn run(a: ConvTableArgs) -> anyhow::Result<()> {
         "- **SiRNN (ours)**: SCI's one-thread matmul bytes, exact (`bench-harness conv --profile sirnn` measures the same; (56,64,3) W2A4 = 1,425,439,744 B).\n\
          - **SiRNN (paper)** sits 3–19 % below SCI-exact figures: the paper's baseline appears to charge the wrap-MUX as a COT instead of SCI's both-message OT (`docs/sci-protocols.md` §Matmul, §Quirks to keep). The difference is the paper's, not ours.\n\
          - **ours**: the privquant planner's cheapest exact option; the output is the exact accumulator W·X (no truncation).\n\
-         - ratio = SiRNN (ours) / ours; target ≥ 1.7× in every cell, and ours ≤ the paper's PrivQuant figure where given.\n"
+         - ratio = SiRNN (ours) / ours; target ≥ 1.7× in every cell, and ours ≤ the paper's PrivQuant figure where given.\n\
+         - **privquant-he**: the same planner with the HE option (`he`) on its menu too (`docs/he-linear.md`); the option column says which it took (an OT option wherever HE is not cheaper, or not available).\n"
     );
     let mut json_rows = vec![];
     for abits in [4u32, 6, 8] {
         let _ = writeln!(md, "## W2A{abits}\n");
         let _ = writeln!(
             md,
-            "| conv (hw, C, k) | SiRNN (ours) | SiRNN (paper) | PrivQuant (paper) | ours | option | acc bits | ratio | rounds (ours) |"
+            "| conv (hw, C, k) | SiRNN (ours) | SiRNN (paper) | PrivQuant (paper) | ours | option | acc bits | ratio | rounds (ours) | privquant-he | option (privquant-he) | rounds (privquant-he) |"
         );
         let _ = writeln!(
             md,
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
         );
         for (idx, &(hw, ch, k)) in RESNET50_CONVS.iter().enumerate() {
             let find = |p: &str| {
@@ -67,7 +68,9 @@ pub fn run(a: ConvTableArgs) -> anyhow::Result<()> {
                     r.abits == abits && r.hw == hw && r.channels == ch && r.k == k && r.profile == p
                 })
             };
-            let (Some(s), Some(q)) = (find("sirnn"), find("privquant")) else {
+            let (Some(s), Some(q), Some(h)) =
+                (find("sirnn"), find("privquant"), find("privquant-he"))
+            else {
                 continue;
             };
             let ratio = s.bytes as f64 / q.bytes as f64;
@@ -82,14 +85,15 @@ pub fn run(a: ConvTableArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "–".into());
             let _ = writeln!(
                 md,
-                "| ({hw}, {ch}, {k}) | {:.3} | {paper_s} | {paper_q} | **{:.3}** | {} | {} | {ratio:.2}× | {} |",
-                s.gb, q.gb, q.option, q.acc_bits, q.rounds
+                "| ({hw}, {ch}, {k}) | {:.3} | {paper_s} | {paper_q} | **{:.3}** | {} | {} | {ratio:.2}× | {} | {:.3} | {} | {} |",
+                s.gb, q.gb, q.option, q.acc_bits, q.rounds, h.gb, h.option, h.rounds
             );
             json_rows.push(json!({
                 "hw": hw, "channels": ch, "k": k, "wbits": 2, "abits": abits,
                 "sirnn_bytes": s.bytes, "privquant_bytes": q.bytes, "ratio": ratio,
                 "paper_privquant_gb": q.paper_gb, "paper_sirnn_gb": (abits == 4).then_some(PAPER_SIRNN_W2A4[idx]),
                 "privquant_option": q.option, "acc_bits": q.acc_bits, "privquant_rounds": q.rounds, "sirnn_rounds": s.rounds,
+                "privquant_he_bytes": h.bytes, "privquant_he_option": h.option, "privquant_he_rounds": h.rounds,
             }));
         }
         let _ = writeln!(md);
@@ -228,7 +232,7 @@ pub fn run(a: ConvTableArgs) -> anyhow::Result<()> {
     let lat = pq_proto::Objective::Latency(link);
     let _ = writeln!(
         md,
-        "## The planner's options (W2A4, GB; paper Table 4 option in brackets)\n\nEvery option is exact; the cost functions (tested equal to the executed bytes) give each conv's bytes. The last column is the planner's choice under `--objective latency` at 200 Mbps / 13 ms, with its modeled latency (busier direction over the bandwidth plus rounds × RTT) next to the bytes choice's.\n"
+        "## The planner's options (W2A4, GB; paper Table 4 option in brackets)\n\nEvery option is exact; the cost functions (tested equal to the executed bytes) give each conv's bytes. `he` is the HE option (not in Table 4; on `privquant-he`'s menu only; – where no HE parameters fit). The last column is the privquant planner's choice (OT options) under `--objective latency` at 200 Mbps / 13 ms, with its modeled latency (busier direction over the bandwidth plus rounds × RTT) next to the bytes choice's.\n"
     );
     let mut head = String::from("| conv |");
     let mut rule = String::from("| --- |");
@@ -236,6 +240,8 @@ pub fn run(a: ConvTableArgs) -> anyhow::Result<()> {
         let _ = write!(head, " {} [{}] |", o.name(), o.paper_option());
         rule.push_str(" --- |");
     }
+    let _ = write!(head, " {} |", LinOption::He.name());
+    rule.push_str(" --- |");
     let _ = writeln!(
         md,
         "{head} latency objective at 200mbps,13ms |\n{rule} --- |"
@@ -243,15 +249,26 @@ pub fn run(a: ConvTableArgs) -> anyhow::Result<()> {
     let mut opt_rows = vec![];
     for &(hw, ch, k) in RESNET50_CONVS.iter() {
         let lp = LinearParams::conv(ConvShape::new(hw, ch, ch, k, 1), 2, 4, InputKind::NonNeg);
-        let all = linear::options(&lp, Profile::PrivQuant).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let (lo, lc) =
-            linear::choose(&lp, lat, Profile::PrivQuant).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let mut line = format!("| ({hw}, {ch}, {k}) |");
-        for (_, c) in &all {
-            let _ = write!(line, " {:.3} |", c.total() as f64 / 1e9);
-        }
-        let (_, bc) = linear::choose(&lp, pq_proto::Objective::Bytes, Profile::PrivQuant)
+        let all = linear::options(&lp, Profile::PrivQuant, Menu::WITH_HE)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (lo, lc) = linear::choose(&lp, lat, Profile::PrivQuant, Menu::OT)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut line = format!("| ({hw}, {ch}, {k}) |");
+        for o in LinOption::ALL.into_iter().chain([LinOption::He]) {
+            match all.iter().find(|(x, _)| *x == o) {
+                Some((_, c)) => {
+                    let _ = write!(line, " {:.3} |", c.total() as f64 / 1e9);
+                }
+                None => line.push_str(" – |"),
+            }
+        }
+        let (_, bc) = linear::choose(
+            &lp,
+            pq_proto::Objective::Bytes,
+            Profile::PrivQuant,
+            Menu::OT,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let _ = writeln!(
             md,
             "{line} {:?}: {:.3} GB, {:.2} s (bytes choice {:.2} s) |",

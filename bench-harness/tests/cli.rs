@@ -234,6 +234,19 @@ fn two_process_e2e_and_mismatch() {
     assert!(!s.status.success() && !c.status.success());
     let err = String::from_utf8_lossy(&c.stderr);
     assert!(err.contains("handshake refused"), "{err}");
+    // privquant-he differs from privquant only by the HE option on the linear layers' menu,
+    // and the handshake tells them apart
+    let he = [
+        "e2e",
+        "--models",
+        m.as_str(),
+        "--protocols",
+        "privquant-he,sirnn-quant",
+    ];
+    let (s, c) = two_process(&args, &he);
+    assert!(!s.status.success() && !c.status.success());
+    let err = String::from_utf8_lossy(&c.stderr);
+    assert!(err.contains("handshake refused"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -249,7 +262,7 @@ fn e2e_in_process_writes_results() {
         "--models",
         &model.to_string_lossy(),
         "--protocols",
-        "sirnn,sirnn-quant,privquant",
+        "sirnn,sirnn-quant,privquant,privquant-he",
         "--net",
         "200mbps,13ms;1gbps,0.5ms",
         "--out",
@@ -260,6 +273,7 @@ fn e2e_in_process_writes_results() {
     let v = last_json(&o);
     assert_eq!(v["executed"], true);
     assert_eq!(v["correct"], true);
+    assert_eq!(v["protocol"], "privquant-he");
     for f in [
         "e2e-200mbps_13ms.json",
         "e2e-200mbps_13ms.md",
@@ -268,7 +282,97 @@ fn e2e_in_process_writes_results() {
     ] {
         assert!(out.join(f).exists(), "{f} missing");
     }
+    // every privquant-he layer with an exact accumulator names its option, in the JSON and
+    // in the Markdown
+    let layers = v["layers"].as_array().expect("layers");
+    assert!(
+        layers
+            .iter()
+            .filter(|l| l["op"] == "conv" || l["op"] == "fc")
+            .all(|l| l["option"].is_string()),
+        "{v}"
+    );
+    let md = std::fs::read_to_string(out.join("e2e-200mbps_13ms.md")).expect("md");
+    let opts = md
+        .split("Linear-layer options")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no options section in\n{md}"));
+    assert!(
+        opts.lines()
+            .any(|l| l.contains("| privquant-he |") && l.contains(" ×")),
+        "{md}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `e2e` on the Cheetah-measured networks, modeled only (`--max-exec-gb 0`): Cheetah's
+/// figures beside the paper's, with the ratio, and the per-layer options under
+/// `--breakdown`.
+#[test]
+fn e2e_markdown_has_cheetah_and_layer_options() {
+    let dir = std::env::temp_dir().join(format!("pq-cli-cheetah-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let o = run(&[
+        "e2e",
+        "--models",
+        "resnet32",
+        "--protocols",
+        "privquant,privquant-he",
+        "--max-exec-gb",
+        "0",
+        "--breakdown",
+        "--out",
+        &dir.to_string_lossy(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = last_json(&o);
+    assert_eq!(v["executed"], false);
+    assert_eq!(v["protocol"], "privquant-he");
+    let md = std::fs::read_to_string(dir.join("e2e-200mbps_13ms.md")).expect("md");
+    for want in [
+        "| Cheetah GB | GB vs Cheetah |",
+        "Huang et al., USENIX Security 2022",
+        "| resnet32 | 0.118 | – | – | 0.111 | 591 | 9.6 |",
+        "### resnet32 / privquant-he: per layer",
+        "| option |",
+    ] {
+        assert!(md.contains(want), "missing `{want}` in\n{md}");
+    }
+    // the ratio column: this row's GB over Cheetah's
+    let gb = v["bytes_total"].as_u64().expect("bytes") as f64 / 1e9;
+    assert!(md.contains(&format!("| {:.2}× |", gb / 0.118)), "{md}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `conv --profile privquant-he`: the planner with the HE option on its menu runs its choice
+/// bit-exact, cost = measured bytes, and names it.
+#[test]
+fn conv_privquant_he_profile() {
+    let o = run(&[
+        "conv",
+        "--hw",
+        "7",
+        "--cin",
+        "16",
+        "--cout",
+        "16",
+        "--k",
+        "3",
+        "--wbits",
+        "2",
+        "--abits",
+        "4",
+        "--profile",
+        "privquant-he",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = last_json(&o);
+    assert_eq!(v["correct"], true);
+    assert_eq!(v["cost_matches"], true);
+    assert_eq!(v["params"]["he_menu"], true);
+    assert!(v["params"]["option"].is_string(), "{v}");
 }
 
 #[test]

@@ -25,6 +25,7 @@ fn e2e_rows_executed_and_modeled_agree() {
         Config::SirnnQuant,
         Config::PrivQuant,
         Config::PrivQuantW4,
+        Config::PrivQuantHe,
     ] {
         let ex = e2e::e2e_row(&m, cfg, &links, true).unwrap();
         let md = e2e::e2e_row(&m, cfg, &links, false).unwrap();
@@ -42,10 +43,16 @@ fn e2e_rows_executed_and_modeled_agree() {
             assert_eq!(a.layers.len(), b.layers.len());
             for (la, lb) in a.layers.iter().zip(&b.layers) {
                 assert_eq!(
-                    (la.name.as_str(), la.bytes_total, la.rounds),
-                    (lb.name.as_str(), lb.bytes_total, lb.rounds)
+                    (la.name.as_str(), la.bytes_total, la.rounds, &la.option),
+                    (lb.name.as_str(), lb.bytes_total, lb.rounds, &lb.option)
                 );
             }
+            // the exact linear layers (privquant's) name their option; SCI's matmul has none
+            assert_eq!(
+                a.layers.iter().any(|l| l.option.is_some()),
+                cfg.is_privquant(),
+                "{cfg}"
+            );
             let v = serde_json::to_value(a).unwrap();
             for f in [
                 "model",
@@ -84,6 +91,7 @@ fn cost_model_covers_the_builtin_networks() {
             Config::SirnnQuant,
             Config::PrivQuant,
             Config::PrivQuantW4,
+            Config::PrivQuantHe,
         ] {
             let rows = e2e::e2e_row(&m, cfg, &link, false).unwrap();
             let r = &rows[0];

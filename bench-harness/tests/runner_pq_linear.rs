@@ -7,8 +7,9 @@ use pq_netsim::LinkSpec;
 use pq_netsim::Transport;
 use pq_proto::Profile;
 use pq_proto::party::run_parties;
+use pq_proto::privquant::he_linear;
 use pq_proto::privquant::linear::{
-    self, ConvShape, Geom, InputKind, LinOption, LinearParams, Objective,
+    self, ConvShape, Geom, InputKind, LinOption, LinearParams, Menu, Objective,
 };
 use pq_proto::sirnn::extension;
 use proptest::prelude::*;
@@ -88,13 +89,13 @@ fn lat() -> Objective {
 /// The planner's choice is the minimum of the enumerated costs, under both objectives, and
 /// every option is enumerated exactly once.
 fn planner_is_min(lp: &LinearParams) {
-    let all = linear::options(lp, Profile::PrivQuant).unwrap();
+    let all = linear::options(lp, Profile::PrivQuant, Menu::OT).unwrap();
     assert_eq!(all.len(), LinOption::ALL.len());
     for (o, c) in &all {
         assert_eq!(*c, linear::cost(lp, *o, Profile::PrivQuant).unwrap());
     }
     for obj in [Objective::Bytes, lat()] {
-        let (o, best) = linear::choose(lp, obj, Profile::PrivQuant).unwrap();
+        let (o, best) = linear::choose(lp, obj, Profile::PrivQuant, Menu::OT).unwrap();
         let min = all.iter().map(|(_, c)| obj.of(c)).min().unwrap();
         if let LinOption::Duplex { .. } = o {
             // only under the latency objective, and only when strictly better
@@ -190,11 +191,17 @@ fn acc_bits_tight() {
 #[test]
 fn conv_table_privquant_beats_sirnn() {
     let rows = conv_table().unwrap();
-    assert_eq!(rows.len(), 30);
-    for pair in rows.chunks(2) {
-        let (s, p) = (&pair[0], &pair[1]);
-        assert_eq!(s.profile, "sirnn");
+    assert_eq!(rows.len(), 45);
+    for trio in rows.chunks(3) {
+        let (s, p, h) = (&trio[0], &trio[1], &trio[2]);
+        assert_eq!(
+            (s.profile.as_str(), p.profile.as_str(), h.profile.as_str()),
+            ("sirnn", "privquant", "privquant-he")
+        );
         assert!(p.bytes * 17 <= s.bytes * 10, "{p:?} vs {s:?}");
+        // a larger menu never costs more bytes; the HE column differs only by taking `he`
+        assert!(h.bytes <= p.bytes, "{h:?} vs {p:?}");
+        assert!(h.option == p.option || h.option == "he", "{h:?} vs {p:?}");
     }
 }
 
@@ -229,8 +236,8 @@ fn planner_latency_objective() {
             (3, 9, 4, 4, 16),
         ] {
             let lp = LinearParams::matmul(d1, d2, d3, lw, lx, kind);
-            let (o, c) = linear::choose(&lp, lat, Profile::PrivQuant).unwrap();
-            for (o2, c2) in linear::options(&lp, Profile::PrivQuant).unwrap() {
+            let (o, c) = linear::choose(&lp, lat, Profile::PrivQuant, Menu::OT).unwrap();
+            for (o2, c2) in linear::options(&lp, Profile::PrivQuant, Menu::OT).unwrap() {
                 assert!(lat.of(&c) <= lat.of(&c2), "{lp:?}: {o:?} vs {o2:?}");
             }
         }
@@ -238,7 +245,7 @@ fn planner_latency_objective() {
     // many outputs per input element (d1 ≫ d3): decomposing X needs far fewer OTs
     let wide = LinearParams::matmul(1000, 4, 2, 2, 6, InputKind::NonNeg);
     assert_eq!(
-        linear::choose(&wide, Objective::Bytes, Profile::PrivQuant)
+        linear::choose(&wide, Objective::Bytes, Profile::PrivQuant, Menu::OT)
             .unwrap()
             .0,
         LinOption::DecompX
@@ -246,7 +253,7 @@ fn planner_latency_objective() {
     // a ResNet conv (d3 ≫ d1, 2-bit weights): decomposing W after extending X
     let cv = LinearParams::conv(ConvShape::new(56, 64, 64, 3, 1), 2, 4, InputKind::NonNeg);
     assert_eq!(
-        linear::choose(&cv, Objective::Bytes, Profile::PrivQuant)
+        linear::choose(&cv, Objective::Bytes, Profile::PrivQuant, Menu::OT)
             .unwrap()
             .0,
         LinOption::ExtendX
@@ -278,6 +285,18 @@ impl Rng {
 /// the output reconstructs to W·X mod 2^l, the measured bytes per direction equal
 /// [`linear::cost_at`], and the measured flights equal its rounds.
 fn at_case(lp: &LinearParams, opt: LinOption, l: u32, extreme: bool, seed: u64) {
+    at_case_with(lp, opt, l, extreme, seed, true);
+}
+
+/// [`at_case`], the measured flights compared with the cost's rounds only when `flights`.
+fn at_case_with(
+    lp: &LinearParams,
+    opt: LinOption,
+    l: u32,
+    extreme: bool,
+    seed: u64,
+    flights: bool,
+) {
     let mut r = Rng(seed | 1);
     let (lw, lx) = (lp.lw, lp.lx);
     let nonneg = matches!(
@@ -343,7 +362,9 @@ fn at_case(lp: &LinearParams, opt: LinOption, l: u32, extreme: bool, seed: u64) 
         c.client_to_server,
         "{lp:?} {opt:?} l={l}"
     );
-    assert_eq!(out.flights(), c.rounds, "{lp:?} {opt:?} l={l}");
+    if flights {
+        assert_eq!(out.flights(), c.rounds, "{lp:?} {opt:?} l={l}");
+    }
 }
 
 #[test]
@@ -422,6 +443,11 @@ fn paper_options_and_names() {
     assert_eq!(LinOption::ExtendXCols.paper_option(), 4);
     assert_eq!(LinOption::DecompXMux.paper_option(), 1);
     assert_eq!(LinOption::DecompWMux.paper_option(), 2);
+    // the HE option: not in Table 4, not an OT option
+    assert_eq!(LinOption::He.name(), "he");
+    assert_eq!(LinOption::He.paper_option(), 0);
+    assert!(!LinOption::ALL.contains(&LinOption::He));
+    assert!(!names.contains(&"he"));
 }
 
 /// The wrap COT (correlation W column·f, one message set) against the paper-literal
@@ -488,7 +514,7 @@ fn extension_placement() {
         }
         // the planner never prefers the column placement when the tensor one ties or wins
         for lp in [mm, cv] {
-            let (o, _) = linear::choose(&lp, Objective::Bytes, pr).unwrap();
+            let (o, _) = linear::choose(&lp, Objective::Bytes, pr, Menu::OT).unwrap();
             assert!(!matches!(
                 o,
                 LinOption::ExtendXCols | LinOption::DecompXExtCols
@@ -562,9 +588,9 @@ fn resnet50_options_table() {
         for &(hw, ch, k) in RESNET50_CONVS.iter() {
             let lp = LinearParams::conv(ConvShape::new(hw, ch, ch, k, 1), 2, 4, kind);
             let l = lp.acc_bits().unwrap();
-            let (best, _) = linear::choose(&lp, Objective::Bytes, pr).unwrap();
-            let (lat, _) = linear::choose(&lp, lat(), pr).unwrap();
-            let row: Vec<String> = linear::options(&lp, pr)
+            let (best, _) = linear::choose(&lp, Objective::Bytes, pr, Menu::OT).unwrap();
+            let (lat, _) = linear::choose(&lp, lat(), pr, Menu::OT).unwrap();
+            let row: Vec<String> = linear::options(&lp, pr, Menu::OT)
                 .unwrap()
                 .iter()
                 .map(|(o, c)| {
@@ -662,21 +688,21 @@ fn duplex_only_for_latency_and_balanced() {
     let mut split = vec![];
     for (hw, c, k) in shapes {
         let lp = LinearParams::conv(ConvShape::new(hw, c, c, k, 1), 2, 4, InputKind::NonNeg);
-        let (ob, _) = linear::choose(&lp, Objective::Bytes, Profile::PrivQuant).unwrap();
+        let (ob, _) = linear::choose(&lp, Objective::Bytes, Profile::PrivQuant, Menu::OT).unwrap();
         assert!(!matches!(ob, LinOption::Duplex { .. }));
-        let (o, _) = linear::choose(&lp, obj, Profile::PrivQuant).unwrap();
+        let (o, _) = linear::choose(&lp, obj, Profile::PrivQuant, Menu::OT).unwrap();
         eprintln!("({hw}, {c}, {k}): {o:?}");
         if matches!(o, LinOption::Duplex { .. }) {
             split.push(lp);
         }
     }
     let lp = *split.last().expect("at least one conv splits");
-    let (o, c) = linear::choose(&lp, obj, Profile::PrivQuant).unwrap();
+    let (o, c) = linear::choose(&lp, obj, Profile::PrivQuant, Menu::OT).unwrap();
     let LinOption::Duplex { rows_x } = o else {
         panic!("expected a duplex split, got {o:?}")
     };
     assert!(rows_x > 0 && (rows_x as usize) < lp.d1);
-    let best_fixed = linear::options(&lp, Profile::PrivQuant)
+    let best_fixed = linear::options(&lp, Profile::PrivQuant, Menu::OT)
         .unwrap()
         .iter()
         .map(|(_, c)| obj.of(c))
@@ -685,12 +711,120 @@ fn duplex_only_for_latency_and_balanced() {
     assert!(obj.of(&c) < best_fixed);
     // the busier direction carries less than under the bytes objective: the server now sends
     // payload too
-    let (_, cb) = linear::choose(&lp, Objective::Bytes, Profile::PrivQuant).unwrap();
+    let (_, cb) = linear::choose(&lp, Objective::Bytes, Profile::PrivQuant, Menu::OT).unwrap();
     assert!(c.client_to_server < cb.client_to_server);
     assert!(c.server_to_client > 2 * cb.server_to_client);
     assert!(c.total() > cb.total());
     // a small layer with many rounds per byte keeps a fixed option
     let small = LinearParams::conv(ConvShape::new(4, 4, 4, 3, 1), 2, 4, InputKind::NonNeg);
-    let (os, _) = linear::choose(&small, obj, Profile::PrivQuant).unwrap();
+    let (os, _) = linear::choose(&small, obj, Profile::PrivQuant, Menu::OT).unwrap();
     assert!(!matches!(os, LinOption::Duplex { .. }), "{os:?}");
+}
+
+/// The layers the HE-option tests use: small matmuls and convs (FC-like, wide, strided).
+fn he_layers(kind: InputKind) -> [LinearParams; 5] {
+    [
+        LinearParams::matmul(7, 30, 5, 2, 4, kind),
+        LinearParams::matmul(10, 64, 1, 8, 6, kind),
+        LinearParams::conv(ConvShape::new(8, 16, 16, 3, 1), 2, 6, kind),
+        LinearParams::conv(ConvShape::new(6, 3, 5, 3, 2), 3, 5, kind),
+        LinearParams::conv(ConvShape::new(56, 64, 64, 3, 1), 2, 4, kind),
+    ]
+}
+
+/// The HE option on the menu: offered exactly where `he_linear::cost_at` has parameters
+/// (after the OT options, which are listed as with the HE option off), costed by it, and
+/// chosen consistently: the chooser never takes it unless it scores strictly below every
+/// fixed OT option, takes it (bytes objective) whenever it sends strictly fewer bytes than all
+/// of them, and otherwise chooses exactly as without it. Holds for the stub (never offered)
+/// and for the real implementation alike.
+#[test]
+fn he_menu_offers_and_chooses_consistently() {
+    let pr = Profile::PrivQuant;
+    for kind in KINDS {
+        for lp in he_layers(kind) {
+            let tight = lp.acc_bits().unwrap();
+            for l in [tight, tight + 3] {
+                let he = he_linear::cost_at(&lp, l).unwrap();
+                let ot = linear::options_at(&lp, l, pr, Menu::OT).unwrap();
+                let all = linear::options_at(&lp, l, pr, Menu::WITH_HE).unwrap();
+                assert_eq!(ot.len(), LinOption::ALL.len());
+                assert_eq!(&all[..ot.len()], &ot[..], "{lp:?} l={l}");
+                assert_eq!(all.get(ot.len()), he.map(|c| (LinOption::He, c)).as_ref());
+                assert_eq!(all.len(), ot.len() + usize::from(he.is_some()));
+                match he {
+                    Some(c) => {
+                        assert_eq!(linear::cost_at(&lp, LinOption::He, l, pr).unwrap(), c)
+                    }
+                    None => assert!(linear::cost_at(&lp, LinOption::He, l, pr).is_err()),
+                }
+                for obj in [Objective::Bytes, lat()] {
+                    let (oo, co) = linear::choose_at(&lp, obj, l, pr, Menu::OT).unwrap();
+                    let (oh, ch) = linear::choose_at(&lp, obj, l, pr, Menu::WITH_HE).unwrap();
+                    assert_ne!(oo, LinOption::He);
+                    // the OT options' best fixed score
+                    let best_ot = ot
+                        .iter()
+                        .map(|(o, c)| linear::score(&lp, *o, l, c, obj))
+                        .min()
+                        .unwrap();
+                    // an OT option's score is its objective value
+                    for (o, c) in &ot {
+                        assert_eq!(linear::score(&lp, *o, l, c, obj), obj.of(c));
+                    }
+                    match he {
+                        None => assert_eq!((oh, ch), (oo, co), "{lp:?} l={l} {obj:?}"),
+                        Some(hc) => {
+                            let hs = linear::score(&lp, LinOption::He, l, &hc, obj);
+                            assert!(hs >= obj.of(&hc));
+                            if oh == LinOption::He {
+                                assert_eq!(ch, hc);
+                                assert!(hs < best_ot, "{lp:?} l={l} {obj:?}");
+                            } else {
+                                assert_eq!((oh, ch), (oo, co), "{lp:?} l={l} {obj:?}");
+                            }
+                            if obj == Objective::Bytes && hc.total() < best_ot {
+                                assert_eq!(oh, LinOption::He, "{lp:?} l={l}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where the HE option is offered it runs like every option: bit-exact at the tightest width,
+/// below it and above it, on random and extreme operands, its measured bytes equal to its
+/// cost. Where it is not offered, asking for it is a typed error before any traffic.
+#[test]
+fn he_option_exact_where_offered() {
+    for (ki, &kind) in KINDS.iter().enumerate() {
+        for (li, lp) in he_layers(kind).iter().take(4).enumerate() {
+            let tight = lp.acc_bits().unwrap();
+            let seed = (ki * 10 + li) as u64;
+            if he_linear::cost_at(lp, tight).unwrap().is_none() {
+                let r = run_linear(lp, Some(LinOption::He), Fill::Random, Transport::Mem, None);
+                assert!(
+                    matches!(r, Err(pq_proto::ProtoError::Param { name: "option", .. })),
+                    "{lp:?}: {r:?}"
+                );
+                continue;
+            }
+            for fill in [Fill::Random, Fill::ExtremeLow, Fill::ExtremeHigh] {
+                let r =
+                    run_linear(lp, Some(LinOption::He), fill, Transport::Mem, Some(seed)).unwrap();
+                assert!(r.correct, "{lp:?} {fill:?}: wrong output");
+                assert!(
+                    r.cost_matches,
+                    "{lp:?} {fill:?}: bytes differ from the cost"
+                );
+            }
+            for l in [tight.saturating_sub(2).max(1), tight + 5] {
+                if he_linear::cost_at(lp, l).unwrap().is_some() {
+                    at_case_with(lp, LinOption::He, l, false, seed, false);
+                }
+            }
+        }
+    }
 }

@@ -24,6 +24,10 @@ pub struct E2eLayer {
     pub rounds: u64,
     /// CPU seconds of the slower party (null when modeled).
     pub compute_s: Option<f64>,
+    /// The Π_Linear option the layer's exact linear step runs (`extend-x`, `decomp-x`,
+    /// `duplex`, `he`, ...; absent for a layer without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub option: Option<String>,
 }
 
 /// One e2e JSON object.
@@ -204,6 +208,7 @@ pub fn e2e_rows_for(
                 bytes_client_to_server: l.cost.client_to_server,
                 rounds: l.cost.rounds,
                 compute_s: None,
+                option: l.option.clone(),
             })
             .collect(),
         breakdown: kcost.clone(),
@@ -289,6 +294,7 @@ pub fn e2e_rows_for(
                     bytes_client_to_server: lr.bytes_client_to_server,
                     rounds: lr.rounds,
                     compute_s: Some(lr.compute_s),
+                    option: lr.option.clone(),
                 })
                 .collect();
             if o.breakdown {

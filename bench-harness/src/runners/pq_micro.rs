@@ -10,7 +10,9 @@ use pq_kernels::aes::Prg;
 use pq_kernels::ring::{mask, to_signed};
 use pq_netsim::Transport;
 use pq_proto::party::{PartiesOutput, run_parties};
-use pq_proto::privquant::linear::{self, ConvShape, InputKind, LinOption, LinearParams, Objective};
+use pq_proto::privquant::linear::{
+    self, ConvShape, InputKind, LinOption, LinearParams, Menu, Objective,
+};
 use pq_proto::sirnn::conv::{ConvParams, conv_cost};
 use pq_proto::{Cost, Profile};
 use pq_proto::{ProtoResult, param};
@@ -79,8 +81,8 @@ pub enum Fill {
     ExtremeHigh,
 }
 
-/// Run one exact linear layer (`opt`, or the planner's choice for total bytes) on random or
-/// extreme inputs; `correct` compares with [`linear::reference`].
+/// Run one exact linear layer (`opt`, or the planner's choice for total bytes among the OT
+/// options) on random or extreme inputs; `correct` compares with [`linear::reference`].
 pub fn run_linear(
     lp: &LinearParams,
     opt: Option<LinOption>,
@@ -91,7 +93,7 @@ pub fn run_linear(
     let l = lp.acc_bits()?;
     let opt = match opt {
         Some(o) => o,
-        None => linear::choose(lp, Objective::Bytes, Profile::PrivQuant)?.0,
+        None => linear::choose(lp, Objective::Bytes, Profile::PrivQuant, Menu::OT)?.0,
     };
     let cost = linear::cost(lp, opt, Profile::PrivQuant)?;
     let mut prg = input_prg(seed)?;
@@ -196,28 +198,30 @@ pub fn conv_linear(c: &ConvParams) -> LinearParams {
 }
 
 /// `bench-harness conv --profile privquant`: the exact W·X (accumulator width from the
-/// ranges) with the planner's cheapest option (total bytes); the input is a ReLU output
+/// ranges) with the planner's cheapest OT option (total bytes); the input is a ReLU output
 /// (non-negative) unless `signed_input`.
 pub fn run_conv_pq(
     c: &ConvParams,
     transport: Transport,
     seed: Option<u64>,
 ) -> ProtoResult<MicroReport> {
-    run_conv_pq_with(c, transport, seed, Objective::Bytes)
+    run_conv_pq_with(c, transport, seed, Objective::Bytes, Menu::OT)
 }
 
-/// [`run_conv_pq`] with the option the planner picks under `obj`.
+/// [`run_conv_pq`] with the option the planner picks from `menu` under `obj`
+/// (`conv --profile privquant-he` puts the HE option on the menu).
 pub fn run_conv_pq_with(
     c: &ConvParams,
     transport: Transport,
     seed: Option<u64>,
     obj: Objective,
+    menu: Menu,
 ) -> ProtoResult<MicroReport> {
     if c.k > c.hw + 2 * (c.k / 2) {
         return Err(param("k", "kernel larger than the padded input"));
     }
     let lp = conv_linear(c);
-    let (opt, _) = linear::choose(&lp, obj, Profile::PrivQuant)?;
+    let (opt, _) = linear::choose(&lp, obj, Profile::PrivQuant, menu)?;
     let mut r = run_linear(&lp, Some(opt), Fill::Random, transport, seed)?;
     r.op = "conv".into();
     if let serde_json::Value::Object(m) = &mut r.params {
@@ -225,6 +229,7 @@ pub fn run_conv_pq_with(
             "conv".into(),
             serde_json::to_value(c).unwrap_or(serde_json::Value::Null),
         );
+        m.insert("he_menu".into(), menu.he.into());
     }
     Ok(r)
 }
@@ -237,8 +242,9 @@ pub struct Row {
     pub k: usize,
     pub wbits: u32,
     pub abits: u32,
+    /// `sirnn`, `privquant` (the OT options) or `privquant-he` (the HE option on the menu).
     pub profile: String,
-    /// The privquant option chosen by the planner ("sci-matmul" for sirnn).
+    /// The option chosen by the planner ("sci-matmul" for sirnn).
     pub option: String,
     pub acc_bits: u32,
     pub bytes: u64,
@@ -261,8 +267,9 @@ pub const RESNET50_CONVS: [(usize, usize, usize); 5] = [
 pub const PAPER_W2A4_GB: [f64; 5] = [0.99, 0.78, 0.71, 0.75, 0.069];
 
 /// The conv table: the five ResNet50 convs at W2A4, W2A6, W2A8 in both profiles (sirnn:
-/// SCI's matmul cost at the same widths; privquant: the planner's minimum). Stride 1,
-/// input a ReLU output.
+/// SCI's matmul cost at the same widths; privquant: the planner's minimum over the OT
+/// options; privquant-he: its minimum with the HE option on the menu). Stride 1, input a
+/// ReLU output.
 pub fn conv_table() -> ProtoResult<Vec<Row>> {
     let mut rows = Vec::new();
     for abits in [4u32, 6, 8] {
@@ -297,21 +304,23 @@ pub fn conv_table() -> ProtoResult<Vec<Row>> {
             });
             c.profile = Profile::PrivQuant;
             let lp = conv_linear(&c);
-            let (o, pc) = linear::choose(&lp, Objective::Bytes, Profile::PrivQuant)?;
-            rows.push(Row {
-                hw,
-                channels: ch,
-                k,
-                wbits: 2,
-                abits,
-                profile: "privquant".into(),
-                option: o.name().into(),
-                acc_bits: lp.acc_bits()?,
-                bytes: pc.total(),
-                gb: pc.total() as f64 / 1e9,
-                rounds: pc.rounds,
-                paper_gb: (abits == 4).then_some(PAPER_W2A4_GB[idx]),
-            });
+            for (profile, menu) in [("privquant", Menu::OT), ("privquant-he", Menu::WITH_HE)] {
+                let (o, pc) = linear::choose(&lp, Objective::Bytes, Profile::PrivQuant, menu)?;
+                rows.push(Row {
+                    hw,
+                    channels: ch,
+                    k,
+                    wbits: 2,
+                    abits,
+                    profile: profile.into(),
+                    option: o.name().into(),
+                    acc_bits: lp.acc_bits()?,
+                    bytes: pc.total(),
+                    gb: pc.total() as f64 / 1e9,
+                    rounds: pc.rounds,
+                    paper_gb: (abits == 4 && !menu.he).then_some(PAPER_W2A4_GB[idx]),
+                });
+            }
         }
     }
     Ok(rows)

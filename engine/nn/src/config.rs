@@ -1,5 +1,5 @@
-//! Configurations (`sirnn`, `sirnn-quant`, `privquant`, `privquant-w4`): bit-width
-//! assignment, the public configuration hash, and seeded weights and inputs.
+//! Configurations (`sirnn`, `sirnn-quant`, `privquant`, `privquant-w4`, `privquant-he`):
+//! bit-width assignment, the public configuration hash, and seeded weights and inputs.
 //!
 //! Width rules of [`apply`] (fixed per configuration, so that protocols are compared at equal
 //! widths; the quantized widths follow the PrivQuant paper, ICCAD 2024); a width already set
@@ -16,6 +16,9 @@
 //! the quantized configs. A conv or FC whose output feeds an `Add` hands on the residual width
 //! (its `abits` is the add's `rbits`); an `Add` layer's `abits` is the width convolutions read
 //! the residual at (the 8 → 6 requantization).
+//!
+//! `privquant-he` is `privquant` in every width, shift and non-linear protocol; it only puts
+//! the HE option on the linear layers' menu ([`Features::he_linear`]).
 
 use super::model::{InputEncoding, Model, Op};
 use pq_kernels::Block;
@@ -35,15 +38,22 @@ pub enum Config {
     PrivQuant,
     /// `privquant` with 4-bit weights in the middle layers.
     PrivQuantW4,
+    /// `privquant` (the same widths, shifts, features and non-linear protocols) with the HE
+    /// option on every linear layer's menu ([`Features::he_linear`]): Π_Linear's chooser
+    /// takes W·X on RLWE ciphertexts (Cheetah-style, `pq_proto::privquant::he_linear`) where
+    /// that scores better than every OT option. Its OTs are IKNP's (the only correlated-OT
+    /// source of this build; silent OT, when it exists, is meant to become its default).
+    PrivQuantHe,
 }
 
 impl Config {
     /// Every configuration, in table order.
-    pub const ALL: [Config; 4] = [
+    pub const ALL: [Config; 5] = [
         Config::Sirnn,
         Config::SirnnQuant,
         Config::PrivQuant,
         Config::PrivQuantW4,
+        Config::PrivQuantHe,
     ];
     /// The name used on the command line and in results (`sirnn`, `privquant-w4`, ...).
     pub fn name(self) -> &'static str {
@@ -52,11 +62,15 @@ impl Config {
             Config::SirnnQuant => "sirnn-quant",
             Config::PrivQuant => "privquant",
             Config::PrivQuantW4 => "privquant-w4",
+            Config::PrivQuantHe => "privquant-he",
         }
     }
     /// Whether the configuration runs privquant's data flow (exact accumulators, Requant).
     pub fn is_privquant(self) -> bool {
-        matches!(self, Config::PrivQuant | Config::PrivQuantW4)
+        matches!(
+            self,
+            Config::PrivQuant | Config::PrivQuantW4 | Config::PrivQuantHe
+        )
     }
     /// Whether the configuration uses the low (quantized) widths.
     pub fn is_quantized(self) -> bool {
@@ -75,10 +89,12 @@ impl Config {
     }
 }
 
-/// PrivQuant's optimizations, each switchable on its own (the ablation of the conv table).
-/// `sirnn-quant` runs none of them, `privquant` all; any other set runs the same network
-/// (widths, shifts) with only the chosen ones, every combination bit-exact against the
-/// plaintext reference of the program it lowers to.
+/// PrivQuant's optimizations, each switchable on its own (the ablation of the conv table),
+/// and the HE option of the linear layers ([`Features::he_linear`], not one of them).
+/// `sirnn-quant` runs none, `privquant` every optimization, `privquant-he` every optimization
+/// and the HE option; any other set runs the same network (widths, shifts) with only the
+/// chosen ones, every combination bit-exact against the plaintext reference of the program it
+/// lowers to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Features {
     /// DNN-aware linear layers: the exact accumulator with the cost-driven option planner
@@ -96,6 +112,16 @@ pub struct Features {
     /// Our engine's protocol profile ([`pq_proto::Profile::PrivQuant`]: no SCI OT padding, COT
     /// MUX, no duplicated openings, comparison-tree max pool) instead of SCI's.
     pub lean_engine: bool,
+    /// The HE option on Π_Linear's menu ([`pq_proto::privquant::linear::Menu::he`]): each
+    /// exact linear layer may compute W·X on RLWE ciphertexts where that scores better than
+    /// every OT option. Not one of PrivQuant's optimizations: it acts only on the exact
+    /// accumulators of `dnn_linear` (SCI's matmul has no options), is off in
+    /// [`Features::ALL`] and in every configuration but `privquant-he`. Left out of the
+    /// serialized form when off, so the public hash of every configuration without it is what
+    /// it was before the switch existed; when on it is hashed, and a peer without it is
+    /// refused.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub he_linear: bool,
 }
 
 impl Features {
@@ -106,14 +132,23 @@ impl Features {
         sign_prop: false,
         fused_quant: false,
         lean_engine: false,
+        he_linear: false,
     };
-    /// Everything on.
+    /// Every one of PrivQuant's optimizations on: `privquant`'s set. The HE option
+    /// ([`Features::he_linear`]) stays off: it is not PrivQuant's, and the ablation's
+    /// "everything" row is this set.
     pub const ALL: Features = Features {
         dnn_linear: true,
         simple_residual: true,
         sign_prop: true,
         fused_quant: true,
         lean_engine: true,
+        he_linear: false,
+    };
+    /// `privquant-he`'s set: [`Features::ALL`] and the HE option.
+    pub const ALL_HE: Features = Features {
+        he_linear: true,
+        ..Features::ALL
     };
     /// The protocol profile these features run.
     pub fn profile(self) -> pq_proto::Profile {
@@ -123,6 +158,10 @@ impl Features {
             pq_proto::Profile::Sirnn
         }
     }
+    /// The options Π_Linear's chooser may take under these features.
+    pub fn linear_menu(self) -> pq_proto::privquant::linear::Menu {
+        pq_proto::privquant::linear::Menu { he: self.he_linear }
+    }
     /// Short names of the switched-on features, `+`-joined (`none` when empty).
     pub fn label(self) -> String {
         let v: Vec<&str> = [
@@ -131,6 +170,7 @@ impl Features {
             (self.sign_prop, "sign-prop"),
             (self.fused_quant, "fused-quant"),
             (self.lean_engine, "lean-engine"),
+            (self.he_linear, "he-linear"),
         ]
         .into_iter()
         .filter_map(|(on, n)| on.then_some(n))
@@ -144,12 +184,13 @@ impl Features {
 }
 
 impl Config {
-    /// The features a configuration runs (`sirnn` and `sirnn-quant`: none).
+    /// The features a configuration runs (`sirnn` and `sirnn-quant`: none; `privquant` and
+    /// `privquant-w4`: [`Features::ALL`]; `privquant-he`: [`Features::ALL_HE`]).
     pub fn features(self) -> Features {
-        if self.is_privquant() {
-            Features::ALL
-        } else {
-            Features::NONE
+        match self {
+            Config::Sirnn | Config::SirnnQuant => Features::NONE,
+            Config::PrivQuant | Config::PrivQuantW4 => Features::ALL,
+            Config::PrivQuantHe => Features::ALL_HE,
         }
     }
 }
@@ -167,9 +208,8 @@ impl std::str::FromStr for Config {
             .into_iter()
             .find(|c| c.name() == s)
             .ok_or_else(|| {
-                format!(
-                    "unknown protocol '{s}' (accepted: sirnn, sirnn-quant, privquant, privquant-w4)"
-                )
+                let names: Vec<&str> = Config::ALL.iter().map(|c| c.name()).collect();
+                format!("unknown protocol '{s}' (accepted: {})", names.join(", "))
             })
     }
 }
@@ -210,7 +250,7 @@ pub fn apply(model: &Model, cfg: Config) -> Model {
     let mid_w = match cfg {
         Config::Sirnn => 16,
         Config::PrivQuantW4 => 4,
-        _ => 2,
+        Config::SirnnQuant | Config::PrivQuant | Config::PrivQuantHe => 2,
     };
     // Adds first: their rbits decide the output width of the convs feeding them.
     for l in m.layers.iter_mut() {

@@ -23,7 +23,9 @@
 //! * `Reveal`: the server sends its shares.
 //!
 //! * `LinearExact` (privquant's exact accumulator): Π_Linear ([`pq_proto::privquant::linear`])
-//!   with the option [`linear::choose_at`] finds cheapest under the program's objective, run at
+//!   with the option [`linear::choose_at`] finds cheapest under the program's objective among
+//!   those on the program's menu (the OT options; also the HE option under `privquant-he`,
+//!   [`crate::config::Features::he_linear`]), run at
 //!   the step's `acc_bits` ([`linear::run_at`]: every
 //!   option is exact modulo 2^l for any l, so the output is Σ w·x in `acc_bits` bits exactly
 //!   as the reference wraps it, whether the lowering's width is above the protocol's tightest
@@ -43,8 +45,8 @@
 
 mod resolve;
 
-pub use resolve::linear_exact_choice;
 use resolve::{Call, perr, resolve};
+pub use resolve::{linear_exact_choice, linear_exact_params};
 
 use super::config::{Config, Weights};
 use super::lower::{Program, Step, StepOp};
@@ -135,6 +137,12 @@ pub struct LayerCost {
     pub op: String,
     /// The summed cost of the layer's steps (steps in sequence).
     pub cost: Cost,
+    /// The Π_Linear option of the layer's exact linear step ([`LinOption::name`]: `extend-x`,
+    /// `decomp-x`, `duplex`, `he`, ...; `+`-joined if the layer had several), `None` for a
+    /// layer without one (a non-linear layer, or SCI's matmul).
+    ///
+    /// [`LinOption::name`]: pq_proto::privquant::linear::LinOption::name
+    pub option: Option<String>,
 }
 
 /// The layers of a program in execution order (first appearance), with the model op of each.
@@ -157,15 +165,25 @@ fn layer_order(p: &Program) -> Vec<(String, String)> {
 
 /// Per-layer cost model (each layer's steps in sequence).
 pub fn layer_costs(p: &Program) -> Result<Vec<LayerCost>, SecureError> {
+    let pr = p.feat.profile();
     let mut out = vec![];
     for (name, op) in layer_order(p) {
-        let cost = p
-            .steps
-            .iter()
-            .filter(|s| s.layer == name)
-            .map(|s| step_cost(p, s))
-            .sum::<Result<Cost, _>>()?;
-        out.push(LayerCost { name, op, cost });
+        let mut cost = Cost::ZERO;
+        let mut options: Vec<&str> = vec![];
+        for st in p.steps.iter().filter(|s| s.layer == name) {
+            let call = resolve(p, st)?;
+            cost = cost.then(call.cost(p.tensors[st.out].shape.numel() as u64, pr)?);
+            if let Call::Linear { choice, .. } = call {
+                options.push(choice.opt.name());
+            }
+        }
+        let option = (!options.is_empty()).then(|| options.join("+"));
+        out.push(LayerCost {
+            name,
+            op,
+            cost,
+            option,
+        });
     }
     Ok(out)
 }
@@ -680,6 +698,8 @@ pub struct LayerRun {
     pub wall_s: f64,
     /// The cost model's figure for this layer.
     pub cost: Cost,
+    /// The Π_Linear option the layer ran ([`LayerCost::option`]).
+    pub option: Option<String>,
 }
 
 /// One step kind of a secure run (the `--breakdown` profile).
@@ -879,6 +899,7 @@ pub fn run_secure(
             compute_s: secs(&s.res.step_cpu_s).max(secs(&c.res.step_cpu_s)),
             wall_s: secs(&s.res.step_s).max(secs(&c.res.step_s)),
             cost: lc.cost,
+            option: lc.option.clone(),
         });
     }
     let mut kinds: Vec<KindRun> = vec![];

@@ -109,12 +109,7 @@ const ENCODINGS: [(u32, bool); 6] = [
 fn every_configuration_exact_at_the_domain_edges() {
     for (bits, signed) in ENCODINGS {
         let enc = InputEncoding { bits, signed };
-        for cfg in [
-            Config::Sirnn,
-            Config::SirnnQuant,
-            Config::PrivQuant,
-            Config::PrivQuantW4,
-        ] {
+        for cfg in Config::ALL {
             // sirnn pins its own shifts; the others run the stated ones
             let m = model(enc, cfg != Config::Sirnn);
             let p = match lower::lower(&m, cfg) {

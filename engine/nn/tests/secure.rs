@@ -221,10 +221,17 @@ fn small_resnet_privquant_w4_bit_exact_and_cost_exact() {
     check(&small_resnet(), Config::PrivQuantW4, 16);
 }
 
+/// `privquant-he` lowers and runs bit-exact, measured bytes = cost per layer: all OT while
+/// the HE option is unavailable, and with the HE option wherever the chooser takes it.
+#[test]
+fn small_resnet_privquant_he_bit_exact_and_cost_exact() {
+    check(&small_resnet(), Config::PrivQuantHe, 17);
+}
+
 #[test]
 fn privquant_is_supported_and_exact_steps_have_costs() {
     let m = small_resnet();
-    for cfg in [Config::PrivQuant, Config::PrivQuantW4] {
+    for cfg in [Config::PrivQuant, Config::PrivQuantW4, Config::PrivQuantHe] {
         let p = lower::lower(&m, cfg).unwrap();
         secure::check_supported(&p).unwrap();
         let n = p
@@ -291,6 +298,13 @@ fn minionn_privquant_bit_exact_and_cost_exact() {
 #[test]
 fn minionn_privquant_w4_bit_exact_and_cost_exact() {
     check(&builtin::minionn(), Config::PrivQuantW4, 24);
+}
+
+/// The smallest built-in network under `privquant-he`: bit-exact on every tensor and
+/// byte-exact per layer, whichever options (OT or HE) its layers take.
+#[test]
+fn minionn_privquant_he_bit_exact_and_cost_exact() {
+    check(&builtin::minionn(), Config::PrivQuantHe, 25);
 }
 
 #[test]

@@ -10,7 +10,9 @@
 use super::SecureError;
 use crate::lower::{MatMode, Program, Step, StepOp};
 use pq_kernels::ring;
-use pq_proto::privquant::linear::{self, ConvShape, InputKind, LinOption, LinearParams, Objective};
+use pq_proto::privquant::linear::{
+    self, ConvShape, InputKind, LinOption, LinearParams, Menu, Objective,
+};
 use pq_proto::privquant::{argmax, maxpool_tree, requant};
 use pq_proto::sirnn::matmul::{self, MatmulParams, MultMode};
 use pq_proto::sirnn::{divpow2, extension, maxpool, relu, tr, trunc};
@@ -130,7 +132,7 @@ pub(crate) fn resolve(p: &Program, st: &Step) -> Result<Call, SecureError> {
         },
         StepOp::LinearExact { lin, acc_bits } => {
             let (lp, local_cols) = exact_params(p, st, lin)?;
-            let choice = exact_choice(&lp, acc_bits, p.objective, pr)?;
+            let choice = exact_choice(&lp, acc_bits, p.objective, pr, p.feat.linear_menu())?;
             Call::Linear {
                 lp,
                 lin,
@@ -281,27 +283,31 @@ pub(crate) struct ExactChoice {
     pub(crate) cost: Cost,
 }
 
-/// The better (under `obj`) of: Π_Linear at the step's `acc_bits` directly, or at
-/// Π_Linear's tightest width followed by a signed extension (exact: every Σ w·x provably fits
-/// the tightest width). Ties go to the direct run.
+/// The better (under `obj`, by [`linear::score`]) of: Π_Linear at the step's `acc_bits`
+/// directly, or at Π_Linear's tightest width followed by a signed extension (exact: every
+/// Σ w·x provably fits the tightest width), each with the option [`linear::choose_at`] picks
+/// from `menu` (the program's [`crate::config::Features::linear_menu`]). Ties go to the
+/// direct run.
 fn exact_choice(
     lp: &LinearParams,
     acc_bits: u32,
     obj: Objective,
     pr: Profile,
+    menu: Menu,
 ) -> Result<ExactChoice, SecureError> {
-    let (opt, cost) = linear::choose_at(lp, obj, acc_bits, pr)?;
+    let (opt, cost) = linear::choose_at(lp, obj, acc_bits, pr, menu)?;
     let mut best = ExactChoice {
         opt,
         run_bits: acc_bits,
         cost,
     };
+    let direct = linear::score(lp, opt, acc_bits, &cost, obj);
     let tight = lp.acc_bits()?;
     if tight < acc_bits {
-        let (o, c) = linear::choose_at(lp, obj, tight, pr)?;
+        let (o, c) = linear::choose_at(lp, obj, tight, pr, menu)?;
         let n = (lp.d1 * lp.d3) as u64;
         let c = c.then(extension::cost(n, tight, acc_bits, false, pr));
-        if obj.of(&c) < obj.of(&best.cost) {
+        if linear::score(lp, o, tight, &c, obj) < direct {
             best = ExactChoice {
                 opt: o,
                 run_bits: tight,
@@ -317,6 +323,15 @@ fn exact_choice(
 pub fn linear_exact_choice(p: &Program, st: &Step) -> Result<(LinOption, u32, Cost), SecureError> {
     match resolve(p, st)? {
         Call::Linear { choice, .. } => Ok((choice.opt, choice.run_bits, choice.cost)),
+        _ => perr(st, "not an exact linear step"),
+    }
+}
+
+/// The Π_Linear parameters a `LinearExact` step runs with (its layout, widths and what is
+/// known of X), as [`linear_exact_choice`] chose its option for them.
+pub fn linear_exact_params(p: &Program, st: &Step) -> Result<LinearParams, SecureError> {
+    match resolve(p, st)? {
+        Call::Linear { lp, .. } => Ok(lp),
         _ => perr(st, "not an exact linear step"),
     }
 }

@@ -52,7 +52,19 @@
 //! Big layers are sent as several batched-COT calls of at most 2^24 message values each
 //! (each call one round trip; about 200 MB of buffers per party at that size, so a ResNet50
 //! layer takes a few round trips instead of dozens); the cost functions use the same split.
+//!
+//! **The HE option** ([`LinOption::He`], `he`) is not one of Table 4's options and not an OT
+//! option: W·X is computed on RLWE ciphertexts (Cheetah-style HomConv/HomFC, Huang et al.,
+//! USENIX Security 2022) by [`he_linear`], ⟨X⟩ extended to the output width first, with the
+//! same contract as every option here (exact l-bit shares of W·X for any l). It is not in
+//! [`LinOption::ALL`]: the chooser offers it only when the caller puts it on the [`Menu`]
+//! ([`Menu::he`], the `privquant-he` configuration) and [`he_linear::cost_at`] finds HE
+//! parameters for the layer; it is listed after the OT options, so it loses ties to them.
+//! Under [`Objective::Latency`] its score adds its estimated compute time
+//! ([`he_linear::compute_ns`]); the OT options' compute is not modelled yet (their score is
+//! their traffic alone, see [`score`]).
 
+use super::he_linear;
 use crate::party::Party;
 use crate::sirnn::conv::{ConvParams, im2col};
 use crate::sirnn::{extension, wrap};
@@ -187,12 +199,18 @@ pub enum LinOption {
         /// Output rows (of d1) computed by option 4; the rest go by option 1.
         rows_x: u32,
     },
+    /// Not one of Table 4's options: W·X on RLWE ciphertexts ([`he_linear`], Cheetah's
+    /// HomConv/HomFC at our widths), ⟨X⟩ extended to the output width first. Offered by the
+    /// chooser only when it is on the [`Menu`] and [`he_linear::cost_at`] has parameters for
+    /// the layer; not in [`LinOption::ALL`] (the OT options).
+    He,
 }
 
 impl LinOption {
-    /// The eight fixed options, in the chooser's tie-break order (tensor variants before
+    /// The eight fixed OT options, in the chooser's tie-break order (tensor variants before
     /// their `*Cols` twins). [`LinOption::Duplex`] is not listed: it carries a parameter and
-    /// the chooser builds it itself.
+    /// the chooser builds it itself. [`LinOption::He`] is not listed either: it is no OT
+    /// option, and the chooser offers it only when the [`Menu`] says so.
     pub const ALL: [LinOption; 8] = [
         LinOption::ExtendX,
         LinOption::DecompX,
@@ -215,13 +233,15 @@ impl LinOption {
             LinOption::DecompXMux => "decomp-x-mux",
             LinOption::DecompWMux => "decomp-w-mux",
             LinOption::Duplex { .. } => "duplex",
+            LinOption::He => "he",
         }
     }
-    /// The option's number in the paper's Table 4 (1..=4; 0 for [`LinOption::Duplex`], which
-    /// combines options 4 and 1).
+    /// The option's number in the paper's Table 4 (1..=4). 0 for the options that are not in
+    /// the table: [`LinOption::Duplex`] (which combines options 4 and 1) and [`LinOption::He`]
+    /// (homomorphic encryption instead of OT).
     pub fn paper_option(self) -> u8 {
         match self {
-            LinOption::Duplex { .. } => 0,
+            LinOption::Duplex { .. } | LinOption::He => 0,
             LinOption::DecompX | LinOption::DecompXMux => 1,
             LinOption::DecompW | LinOption::DecompWMux => 2,
             LinOption::DecompXExt | LinOption::DecompXExtCols => 3,
@@ -229,14 +249,18 @@ impl LinOption {
         }
     }
     /// Where ⟨X⟩ is extended to L bits: `None` (options 1, 2), before im2col (`Some(false)`)
-    /// or after it (`Some(true)`).
+    /// or after it (`Some(true)`). ([`LinOption::He`] extends inside [`he_linear`]; the cost
+    /// and run functions hand it over before asking.)
     fn extension(self) -> Option<bool> {
         match self {
             LinOption::DecompX
             | LinOption::DecompW
             | LinOption::DecompXMux
             | LinOption::DecompWMux => None,
-            LinOption::ExtendX | LinOption::DecompXExt | LinOption::Duplex { .. } => Some(false),
+            LinOption::ExtendX
+            | LinOption::DecompXExt
+            | LinOption::Duplex { .. }
+            | LinOption::He => Some(false),
             LinOption::ExtendXCols | LinOption::DecompXExtCols => Some(true),
         }
     }
@@ -258,6 +282,25 @@ impl LinOption {
 
 /// What the option chooser minimises (the crate's one objective: bytes, or latency on a link).
 pub use crate::Objective;
+
+/// Which options the chooser ([`options_at`], [`choose_at`] and their `acc_bits` forms
+/// [`options`], [`choose`]) may take. The OT options ([`LinOption::ALL`], and
+/// [`LinOption::Duplex`] under [`Objective::Latency`]) are always on it; the rest is switched
+/// here. The default, [`Menu::OT`], is the OT options alone: what `sirnn-quant`'s ablation
+/// rows, `privquant` and `privquant-w4` run, unchanged by the HE option's existence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Menu {
+    /// Offer [`LinOption::He`] where [`he_linear::cost_at`] has parameters for the layer
+    /// (the `privquant-he` configuration).
+    pub he: bool,
+}
+
+impl Menu {
+    /// The OT options only (the default).
+    pub const OT: Menu = Menu { he: false };
+    /// The OT options and the HE option.
+    pub const WITH_HE: Menu = Menu { he: true };
+}
 
 impl LinearParams {
     /// A matmul W (d1×d2) · X (d2×d3).
@@ -644,9 +687,15 @@ fn mux_cost(lp: &LinearParams, l: u32, pr: Profile) -> Cost {
     c
 }
 
-/// Cost of one option with the output in `l` bits (see [`run_at`]).
+/// Cost of one option with the output in `l` bits (see [`run_at`]). For [`LinOption::He`],
+/// [`he_linear::cost_at`] (the extension of ⟨X⟩ included; `pr` does not apply), or an
+/// [`ProtoError::Param`](crate::ProtoError::Param) naming `option` when no HE parameters fit
+/// the layer.
 pub fn cost_at(lp: &LinearParams, opt: LinOption, l: u32, pr: Profile) -> ProtoResult<Cost> {
     check_l(lp, l)?;
+    if opt == LinOption::He {
+        return he_linear::cost_at(lp, l)?.ok_or_else(he_unavailable);
+    }
     if let LinOption::Duplex { rows_x } = opt {
         return Ok(duplex_cost(lp, l, check_rows_x(lp, rows_x)?, pr, None).0);
     }
@@ -682,46 +731,96 @@ pub fn cost_at(lp: &LinearParams, opt: LinOption, l: u32, pr: Profile) -> ProtoR
     Ok(c)
 }
 
-/// Every option with its cost.
-pub fn options(lp: &LinearParams, pr: Profile) -> ProtoResult<Vec<(LinOption, Cost)>> {
-    options_at(lp, lp.acc_bits()?, pr)
+/// The error of asking for [`LinOption::He`] where it is not available.
+fn he_unavailable() -> crate::ProtoError {
+    param("option", "the HE option is not available for this layer")
 }
 
-/// Every option with its cost, output in `l` bits.
-pub fn options_at(lp: &LinearParams, l: u32, pr: Profile) -> ProtoResult<Vec<(LinOption, Cost)>> {
-    LinOption::ALL
+/// Every option on `menu` with its cost, output in the tightest width
+/// ([`LinearParams::acc_bits`]); see [`options_at`].
+pub fn options(lp: &LinearParams, pr: Profile, menu: Menu) -> ProtoResult<Vec<(LinOption, Cost)>> {
+    options_at(lp, lp.acc_bits()?, pr, menu)
+}
+
+/// Every option on `menu` with its cost, output in `l` bits: the OT options of
+/// [`LinOption::ALL`] in that order, then [`LinOption::He`] when `menu.he` and
+/// [`he_linear::cost_at`] offers it for this layer. ([`LinOption::Duplex`] is built by the
+/// chooser under the latency objective and not listed.)
+pub fn options_at(
+    lp: &LinearParams,
+    l: u32,
+    pr: Profile,
+    menu: Menu,
+) -> ProtoResult<Vec<(LinOption, Cost)>> {
+    let mut v = LinOption::ALL
         .iter()
         .map(|&o| Ok((o, cost_at(lp, o, l, pr)?)))
-        .collect()
+        .collect::<ProtoResult<Vec<_>>>()?;
+    if menu.he
+        && let Some(c) = he_linear::cost_at(lp, l)?
+    {
+        v.push((LinOption::He, c));
+    }
+    Ok(v)
 }
 
-/// The option chooser: the option of minimum `obj` score (ties: the first in [`LinOption::ALL`]);
-/// under [`Objective::Latency`] also the best [`LinOption::Duplex`] split, taken only when
-/// its honest pair latency (`duplex_cost`) is strictly below the best fixed option's.
-pub fn choose(lp: &LinearParams, obj: Objective, pr: Profile) -> ProtoResult<(LinOption, Cost)> {
-    choose_at(lp, obj, lp.acc_bits()?, pr)
+/// The chooser's score of option `opt` with cost `c` (output in `l` bits) under `obj`:
+/// [`Objective::of`] the cost (total bytes, or the busier direction over the bandwidth plus
+/// rounds × RTT), plus, for [`LinOption::He`] under [`Objective::Latency`], its estimated
+/// compute time ([`he_linear::compute_ns`]; an HE option without an estimate scores
+/// `u64::MAX` there and is never taken). The OT options' compute is not modelled yet: under
+/// the latency objective they are scored by their traffic alone, which favours them over
+/// the HE option by their (small, AES-bound) compute time. [`choose_at`] scores
+/// [`LinOption::Duplex`] by its honest pair latency instead; this function gives
+/// `obj.of(c)` for it, as for every OT option.
+pub fn score(lp: &LinearParams, opt: LinOption, l: u32, c: &Cost, obj: Objective) -> u64 {
+    let s = obj.of(c);
+    match (opt, obj) {
+        (LinOption::He, Objective::Latency(_)) => {
+            s.saturating_add(he_linear::compute_ns(lp, l).unwrap_or(u64::MAX))
+        }
+        _ => s,
+    }
 }
 
-/// The option chooser for output width `l` (see [`run_at`]).
+/// The option chooser for the tightest width ([`LinearParams::acc_bits`]); see [`choose_at`].
+pub fn choose(
+    lp: &LinearParams,
+    obj: Objective,
+    pr: Profile,
+    menu: Menu,
+) -> ProtoResult<(LinOption, Cost)> {
+    choose_at(lp, obj, lp.acc_bits()?, pr, menu)
+}
+
+/// The option chooser for output width `l` (see [`run_at`]): the option on `menu` of minimum
+/// [`score`] under `obj` (ties: the first in [`options_at`]'s order, so the OT options of
+/// [`LinOption::ALL`] before [`LinOption::He`]); under [`Objective::Latency`] also the best
+/// [`LinOption::Duplex`] split, taken only when its honest pair latency (`duplex_cost`) is
+/// strictly below the best option's score. With [`Menu::OT`] this is the OT options'
+/// chooser, unchanged by the HE option.
 pub fn choose_at(
     lp: &LinearParams,
     obj: Objective,
     l: u32,
     pr: Profile,
+    menu: Menu,
 ) -> ProtoResult<(LinOption, Cost)> {
-    let mut best: Option<(LinOption, Cost)> = None;
-    for (o, c) in options_at(lp, l, pr)? {
-        if best.is_none_or(|(_, b)| obj.of(&c) < obj.of(&b)) {
-            best = Some((o, c));
+    let mut best: Option<(LinOption, Cost, u64)> = None;
+    for (o, c) in options_at(lp, l, pr, menu)? {
+        let s = score(lp, o, l, &c, obj);
+        if best.is_none_or(|(_, _, b)| s < b) {
+            best = Some((o, c, s));
         }
     }
     if let Objective::Latency(link) = obj
         && let Some((rows_x, c, t)) = best_duplex(lp, l, &link, pr)
-        && best.is_none_or(|(_, b)| t < obj.of(&b))
+        && best.is_none_or(|(_, _, b)| t < b)
     {
-        best = Some((LinOption::Duplex { rows_x }, c));
+        best = Some((LinOption::Duplex { rows_x }, c, t));
     }
-    best.ok_or_else(|| param("option", "no option"))
+    best.map(|(o, c, _)| (o, c))
+        .ok_or_else(|| param("option", "no option"))
 }
 
 /// Plaintext reference: Y = W·X as exact integers (i128), W d1×d2, X given pre-im2col as
@@ -757,7 +856,10 @@ pub fn run(
 
 /// [`run`] with the output in a caller-chosen width `l` (1..=64): shares of W·X mod 2^l,
 /// exact for every l (options 3, 4 extend X to l bits when l > lx; options 1, 2 correct the
-/// wrap when l > lx; below lx all work modulo 2^l).
+/// wrap when l > lx; below lx all work modulo 2^l). [`LinOption::He`] runs
+/// [`he_linear::run_at`] on the checked operands (the lx-bit shares of X; the server's are
+/// zeros when the client holds X in clear), which fails where [`he_linear::cost_at`] offers
+/// no parameters.
 pub fn run_at(
     p: &mut Party,
     lp: &LinearParams,
@@ -791,6 +893,20 @@ pub fn run_at(
         x.iter().map(|v| v & mx).collect()
     };
     let (d1, d2, d3) = (lp.d1, lp.d2, lp.d3);
+    if opt == LinOption::He {
+        let mut y = he_linear::run_at(p, lp, l, w, &xs)?;
+        if y.len() != d1 * d3 {
+            return Err(param(
+                "option",
+                "the HE option returned the wrong number of outputs",
+            ));
+        }
+        let ml = mask(l);
+        for v in y.iter_mut() {
+            *v &= ml;
+        }
+        return Ok(y);
+    }
     if let LinOption::Duplex { rows_x } = opt {
         let r = check_rows_x(lp, rows_x)?;
         let mut y = run_duplex(p, lp, l, r, w, &xs)?;
