@@ -360,7 +360,7 @@ impl<'a> Lowerer<'a> {
                         &name,
                         format!(
                             "the model states shift {s}, but sirnn pins its own (12 + e = {}); \
-                             run a quantized configuration (privquant, privquant-w4, sirnn-quant)",
+                             run a quantized configuration (privquant, privquant-w4, privquant-he, sirnn-quant)",
                             12 + e
                         ),
                     );

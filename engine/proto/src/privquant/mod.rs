@@ -9,6 +9,7 @@
 //! | Π_Residual: the simplified residual addition | [`residual`] |
 //! | the max-pool tree | [`maxpool_tree`] |
 //! | Π_Argmax: the secure argmax, revealing only the index | [`argmax`] |
+//! | Π_Linear's HE option: W·X on RLWE ciphertexts (Cheetah's HomConv/HomFC) | [`he_linear`] |
 
 pub mod argmax;
 pub mod he_linear;
