@@ -237,12 +237,21 @@ fn he_rows(rep: Duration, reps: usize, rows: &mut Vec<Row>) -> anyhow::Result<()
     let sk = he.keygen(&mut prg);
     let seed = Block::from_u64s(1, 2);
     let l = 16;
-    let m: Vec<u64> = (0..n as u64).map(|i| i.wrapping_mul(0x9e37) & 0xffff).collect();
+    let m: Vec<u64> = (0..n as u64)
+        .map(|i| i.wrapping_mul(0x9e37) & 0xffff)
+        .collect();
     let w: Vec<i64> = (0..n as i64).map(|i| (i % 5) - 2).collect();
     let mut b = vec![0u64; 2 * n];
     let enc_rate = best_rate(rep, reps, 1.0, || {
-        he.encrypt(&sk, seed, 1, black_box(&m), l, &mut prg, &mut b)
-            .expect("encrypt");
+        he.encrypt(
+            &sk,
+            pq_he::CtId { seed, index: 1 },
+            black_box(&m),
+            l,
+            &mut prg,
+            &mut b,
+        )
+        .expect("encrypt");
     });
     let plain_rate = best_rate(rep, reps, 1.0, || {
         black_box(he.plain(black_box(&w)));
@@ -251,12 +260,12 @@ fn he_rows(rep: Duration, reps: usize, rows: &mut Vec<Row>) -> anyhow::Result<()
     let pt = he.plain(&w);
     let mut acc = he.acc();
     let mul_rate = best_rate(rep, reps, 1.0, || he.mul_acc(&mut acc, &ct, black_box(&pt)));
-    let mut pkb = vec![0u64; 2 * n];
-    he.encrypt(&sk, seed, 0, &[], l, &mut prg, &mut pkb)?;
+    let mut pkb = vec![0u64; n];
+    he.encrypt_pk(&sk, seed, 0, &mut prg, &mut pkb)?;
     let pk = he.public_key(seed, 0, &pkb)?;
     let used: Vec<u32> = (0..1024u32).map(|j| j * 4).collect();
     let mask = vec![5u64; used.len()];
-    let nz = noise::plan(&p, l, 4 * 4096, false, 1 << 20)
+    let nz = noise::plan(&p, l, 4 * 4096, false, 1 << 20, 1 << 20, 0)
         .ok_or_else(|| anyhow::anyhow!("noise plan"))?;
     let mut resp = None;
     let resp_rate = best_rate(rep, reps, 1.0, || {
@@ -270,7 +279,8 @@ fn he_rows(rep: Duration, reps: usize, rows: &mut Vec<Row>) -> anyhow::Result<()
     let resp = resp.ok_or_else(|| anyhow::anyhow!("no response"))?;
     let mut out = vec![0u64; used.len()];
     let dec_rate = best_rate(rep, reps, 1.0, || {
-        he.decrypt(&sk, &resp, &used, nz.shrink, &mut out).expect("decrypt")
+        he.decrypt(&sk, &resp, &used, nz.shrink, &mut out)
+            .expect("decrypt")
     });
     for (name, v, target) in [
         ("he_encrypt", enc_rate, ""),

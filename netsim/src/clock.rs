@@ -163,9 +163,15 @@ fn cpu_clock(id: libc::clockid_t) -> Nanos {
     ts.tv_sec as Nanos * 1_000_000_000 + ts.tv_nsec as Nanos
 }
 
+/// The calling thread's compute time: its CPU time plus the wall time of its parallel
+/// sections ([`parallel_section`]); what [`ThreadCpuClock`] reads.
+pub fn compute_ns() -> Nanos {
+    thread_cpu_ns() + PARALLEL_EXTRA.with(|e| e.get())
+}
+
 impl Clock for ThreadCpuClock {
     fn now(&self) -> Nanos {
-        thread_cpu_ns() + PARALLEL_EXTRA.with(|e| e.get())
+        compute_ns()
     }
 }
 

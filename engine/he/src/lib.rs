@@ -17,4 +17,4 @@ pub mod params;
 pub mod rlwe;
 
 pub use params::Params;
-pub use rlwe::{He, HeError, Response, SecretKey, Shrink};
+pub use rlwe::{CtId, He, HeError, Response, SecretKey, Shrink};

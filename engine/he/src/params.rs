@@ -37,6 +37,33 @@ impl Params {
         q1: 25_476_206_689_853_441,
     };
 
+    /// The second primes a layer may use, smallest Q first (each ≡ 1 mod 2N, the largest
+    /// below 2^k for k = 28, 30, …, 54, then [`Params::STD`]'s). A smaller q1 means a smaller
+    /// upload (⌈log2 Q⌉ bits per coefficient) and less room for flooding; the planner takes the
+    /// smallest that fits each layer. Every Q is below 2^109.
+    pub const Q1: [u64; 15] = [
+        268_369_921,
+        1_073_692_673,
+        4_294_828_033,
+        17_179_754_497,
+        68_719_403_009,
+        274_877_816_833,
+        1_099_511_480_321,
+        4_398_046_486_529,
+        17_592_186_028_033,
+        70_368_743_669_761,
+        281_474_976_694_273,
+        1_125_899_906_826_241,
+        4_503_599_627_149_313,
+        18_014_398_509_309_953,
+        25_476_206_689_853_441,
+    ];
+
+    /// [`Params::STD`] with the second prime `Q1[i]`.
+    pub fn family(i: usize) -> Option<Params> {
+        Params::Q1.get(i).map(|&q1| Params { q1, ..Params::STD })
+    }
+
     /// Q = q0·q1.
     pub fn q(&self) -> u128 {
         self.q0 as u128 * self.q1 as u128
@@ -76,7 +103,7 @@ mod tests {
             r
         };
         for p in [2u64, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37] {
-            if n % p == 0 {
+            if n.is_multiple_of(p) {
                 return n == p;
             }
         }
@@ -112,5 +139,12 @@ mod tests {
         assert_eq!(p.q_bits(), 109);
         assert_eq!(p.q0_bits(), 55);
         assert_eq!(p.log_n(), 12);
+        for i in 0..Params::Q1.len() {
+            let f = Params::family(i).expect("in range");
+            assert!(is_prime(f.q1) && f.q1 % (2 * f.n as u64) == 1 && f.q1 != f.q0);
+            assert!(f.q() < 1u128 << 109);
+        }
+        assert_eq!(Params::family(Params::Q1.len() - 1), Some(Params::STD));
+        assert!(Params::family(Params::Q1.len()).is_none());
     }
 }

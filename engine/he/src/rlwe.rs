@@ -6,9 +6,9 @@
 //!   ([`He::encrypt`], ⌈log2 Q⌉ bits per coefficient);
 //! * the server adds its own share to the plaintext part ([`He::server_input`]), multiplies by
 //!   plaintext polynomials and accumulates ([`He::mul_acc`]), then [`He::respond`]: it
-//!   re-randomises with the client's public key (a fresh encryption of zero), floods the noise,
-//!   subtracts its mask R, switches the modulus down to q0 and drops the low-order bits of `a`
-//!   and of the output coefficients of `b` (the others are not sent);
+//!   floods the noise, subtracts its mask R, switches the modulus down to q0, re-randomises
+//!   there with the client's public key (a fresh encryption of zero modulo q0), and drops the
+//!   low-order bits of `a` and of the output coefficients of `b` (the others are not sent);
 //! * the client decrypts the output coefficients ([`He::decrypt`]).
 //!
 //! Encoding: m ∈ Z_t is ⌊Q·m/t⌉. Because Q/t·(v mod t) ≡ Q/t·v (mod Q) for any integer v,
@@ -52,6 +52,16 @@ fn shape(what: &'static str, detail: impl Into<String>) -> HeError {
     }
 }
 
+/// Which ciphertext: the seed its uniform half `a` is expanded from, and its index under that
+/// seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CtId {
+    /// The public seed of the layer.
+    pub seed: Block,
+    /// The ciphertext's index under the seed.
+    pub index: u64,
+}
+
 /// A client's secret key: the ternary s, in the NTT domain modulo each prime.
 pub struct SecretKey {
     s0: Vec<u64>,
@@ -73,7 +83,8 @@ pub struct Acc {
     b: Vec<u64>,
 }
 
-/// The client's public key for re-randomisation: an encryption of zero, NTT domain.
+/// The client's public key for re-randomisation: an encryption of zero modulo q0 (the
+/// response's modulus), NTT domain, N values per half.
 pub struct PublicKey {
     a: Vec<u64>,
     b: Vec<u64>,
@@ -323,13 +334,12 @@ impl He {
     }
 
     /// Encrypt `m` (coefficients mod t = 2^l, at most N of them, the rest zero) as ciphertext
-    /// `index` under `seed`: writes the `b` half, coefficient form, limb-major (2N values) to
+    /// `id`: writes the `b` half, coefficient form, limb-major (2N values) to
     /// `b_out`. The caller sends it with [`He::compose`].
     pub fn encrypt(
         &self,
         sk: &SecretKey,
-        seed: Block,
-        index: u64,
+        id: CtId,
         m: &[u64],
         l: u32,
         prg: &mut Prg,
@@ -343,7 +353,7 @@ impl He {
         let enc = self.encoder(l);
         let mut e = vec![0i32; n];
         cbd(prg, &mut e);
-        let mut a = self.expand_a(seed, index);
+        let mut a = self.expand_a(id.seed, id.index);
         for limb in 0..2 {
             let q = self.q(limb);
             let s = if limb == 0 { &sk.s0 } else { &sk.s1 };
@@ -369,6 +379,26 @@ impl He {
             let k = mulmod(submod(r1, r0 % q1, q1), self.q0_inv_q1, q1);
             out[j] = r0 as u128 + q0 as u128 * k as u128;
         }
+    }
+
+    /// The wire form of a composed coefficient c (< Q) with its `d` low bits dropped:
+    /// ⌊c/2^d⌉, at most ⌈log2 Q⌉ − d bits. [`He::unround`] takes it back to within 2^(d−1).
+    pub fn round(&self, c: u128, d: u32) -> u128 {
+        if d == 0 {
+            c
+        } else {
+            (c + (1u128 << (d - 1))) >> d
+        }
+    }
+
+    /// v·2^d mod Q: a coefficient rounded by [`He::round`], back in Z_Q. A value that no
+    /// rounding produces (above ⌈Q/2^d⌉) is refused.
+    pub fn unround(&self, v: u128, d: u32) -> Result<u128, HeError> {
+        let q = self.p.q();
+        if d >= 64 || v > (q >> d) + 1 {
+            return Err(shape("ciphertext", "a rounded coefficient is out of range"));
+        }
+        Ok((v << d) % q)
     }
 
     /// The inverse of [`He::compose`]: N values mod Q into 2N residues. Values ≥ Q are
@@ -428,11 +458,49 @@ impl He {
         })
     }
 
-    /// The client's public key as the server sees it: ciphertext `index` under `seed`
-    /// (an encryption of zero) with `b` as decomposed.
+    /// The client's public key: an encryption of zero modulo q0 only, ciphertext `index`
+    /// under `seed` (its `a` is limb 0 of that ciphertext's expansion). Writes the N
+    /// coefficients of `b` (each < q0, [`Params::q0_bits`] bits on the wire) to `b_out`.
+    pub fn encrypt_pk(
+        &self,
+        sk: &SecretKey,
+        seed: Block,
+        index: u64,
+        prg: &mut Prg,
+        b_out: &mut [u64],
+    ) -> Result<(), HeError> {
+        let n = self.p.n;
+        if b_out.len() != n {
+            return Err(shape("encrypt_pk", "output must be N values"));
+        }
+        let mut e = vec![0i32; n];
+        cbd(prg, &mut e);
+        let q = self.p.q0;
+        let mut a = self.expand_a(seed, index);
+        let a0 = &mut a[..n];
+        self.plans[0].mul_assign_normalize(a0, &sk.s0);
+        self.plans[0].inv(a0);
+        for ((b, &x), &ej) in b_out.iter_mut().zip(a0.iter()).zip(&e) {
+            *b = submod(from_i128(ej as i128, q), x, q);
+        }
+        Ok(())
+    }
+
+    /// The client's public key as the server sees it: `b` (N values, each < q0) of the
+    /// encryption of zero made by [`He::encrypt_pk`]. Values ≥ q0 are refused.
     pub fn public_key(&self, seed: Block, index: u64, b: &[u64]) -> Result<PublicKey, HeError> {
-        let ct = self.server_input(seed, index, b, None, 1)?;
-        Ok(PublicKey { a: ct.a, b: ct.b })
+        let n = self.p.n;
+        if b.len() != n {
+            return Err(shape("public key", "need N values"));
+        }
+        if b.iter().any(|&v| v >= self.p.q0) {
+            return Err(shape("public key", "a coefficient is not below q0"));
+        }
+        let mut a = self.expand_a(seed, index);
+        a.truncate(n);
+        let mut bb = b.to_vec();
+        self.plans[0].fwd(&mut bb);
+        Ok(PublicKey { a, b: bb })
     }
 
     /// A plaintext polynomial with small signed coefficients (at most N), to the NTT domain.
@@ -469,11 +537,11 @@ impl He {
         }
     }
 
-    /// Finish one output ciphertext: re-randomise with `pk` (+ u·pk + (e1, e0), u ternary),
-    /// back to coefficients, flood b at the output coefficients `used` with uniform noise in
-    /// [−2^flood_bits, 2^flood_bits), subtract ⌊Q·R/t⌉ with R = `mask` (one value < t per
-    /// output coefficient, the server's share), switch the modulus from Q to q0, and keep the
-    /// high parts. `prg` is the server's private randomness.
+    /// Finish one output ciphertext: back to coefficients; at the output coefficients `used`
+    /// flood b with uniform noise in [−2^flood_bits, 2^flood_bits) and subtract ⌊Q·R/t⌉ with
+    /// R = `mask` (one value < t per output coefficient, the server's share); switch the
+    /// modulus from Q to q0; re-randomise modulo q0 with `pk` (+ u·pk + (e1, e0), u ternary);
+    /// keep the high parts. `prg` is the server's private randomness.
     pub fn respond(
         &self,
         mut acc: Acc,
@@ -494,37 +562,39 @@ impl He {
         if sh.flood_bits >= 120 || sh.drop_a >= self.p.q0_bits() || sh.drop_b >= self.p.q0_bits() {
             return Err(shape("respond", "shrink parameters out of range"));
         }
-        let mut u = vec![0i8; n];
-        ternary(prg, &mut u);
-        let mut e = vec![0i32; 2 * n];
-        cbd(prg, &mut e);
-        let mut un = vec![0u64; n];
         for limb in 0..2 {
-            let q = self.q(limb);
             let r = limb * n..(limb + 1) * n;
             let plan = &self.plans[limb];
-            for (d, &x) in un.iter_mut().zip(&u) {
-                *d = from_i128(x as i128, q);
-            }
-            plan.fwd(&mut un);
-            plan.mul_accumulate(&mut acc.a[r.clone()], &pk.a[r.clone()], &un);
-            plan.mul_accumulate(&mut acc.b[r.clone()], &pk.b[r.clone()], &un);
             plan.inv(&mut acc.a[r.clone()]);
             plan.normalize(&mut acc.a[r.clone()]);
             plan.inv(&mut acc.b[r.clone()]);
             plan.normalize(&mut acc.b[r]);
         }
+        // re-randomiser u·pk modulo q0, coefficient form
+        let q0 = self.p.q0;
+        let mut u = vec![0i8; n];
+        ternary(prg, &mut u);
+        let mut e = vec![0i32; 2 * n];
+        cbd(prg, &mut e);
+        let mut un: Vec<u64> = u.iter().map(|&x| from_i128(x as i128, q0)).collect();
+        let plan = &self.plans[0];
+        plan.fwd(&mut un);
+        let mut ua = pk.a.clone();
+        plan.mul_assign_normalize(&mut ua, &un);
+        plan.inv(&mut ua);
+        let mut ub = pk.b.clone();
+        plan.mul_assign_normalize(&mut ub, &un);
+        plan.inv(&mut ub);
         let enc = self.encoder(sh.l);
-        let (q0, q1) = (self.p.q0, self.p.q1);
-        // a: + e1, then to q0
+        let q1 = self.p.q1;
+        // a: switch, + u·a_pk + e1
         let mut out_a = Vec::with_capacity(n);
         for j in 0..n {
-            let e1 = e[j] as i128;
-            let r0 = from_i128(acc.a[j] as i128 + e1, q0);
-            let r1 = from_i128(acc.a[n + j] as i128 + e1, q1);
-            out_a.push(round_shift(self.switch(r0, r1), sh.drop_a, q0));
+            let v = self.switch(acc.a[j], acc.a[n + j]);
+            let v = addmod(addmod(v, ua[j], q0), from_i128(e[j] as i128, q0), q0);
+            out_a.push(round_shift(v, sh.drop_a));
         }
-        // b at the output coefficients: + e0 + flood − ⌊Q·R/t⌉, then to q0
+        // b at the output coefficients: + flood − ⌊Q·R/t⌉, switch, + u·b_pk + e0
         let mut out_b = Vec::with_capacity(used.len());
         let mut fl = vec![Block::ZERO; used.len()];
         prg.fill_blocks(&mut fl);
@@ -533,19 +603,16 @@ impl He {
             let j = j as usize;
             // uniform on [−2^fb, 2^fb): the low fb+1 bits of a 128-bit block, minus 2^fb
             let fv = (f.0 & ((1u128 << (sh.flood_bits + 1)) - 1)) as i128 - half;
-            let noise = e[n + j] as i128 + fv;
             let rm = r & ((1u64 << sh.l) - 1);
-            let r0 = submod(
-                from_i128(acc.b[j] as i128 + noise, q0),
-                enc.encode(rm, 0),
-                q0,
-            );
+            let r0 = submod(from_i128(acc.b[j] as i128 + fv, q0), enc.encode(rm, 0), q0);
             let r1 = submod(
-                from_i128(acc.b[n + j] as i128 + noise, q1),
+                from_i128(acc.b[n + j] as i128 + fv, q1),
                 enc.encode(rm, 1),
                 q1,
             );
-            out_b.push(round_shift(self.switch(r0, r1), sh.drop_b, q0));
+            let v = self.switch(r0, r1);
+            let v = addmod(addmod(v, ub[j], q0), from_i128(e[n + j] as i128, q0), q0);
+            out_b.push(round_shift(v, sh.drop_b));
         }
         Ok(Response { a: out_a, b: out_b })
     }
@@ -648,9 +715,9 @@ impl He {
     }
 }
 
-/// ⌊v/2^d⌉ for v < q (the caller reconstructs v ≈ hi·2^d; |error| ≤ 2^(d−1)).
+/// ⌊v/2^d⌉ (the caller reconstructs v ≈ hi·2^d; |error| ≤ 2^(d−1)).
 #[inline]
-fn round_shift(v: u64, d: u32, _q: u64) -> u64 {
+fn round_shift(v: u64, d: u32) -> u64 {
     if d == 0 {
         v
     } else {

@@ -36,11 +36,32 @@ struct Case {
     wmax: i64,
     inputs: usize,
     clear: bool,
+    /// Low bits the client drops from its ciphertexts.
+    drop_in: u32,
 }
 
 fn run(case: &Case, seed: u64) {
-    let p = Params::STD;
-    let n = p.n;
+    // the smallest Q of the family that fits the case (the worst case: every weight at its
+    // largest magnitude)
+    let w_l1 = (case.nnz as u64) * case.wmax as u64 * case.inputs as u64;
+    let n = Params::STD.n;
+    let used: Vec<u32> = (0..n as u32).step_by(3).collect();
+    let (p, an) = (0..Params::Q1.len())
+        .filter_map(|i| {
+            let p = Params::family(i)?;
+            let an = noise::plan(
+                &p,
+                case.l,
+                w_l1,
+                case.clear,
+                used.len() as u64,
+                n as u64,
+                case.drop_in,
+            )?;
+            Some((p, an))
+        })
+        .next()
+        .expect("layer fits");
     let he = He::new(p).expect("plans");
     let mut rng = Prg::new(Block::from_u64s(seed, 99));
     let t = 1u64 << case.l;
@@ -49,19 +70,13 @@ fn run(case: &Case, seed: u64) {
     let sk = he.keygen(&mut client);
     let ct_seed = Block::from_u64s(seed, 3);
     // public key: ciphertext index 0 encrypting zero
-    let mut pkb = vec![0u64; 2 * n];
-    he.encrypt(&sk, ct_seed, 0, &[], case.l, &mut client, &mut pkb)
+    let mut pkb = vec![0u64; n];
+    he.encrypt_pk(&sk, ct_seed, 0, &mut client, &mut pkb)
         .expect("pk");
-    // wire round trip of the public key
-    let mut wire = vec![0u128; n];
-    he.compose(&pkb, &mut wire);
-    let mut back = vec![0u64; 2 * n];
-    he.decompose(&wire, &mut back).expect("decompose");
-    assert_eq!(back, pkb);
-    let pk = he.public_key(ct_seed, 0, &back).expect("pk");
+    assert!(pkb.iter().all(|&v| v < p.q0));
+    let pk = he.public_key(ct_seed, 0, &pkb).expect("pk");
     let mut acc = he.acc();
     let mut expect = vec![0u64; n];
-    let mut w_l1 = 0u64;
     for i in 0..case.inputs {
         let xc: Vec<u64> = (0..n).map(|_| rng.next_u64() % t).collect();
         let xs: Vec<u64> = if case.clear {
@@ -76,24 +91,60 @@ fn run(case: &Case, seed: u64) {
             let span = 2 * case.wmax as u64 + 1;
             w[pos] = (rng.next_u64() % span) as i64 - case.wmax;
         }
-        // the worst case the analysis assumes: every weight at its largest magnitude
-        w_l1 += case.nnz as u64 * case.wmax as u64;
         let y = negacyclic(&x, &w, n);
         for (e, v) in expect.iter_mut().zip(y) {
             *e = e.wrapping_add(v);
         }
         let mut b = vec![0u64; 2 * n];
-        he.encrypt(&sk, ct_seed, 1 + i as u64, &xc, case.l, &mut client, &mut b)
-            .expect("encrypt");
+        he.encrypt(
+            &sk,
+            pq_he::CtId {
+                seed: ct_seed,
+                index: 1 + i as u64,
+            },
+            &xc,
+            case.l,
+            &mut client,
+            &mut b,
+        )
+        .expect("encrypt");
         let share = (!case.clear).then_some(&xs[..]);
+        // wire round trip of the ciphertext, with the client's dropped bits
+        let mut wire = vec![0u128; n];
+        he.compose(&b, &mut wire);
+        if case.drop_in == 0 {
+            let mut back = vec![0u64; 2 * n];
+            he.decompose(&wire, &mut back).expect("decompose");
+            assert_eq!(back, b);
+        }
+        for v in wire.iter_mut() {
+            *v = he
+                .unround(he.round(*v, case.drop_in), case.drop_in)
+                .expect("unround");
+        }
+        let mut b = vec![0u64; 2 * n];
+        he.decompose(&wire, &mut b).expect("decompose");
+        // wire round trip of the ciphertext, with the client's dropped bits
+        let mut wire = vec![0u128; n];
+        he.compose(&b, &mut wire);
+        if case.drop_in == 0 {
+            let mut back = vec![0u64; 2 * n];
+            he.decompose(&wire, &mut back).expect("decompose");
+            assert_eq!(back, b);
+        }
+        for v in wire.iter_mut() {
+            *v = he
+                .unround(he.round(*v, case.drop_in), case.drop_in)
+                .expect("unround");
+        }
+        let mut b = vec![0u64; 2 * n];
+        he.decompose(&wire, &mut b).expect("decompose");
         let ct = he
             .server_input(ct_seed, 1 + i as u64, &b, share, case.l)
             .expect("input");
         he.mul_acc(&mut acc, &ct, &he.plain(&w));
     }
-    let used: Vec<u32> = (0..n as u32).step_by(3).collect();
     let want: Vec<u64> = used.iter().map(|&j| expect[j as usize] % t).collect();
-    let an = noise::plan(&p, case.l, w_l1, case.clear, used.len() as u64).expect("layer fits");
     // measured weight-dependent noise against B_E
     let err = he.phase_error(&sk, &acc, &used, &want, case.l);
     assert!(
@@ -125,6 +176,7 @@ fn round_trip_small_width_dense_weights() {
             wmax: 2,
             inputs: 3,
             clear: false,
+            drop_in: 0,
         },
         1,
     );
@@ -139,6 +191,7 @@ fn round_trip_wide_accumulator() {
             wmax: 128,
             inputs: 1,
             clear: true,
+            drop_in: 9,
         },
         2,
     );
@@ -153,6 +206,7 @@ fn round_trip_l1_and_many_inputs() {
             wmax: 1,
             inputs: 5,
             clear: false,
+            drop_in: 3,
         },
         3,
     );
@@ -180,6 +234,7 @@ fn largest_layers_stay_under_the_bound() {
             wmax: 2,
             inputs: 2,
             clear: false,
+            drop_in: 8,
         },
         4,
     );
@@ -190,6 +245,7 @@ fn largest_layers_stay_under_the_bound() {
             wmax: 128,
             inputs: 2,
             clear: false,
+            drop_in: 0,
         },
         5,
     );

@@ -52,7 +52,7 @@ use super::config::{Config, Weights};
 use super::lower::{Program, Step, StepOp};
 use super::reference::{self, RefError};
 use pq_kernels::ring::{self, mask};
-use pq_netsim::clock::thread_cpu_ns;
+use pq_netsim::clock::compute_ns;
 use pq_netsim::link::LinkSpec;
 use pq_netsim::pair::{LinkOptions, PairOptions, run_pair_linked};
 use pq_netsim::vtime::SimulatedLatency;
@@ -302,7 +302,7 @@ pub fn run_party_with(
     let mut out = PartyResult::default();
     for (i, st) in prog.steps.iter().enumerate() {
         let t0 = Instant::now();
-        let c0 = thread_cpu_ns();
+        let c0 = compute_ns();
         pt.ch.push_tag(&layer_tag(&st.layer));
         pt.ch.push_tag(st.op.kind());
         let r = exec_step(pt, prog, w, st, &calls[i], &vals);
@@ -322,7 +322,7 @@ pub fn run_party_with(
         }
         out.step_s.push(t0.elapsed().as_secs_f64());
         out.step_cpu_s
-            .push(thread_cpu_ns().saturating_sub(c0) as f64 * 1e-9);
+            .push(compute_ns().saturating_sub(c0) as f64 * 1e-9);
         if let Some(p) = progress {
             (p.0)(&st.layer, i + 1, prog.steps.len());
         }
@@ -812,7 +812,7 @@ fn one_side(
     let setup = ot.setup_bytes;
     let before = ch.meter().total();
     let t = Instant::now();
-    let c0 = thread_cpu_ns();
+    let c0 = compute_ns();
     let mut pt = Party::new(role, ch, &mut ot, own, prog.feat.profile());
     let progress = if role == Role::Server {
         opts.progress.as_ref()
@@ -821,7 +821,7 @@ fn one_side(
     };
     let res = run_party_with(&mut pt, prog, weights, input, opts.keep_tensors, progress)?;
     let proto_s = t.elapsed().as_secs_f64();
-    let cpu_s = thread_cpu_ns().saturating_sub(c0) as f64 * 1e-9;
+    let cpu_s = compute_ns().saturating_sub(c0) as f64 * 1e-9;
     let during = ch.meter().total().since(&before);
     let (sent, recv) = (during.bytes_sent, during.bytes_recv);
     let by_layer = layers

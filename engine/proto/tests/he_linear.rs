@@ -104,28 +104,26 @@ fn case(lp: &LinearParams, l: Option<u32>, fill: Fill, transport: Transport, see
     assert_eq!(out.flights(), c.rounds, "{lp:?} l={l}");
 }
 
+/// A conv layer of shape (hw, cin, cout, k, stride).
 fn conv(
-    hw: usize,
-    cin: usize,
-    cout: usize,
-    k: usize,
-    s: usize,
+    shape: (usize, usize, usize, usize, usize),
     lw: u32,
     lx: u32,
     input: InputKind,
 ) -> LinearParams {
+    let (hw, cin, cout, k, s) = shape;
     LinearParams::conv(ConvShape::new(hw, cin, cout, k, s), lw, lx, input)
 }
 
 #[test]
 fn kernels_strides_and_inputs() {
     let cases = [
-        conv(9, 3, 5, 3, 1, 2, 4, InputKind::NonNeg),
-        conv(7, 4, 3, 1, 1, 8, 6, InputKind::Signed),
-        conv(11, 2, 4, 5, 2, 4, 5, InputKind::Signed),
-        conv(13, 3, 4, 7, 2, 8, 9, InputKind::Clear { nonneg: true }),
-        conv(8, 5, 6, 1, 2, 2, 6, InputKind::NonNeg),
-        conv(10, 6, 7, 3, 2, 2, 6, InputKind::NonNeg),
+        conv((9, 3, 5, 3, 1), 2, 4, InputKind::NonNeg),
+        conv((7, 4, 3, 1, 1), 8, 6, InputKind::Signed),
+        conv((11, 2, 4, 5, 2), 4, 5, InputKind::Signed),
+        conv((13, 3, 4, 7, 2), 8, 9, InputKind::Clear { nonneg: true }),
+        conv((8, 5, 6, 1, 2), 2, 6, InputKind::NonNeg),
+        conv((10, 6, 7, 3, 2), 2, 6, InputKind::NonNeg),
         LinearParams::matmul(10, 64, 1, 8, 4, InputKind::NonNeg),
         LinearParams::matmul(7, 33, 3, 3, 5, InputKind::Signed),
     ];
@@ -138,12 +136,12 @@ fn kernels_strides_and_inputs() {
 #[test]
 fn polyphase_stem() {
     // a stem-like 7×7 stride-2 conv: the polyphase layout wins (and is exact)
-    let lp = conv(64, 3, 4, 7, 2, 8, 8, InputKind::Clear { nonneg: true });
+    let lp = conv((64, 3, 4, 7, 2), 8, 8, InputKind::Clear { nonneg: true });
     let l = lp.acc_bits().unwrap();
     let hp = he_linear::plan(&lp, l).unwrap();
     assert_eq!(hp.layout, he_linear::Layout::Polyphase { s: 2 });
     case(&lp, None, Fill::Random, Transport::Mem, 8);
-    let lp = conv(90, 2, 2, 3, 2, 2, 6, InputKind::NonNeg);
+    let lp = conv((90, 2, 2, 3, 2), 2, 6, InputKind::NonNeg);
     assert_eq!(
         he_linear::plan(&lp, lp.acc_bits().unwrap()).unwrap().layout,
         he_linear::Layout::Polyphase { s: 2 }
@@ -155,14 +153,14 @@ fn polyphase_stem() {
 fn more_channels_than_one_ciphertext_and_tcp() {
     // 3×3 on 16×16×64: more than one input block per tile; odd sizes
     case(
-        &conv(16, 64, 16, 3, 1, 2, 6, InputKind::NonNeg),
+        &conv((16, 64, 16, 3, 1), 2, 6, InputKind::NonNeg),
         None,
         Fill::Random,
         Transport::Tcp,
         3,
     );
     case(
-        &conv(15, 37, 5, 3, 1, 4, 4, InputKind::Signed),
+        &conv((15, 37, 5, 3, 1), 4, 4, InputKind::Signed),
         None,
         Fill::Extreme,
         Transport::Mem,
@@ -172,7 +170,7 @@ fn more_channels_than_one_ciphertext_and_tcp() {
 
 #[test]
 fn widths_one_and_wide() {
-    let lp = conv(6, 2, 3, 3, 1, 2, 4, InputKind::NonNeg);
+    let lp = conv((6, 2, 3, 3, 1), 2, 4, InputKind::NonNeg);
     case(&lp, Some(1), Fill::Random, Transport::Mem, 5);
     case(
         &lp,
@@ -182,7 +180,7 @@ fn widths_one_and_wide() {
         6,
     );
     // l below lx: the shares are reduced, no extension
-    let lp = conv(6, 2, 3, 1, 1, 2, 8, InputKind::Signed);
+    let lp = conv((6, 2, 3, 1, 1), 2, 8, InputKind::Signed);
     case(&lp, Some(5), Fill::Random, Transport::Mem, 7);
 }
 
@@ -193,7 +191,7 @@ proptest! {
                     s in 1usize..3, lw in 1u32..9, lx in 2u32..9, kind in 0u8..3, seed in any::<u64>()) {
         prop_assume!(hw + 2 * (k / 2) >= k);
         let input = match kind { 0 => InputKind::NonNeg, 1 => InputKind::Signed, _ => InputKind::Clear { nonneg: false } };
-        let lp = conv(hw, cin, cout, k, s, lw, lx, input);
+        let lp = conv((hw, cin, cout, k, s), lw, lx, input);
         case(&lp, None, Fill::Random, Transport::Mem, seed);
     }
 }

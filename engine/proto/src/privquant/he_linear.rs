@@ -39,7 +39,9 @@ use pq_kernels::ring::mask;
 use pq_netsim::clock::parallel_section;
 use pq_ot::pack::{BitReader, BitWriter};
 use rayon::prelude::*;
-use std::sync::OnceLock;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 /// How a strided convolution is laid out for the packer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,7 +60,10 @@ pub enum Layout {
 }
 
 /// The layer's packing and noise plan.
+#[derive(Clone)]
 pub struct HePlan {
+    /// The RLWE parameters: [`Params::STD`] with the smallest second prime that fits.
+    pub params: Params,
     /// How the layer was laid out before packing.
     pub layout: Layout,
     /// Where inputs, kernels and outputs sit in the polynomials.
@@ -70,15 +75,23 @@ pub struct HePlan {
 }
 
 impl HePlan {
-    /// Bytes the client sends (seed, public key, input ciphertexts).
+    /// Bytes the client sends (seed, public key modulo q0, input ciphertexts modulo Q).
     pub fn client_bytes(&self) -> u64 {
-        let p = Params::STD;
-        let bits = 128 + (1 + self.packing.input_polys() as u64) * p.n as u64 * p.q_bits() as u64;
+        let p = self.params;
+        let n = p.n as u64;
+        let bits = 128
+            + n * p.q0_bits() as u64
+            + self.packing.input_polys() as u64 * n * self.in_bits() as u64;
         bits.div_ceil(8)
+    }
+    /// Bits per coefficient of an input ciphertext on the wire: ⌈log2 Q⌉ less the dropped
+    /// bits.
+    pub fn in_bits(&self) -> u32 {
+        self.params.q_bits() - self.noise.drop_in
     }
     /// Bytes the server sends (the responses).
     pub fn server_bytes(&self) -> u64 {
-        let p = Params::STD;
+        let p = self.params;
         let sh = self.noise.shrink;
         let bits = self.packing.output_polys() as u64 * p.n as u64 * sh.bits_a(&p) as u64
             + self.packing.total_outputs() as u64 * sh.bits_b(&p) as u64;
@@ -86,12 +99,71 @@ impl HePlan {
     }
 }
 
-/// The shared RLWE context (NTT plans are built once per process).
-fn he() -> ProtoResult<&'static He> {
-    static HE: OnceLock<Option<He>> = OnceLock::new();
-    HE.get_or_init(|| He::new(Params::STD).ok())
-        .as_ref()
+/// The shared RLWE context of `p` (NTT plans are built once per process for each member of
+/// the parameter family).
+fn he(p: &Params) -> ProtoResult<&'static He> {
+    static HE: OnceLock<Vec<Option<He>>> = OnceLock::new();
+    let all = HE.get_or_init(|| {
+        (0..Params::Q1.len())
+            .map(|i| Params::family(i).and_then(|q| He::new(q).ok()))
+            .collect()
+    });
+    all.iter()
+        .flatten()
+        .find(|h| h.params() == p)
         .ok_or_else(|| param("he", "no NTT for the RLWE parameters"))
+}
+
+/// The layer the HE option computes: a 1×1 convolution with stride s > 1 reads only every
+/// s-th pixel, so both parties subsample their shares first ([`subsample`]) and the HE option
+/// runs the stride-1 convolution of the subsampled input (and extends only those pixels).
+fn effective(lp: &LinearParams) -> LinearParams {
+    match lp.geom {
+        Geom::Conv {
+            hw,
+            cin,
+            k: 1,
+            stride,
+        } if stride > 1 => {
+            let h = (hw - 1) / stride + 1;
+            LinearParams {
+                geom: Geom::Conv {
+                    hw: h,
+                    cin,
+                    k: 1,
+                    stride: 1,
+                },
+                d3: h * h,
+                ..*lp
+            }
+        }
+        _ => *lp,
+    }
+}
+
+/// The pixels (i·s, j·s) of every channel, for a 1×1 convolution of stride s > 1 (see
+/// [`effective`]); the input itself otherwise.
+fn subsample(lp: &LinearParams, x: &[u64]) -> Vec<u64> {
+    match lp.geom {
+        Geom::Conv {
+            hw,
+            cin,
+            k: 1,
+            stride,
+        } if stride > 1 && x.len() == cin * hw * hw => {
+            let h = (hw - 1) / stride + 1;
+            let mut out = Vec::with_capacity(cin * h * h);
+            for c in 0..cin {
+                for i in 0..h {
+                    for j in 0..h {
+                        out.push(x[(c * hw + i * stride) * hw + j * stride]);
+                    }
+                }
+            }
+            out
+        }
+        _ => x.to_vec(),
+    }
 }
 
 /// The layer as a convolution geometry for the packer, under `layout`.
@@ -191,44 +263,78 @@ fn layout_weights(lp: &LinearParams, layout: Layout, w: &[i64]) -> Vec<i64> {
     out
 }
 
-/// The packing of fewest bytes whose noise fits, for output width `l`; `None` when none fits
-/// (or `l` is outside the encoding's range).
+/// Low-order bits the client may drop from its ciphertexts (0: none); the planner tries each.
+const DROP_IN: [u32; 4] = [0, 6, 8, 10];
+
+/// The plan of fewest bytes whose noise fits, for output width `l`: over the second primes
+/// of the parameter family, the client's dropped bits ([`DROP_IN`]), the layouts and the
+/// tilings. `None` when none fits (or `l` is outside the encoding's range). Plans are
+/// memoised per (layer, width): the planner asks for the same layer many times.
 pub fn plan(lp: &LinearParams, l: u32) -> Option<HePlan> {
-    let p = Params::STD;
+    type Memo = Mutex<HashMap<(LinearParams, u32), Option<HePlan>>>;
+    static MEMO: OnceLock<Memo> = OnceLock::new();
+    let memo = MEMO.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(hit) = memo.lock().ok().and_then(|m| m.get(&(*lp, l)).cloned()) {
+        return hit;
+    }
+    let found = search(lp, l);
+    if let Ok(mut m) = memo.lock() {
+        m.insert((*lp, l), found.clone());
+    }
+    found
+}
+
+fn search(lp: &LinearParams, l: u32) -> Option<HePlan> {
+    let lp = &effective(lp);
     let wmax = 1u64 << (lp.lw - 1);
     let clear = lp.input.clear();
     let mut best: Option<(HePlan, u64)> = None;
-    for layout in layouts(lp) {
-        let Some(g) = geom(lp, layout) else { continue };
-        let n_out = g.output_len() as u64;
-        let analyse =
-            |pk: &Packing| noise::plan(&p, l, pk.max_kernel_l1() as u64 * wmax, clear, n_out);
-        let score = |pk: &Packing| {
-            let nz = analyse(pk)?;
-            let hp = HePlan {
-                layout,
-                packing: pk.clone(),
-                noise: nz,
-                l,
-            };
-            Some(hp.client_bytes() + hp.server_bytes())
-        };
-        let Some((packing, sc)) = Packing::best(g, p.n, score) else {
-            continue;
-        };
-        let Some(noise) = analyse(&packing) else {
-            continue;
-        };
-        if best.as_ref().is_none_or(|(_, b)| sc < *b) {
-            best = Some((
-                HePlan {
-                    layout,
-                    packing,
-                    noise,
-                    l,
-                },
-                sc,
-            ));
+    for p in (0..Params::Q1.len()).filter_map(Params::family) {
+        for drop_in in DROP_IN {
+            for layout in layouts(lp) {
+                let Some(g) = geom(lp, layout) else { continue };
+                let n_out = g.output_len() as u64;
+                // the feasible budget splits depend on the kernel norm only (one per Mt)
+                let memo: RefCell<HashMap<u64, Vec<LayerNoise>>> = RefCell::new(HashMap::new());
+                let analyse = |pk: &Packing| {
+                    let a_sent = (pk.output_polys() * p.n) as u64;
+                    let w_l1 = pk.max_kernel_l1() as u64 * wmax;
+                    let mut m = memo.borrow_mut();
+                    let sp = m
+                        .entry(w_l1)
+                        .or_insert_with(|| noise::splits(&p, l, w_l1, clear, n_out, drop_in));
+                    noise::pick(sp, &p, n_out, a_sent)
+                };
+                let score = |pk: &Packing| {
+                    let nz = analyse(pk)?;
+                    let hp = HePlan {
+                        params: p,
+                        layout,
+                        packing: pk.clone(),
+                        noise: nz,
+                        l,
+                    };
+                    Some(hp.client_bytes() + hp.server_bytes())
+                };
+                let Some((packing, sc)) = Packing::best(g, p.n, score) else {
+                    continue;
+                };
+                let Some(noise) = analyse(&packing) else {
+                    continue;
+                };
+                if best.as_ref().is_none_or(|(_, b)| sc < *b) {
+                    best = Some((
+                        HePlan {
+                            params: p,
+                            layout,
+                            packing,
+                            noise,
+                            l,
+                        },
+                        sc,
+                    ));
+                }
+            }
         }
     }
     best.map(|(hp, _)| hp)
@@ -236,7 +342,8 @@ pub fn plan(lp: &LinearParams, l: u32) -> Option<HePlan> {
 
 /// Extension of ⟨X⟩ (n_in values) from lx to `l` bits, as [`run_at`] runs it.
 fn ext_cost(lp: &LinearParams, l: u32, pr: crate::Profile) -> Cost {
-    super::linear::ext_cost(lp, lp.n_in() as u64, l, pr)
+    let lp = effective(lp);
+    super::linear::ext_cost(&lp, lp.n_in() as u64, l, pr)
 }
 
 /// Exact cost of the HE option with the output in `l` bits, the extension of ⟨X⟩ to `l`
@@ -317,11 +424,13 @@ pub fn run_at(
     } else {
         x.iter().map(|v| v & mx).collect()
     };
-    let xl = layout_input(lp, hp.layout, &super::linear::extend(p, lp, l, &xs)?);
-    let he = he()?;
+    let eff = effective(lp);
+    let xs = subsample(lp, &xs);
+    let xl = layout_input(&eff, hp.layout, &super::linear::extend(p, &eff, l, &xs)?);
+    let he = he(&hp.params)?;
     match p.role {
         Role::Client => client(p, he, &hp, &xl),
-        Role::Server => server(p, he, &hp, lp, &layout_weights(lp, hp.layout, w), &xl),
+        Role::Server => server(p, he, &hp, &eff, &layout_weights(&eff, hp.layout, w), &xl),
     }
 }
 
@@ -338,34 +447,53 @@ fn client(p: &mut Party, he: &He, hp: &HePlan, x: &[u64]) -> ProtoResult<Vec<u64
     let sk = he.keygen(&mut p.prg);
     let seed = p.prg.next_block();
     let n_in = pk.input_polys();
+    let drop_in = hp.noise.drop_in;
+    let mut pk_b = vec![0u64; n];
+    he.encrypt_pk(&sk, seed, 0, &mut p.prg, &mut pk_b)
+        .map_err(he_err)?;
     // per-ciphertext randomness streams, drawn from the party's PRG
     let streams: Vec<Block> = (0..=n_in).map(|_| p.prg.next_block()).collect();
     let ml = mask(l);
     let cts: Vec<Vec<u128>> = parallel_section(|| {
-        (0..=n_in)
+        (1..=n_in)
             .into_par_iter()
             .map(|i| -> ProtoResult<Vec<u128>> {
                 let mut m = vec![0u64; n];
-                if i > 0 {
-                    pk.encode_input(x, i - 1, &mut m).map_err(he_err)?;
-                    for v in m.iter_mut() {
-                        *v &= ml;
-                    }
+                pk.encode_input(x, i - 1, &mut m).map_err(he_err)?;
+                for v in m.iter_mut() {
+                    *v &= ml;
                 }
                 let mut prg = Prg::new(streams[i]);
                 let mut b = vec![0u64; 2 * n];
-                he.encrypt(&sk, seed, i as u64, &m, l, &mut prg, &mut b)
-                    .map_err(he_err)?;
+                he.encrypt(
+                    &sk,
+                    pq_he::CtId {
+                        seed,
+                        index: i as u64,
+                    },
+                    &m,
+                    l,
+                    &mut prg,
+                    &mut b,
+                )
+                .map_err(he_err)?;
                 let mut wire = vec![0u128; n];
                 he.compose(&b, &mut wire);
+                for v in wire.iter_mut() {
+                    *v = he.round(*v, drop_in);
+                }
                 Ok(wire)
             })
             .collect::<ProtoResult<_>>()
     })?;
     let mut msg = Vec::with_capacity(hp.client_bytes() as usize);
     let mut bw = BitWriter::new(&mut msg);
-    let qb = prm.q_bits();
+    let qb = hp.in_bits();
     put128(&mut bw, seed.0, 128);
+    let q0b = prm.q0_bits();
+    for &v in &pk_b {
+        bw.put(v, q0b);
+    }
     for ct in &cts {
         for &v in ct {
             put128(&mut bw, v, qb);
@@ -420,6 +548,10 @@ fn decrypt_one(
     Ok(outs.iter().map(|&(_, yi)| yi).zip(m).collect())
 }
 
+/// One output polynomial's index, its response, and the server's output shares (Y index,
+/// value).
+type Answer = (usize, Response, Vec<(u32, u64)>);
+
 /// The server: receive, evaluate, mask, respond.
 fn server(
     p: &mut Party,
@@ -435,28 +567,36 @@ fn server(
     let l = hp.l;
     let mut buf = vec![0u8; hp.client_bytes() as usize];
     p.ch.recv(&mut buf)?;
-    let qb = prm.q_bits();
+    let qb = hp.in_bits();
+    let drop_in = hp.noise.drop_in;
     let mut br = BitReader::new(&buf);
     let seed = Block(get128(&mut br, 128));
     let n_in = pk.input_polys();
-    let mut wire: Vec<Vec<u128>> = Vec::with_capacity(n_in + 1);
-    for _ in 0..=n_in {
+    let q0b = prm.q0_bits();
+    let pk_b: Vec<u64> = (0..n).map(|_| br.get(q0b)).collect();
+    let mut wire: Vec<Vec<u128>> = Vec::with_capacity(n_in);
+    for _ in 0..n_in {
         wire.push((0..n).map(|_| get128(&mut br, qb)).collect());
     }
     drop(buf);
     let clear = lp.input.clear();
     let ml = mask(l);
     let limbs = |v: &[u128]| -> ProtoResult<Vec<u64>> {
+        let full: Vec<u128> = v
+            .iter()
+            .map(|&x| he.unround(x, drop_in))
+            .collect::<Result<_, _>>()
+            .map_err(he_err)?;
         let mut b = vec![0u64; 2 * n];
-        he.decompose(v, &mut b).map_err(he_err)?;
+        he.decompose(&full, &mut b).map_err(he_err)?;
         Ok(b)
     };
-    let public = he.public_key(seed, 0, &limbs(&wire[0])?).map_err(he_err)?;
+    let public = he.public_key(seed, 0, &pk_b).map_err(he_err)?;
     let inputs: Vec<pq_he::rlwe::InputCt> = parallel_section(|| {
         (1..=n_in)
             .into_par_iter()
             .map(|i| -> ProtoResult<_> {
-                let b = limbs(&wire[i])?;
+                let b = limbs(&wire[i - 1])?;
                 let share = if clear {
                     None
                 } else {
@@ -478,7 +618,7 @@ fn server(
     let sh = hp.noise.shrink;
     let t = 1u64 << l;
     // one output group at a time per thread: its kernels, then every spatial tile
-    let groups: Vec<Vec<(usize, Response, Vec<(u32, u64)>)>> = parallel_section(|| {
+    let groups: Vec<Vec<Answer>> = parallel_section(|| {
         (0..og)
             .into_par_iter()
             .map(|mg| -> ProtoResult<_> {

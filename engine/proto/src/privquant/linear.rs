@@ -77,7 +77,7 @@ use pq_kernels::ring::mask;
 const MAX_VALS: u64 = 1 << 24;
 
 /// What is known about the secret operand X.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum InputKind {
     /// Shared, proven non-negative (MSB 0): x ∈ [0, 2^(lx−1)).
     NonNeg,
@@ -100,7 +100,7 @@ impl InputKind {
 }
 
 /// Layout of X.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Geom {
     /// X is given as the d2×d3 matrix.
     Matmul,
@@ -147,7 +147,7 @@ impl ConvShape {
 }
 
 /// One exact linear layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct LinearParams {
     /// Rows of W and of the output (output channels of a conv).
     pub d1: usize,
