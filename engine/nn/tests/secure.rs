@@ -324,6 +324,16 @@ fn resnet50_32px_privquant_bit_exact_and_cost_exact() {
 }
 
 #[test]
+fn resnet32_privquant_he_bit_exact_and_cost_exact() {
+    check(&builtin::resnet32(), Config::PrivQuantHe, 35);
+}
+
+#[test]
+fn resnet50_32px_privquant_he_bit_exact_and_cost_exact() {
+    check(&builtin::resnet50(32), Config::PrivQuantHe, 54);
+}
+
+#[test]
 fn bad_inputs_are_errors() {
     let m = small_resnet();
     let (p, w, x) = setup(&m, Config::SirnnQuant, 4);

@@ -6,26 +6,28 @@
 //!    when the client holds X in clear; nothing when L ≤ lx), so that both shares live in
 //!    Z_{2^L}, the plaintext ring t = 2^L.
 //! 2. **Client → server, one flight**: a fresh 128-bit seed, a public key (an encryption of
-//!    zero) and one ciphertext per input block of its share (`pq_he::pack` lays C×H×W into
-//!    polynomials). Only the `b` half travels, ⌈log2 Q⌉ = 109 bits per coefficient; the `a`
-//!    halves are expanded from the seed.
-//! 3. **Server → client, one flight**: the server adds its share to each ciphertext, multiplies
-//!    by the kernel polynomials and sums over channel blocks, then for each output polynomial
-//!    re-randomises with the public key, floods the noise, subtracts its mask R (its output
-//!    share), switches to q0 and sends the N high parts of `a` and the high parts of `b` at the
-//!    output coefficients only ([`pq_he::noise`] sizes the bits).
+//!    zero modulo q0) and one ciphertext per input block of its share (`pq_he::pack` lays
+//!    C×H×W into polynomials). Only the `b` half travels, at ⌈log2 Q⌉ − d_in bits per
+//!    coefficient (the client rounds d_in low bits away); the `a` halves are expanded from
+//!    the seed.
+//! 3. **Server → client, one flight**: the server adds its share to each ciphertext,
+//!    multiplies by the kernel polynomials and sums over channel blocks; for each output
+//!    polynomial it floods the noise, subtracts its mask R (its output share), switches to
+//!    q0, re-randomises there with the public key, and sends the N high parts of `a` and the
+//!    high parts of `b` at the output coefficients only ([`pq_he::noise`] sizes the bits).
 //! 4. The client decrypts W·X − R at the output coefficients: its share. The server's is R.
 //!
-//! Bytes, exactly (from public shapes, `l` and the parameters):
-//! client → server ⌈(128 + (1 + inputs)·N·109) / 8⌉ plus the extension; server → client
+//! Bytes, exactly (from public shapes, `l` and the plan): client → server
+//! ⌈(128 + N·⌈log2 q0⌉ + inputs·N·(⌈log2 Q⌉ − d_in)) / 8⌉ plus the extension; server → client
 //! ⌈(outputs·N·bits_a + M·Ho·Wo·bits_b) / 8⌉. Rounds: the extension's, plus 1.
+//!
+//! The plan ([`plan`]) is the one of fewest bytes over the second prime q1 of Q (a family of
+//! 15, `Params::Q1`), the client's dropped bits, the layout (direct or polyphase for strided
+//! convolutions) and the tiling, among those whose noise fits.
 //!
 //! Both parties spread their HE work over the rayon pool (ciphertexts, output groups); each
 //! parallel section is charged to the party's compute clock at its wall time
 //! ([`pq_netsim::clock::parallel_section`]), so virtual-time runs see what the party waited.
-//!
-//! The tiling (channels per input block, output channels per output block, spatial tile) is
-//! the one of fewest bytes among those whose noise fits ([`plan`]).
 
 use super::linear::{Geom, LinearParams};
 use crate::party::Party;
