@@ -208,14 +208,24 @@ fn uniform_mod(prg: &mut Prg, q: u64, out: &mut [u64]) {
     } else {
         (1u64 << bits) - 1
     };
+    from_words(prg, out, |w| {
+        let v = w & m;
+        (v < q).then_some(v)
+    });
+}
+
+/// Fill `out` from the 64-bit words of `prg`'s stream, drawn in batches of 64 blocks: `f`
+/// maps a word to a value, or rejects it with `None`.
+fn from_words<T>(prg: &mut Prg, out: &mut [T], mut f: impl FnMut(u64) -> Option<T>) {
     let mut buf = [Block::ZERO; 64];
     let mut i = 0;
     while i < out.len() {
         prg.fill_blocks(&mut buf);
         for b in buf {
             for w in [b.lo(), b.hi()] {
-                let v = w & m;
-                if v < q && i < out.len() {
+                if i < out.len()
+                    && let Some(v) = f(w)
+                {
                     out[i] = v;
                     i += 1;
                 }
@@ -242,19 +252,9 @@ pub(crate) fn ternary(prg: &mut Prg, out: &mut [i8]) {
 /// Centred-binomial CB(η) coefficients: popcount of η bits minus popcount of η bits.
 pub(crate) fn cbd(prg: &mut Prg, out: &mut [i32]) {
     let m = (1u64 << ETA) - 1;
-    let mut buf = [Block::ZERO; 64];
-    let mut i = 0;
-    while i < out.len() {
-        prg.fill_blocks(&mut buf);
-        for b in buf {
-            for w in [b.lo(), b.hi()] {
-                if i < out.len() {
-                    out[i] = (w & m).count_ones() as i32 - ((w >> ETA) & m).count_ones() as i32;
-                    i += 1;
-                }
-            }
-        }
-    }
+    from_words(prg, out, |w| {
+        Some((w & m).count_ones() as i32 - ((w >> ETA) & m).count_ones() as i32)
+    });
 }
 
 impl He {
@@ -373,12 +373,18 @@ impl He {
     /// CRT-compose a limb-major polynomial (2N residues) into N values mod Q (each
     /// < 2^[`Params::q_bits`]), the wire form of a client ciphertext's `b`.
     pub fn compose(&self, limbs: &[u64], out: &mut [u128]) {
-        let (n, q0, q1) = (self.p.n, self.p.q0, self.p.q1);
+        let n = self.p.n;
         for j in 0..n.min(out.len()) {
-            let (r0, r1) = (limbs[j], limbs[n + j]);
-            let k = mulmod(submod(r1, r0 % q1, q1), self.q0_inv_q1, q1);
-            out[j] = r0 as u128 + q0 as u128 * k as u128;
+            out[j] = self.crt(limbs[j], limbs[n + j]);
         }
+    }
+
+    /// The value in [0, Q) with residues r0 mod q0 and r1 mod q1 (Garner).
+    #[inline]
+    fn crt(&self, r0: u64, r1: u64) -> u128 {
+        let (q0, q1) = (self.p.q0, self.p.q1);
+        let k = mulmod(submod(r1, r0 % q1, q1), self.q0_inv_q1, q1);
+        r0 as u128 + q0 as u128 * k as u128
     }
 
     /// The wire form of a composed coefficient c (< Q) with its `d` low bits dropped:
@@ -702,12 +708,7 @@ impl He {
             let j = j as usize;
             let r0 = submod(ph[j], enc.encode(mj, 0), self.p.q0);
             let r1 = submod(ph[n + j], enc.encode(mj, 1), self.p.q1);
-            let k = mulmod(
-                submod(r1, r0 % self.p.q1, self.p.q1),
-                self.q0_inv_q1,
-                self.p.q1,
-            );
-            let v = r0 as u128 + self.p.q0 as u128 * k as u128;
+            let v = self.crt(r0, r1);
             let d = if v > q / 2 { q - v } else { v };
             worst = worst.max(d);
         }
