@@ -49,6 +49,11 @@ pub struct E2eArgs {
     /// link of --net.
     #[arg(long, default_value = "bytes")]
     pub objective: String,
+    /// The correlated-OT source of the lean-engine configurations: `iknp`, `softspoken:K` or
+    /// `ferret`. Default: each configuration's own (`privquant-he`: ferret; `privquant`,
+    /// `privquant-w4`: iknp, the paper's setting). `sirnn` and `sirnn-quant` always run IKNP.
+    #[arg(long)]
+    pub ot: Option<String>,
     /// Tokens of llama7b-attn.
     #[arg(long, default_value_t = 1)]
     pub tokens: usize,
@@ -74,6 +79,7 @@ impl Default for E2eArgs {
             threads: 1,
             transport: "mem".into(),
             objective: "bytes".into(),
+            ot: None,
             tokens: 1,
             seed: 1,
             out: "results".into(),
@@ -101,6 +107,20 @@ pub fn lower_options(a: &E2eArgs) -> anyhow::Result<LowerOptions> {
         objective,
         ..LowerOptions::default()
     })
+}
+
+/// [`lower_options`] for configuration `cfg`: with `--ot`, its features on that COT source.
+pub fn lower_options_for(
+    a: &E2eArgs,
+    lo: &LowerOptions,
+    cfg: Config,
+) -> anyhow::Result<LowerOptions> {
+    let mut lo = lo.clone();
+    if let Some(o) = &a.ot {
+        let k = crate::micro_cmd::parse_ot(o)?;
+        lo.features = Some(lo.features.unwrap_or(cfg.features()).with_ot(k));
+    }
+    Ok(lo)
 }
 
 /// The (model name, model, configuration) pairs an e2e invocation names.
@@ -145,7 +165,7 @@ pub fn run_remote(
             anyhow::bail!("channel lost")
         };
         let mut vch = VirtualChannel::new(inner, &links);
-        let prog = lower::lower_with(&model, cfg, &lo)
+        let prog = lower::lower_with(&model, cfg, &lower_options_for(a, &lo, cfg)?)
             .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
         let w = Weights::random(&prog.model, a.seed);
         let x = config::random_input(model.input.numel(), model.encoding, a.seed);
@@ -305,7 +325,7 @@ pub fn run(a: E2eArgs) -> anyhow::Result<()> {
     let lo = lower_options(&a)?;
     let mut rows: Vec<(String, E2eRow)> = vec![];
     for (mname, model, cfg) in pairs(&a)? {
-        let prog = lower::lower_with(&model, cfg, &lo)
+        let prog = lower::lower_with(&model, cfg, &lower_options_for(&a, &lo, cfg)?)
             .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
         let modeled = match program_cost(&prog) {
             Ok(c) => c,

@@ -20,6 +20,38 @@ pub const OPS: &[&str] = &[
     "residual",
 ];
 
+/// `--ot`: the COT source (`iknp`, `softspoken:K`, `ferret`).
+pub fn parse_ot(s: &str) -> anyhow::Result<pq_proto::OtKind> {
+    s.parse::<pq_proto::OtKind>()
+        .or_else(|e| usage(format!("--ot: {e}")))
+}
+
+/// `--profile P --ot S` for a protocol: SCI's profile runs IKNP only (it is byte-exact with
+/// SCI), so another source with it is refused.
+pub fn profile_with_ot(profile: Profile, ot: &Option<String>) -> anyhow::Result<Profile> {
+    let Some(o) = ot else { return Ok(profile) };
+    let k = parse_ot(o)?;
+    if profile.is_sirnn() && k != pq_proto::OtKind::Iknp {
+        return usage(format!(
+            "--ot {o}: the sirnn profile always runs IKNP, byte-exact with SCI (use --profile privquant)"
+        ));
+    }
+    Ok(profile.with_ot(k))
+}
+
+/// The OT options of an OT benchmark: the source of `--ot`, SCI's padding only for IKNP
+/// under the sirnn profile.
+fn ot_bench_opts(profile: Profile, ot: &Option<String>) -> anyhow::Result<pq_ot::OtOpts> {
+    let source = match ot {
+        Some(o) => parse_ot(o)?,
+        None => pq_proto::OtKind::Iknp,
+    };
+    Ok(pq_ot::OtOpts {
+        sci_padding: profile.sci_padding() && source == pq_proto::OtKind::Iknp,
+        source,
+    })
+}
+
 fn parse_profile(s: &str) -> anyhow::Result<Profile> {
     s.parse::<Profile>()
         .or_else(|e| usage(format!("--profile: {e}")))
@@ -111,6 +143,11 @@ pub struct MicroArgs {
     pub big_n: usize,
     #[arg(long, default_value = "sirnn")]
     pub profile: String,
+    /// The correlated-OT source: `iknp`, `softspoken:K` (K in 1..=8) or `ferret` (default
+    /// iknp; the sirnn profile's protocols always run IKNP, the OT benchmarks then run
+    /// without SCI's padding).
+    #[arg(long)]
+    pub ot: Option<String>,
     #[arg(long, default_value = "mem")]
     pub transport: String,
     /// Seed for the random inputs (protocol randomness always comes from the OS).
@@ -198,7 +235,11 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
         bwc: a.bwc,
         mode,
         nn: a.big_n,
-        profile: parse_profile(&a.profile)?,
+        profile: if matches!(a.op.as_str(), "cot" | "got" | "kkot" | "bcot" | "baseot") {
+            parse_profile(&a.profile)?
+        } else {
+            profile_with_ot(parse_profile(&a.profile)?, &a.ot)?
+        },
     };
     let t = parse_transport(&a.transport)?;
     if matches!(a.op.as_str(), "cot" | "got" | "kkot" | "bcot" | "baseot") {
@@ -253,9 +294,7 @@ pub fn ot_op_of(
 ) -> anyhow::Result<(bench_harness::runners::ot::OtOp, pq_ot::OtOpts)> {
     use bench_harness::runners::ot::OtOp;
     let profile = parse_profile(&a.profile)?;
-    let opts = pq_ot::OtOpts {
-        sci_padding: profile.sci_padding(),
-    };
+    let opts = ot_bench_opts(profile, &a.ot)?;
     let need_l = || -> anyhow::Result<u32> {
         match a.l {
             Some(l) if (1..=64).contains(&l) => Ok(l),
@@ -303,9 +342,7 @@ pub fn ot_op_of(
 fn run_ot_bench(a: &MicroArgs, p: &MicroParams, t: Transport) -> anyhow::Result<()> {
     use bench_harness::runners::ot as bench;
     use pq_ot::{OtError, OtOpts};
-    let opts = OtOpts {
-        sci_padding: p.profile.sci_padding(),
-    };
+    let opts: OtOpts = ot_bench_opts(p.profile, &a.ot)?;
     let need_l = || -> anyhow::Result<u32> {
         match a.l {
             Some(l) if (1..=64).contains(&l) => Ok(l),
@@ -333,7 +370,14 @@ fn run_ot_bench(a: &MicroArgs, p: &MicroParams, t: Transport) -> anyhow::Result<
     }
     let b = match a.op.as_str() {
         "cot" => match a.l {
-            None => ot(bench::bench_rcot(a.n, t))?,
+            None => ot(bench::bench_rcot(
+                a.n,
+                OtOpts {
+                    sci_padding: false,
+                    ..opts
+                },
+                t,
+            ))?,
             Some(_) => ot(bench::bench_cot(a.n, need_l()?, opts, t))?,
         },
         "got" => ot(bench::bench_got(a.n, need_l()?, opts, t))?,
@@ -350,12 +394,15 @@ fn run_ot_bench(a: &MicroArgs, p: &MicroParams, t: Transport) -> anyhow::Result<
     };
     let total = b.bytes_server_to_client + b.bytes_client_to_server;
     eprintln!(
-        "{} [{}] n={} over {}: {:.2} M OT/s, {:.3} s wall (server {:.3} s / {:.3} s CPU, client {:.3} s / {:.3} s CPU), {} B total, correct: {}, bytes = cost: {}",
+        "{} [{}, {}] n={} over {}: {:.2} M OT/s, {:.3} bits/OT ({:.3} without the setup), {:.3} s wall (server {:.3} s / {:.3} s CPU, client {:.3} s / {:.3} s CPU), {} B total, correct: {}, bytes = cost: {}",
         a.op,
         p.profile.name(),
+        opts.source,
         a.n,
         a.transport,
         b.ots_per_s / 1e6,
+        b.bits_per_ot,
+        b.bits_per_ot_no_setup,
         b.wall_s,
         b.server_s,
         b.server_cpu_s,
@@ -374,6 +421,8 @@ fn run_ot_bench(a: &MicroArgs, p: &MicroParams, t: Transport) -> anyhow::Result<
             "bytes_client_to_server": b.bytes_client_to_server,
             "setup_bytes": b.setup_bytes, "rounds": 1, "wall_s": b.wall_s,
             "correct": b.correct, "cost_matches": b.bytes_match_cost, "ots_per_s": b.ots_per_s,
+            "ot": opts.source.name(), "bits_per_ot": b.bits_per_ot,
+            "bits_per_ot_no_setup": b.bits_per_ot_no_setup,
             "server_cpu_s": b.server_cpu_s, "client_cpu_s": b.client_cpu_s,
         });
         if a.op == "bcot"
@@ -460,11 +509,12 @@ pub fn run_conv_cmd(a: ConvArgs) -> anyhow::Result<()> {
         None => None,
     };
     let obj = pq_proto::Objective::parse(&a.objective, link).or_else(crate::util::usage)?;
-    let r = match c.profile {
-        Profile::Sirnn => map_err(run_conv(&c, t, a.seed))?,
-        Profile::PrivQuant => map_err(bench_harness::runners::pq_micro::run_conv_pq_with(
+    let r = if c.profile.is_sirnn() {
+        map_err(run_conv(&c, t, a.seed))?
+    } else {
+        map_err(bench_harness::runners::pq_micro::run_conv_pq_with(
             &c, t, a.seed, obj, menu,
-        ))?,
+        ))?
     };
     emit(&r, a.json, None)
 }

@@ -79,6 +79,7 @@ fn config_hash(cmd: &RemoteCmd) -> anyhow::Result<[u8; 32]> {
             );
             let lo = crate::e2e_cmd::lower_options(a)?;
             for (_, m, cfg) in crate::e2e_cmd::pairs(a)? {
+                let lo = crate::e2e_cmd::lower_options_for(a, &lo, cfg)?;
                 h.update(&pq_nn::public::public_hash_with(&m, cfg, &lo));
             }
             Ok(*h.finalize().as_bytes())
@@ -120,6 +121,9 @@ fn decode(b: &[u8]) -> anyhow::Result<SideRun> {
         sent: w[2],
         flights: w[3],
         setup: w[4],
+        // the warm-up bytes are not part of the remote report (bits_per_ot counts the timed
+        // call and the setup only across processes)
+        warm: 0,
         check: w[5..].to_vec(),
     })
 }

@@ -26,7 +26,7 @@ fn bench_ot_all() {
     let want = |op: &str| only.is_empty() || only == op;
     let mut rs = Vec::new();
     if want("rcot") {
-        rs.push(bench_rcot(n, Transport::Mem).unwrap());
+        rs.push(bench_rcot(n, OtOpts::DENSE, Transport::Mem).unwrap());
     }
     if want("cot") {
         rs.push(bench_cot(n, 32, OtOpts::SCI, Transport::Mem).unwrap());
@@ -41,7 +41,7 @@ fn bench_ot_all() {
         rs.push(bench_batched_cot(n / 64, 64, 16, OtOpts::SCI, Transport::Mem).unwrap());
     }
     if want("tcp") {
-        rs.push(bench_rcot(n, Transport::Tcp).unwrap());
+        rs.push(bench_rcot(n, OtOpts::DENSE, Transport::Tcp).unwrap());
     }
     for r in rs {
         eprintln!(

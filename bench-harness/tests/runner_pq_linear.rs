@@ -745,7 +745,7 @@ fn he_menu_offers_and_chooses_consistently() {
         for lp in he_layers(kind) {
             let tight = lp.acc_bits().unwrap();
             for l in [tight, tight + 3] {
-                let he = he_linear::cost_at(&lp, l).unwrap();
+                let he = he_linear::cost_at(&lp, l, Profile::PrivQuant).unwrap();
                 let ot = linear::options_at(&lp, l, pr, Menu::OT).unwrap();
                 let all = linear::options_at(&lp, l, pr, Menu::WITH_HE).unwrap();
                 assert_eq!(ot.len(), LinOption::ALL.len());
@@ -803,7 +803,10 @@ fn he_option_exact_where_offered() {
         for (li, lp) in he_layers(kind).iter().take(4).enumerate() {
             let tight = lp.acc_bits().unwrap();
             let seed = (ki * 10 + li) as u64;
-            if he_linear::cost_at(lp, tight).unwrap().is_none() {
+            if he_linear::cost_at(lp, tight, Profile::PrivQuant)
+                .unwrap()
+                .is_none()
+            {
                 let r = run_linear(lp, Some(LinOption::He), Fill::Random, Transport::Mem, None);
                 assert!(
                     matches!(r, Err(pq_proto::ProtoError::Param { name: "option", .. })),
@@ -821,7 +824,10 @@ fn he_option_exact_where_offered() {
                 );
             }
             for l in [tight.saturating_sub(2).max(1), tight + 5] {
-                if he_linear::cost_at(lp, l).unwrap().is_some() {
+                if he_linear::cost_at(lp, l, Profile::PrivQuant)
+                    .unwrap()
+                    .is_some()
+                {
                     at_case_with(lp, LinOption::He, l, false, seed, false);
                 }
             }

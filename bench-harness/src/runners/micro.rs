@@ -157,12 +157,16 @@ fn run_ot(
     use crate::runners::ot::{OtOp, bench};
     let pr = p.profile;
     let n = p.n as u64;
-    let opts = pq_ot::OtOpts {
-        sci_padding: pr.sci_padding(),
-    };
+    let opts = pr.ot_opts();
     let (ot_op, cost) = match (op, p.l) {
         ("cot", None) => {
-            let b = pq_ot::bytes::cot_blocks_bytes(n, pq_ot::OtOpts::DENSE);
+            let b = pq_ot::bytes::rcot_bytes(
+                n,
+                pq_ot::OtOpts {
+                    sci_padding: false,
+                    ..opts
+                },
+            );
             let c = if n == 0 {
                 Cost::ZERO
             } else {

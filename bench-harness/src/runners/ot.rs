@@ -37,8 +37,14 @@ pub struct OtBench {
     pub bytes_server_to_client: u64,
     /// OT receiver → sender (client → server) bytes of the call.
     pub bytes_client_to_server: u64,
-    /// Both directions of the base-OT setup.
+    /// Both directions of the setup (base OTs, and SoftSpoken's trees or Ferret's IKNP
+    /// bootstrap).
     pub setup_bytes: u64,
+    /// Bits on the wire per OT, amortised over the warm-up and timed calls (2n OTs), with the
+    /// setup included.
+    pub bits_per_ot: f64,
+    /// The same without the setup.
+    pub bits_per_ot_no_setup: f64,
     /// Flights of the busier party in the timed call (one round trip is one flight each).
     pub measured_flights: u64,
     /// The measured bytes equal the cost function.
@@ -60,6 +66,7 @@ struct Timed<S> {
     sent: u64,
     flights: u64,
     setup: u64,
+    warm: u64,
 }
 
 /// Run `setup`, then `call` twice (warm-up, then measured).
@@ -93,6 +100,7 @@ fn timed<S: Send>(
         sent: d.bytes_sent,
         flights: d.flights,
         setup: s.bytes_sent + s.bytes_recv,
+        warm: b2.since(&b1).bytes_sent,
     })
 }
 
@@ -140,7 +148,7 @@ impl OtOp {
     pub fn expected(&self, n: usize, opts: OtOpts) -> OtBytes {
         let n64 = n as u64;
         match *self {
-            OtOp::Rcot => bytes::cot_blocks_bytes(n64, OtOpts::DENSE),
+            OtOp::Rcot => bytes::rcot_bytes(n64, opts),
             OtOp::Cot { l } => bytes::cot_bytes(n64, l, opts),
             OtOp::Got { l } => bytes::got_bytes(n64, l, opts),
             OtOp::Kkot { n_choices, l } => bytes::kkot_bytes(n64, n_choices as u64, l, opts),
@@ -163,6 +171,8 @@ pub struct SideRun {
     pub flights: u64,
     /// Both directions of the setup, as seen on this party's channel.
     pub setup: u64,
+    /// Payload bytes this party sent in the warm-up call.
+    pub warm: u64,
     /// What the checker needs from this party (inputs and outputs of the call, flattened).
     pub check: Vec<u64>,
 }
@@ -179,8 +189,31 @@ fn side_of<S: Send>(t: OtResult<Timed<S>>, data: impl FnOnce(S) -> Vec<u64>) -> 
         sent: t.sent,
         flights: t.flights,
         setup: t.setup,
+        warm: t.warm,
         check: data(t.st),
     })
+}
+
+/// An IKNP-style sender session on `opts.source` (setup and source switch).
+fn iknp_sender(
+    ch: &mut dyn Channel,
+    prg: &mut pq_kernels::aes::Prg,
+    opts: OtOpts,
+) -> OtResult<IknpSender> {
+    let mut s = IknpSender::setup(ch, prg)?;
+    s.upgrade(ch, opts.source, prg)?;
+    Ok(s)
+}
+
+/// The receiver's side of [`iknp_sender`].
+fn iknp_receiver(
+    ch: &mut dyn Channel,
+    prg: &mut pq_kernels::aes::Prg,
+    opts: OtOpts,
+) -> OtResult<IknpReceiver> {
+    let mut r = IknpReceiver::setup(ch, prg)?;
+    r.upgrade(ch, opts.source, prg)?;
+    Ok(r)
 }
 
 /// Run one party of `op` over `ch`: base-OT setup, a warm-up call, then the timed call of `n`
@@ -198,7 +231,7 @@ pub fn run_side(
         (OtOp::Rcot, true) => side_of(
             timed(
                 ch,
-                |ch| Ok((IknpSender::setup(ch, &mut prg)?, vec![Block::ZERO; n])),
+                |ch| Ok((iknp_sender(ch, &mut prg, opts)?, vec![Block::ZERO; n])),
                 |ch, (s, q)| s.send_rcot(ch, n, q),
             ),
             |(s, q)| {
@@ -211,7 +244,7 @@ pub fn run_side(
                 ch,
                 |ch| {
                     Ok((
-                        IknpReceiver::setup(ch, &mut prg)?,
+                        iknp_receiver(ch, &mut prg, opts)?,
                         vec![0u8; n],
                         vec![Block::ZERO; n],
                     ))
@@ -230,7 +263,7 @@ pub fn run_side(
             side_of(
                 timed(
                     ch,
-                    |ch| Ok((IknpSender::setup(ch, &mut prg)?, corr, vec![0u64; n])),
+                    |ch| Ok((iknp_sender(ch, &mut prg, opts)?, corr, vec![0u64; n])),
                     |ch, (s, c, o)| s.send_cot(ch, c, l, opts, o),
                 ),
                 |(_, c, o)| c.into_iter().chain(o).collect(),
@@ -242,7 +275,7 @@ pub fn run_side(
             side_of(
                 timed(
                     ch,
-                    |ch| Ok((IknpReceiver::setup(ch, &mut prg)?, b, vec![0u64; n])),
+                    |ch| Ok((iknp_receiver(ch, &mut prg, opts)?, b, vec![0u64; n])),
                     |ch, (r, b, o)| {
                         if got {
                             r.recv_got(ch, b, l, opts, o)
@@ -260,7 +293,7 @@ pub fn run_side(
             side_of(
                 timed(
                     ch,
-                    |ch| Ok((IknpSender::setup(ch, &mut prg)?, m0, m1)),
+                    |ch| Ok((iknp_sender(ch, &mut prg, opts)?, m0, m1)),
                     |ch, (s, m0, m1)| s.send_got(ch, m0, m1, l, opts),
                 ),
                 |(_, m0, m1)| m0.into_iter().chain(m1).collect(),
@@ -294,7 +327,7 @@ pub fn run_side(
             side_of(
                 timed(
                     ch,
-                    |ch| Ok((IknpSender::setup(ch, &mut prg)?, corr, vec![0u64; n * msgs])),
+                    |ch| Ok((iknp_sender(ch, &mut prg, opts)?, corr, vec![0u64; n * msgs])),
                     |ch, (s, c, o)| s.send_batched_cot(ch, c, msgs, &lens, opts, o),
                 ),
                 |(_, c, o)| c.into_iter().chain(o).collect(),
@@ -306,7 +339,7 @@ pub fn run_side(
             side_of(
                 timed(
                     ch,
-                    |ch| Ok((IknpReceiver::setup(ch, &mut prg)?, b, vec![0u64; n * msgs])),
+                    |ch| Ok((iknp_receiver(ch, &mut prg, opts)?, b, vec![0u64; n * msgs])),
                     |ch, (r, b, o)| r.recv_batched_cot(ch, b, msgs, &lens, opts, o),
                 ),
                 |(_, b, o)| b.iter().map(|&x| x as u64).chain(o).collect(),
@@ -364,7 +397,15 @@ pub fn check(op: OtOp, n: usize, s: &[u64], c: &[u64]) -> bool {
 
 /// Assemble the report from both sides.
 pub fn report(op: OtOp, n: usize, opts: OtOpts, s: &SideRun, c: &SideRun) -> OtBench {
-    let want = op.expected(n, opts);
+    let mut want = op.expected(n, opts);
+    if opts.source.has_rounds() && !matches!(op, OtOp::Kkot { .. }) {
+        // The warm-up call drew n COTs first; the timed call pays the rounds it triggers.
+        let mut m = pq_ot::ferret::FerretMeter::default();
+        m.take(n as u64);
+        want.send_to_recv += m.take(n as u64).bytes;
+    }
+    let calls = (s.warm + c.warm + s.sent + c.sent) as f64 * 8.0;
+    let per = |b: f64| if n > 0 { b / (2.0 * n as f64) } else { 0.0 };
     let wall = s.secs.max(c.secs);
     OtBench {
         op: op.name(),
@@ -378,6 +419,8 @@ pub fn report(op: OtOp, n: usize, opts: OtOpts, s: &SideRun, c: &SideRun) -> OtB
         bytes_server_to_client: s.sent,
         bytes_client_to_server: c.sent,
         setup_bytes: s.setup,
+        bits_per_ot: per(calls + 8.0 * s.setup as f64),
+        bits_per_ot_no_setup: per(calls),
         measured_flights: s.flights.max(c.flights),
         bytes_match_cost: s.sent == want.send_to_recv && c.sent == want.recv_to_send,
         correct: check(op, n, &s.check, &c.check),
@@ -420,8 +463,8 @@ fn pair_opts() -> PairOptions {
 }
 
 /// Random COT with a global Δ (`send_rcot`/`recv_rcot`): the IKNP throughput benchmark.
-pub fn bench_rcot(n: usize, transport: Transport) -> OtResult<OtBench> {
-    bench(OtOp::Rcot, n, OtOpts::DENSE, transport)
+pub fn bench_rcot(n: usize, opts: OtOpts, transport: Transport) -> OtResult<OtBench> {
+    bench(OtOp::Rcot, n, opts, transport)
 }
 
 /// SCI's l-bit COT with random correlations.

@@ -122,6 +122,24 @@ pub struct Features {
     /// refused.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub he_linear: bool,
+    /// The correlated-OT source of the IKNP-style OT calls ([`pq_proto::OtKind`]): IKNP,
+    /// SoftSpoken or Ferret. Only the lean engine uses it; SCI's profile (`sirnn`,
+    /// `sirnn-quant`) always runs IKNP. Serialized (and so hashed) only when not IKNP, so
+    /// every configuration's hash on IKNP is what it was before the choice existed.
+    #[serde(
+        skip_serializing_if = "is_iknp",
+        serialize_with = "ser_ot",
+        rename = "ot"
+    )]
+    pub ot: pq_proto::OtKind,
+}
+
+fn is_iknp(k: &pq_proto::OtKind) -> bool {
+    *k == pq_proto::OtKind::Iknp
+}
+
+fn ser_ot<S: serde::Serializer>(k: &pq_proto::OtKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&k.name())
 }
 
 impl Features {
@@ -133,6 +151,7 @@ impl Features {
         fused_quant: false,
         lean_engine: false,
         he_linear: false,
+        ot: pq_proto::OtKind::Iknp,
     };
     /// Every one of PrivQuant's optimizations on: `privquant`'s set. The HE option
     /// ([`Features::he_linear`]) stays off: it is not PrivQuant's, and the ablation's
@@ -144,16 +163,31 @@ impl Features {
         fused_quant: true,
         lean_engine: true,
         he_linear: false,
+        ot: pq_proto::OtKind::Iknp,
     };
-    /// `privquant-he`'s set: [`Features::ALL`] and the HE option.
+    /// `privquant-he`'s set: [`Features::ALL`] and the HE option, on Ferret.
     pub const ALL_HE: Features = Features {
         he_linear: true,
+        ot: pq_proto::OtKind::Ferret,
         ..Features::ALL
     };
+    /// The same features on the COT source `ot` (ignored without the lean engine: SCI's
+    /// profile always runs IKNP).
+    #[must_use]
+    pub fn with_ot(self, ot: pq_proto::OtKind) -> Features {
+        Features {
+            ot: if self.lean_engine {
+                ot
+            } else {
+                pq_proto::OtKind::Iknp
+            },
+            ..self
+        }
+    }
     /// The protocol profile these features run.
     pub fn profile(self) -> pq_proto::Profile {
         if self.lean_engine {
-            pq_proto::Profile::PrivQuant
+            pq_proto::Profile::PrivQuant.with_ot(self.ot)
         } else {
             pq_proto::Profile::Sirnn
         }

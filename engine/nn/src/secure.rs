@@ -58,6 +58,7 @@ use pq_netsim::pair::{LinkOptions, PairOptions, run_pair_linked};
 use pq_netsim::vtime::SimulatedLatency;
 use pq_netsim::{Channel, ChannelError, Transport};
 use pq_proto::ProtoError;
+use pq_proto::ot_calls::{self, CotState};
 use pq_proto::party::Party;
 use pq_proto::privquant::linear;
 use pq_proto::privquant::{argmax, maxpool_tree, requant};
@@ -123,9 +124,24 @@ pub fn step_cost(p: &Program, st: &Step) -> Result<Cost, SecureError> {
     resolve(p, st)?.cost(n, p.feat.profile())
 }
 
-/// The cost of the whole program (steps in sequence).
+/// The cost of every step in order, with the COT source's rounds charged to the step whose
+/// reservation runs them (Ferret's LPN rounds; nothing for IKNP and SoftSpoken). The executor
+/// reserves each step's COTs ([`ot_calls::reserve`]) before running it, so these are exactly
+/// what each step's meter tags measure.
+pub fn charged_step_costs(p: &Program) -> Result<Vec<Cost>, SecureError> {
+    let mut st8 = CotState::new(p.feat.profile().ot);
+    p.steps
+        .iter()
+        .map(|st| {
+            let c = step_cost(p, st)?;
+            Ok(st8.charge(&c).then(c))
+        })
+        .collect()
+}
+
+/// The cost of the whole program (steps in sequence, COT-source rounds included).
 pub fn program_cost(p: &Program) -> Result<Cost, SecureError> {
-    p.steps.iter().map(|st| step_cost(p, st)).sum()
+    Ok(charged_step_costs(p)?.into_iter().sum())
 }
 
 /// Cost of one model layer.
@@ -165,14 +181,14 @@ fn layer_order(p: &Program) -> Vec<(String, String)> {
 
 /// Per-layer cost model (each layer's steps in sequence).
 pub fn layer_costs(p: &Program) -> Result<Vec<LayerCost>, SecureError> {
-    let pr = p.feat.profile();
+    let charged = charged_step_costs(p)?;
     let mut out = vec![];
     for (name, op) in layer_order(p) {
         let mut cost = Cost::ZERO;
         let mut options: Vec<&str> = vec![];
-        for st in p.steps.iter().filter(|s| s.layer == name) {
+        for (st, c) in p.steps.iter().zip(&charged).filter(|s| s.0.layer == name) {
             let call = resolve(p, st)?;
-            cost = cost.then(call.cost(p.tensors[st.out].shape.numel() as u64, pr)?);
+            cost = cost.then(*c);
             if let Call::Linear { choice, .. } = call {
                 options.push(choice.opt.name());
             }
@@ -305,7 +321,8 @@ pub fn run_party_with(
         let c0 = compute_ns();
         pt.ch.push_tag(&layer_tag(&st.layer));
         pt.ch.push_tag(st.op.kind());
-        let r = exec_step(pt, prog, w, st, &calls[i], &vals);
+        let r =
+            reserve_cots(pt, prog, st).and_then(|()| exec_step(pt, prog, w, st, &calls[i], &vals));
         pt.ch.pop_tag();
         pt.ch.pop_tag();
         let (v, logits) = r?;
@@ -367,6 +384,16 @@ pub fn run_step(
 }
 
 type StepOut = (Vec<u64>, Option<Vec<i64>>);
+
+/// Reserve the COTs `st` draws (Ferret runs its LPN rounds here, under the step's tags, so
+/// that no OT call inside the step waits on a refill).
+fn reserve_cots(pt: &mut Party, prog: &Program, st: &Step) -> Result<(), SecureError> {
+    if pt.ot.kind().has_rounds() {
+        let c = step_cost(prog, st)?;
+        ot_calls::reserve(pt, &c)?;
+    }
+    Ok(())
+}
 
 /// ALICE's bias of linear layer `l`, one value per element of SCI's matmul output (d1 × d3:
 /// `[cout][pixel]` for a conv, `[dout]` for an FC); empty for BOB and for no bias.
@@ -808,7 +835,7 @@ fn one_side(
     layers: &[(String, String)],
 ) -> Result<SideReport, SecureError> {
     check_supported(prog)?;
-    let (mut ot, own) = pq_proto::party::start(ch, role, opts.seed)?;
+    let (mut ot, own) = pq_proto::party::start_with(ch, role, opts.seed, prog.feat.profile().ot)?;
     let setup = ot.setup_bytes;
     let before = ch.meter().total();
     let t = Instant::now();
@@ -859,7 +886,8 @@ pub fn run_secure(
     reference::check_inputs(prog, weights, input)?;
     let layers = layer_order(prog);
     let costs = layer_costs(prog)?;
-    let cost = program_cost(prog)?;
+    let charged = charged_step_costs(prog)?;
+    let cost: Cost = charged.iter().copied().sum();
     let t = Instant::now();
     let out = run_pair_linked(
         opts.transport,
@@ -941,9 +969,10 @@ pub fn run_secure(
             cost: prog
                 .steps
                 .iter()
-                .filter(|x| x.op.kind() == k)
-                .map(|x| step_cost(prog, x))
-                .sum::<Result<Cost, _>>()?,
+                .zip(&charged)
+                .filter(|(x, _)| x.op.kind() == k)
+                .map(|(_, c)| *c)
+                .sum::<Cost>(),
         });
     }
     let tensors = if opts.keep_tensors {

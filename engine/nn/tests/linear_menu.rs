@@ -317,6 +317,7 @@ fn privquant_he_is_privquant_with_the_he_option_on_the_menu() {
                 he.feat,
                 Features {
                     he_linear: true,
+                    ot: pq_proto::OtKind::Ferret,
                     ..pq.feat
                 }
             );
@@ -344,13 +345,21 @@ fn privquant_he_is_privquant_with_the_he_option_on_the_menu() {
                     if !matches!(oa, LinOption::Duplex { .. }) {
                         assert!(sb <= sa, "{name} {}: he scores {sb} > {sa}", b.layer);
                     }
-                    assert!(he_linear::cost_at(&lp, lb).unwrap().is_some());
+                    assert!(
+                        he_linear::cost_at(&lp, lb, pq_proto::Profile::PrivQuant)
+                            .unwrap()
+                            .is_some()
+                    );
                 } else {
                     assert_eq!((oa, la, ca), (ob, lb, cb), "{name} {}", b.layer);
                 }
                 let offers: Vec<(u32, Cost)> = [acc_bits, lp.acc_bits().unwrap()]
                     .into_iter()
-                    .filter_map(|l| he_linear::cost_at(&lp, l).unwrap().map(|c| (l, c)))
+                    .filter_map(|l| {
+                        he_linear::cost_at(&lp, l, pq_proto::Profile::PrivQuant)
+                            .unwrap()
+                            .map(|c| (l, c))
+                    })
                     .collect();
                 offered |= !offers.is_empty();
                 if obj == Objective::Bytes

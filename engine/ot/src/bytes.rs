@@ -54,6 +54,28 @@ pub fn column_ots(n: u64, opts: OtOpts) -> u64 {
     if opts.sci_padding { sci_pad(n) } else { n }
 }
 
+/// Bytes the COT receiver sends for the columns (IKNP, SoftSpoken) or the corrections
+/// (Ferret) of a chosen-choice call of `n` OTs on `opts.source`.
+pub fn column_bytes(n: u64, opts: OtOpts) -> u64 {
+    if opts.sci_padding {
+        16 * sci_pad(n)
+    } else {
+        opts.source.column_bytes(n)
+    }
+}
+
+/// Random-choice COTs (`send_rcot` / `recv_rcot`): the columns, or nothing on Ferret.
+pub fn rcot_bytes(n: u64, opts: OtOpts) -> OtBytes {
+    OtBytes {
+        recv_to_send: if opts.sci_padding {
+            16 * sci_pad(n)
+        } else {
+            opts.source.rcot_column_bytes(n)
+        },
+        send_to_recv: 0,
+    }
+}
+
 /// Bytes of `values` values of `bits` bits each, packed per batch: `batch` groups of
 /// `per_item` values, each batch rounded up to `word` bytes.
 fn batched_words(items: u64, per_item: u64, bits: u64, batch: u64, word: u64) -> u64 {
@@ -128,7 +150,7 @@ pub fn batched_got_payload(n: u64, msgs: u64, l: u32, opts: OtOpts) -> u64 {
 /// [`recv_cot`](super::IknpReceiver::recv_cot): λ + l bits per OT.
 pub fn cot_bytes(n: u64, l: u32, opts: OtOpts) -> OtBytes {
     OtBytes {
-        recv_to_send: 16 * column_ots(n, opts),
+        recv_to_send: column_bytes(n, opts),
         send_to_recv: cot_payload(n, l, opts),
     }
 }
@@ -136,7 +158,7 @@ pub fn cot_bytes(n: u64, l: u32, opts: OtOpts) -> OtBytes {
 /// Chosen-message 1-of-2 OT with l-bit messages: λ + 2l bits per OT.
 pub fn got_bytes(n: u64, l: u32, opts: OtOpts) -> OtBytes {
     OtBytes {
-        recv_to_send: 16 * column_ots(n, opts),
+        recv_to_send: column_bytes(n, opts),
         send_to_recv: got_payload(n, l, opts),
     }
 }
@@ -145,7 +167,7 @@ pub fn got_bytes(n: u64, l: u32, opts: OtOpts) -> OtBytes {
 /// λ bits per OT, no payload.
 pub fn cot_blocks_bytes(n: u64, opts: OtOpts) -> OtBytes {
     OtBytes {
-        recv_to_send: 16 * column_ots(n, opts),
+        recv_to_send: column_bytes(n, opts),
         send_to_recv: 0,
     }
 }
@@ -153,7 +175,7 @@ pub fn cot_blocks_bytes(n: u64, opts: OtOpts) -> OtBytes {
 /// Batched COT: λ + Σ msgs·`lens[j]` bits (rounded as described in the module doc).
 pub fn batched_cot_bytes(lens: &[u32], msgs: u64, opts: OtOpts) -> OtBytes {
     OtBytes {
-        recv_to_send: 16 * column_ots(lens.len() as u64, opts),
+        recv_to_send: column_bytes(lens.len() as u64, opts),
         send_to_recv: batched_cot_payload(lens, msgs, opts),
     }
 }
@@ -161,7 +183,7 @@ pub fn batched_cot_bytes(lens: &[u32], msgs: u64, opts: OtOpts) -> OtBytes {
 /// Batched GOT: λ + 2·msgs·l bits per OT.
 pub fn batched_got_bytes(n: u64, msgs: u64, l: u32, opts: OtOpts) -> OtBytes {
     OtBytes {
-        recv_to_send: 16 * column_ots(n, opts),
+        recv_to_send: column_bytes(n, opts),
         send_to_recv: batched_got_payload(n, msgs, l, opts),
     }
 }

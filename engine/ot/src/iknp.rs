@@ -23,7 +23,10 @@ use super::base::{base_ot_recv, base_ot_send};
 use super::pack::{BitReader, BitWriter, read_bits, recv_payload, send_payload};
 use super::{OtError, OtOpts, OtResult, check_l, check_len};
 use crate::bytes::{self as cost, SCI_COT_BATCH, SCI_GOT_BATCH, sci_word};
-use crate::matrix::{CHUNK, ExtReceiver, ExtSender, pack_choice_bits, unpack_choice_bits};
+use crate::ferret::{FerretReceiver, FerretSender, RoundCost};
+use crate::matrix::{CHUNK, ExtReceiver, ExtSender, pack_choice_bits};
+use crate::softspoken::{SoftReceiver, SoftSender};
+use crate::source::{OtKind, RecvCore, SendCore};
 use pq_kernels::Block;
 use pq_kernels::aes::{Prg, fixed_key};
 use pq_kernels::ring::{self, mask};
@@ -66,7 +69,7 @@ pub struct IknpSender {
     delta: Block,
     s: Vec<bool>,
     keys: Vec<Block>,
-    ext: ExtSender,
+    ext: SendCore,
     hbuf: Vec<Block>,
     payload: Vec<u8>,
     vtmp: Vec<u64>,
@@ -81,30 +84,17 @@ pub struct IknpSender {
 pub struct IknpReceiver {
     k0: Vec<Block>,
     k1: Vec<Block>,
-    ext: ExtReceiver,
+    ext: RecvCore,
     hbuf: Vec<Block>,
     payload: Vec<u8>,
-    rbits: Vec<Block>,
     vtmp: Vec<u64>,
     counter: u64,
     pub(crate) lane_epoch: u64,
 }
 
-fn choice_rows(
-    choices: &[u8],
-    start: usize,
-    c: usize,
-    cb: usize,
-    u: &mut [Block],
-    rbits: &mut Vec<Block>,
-) {
-    rbits.resize(cb, Block::ZERO);
-    pack_choice_bits(&choices[start..start + c], &mut rbits[..cb]);
-    for row in u.chunks_exact_mut(cb) {
-        for (a, b) in row.iter_mut().zip(rbits.iter()) {
-            a.0 ^= b.0;
-        }
-    }
+/// The packed choice bits of OTs `start..start + c` (`cb = ⌈c/128⌉` blocks).
+fn choice_row(choices: &[u8], start: usize, c: usize, cb: usize, row: &mut [Block]) {
+    pack_choice_bits(&choices[start..start + c], &mut row[..cb]);
 }
 
 impl IknpSender {
@@ -120,7 +110,7 @@ impl IknpSender {
         let s: Vec<bool> = (0..128).map(|i| delta.bit(i)).collect();
         IknpSender {
             delta,
-            ext: ExtSender::new(128, &keys, &s),
+            ext: SendCore::Iknp(ExtSender::new(128, &keys, &s)),
             s,
             keys,
             hbuf: vec![Block::ZERO; 2 * CHUNK],
@@ -139,6 +129,53 @@ impl IknpSender {
     /// The global correlation Δ.
     pub fn delta(&self) -> Block {
         self.delta
+    }
+
+    /// The COT source this session draws from.
+    pub fn kind(&self) -> OtKind {
+        self.ext.kind()
+    }
+
+    /// Switch this session's COT source from IKNP to `kind` (pairs with
+    /// [`IknpReceiver::upgrade`]). SoftSpoken receives the receiver's tree messages; Ferret
+    /// bootstraps its first LPN round from [`bootstrap_cots`](crate::ferret::bootstrap_cots)
+    /// IKNP random COTs. Call it at most once, before any other call.
+    pub fn upgrade<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        kind: OtKind,
+        prg: &mut Prg,
+    ) -> OtResult<()> {
+        if self.kind() != OtKind::Iknp {
+            return Err(OtError::InvalidArgument(
+                "the OT source was already chosen".into(),
+            ));
+        }
+        match kind {
+            OtKind::Iknp => {}
+            OtKind::SoftSpoken(k) => {
+                self.ext = SendCore::Soft(SoftSender::setup(ch, k as u32, self.delta, &self.keys)?);
+            }
+            OtKind::Ferret => {
+                let m = crate::ferret::bootstrap_cots();
+                let mut q = vec![Block::ZERO; m];
+                self.send_rcot(ch, m, &mut q)?;
+                let f = FerretSender::new(self.delta, q, Prg::new(prg.next_block()))?;
+                self.ext = SendCore::Ferret {
+                    f: Box::new(f),
+                    delta: self.delta,
+                    q: Vec::new(),
+                };
+            }
+        }
+        Ok(())
+    }
+
+    /// Make `n` COTs available so that no later call blocks on a refill (Ferret runs and
+    /// sends its LPN rounds here; other sources do nothing). Pairs with
+    /// [`IknpReceiver::reserve`].
+    pub fn reserve<C: Channel + ?Sized>(&mut self, ch: &mut C, n: usize) -> OtResult<RoundCost> {
+        self.ext.reserve(ch, n)
     }
 
     /// Correlated OT with global Δ: `q[j]` such that the receiver holds `t_j = q_j ⊕ b_j·Δ`.
@@ -175,7 +212,7 @@ impl IknpSender {
         n: usize,
         q: &mut [Block],
     ) -> OtResult<()> {
-        self.send_cot_blocks(ch, n, q)
+        self.send_rcot_opts(ch, n, OtOpts::default(), q)
     }
 
     /// [`send_rcot`](Self::send_rcot) with explicit options (pairs with
@@ -187,7 +224,10 @@ impl IknpSender {
         opts: OtOpts,
         q: &mut [Block],
     ) -> OtResult<()> {
-        self.send_cot_blocks_opts(ch, n, opts, q)
+        check_len("q", n, q.len())?;
+        self.ext.rcot_into(ch, n, opts, q)?;
+        self.counter += n as u64;
+        Ok(())
     }
 
     /// Random OT: `m0[j] = H(q_j, i)`, `m1[j] = H(q_j ⊕ Δ, i)` (TCCR, tweak = running OT
@@ -514,12 +554,11 @@ impl IknpReceiver {
 
     pub(crate) fn from_keys(k0: Vec<Block>, k1: Vec<Block>, own: Prg) -> Self {
         IknpReceiver {
-            ext: ExtReceiver::new(128, &k0, &k1, own),
+            ext: RecvCore::Iknp(ExtReceiver::new(128, &k0, &k1, own)),
             k0,
             k1,
             hbuf: vec![Block::ZERO; 2 * CHUNK],
             payload: Vec::new(),
-            rbits: Vec::new(),
             vtmp: Vec::new(),
             counter: 0,
             lane_epoch: 0,
@@ -530,8 +569,63 @@ impl IknpReceiver {
         (&self.k0, &self.k1)
     }
 
+    /// The COT source this session draws from.
+    pub fn kind(&self) -> OtKind {
+        self.ext.kind()
+    }
+
+    /// Switch this session's COT source from IKNP to `kind` (pairs with
+    /// [`IknpSender::upgrade`]).
+    pub fn upgrade<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        kind: OtKind,
+        prg: &mut Prg,
+    ) -> OtResult<()> {
+        if self.kind() != OtKind::Iknp {
+            return Err(OtError::InvalidArgument(
+                "the OT source was already chosen".into(),
+            ));
+        }
+        match kind {
+            OtKind::Iknp => {}
+            OtKind::SoftSpoken(k) => {
+                let s = SoftReceiver::setup(ch, k as u32, &self.k0, &self.k1, prg)?;
+                self.ext = RecvCore::Soft {
+                    s,
+                    own: Prg::new(prg.next_block()),
+                };
+            }
+            OtKind::Ferret => {
+                let m = crate::ferret::bootstrap_cots();
+                let mut t = vec![Block::ZERO; m];
+                let mut ch01 = vec![0u8; m];
+                self.recv_rcot(ch, m, &mut ch01, &mut t)?;
+                let mut r = vec![0u64; m.div_ceil(64)];
+                for (j, b) in ch01.iter().enumerate() {
+                    r[j >> 6] |= ((b & 1) as u64) << (j & 63);
+                }
+                let f = FerretReceiver::new(t, r)?;
+                self.ext = RecvCore::Ferret {
+                    f: Box::new(f),
+                    own: Prg::new(prg.next_block()),
+                    t: Vec::new(),
+                    r: Vec::new(),
+                    row: Vec::new(),
+                };
+            }
+        }
+        Ok(())
+    }
+
+    /// Make `n` COTs available so that no later call blocks on a refill (pairs with
+    /// [`IknpSender::reserve`]).
+    pub fn reserve<C: Channel + ?Sized>(&mut self, ch: &mut C, n: usize) -> OtResult<RoundCost> {
+        self.ext.reserve(ch, n)
+    }
+
     pub(crate) fn own_prg(&mut self) -> &mut Prg {
-        &mut self.ext.own
+        self.ext.own()
     }
 
     /// Correlated OT with chosen choices (`choices[j] & 1`): `t[j] = q_j ⊕ b_j·Δ`.
@@ -554,13 +648,13 @@ impl IknpReceiver {
     ) -> OtResult<()> {
         let n = choices.len();
         check_len("t", n, t.len())?;
-        let IknpReceiver { ext, rbits, .. } = self;
+        let IknpReceiver { ext, .. } = self;
         ext.run_into(
             ch,
             n,
             opts,
             |start, c, cb, u, _| {
-                choice_rows(choices, start, c, cb, u, rbits);
+                choice_row(choices, start, c, cb, u);
                 Ok(())
             },
             t,
@@ -592,24 +686,7 @@ impl IknpReceiver {
     ) -> OtResult<()> {
         check_len("choices_out", n, choices_out.len())?;
         check_len("t", n, t.len())?;
-        let IknpReceiver { ext, rbits, .. } = self;
-        ext.run_into(
-            ch,
-            n,
-            opts,
-            |start, c, cb, u, own| {
-                rbits.resize(cb, Block::ZERO);
-                own.fill_blocks(&mut rbits[..cb]);
-                unpack_choice_bits(&rbits[..cb], &mut choices_out[start..start + c]);
-                for row in u.chunks_exact_mut(cb) {
-                    for (a, b) in row.iter_mut().zip(rbits.iter()) {
-                        a.0 ^= b.0;
-                    }
-                }
-                Ok(())
-            },
-            t,
-        )?;
+        self.ext.rcot_into(ch, n, opts, choices_out, t)?;
         self.counter += n as u64;
         Ok(())
     }
@@ -624,13 +701,13 @@ impl IknpReceiver {
         let n = choices.len();
         check_len("out", n, out.len())?;
         let base = self.counter as u128;
-        let IknpReceiver { ext, rbits, .. } = self;
+        let IknpReceiver { ext, .. } = self;
         ext.run(
             ch,
             n,
             OtOpts::default(),
             |start, c, cb, u, _| {
-                choice_rows(choices, start, c, cb, u, rbits);
+                choice_row(choices, start, c, cb, u);
                 Ok(())
             },
             |start, c, tt| {
@@ -676,15 +753,13 @@ impl IknpReceiver {
         let n = choices.len();
         check_len("out", n, out.len())?;
         let m = mask(l);
-        let IknpReceiver {
-            ext, rbits, hbuf, ..
-        } = self;
+        let IknpReceiver { ext, hbuf, .. } = self;
         ext.run(
             ch,
             n,
             opts,
             |start, c, cb, u, _| {
-                choice_rows(choices, start, c, cb, u, rbits);
+                choice_row(choices, start, c, cb, u);
                 Ok(())
             },
             |start, c, tt| {
@@ -743,18 +818,14 @@ impl IknpReceiver {
         let m = mask(l);
         let word = sci_word(l) as usize;
         let IknpReceiver {
-            ext,
-            rbits,
-            hbuf,
-            payload,
-            ..
+            ext, hbuf, payload, ..
         } = self;
         ext.run(
             ch,
             n,
             opts,
             |start, c, cb, u, _| {
-                choice_rows(choices, start, c, cb, u, rbits);
+                choice_row(choices, start, c, cb, u);
                 Ok(())
             },
             |start, c, tt| {
@@ -818,9 +889,7 @@ impl IknpReceiver {
             max_hb = max_hb.max((msgs * l as usize).div_ceil(128));
         }
         let cap = HASH_GROUP.max(max_hb);
-        let IknpReceiver {
-            ext, rbits, hbuf, ..
-        } = self;
+        let IknpReceiver { ext, hbuf, .. } = self;
         if hbuf.len() < cap {
             hbuf.resize(cap, Block::ZERO);
         }
@@ -829,7 +898,7 @@ impl IknpReceiver {
             n,
             opts,
             |start, c, cb, u, _| {
-                choice_rows(choices, start, c, cb, u, rbits);
+                choice_row(choices, start, c, cb, u);
                 Ok(())
             },
             |start, c, tt| {
@@ -941,7 +1010,6 @@ impl IknpReceiver {
         let per_group = cap / hb;
         let IknpReceiver {
             ext,
-            rbits,
             hbuf,
             payload,
             vtmp,
@@ -955,7 +1023,7 @@ impl IknpReceiver {
             n,
             opts,
             |start, c, cb, u, _| {
-                choice_rows(choices, start, c, cb, u, rbits);
+                choice_row(choices, start, c, cb, u);
                 Ok(())
             },
             |start, c, tt| {

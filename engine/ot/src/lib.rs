@@ -10,17 +10,23 @@
 //! * [`bytes`]: exact byte counts of every call (with and without SCI's padding rules).
 //! * [`lanes`]: k independent IKNP instances split from one base-OT setup, one thread each.
 //! * [`pack`]: the bit-level wire packing used by all payloads.
+//! * [`source`]: where a session's COTs come from ([`OtKind`]: IKNP, SoftSpoken, Ferret).
+//! * [`softspoken`]: SoftSpoken OT (small-field VOLE), ⌈128/k⌉ bits per OT.
+//! * [`ferret`]: Ferret silent random COT (primal LPN, half-tree GGM single-point COTs).
 //!
 //! Every extension call is one round trip: the OT receiver sends its extension columns (in
 //! chunk messages), the OT sender receives all of them, then sends its payload (if any).
 
 pub mod base;
 pub mod bytes;
+pub mod ferret;
 pub mod iknp;
 pub mod kkot;
 pub mod lanes;
 pub mod matrix;
 pub mod pack;
+pub mod softspoken;
+pub mod source;
 
 use pq_kernels::Block;
 use pq_kernels::aes::Prg;
@@ -31,6 +37,7 @@ pub use base::{base_ot_recv, base_ot_send};
 pub use bytes::{OtBytes, sci_pad};
 pub use iknp::{IknpReceiver, IknpSender};
 pub use kkot::{KkotReceiver, KkotSender};
+pub use source::OtKind;
 
 /// Errors of the OT layer.
 #[derive(thiserror::Error, Debug)]
@@ -84,13 +91,22 @@ pub struct OtOpts {
     /// to [`sci_pad`]`(n)` OTs and payloads use SCI's per-batch word/byte packing (see
     /// [`bytes`]). Without it nothing is padded and payloads are packed densely.
     pub sci_padding: bool,
+    /// The COT source the session was set up with (cost functions use it; the session's own
+    /// source decides what runs). SCI padding applies to IKNP only.
+    pub source: OtKind,
 }
 
 impl OtOpts {
     /// The `sirnn` profile's options.
-    pub const SCI: OtOpts = OtOpts { sci_padding: true };
+    pub const SCI: OtOpts = OtOpts {
+        sci_padding: true,
+        source: OtKind::Iknp,
+    };
     /// Dense packing, no padding.
-    pub const DENSE: OtOpts = OtOpts { sci_padding: false };
+    pub const DENSE: OtOpts = OtOpts {
+        sci_padding: false,
+        source: OtKind::Iknp,
+    };
 }
 
 /// A PRG seeded from the operating system's randomness (getrandom). Every party's randomness
@@ -159,9 +175,33 @@ impl OtPack {
     /// 3. server KKOT sender ↔ client KKOT receiver;
     /// 4. client KKOT sender ↔ server KKOT receiver.
     pub fn setup<C: Channel + ?Sized>(ch: &mut C, role: Role, prg: &mut Prg) -> OtResult<OtPack> {
+        Self::setup_with(ch, role, prg, OtKind::Iknp)
+    }
+
+    /// [`setup`](Self::setup), then switch both COT sessions to `kind` (server-sends session
+    /// first). The switch's traffic (SoftSpoken's trees, Ferret's IKNP bootstrap) is setup
+    /// traffic too.
+    pub fn setup_with<C: Channel + ?Sized>(
+        ch: &mut C,
+        role: Role,
+        prg: &mut Prg,
+        kind: OtKind,
+    ) -> OtResult<OtPack> {
         let before = ch.meter().total();
         ch.push_tag("ot-setup");
-        let r = Self::setup_inner(ch, role, prg);
+        let r = Self::setup_inner(ch, role, prg).and_then(|(mut s, mut r, ks, kr)| {
+            match role {
+                Role::Server => {
+                    s.upgrade(ch, kind, prg)?;
+                    r.upgrade(ch, kind, prg)?;
+                }
+                Role::Client => {
+                    r.upgrade(ch, kind, prg)?;
+                    s.upgrade(ch, kind, prg)?;
+                }
+            }
+            Ok((s, r, ks, kr))
+        });
         ch.pop_tag();
         let (iknp_send, iknp_recv, kkot_send, kkot_recv) = r?;
         ch.flush()?;
@@ -172,6 +212,35 @@ impl OtPack {
             kkot_send,
             kkot_recv,
             setup_bytes: d.bytes_sent + d.bytes_recv,
+        })
+    }
+
+    /// The COT source of both sessions.
+    pub fn kind(&self) -> OtKind {
+        self.iknp_send.kind()
+    }
+
+    /// Make COTs available for the next step so that none of its calls waits on a refill:
+    /// `by_server` COTs of the session where the server is the COT sender, `by_client` of the
+    /// other. Both parties call it with the same numbers; Ferret runs its LPN rounds here
+    /// (server-sends session first). Returns the rounds run, per session.
+    pub fn reserve<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        role: Role,
+        by_server: u64,
+        by_client: u64,
+    ) -> OtResult<[ferret::RoundCost; 2]> {
+        let (a, b) = (by_server as usize, by_client as usize);
+        Ok(match role {
+            Role::Server => {
+                let x = self.iknp_send.reserve(ch, a)?;
+                [x, self.iknp_recv.reserve(ch, b)?]
+            }
+            Role::Client => {
+                let x = self.iknp_recv.reserve(ch, a)?;
+                [x, self.iknp_send.reserve(ch, b)?]
+            }
         })
     }
 

@@ -9,7 +9,10 @@ use pq_ot::{IknpReceiver, IknpSender, KkotReceiver, KkotSender, OtOpts, seeded_p
 use proptest::prelude::*;
 
 fn opts(sci: bool) -> OtOpts {
-    OtOpts { sci_padding: sci }
+    OtOpts {
+        sci_padding: sci,
+        ..OtOpts::DENSE
+    }
 }
 
 proptest! {

@@ -24,6 +24,11 @@ pub struct Cost {
     /// (IKNP/KKOT columns of random OTs, random correlations); see `docs/sci-protocols.md`
     /// §Offline and online bytes.
     pub offline_bytes: u64,
+    /// Correlated OTs drawn from the IKNP-style sessions: `[0]` from the session where the
+    /// server is the COT sender, `[1]` from the other. Ferret's LPN rounds are charged from
+    /// these (see [`crate::ot_calls::rounds_for`]); not serialised.
+    #[serde(skip)]
+    pub cots: [u64; 2],
 }
 
 impl Cost {
@@ -33,6 +38,7 @@ impl Cost {
         client_to_server: 0,
         rounds: 0,
         offline_bytes: 0,
+        cots: [0, 0],
     };
 
     /// `bytes` sent by `from`, in `rounds` round trips.
@@ -73,6 +79,7 @@ impl Cost {
             client_to_server: self.client_to_server + o.client_to_server,
             rounds: self.rounds + o.rounds,
             offline_bytes: self.offline_bytes + o.offline_bytes,
+            cots: [self.cots[0] + o.cots[0], self.cots[1] + o.cots[1]],
         }
     }
     /// Parallel composition (both run at the same time).
@@ -91,6 +98,7 @@ impl Cost {
             client_to_server: self.client_to_server * k,
             rounds: self.rounds * k,
             offline_bytes: self.offline_bytes * k,
+            cots: [self.cots[0] * k, self.cots[1] * k],
         }
     }
     /// The same traffic with the directions swapped (the protocol run with roles reversed).
@@ -99,6 +107,7 @@ impl Cost {
         Cost {
             server_to_client: self.client_to_server,
             client_to_server: self.server_to_client,
+            cots: [self.cots[1], self.cots[0]],
             ..self
         }
     }

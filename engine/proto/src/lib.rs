@@ -40,6 +40,7 @@ pub mod util;
 
 pub use cost::{Cost, Objective};
 pub use pq_netsim::channel::Role;
+pub use pq_ot::OtKind;
 pub use profile::Profile;
 pub use shares::Shares;
 

@@ -5,7 +5,7 @@ use crate::ProtoResult;
 use crate::{Profile, Role};
 use pq_kernels::aes::Prg;
 use pq_netsim::{Channel, Counters, Transport, run_pair};
-use pq_ot::{OtOpts, OtPack};
+use pq_ot::{OtKind, OtOpts, OtPack};
 use std::time::Duration;
 
 /// One party of a protocol run. ALICE = server, BOB = client.
@@ -45,9 +45,7 @@ impl<'a> Party<'a> {
     }
     /// The OT options of the profile.
     pub fn opts(&self) -> OtOpts {
-        OtOpts {
-            sci_padding: self.profile.sci_padding(),
-        }
+        self.profile.ot_opts()
     }
 }
 
@@ -90,11 +88,21 @@ type PartyRun<T> = ProtoResult<(T, Counters, u64, Duration)>;
 /// directions, see [`OtPack::setup`]) and the party's own PRG. `seed` makes both
 /// deterministic (tests and benchmarks only); `None` draws them from the operating system.
 pub fn start(ch: &mut dyn Channel, role: Role, seed: Option<u64>) -> ProtoResult<(OtPack, Prg)> {
+    start_with(ch, role, seed, OtKind::Iknp)
+}
+
+/// [`start`] with the COT sessions on `kind` ([`OtPack::setup_with`]).
+pub fn start_with(
+    ch: &mut dyn Channel,
+    role: Role,
+    seed: Option<u64>,
+    kind: OtKind,
+) -> ProtoResult<(OtPack, Prg)> {
     let mut setup_prg = match seed {
         Some(s) => pq_ot::seeded_prg(s.wrapping_mul(2).wrapping_add(role as u64)),
         None => pq_ot::try_os_prg()?,
     };
-    let ot = OtPack::setup(ch, role, &mut setup_prg)?;
+    let ot = OtPack::setup_with(ch, role, &mut setup_prg, kind)?;
     let own = match seed {
         Some(s) => pq_ot::seeded_prg(s.wrapping_mul(7).wrapping_add(100 + role as u64)),
         None => pq_ot::try_os_prg()?,
@@ -109,7 +117,7 @@ fn one_side<T>(
     seed: Option<u64>,
     f: impl FnOnce(&mut Party) -> ProtoResult<T>,
 ) -> PartyRun<T> {
-    let (mut ot, own) = start(ch, role, seed)?;
+    let (mut ot, own) = start_with(ch, role, seed, profile.ot)?;
     // a 1-byte simultaneous exchange so that both meters start the protocol after a receive
     // (flights are then counted from the protocol's first send); counted as setup
     ch.send(&[0u8])?;

@@ -32,7 +32,7 @@ enum Fill {
 /// bytes and flights.
 fn case(lp: &LinearParams, l: Option<u32>, fill: Fill, transport: Transport, seed: u64) {
     let l = l.unwrap_or_else(|| lp.acc_bits().unwrap());
-    let c = he_linear::cost_at(lp, l)
+    let c = he_linear::cost_at(lp, l, pq_proto::Profile::PrivQuant)
         .unwrap()
         .unwrap_or_else(|| panic!("HE does not fit {lp:?} at {l} bits"));
     let mut r = Rng(seed | 1);

@@ -349,9 +349,9 @@ fn ext_cost(lp: &LinearParams, l: u32, pr: crate::Profile) -> Cost {
 }
 
 /// Exact cost of the HE option with the output in `l` bits, the extension of ⟨X⟩ to `l`
-/// bits included; `None` when no HE parameters fit the layer (the option is then not
-/// offered).
-pub fn cost_at(lp: &LinearParams, l: u32) -> ProtoResult<Option<Cost>> {
+/// bits included (on `pr`'s COT source); `None` when no HE parameters fit the layer (the
+/// option is then not offered).
+pub fn cost_at(lp: &LinearParams, l: u32, pr: crate::Profile) -> ProtoResult<Option<Cost>> {
     lp.check()?;
     let Some(hp) = plan(lp, l) else {
         return Ok(None);
@@ -361,8 +361,9 @@ pub fn cost_at(lp: &LinearParams, l: u32) -> ProtoResult<Option<Cost>> {
         client_to_server: hp.client_bytes(),
         rounds: 1,
         offline_bytes: 0,
+        cots: [0, 0],
     };
-    Ok(Some(ext_cost(lp, l, crate::Profile::PrivQuant).then(he)))
+    Ok(Some(ext_cost(lp, l, pr).then(he)))
 }
 
 /// Calibrated kernel times (ns) on the reference machine (2-vCPU AMD EPYC, AVX2), measured by

@@ -688,13 +688,13 @@ fn mux_cost(lp: &LinearParams, l: u32, pr: Profile) -> Cost {
 }
 
 /// Cost of one option with the output in `l` bits (see [`run_at`]). For [`LinOption::He`],
-/// [`he_linear::cost_at`] (the extension of ⟨X⟩ included; `pr` does not apply), or an
+/// [`he_linear::cost_at`] (the extension of ⟨X⟩ included, on `pr`'s COT source), or an
 /// [`ProtoError::Param`](crate::ProtoError::Param) naming `option` when no HE parameters fit
 /// the layer.
 pub fn cost_at(lp: &LinearParams, opt: LinOption, l: u32, pr: Profile) -> ProtoResult<Cost> {
     check_l(lp, l)?;
     if opt == LinOption::He {
-        return he_linear::cost_at(lp, l)?.ok_or_else(he_unavailable);
+        return he_linear::cost_at(lp, l, pr)?.ok_or_else(he_unavailable);
     }
     if let LinOption::Duplex { rows_x } = opt {
         return Ok(duplex_cost(lp, l, check_rows_x(lp, rows_x)?, pr, None).0);
@@ -757,7 +757,7 @@ pub fn options_at(
         .map(|&o| Ok((o, cost_at(lp, o, l, pr)?)))
         .collect::<ProtoResult<Vec<_>>>()?;
     if menu.he
-        && let Some(c) = he_linear::cost_at(lp, l)?
+        && let Some(c) = he_linear::cost_at(lp, l, pr)?
     {
         v.push((LinOption::He, c));
     }

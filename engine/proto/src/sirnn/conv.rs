@@ -78,7 +78,7 @@ impl ConvParams {
         if self.k > self.hw + 2 * (self.k / 2) {
             return Err(param("k", "kernel larger than the padded input"));
         }
-        if self.profile != Profile::Sirnn {
+        if !self.profile.is_sirnn() {
             return Err(param(
                 "profile",
                 "this runner implements the sirnn profile only",

@@ -1,0 +1,689 @@
+//! Ferret: silent random correlated OT from primal LPN with regular noise (Yang, Weng, Lan,
+//! Zhang, Wang, CCS 2020), semi-honest, with the half-tree single-point COT (Guo, Yang, Wang,
+//! Zhang, Xie, Liu, Weng, EUROCRYPT 2023).
+//!
+//! Each LPN round with parameters `(t, k = 2^logk, d)` turns `M = k + t·d` base COTs (with
+//! the global Δ of the IKNP sender) into `N = t·2^d` fresh COTs with the same Δ, keeps
+//! `M'` of them as the next round's base and hands the rest out:
+//! 1. **MPCOT with regular noise.** For every block `j < t` of `2^d` outputs the sender grows
+//!    a correlated GGM tree: level 1 is `(s_j, s_j ⊕ Δ)` for a fresh random `s_j`, every node
+//!    `x` has children `H(x)` and `x ⊕ H(x)` with the circular-correlation-robust hash
+//!    `H(x) = π(σ(x)) ⊕ σ(x)` (π = fixed-key AES, σ a linear orthomorphism). Every level
+//!    then XORs to Δ. For level `ℓ` the sender **sends one block**, `K⁰_ℓ ⊕ q_{j,ℓ}`, the XOR
+//!    of that level's left children masked with one base COT. The receiver, whose base choice
+//!    bit is `r_{j,ℓ}`, unmasks `K^{r}_ℓ` (since `K¹ = K⁰ ⊕ Δ`), so it learns every node off
+//!    the path `α_j` with `α_{j,ℓ} = 1 − r_{j,ℓ}`: the noise position is random because the
+//!    base choice bits are. At the leaves it sets `w_α = ⊕_{x ≠ α} w_x = v_α ⊕ Δ`.
+//! 2. **Primal LPN.** Output `o` adds `lpn_d = 10` base values at indices drawn from a public
+//!    PRG: the sender `q_o = v_o ⊕ ⊕ q_base[i]`, the receiver `t_o = w_o ⊕ ⊕ t_base[i]` and
+//!    choice `r_o = e_o ⊕ ⊕ r_base[i]`, so `q_o = t_o ⊕ r_o·Δ`.
+//!
+//! Wire per round: `t·d` blocks from the sender, nothing from the receiver.
+//!
+//! **Parameters** (emp-ot `emp-ot/tuning.h`, chosen there for about 128-bit security against
+//! the published regular-LPN attacks per the LPN estimator; see `docs/silent-ot.md`):
+//! b10 = (850, 16, 10), b12 = (1520, 18, 12) (b11 and b13 are defined too). A session's
+//! rounds run b10, then b12 for ever ([`round_params`]), so a session that needs a handful of
+//! OTs pays one small round (136 KB), and a long session pays 0.39 bits per OT.
+//!
+//! **Bootstrap.** The first round's `M = 74,036` base COTs come from IKNP (one-time setup,
+//! [`bootstrap_cots`]); every later round uses the previous round's output.
+//!
+//! **Refills** happen when a caller asks for more COTs than the buffer holds, in
+//! [`FerretSender::reserve`] / [`FerretReceiver::reserve`]: the sender sends a round's
+//! message, the receiver receives it. Both parties count the same way ([`FerretMeter`]), so
+//! they refill at the same points and the cost functions know which request pays for a round.
+
+use crate::{OtError, OtResult, check_len};
+use pq_kernels::Block;
+use pq_kernels::aes::{Prg, fixed_key};
+use pq_netsim::Channel;
+
+/// XOR positions per LPN output (the `d` of LPN(N, k, d)).
+pub const LPN_D: usize = 10;
+
+/// One primal-LPN parameter set: `t` noise blocks of `2^depth` outputs over a secret of
+/// `2^log_k` base COTs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LpnParams {
+    /// Number of GGM trees (noise weight).
+    pub t: usize,
+    /// log2 of the LPN secret length k.
+    pub log_k: u32,
+    /// Depth of each GGM tree (2^depth outputs per tree).
+    pub depth: u32,
+}
+
+impl LpnParams {
+    /// emp-ot's `ferret_b10`: N = 870,400.
+    pub const B10: LpnParams = LpnParams {
+        t: 850,
+        log_k: 16,
+        depth: 10,
+    };
+    /// emp-ot's `ferret_b11`: N = 2,396,160.
+    pub const B11: LpnParams = LpnParams {
+        t: 1170,
+        log_k: 17,
+        depth: 11,
+    };
+    /// emp-ot's `ferret_b12`: N = 6,225,920.
+    pub const B12: LpnParams = LpnParams {
+        t: 1520,
+        log_k: 18,
+        depth: 12,
+    };
+    /// emp-ot's `ferret_b13`: N = 15,564,800.
+    pub const B13: LpnParams = LpnParams {
+        t: 1900,
+        log_k: 19,
+        depth: 13,
+    };
+    /// LPN secret length k.
+    pub const fn k(&self) -> usize {
+        1 << self.log_k
+    }
+    /// Outputs per round, N = t·2^depth.
+    pub const fn n(&self) -> usize {
+        self.t << self.depth
+    }
+    /// Base COTs a round consumes, M = k + t·depth.
+    pub const fn m(&self) -> usize {
+        self.k() + self.t * self.depth as usize
+    }
+    /// Bytes the sender sends per round: one block per tree level.
+    pub const fn round_bytes(&self) -> u64 {
+        (self.t * self.depth as usize * 16) as u64
+    }
+}
+
+/// The parameters of round `i` of a session: b10, then b12 for ever. (b13 sends 0.21 bits per
+/// OT against b12's 0.39, but its 8 MiB LPN table, one per party, overflows this class of
+/// machine's 8 MiB L3 and halves the throughput: at 200 Mbps the 0.18 bits per OT it saves
+/// are worth far less than the time it costs.)
+pub const fn round_params(i: u64) -> LpnParams {
+    match i {
+        0 => LpnParams::B10,
+        _ => LpnParams::B12,
+    }
+}
+
+/// COTs round `i` hands out (its outputs minus the next round's base).
+pub const fn usable(i: u64) -> u64 {
+    (round_params(i).n() - round_params(i + 1).m()) as u64
+}
+
+/// IKNP COTs of the one-time bootstrap (the first round's base).
+pub const fn bootstrap_cots() -> usize {
+    round_params(0).m()
+}
+
+/// Round accounting shared by both parties and the cost functions: how many rounds have run
+/// and how many COTs are buffered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FerretMeter {
+    /// Rounds run so far.
+    pub rounds: u64,
+    /// COTs buffered and not yet handed out.
+    pub avail: u64,
+}
+
+/// What a [`FerretMeter::reserve`] costs: LPN rounds run and the sender's bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoundCost {
+    /// LPN rounds run (each is one flight from the COT sender).
+    pub rounds: u64,
+    /// Bytes the COT sender sends.
+    pub bytes: u64,
+}
+
+impl FerretMeter {
+    /// Make at least `n` COTs available; returns the rounds this runs.
+    pub fn reserve(&mut self, n: u64) -> RoundCost {
+        let mut c = RoundCost::default();
+        while self.avail < n {
+            c.bytes += round_params(self.rounds).round_bytes();
+            self.avail += usable(self.rounds);
+            self.rounds += 1;
+            c.rounds += 1;
+        }
+        c
+    }
+    /// Hand out `n` COTs (after [`reserve`](Self::reserve)); returns the rounds it needed.
+    pub fn take(&mut self, n: u64) -> RoundCost {
+        let c = self.reserve(n);
+        self.avail -= n;
+        c
+    }
+}
+
+/// σ(x_L ‖ x_R) = (x_L ⊕ x_R ‖ x_L): a linear orthomorphism, so `π(σ(x)) ⊕ σ(x)` is
+/// circular correlation robust (Guo–Katz–Wang–Yu 2020).
+#[inline(always)]
+fn sigma(x: Block) -> Block {
+    Block::from_u64s(x.hi(), x.hi() ^ x.lo())
+}
+
+/// `tmp[i] = H(nodes[i])`, then expand in place: `nodes[2i] = tmp[i]`,
+/// `nodes[2i+1] = nodes[i] ⊕ tmp[i]` for `i < m` (backwards, so nothing is overwritten
+/// before it is read). Returns the XOR of the left children and of the right children.
+fn expand_level(nodes: &mut [Block], m: usize, tmp: &mut [Block]) -> (Block, Block) {
+    let tmp = &mut tmp[..m];
+    for (t, x) in tmp.iter_mut().zip(nodes[..m].iter()) {
+        *t = sigma(*x);
+    }
+    fixed_key().cr_hash(tmp);
+    let (mut l, mut r) = (0u128, 0u128);
+    for i in (0..m).rev() {
+        let x = nodes[i].0;
+        let h = tmp[i].0;
+        nodes[2 * i] = Block(h);
+        nodes[2 * i + 1] = Block(x ^ h);
+        l ^= h;
+        r ^= x ^ h;
+    }
+    (Block(l), Block(r))
+}
+
+/// The public LPN matrix of round `round`: `LPN_D` indices below `k` per output, from a
+/// public AES-CTR stream, produced a batch ahead so that the gathers of the next batch can be
+/// prefetched while the current one is summed.
+struct LpnIndices {
+    prg: Prg,
+    cur: Vec<Block>,
+    next: Vec<Block>,
+    mask: u32,
+}
+
+/// Outputs per batch of LPN indices.
+const LPN_BATCH: usize = 128;
+
+impl LpnIndices {
+    fn new(round: u64, p: LpnParams) -> Self {
+        let mut ix = LpnIndices {
+            prg: Prg::new(Block::from_u64s(round, 0x4665_7272_6574_4c50)),
+            cur: vec![Block::ZERO; LPN_BATCH * LPN_D / 4],
+            next: vec![Block::ZERO; LPN_BATCH * LPN_D / 4],
+            mask: (p.k() - 1) as u32,
+        };
+        ix.fill_next();
+        ix
+    }
+    fn fill_next(&mut self) {
+        self.prg.fill_blocks(&mut self.next);
+        let w: &mut [u32] = bytemuck::cast_slice_mut(&mut self.next);
+        for x in w.iter_mut() {
+            *x &= self.mask;
+        }
+    }
+    /// Advance: the indices of the next `LPN_BATCH` outputs (`LPN_D` per output); the batch
+    /// after it is generated and its `base` rows prefetched.
+    fn advance<T>(&mut self, base: &[T]) -> &[u32] {
+        std::mem::swap(&mut self.cur, &mut self.next);
+        self.fill_next();
+        let w: &[u32] = bytemuck::cast_slice(&self.next);
+        for &i in w {
+            prefetch(base, i as usize);
+        }
+        bytemuck::cast_slice(&self.cur)
+    }
+}
+
+/// Hint the cache to load `base[i]` (no effect on other targets).
+#[inline(always)]
+fn prefetch<T>(base: &[T], i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(x) = base.get(i) {
+        // SAFETY: prefetching is a hint; the address is in bounds of `base`.
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                (x as *const T).cast::<i8>(),
+            )
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (base, i);
+}
+
+/// `out[o] ^= ⊕_i base[idx(o, i)]` for every output `o`.
+fn lpn_blocks(round: u64, p: LpnParams, base: &[Block], out: &mut [Block]) {
+    let mut ix = LpnIndices::new(round, p);
+    for chunk in out.chunks_mut(LPN_BATCH) {
+        let idx = ix.advance(base);
+        for (o, id) in chunk.iter_mut().zip(idx.chunks_exact(LPN_D)) {
+            let mut acc = o.0;
+            for &i in id {
+                acc ^= base[i as usize].0;
+            }
+            *o = Block(acc);
+        }
+    }
+}
+
+/// As [`lpn_blocks`], also `bits[o] ^= ⊕_i rbase[idx(o, i)]` (`rbase`: one byte, 0 or 1,
+/// per base COT; `bits`: packed u64 words, `LPN_BATCH` a multiple of 64).
+fn lpn_blocks_bits(
+    round: u64,
+    p: LpnParams,
+    base: &[Block],
+    rbase: &[u8],
+    out: &mut [Block],
+    bits: &mut [u64],
+) {
+    let mut ix = LpnIndices::new(round, p);
+    for (ci, chunk) in out.chunks_mut(LPN_BATCH).enumerate() {
+        let idx = ix.advance(base);
+        for (wi, (o64, id64)) in chunk.chunks_mut(64).zip(idx.chunks(64 * LPN_D)).enumerate() {
+            let mut word = 0u64;
+            for (j, (o, id)) in o64.iter_mut().zip(id64.chunks_exact(LPN_D)).enumerate() {
+                let mut acc = o.0;
+                let mut b = 0u8;
+                for &i in id {
+                    acc ^= base[i as usize].0;
+                    b ^= rbase[i as usize];
+                }
+                *o = Block(acc);
+                word |= ((b & 1) as u64) << j;
+            }
+            bits[ci * (LPN_BATCH / 64) + wi] ^= word;
+        }
+    }
+}
+
+/// Ask the kernel to back `v` with transparent huge pages: the LPN gathers touch a table of
+/// up to 8 MiB at random, and with 4 KiB pages nearly every gather misses the TLB.
+fn huge_pages<T>(v: &[T]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let a = v.as_ptr() as usize;
+        let len = std::mem::size_of_val(v);
+        let start = a.next_multiple_of(HUGE);
+        let end = (a + len) & !(HUGE - 1);
+        if end > start {
+            // SAFETY: madvise only advises on pages inside `v`'s allocation; it changes no
+            // contents. Failure is harmless and ignored.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
+}
+
+/// Give `v` room for `n` blocks, on huge pages when it has to grow (contents kept).
+fn reserve_huge(v: &mut Vec<Block>, n: usize) {
+    if v.capacity() < n {
+        let mut nv: Vec<Block> = Vec::with_capacity(n);
+        huge_pages(nv.spare_capacity_mut());
+        nv.extend_from_slice(v);
+        *v = nv;
+    }
+}
+
+/// Bit `i` of a packed bit vector.
+#[inline(always)]
+fn get_bit(v: &[u64], i: usize) -> u64 {
+    (v[i >> 6] >> (i & 63)) & 1
+}
+
+/// Copy bits `src[from..from + n]` to `dst[0..n]` (dst words past `n` bits are cleared).
+pub fn copy_bits(src: &[u64], from: usize, n: usize, dst: &mut [u64]) {
+    let words = n.div_ceil(64);
+    let sh = from & 63;
+    let w0 = from >> 6;
+    for (k, d) in dst[..words].iter_mut().enumerate() {
+        let lo = src[w0 + k] >> sh;
+        let hi = if sh == 0 {
+            0
+        } else {
+            src.get(w0 + k + 1).copied().unwrap_or(0) << (64 - sh)
+        };
+        *d = lo | hi;
+    }
+    if !n.is_multiple_of(64) {
+        dst[words - 1] &= (1u64 << (n % 64)) - 1;
+    }
+    for d in dst[words..].iter_mut() {
+        *d = 0;
+    }
+}
+
+/// Append bits `src[0..n]` to the bit vector `dst` that holds `len` bits.
+fn append_bits(dst: &mut Vec<u64>, len: usize, src: &[u64], n: usize) {
+    dst.resize((len + n).div_ceil(64).max(1), 0);
+    let sh = len & 63;
+    let w0 = len >> 6;
+    if n == 0 {
+        return;
+    }
+    if sh == 0 {
+        let words = n.div_ceil(64);
+        dst[w0..w0 + words].copy_from_slice(&src[..words]);
+        return;
+    }
+    dst[w0] &= (1u64 << sh) - 1;
+    for k in 0..n.div_ceil(64) {
+        let s = src[k];
+        dst[w0 + k] |= s << sh;
+        if w0 + k + 1 < dst.len() {
+            dst[w0 + k + 1] = s >> (64 - sh);
+        }
+    }
+}
+
+/// The COT sender's side of Ferret (holds Δ).
+pub struct FerretSender {
+    delta: Block,
+    prg: Prg,
+    meter: FerretMeter,
+    /// The next round's base COTs.
+    base: Vec<Block>,
+    /// Buffered outputs `buf[pos..]`.
+    buf: Vec<Block>,
+    pos: usize,
+    round_out: Vec<Block>,
+    tmp: Vec<Block>,
+    msg: Vec<u8>,
+}
+
+impl FerretSender {
+    /// A sender from `bootstrap_cots()` base COTs `q` with correlation `delta` (from IKNP).
+    pub fn new(delta: Block, base: Vec<Block>, prg: Prg) -> OtResult<Self> {
+        check_len("ferret base", bootstrap_cots(), base.len())?;
+        Ok(FerretSender {
+            delta,
+            prg,
+            meter: FerretMeter::default(),
+            base,
+            buf: Vec::new(),
+            pos: 0,
+            round_out: Vec::new(),
+            tmp: Vec::new(),
+            msg: Vec::new(),
+        })
+    }
+
+    /// The round accounting (rounds run, COTs buffered).
+    pub fn meter(&self) -> FerretMeter {
+        self.meter
+    }
+
+    /// Make at least `n` COTs available, running (and sending) LPN rounds as needed.
+    pub fn reserve<C: Channel + ?Sized>(&mut self, ch: &mut C, n: usize) -> OtResult<RoundCost> {
+        let first = self.meter.rounds;
+        let c = self.meter.reserve(n as u64);
+        for r in first..first + c.rounds {
+            self.round(ch, r)?;
+        }
+        Ok(c)
+    }
+
+    /// Hand out `out.len()` COTs `q` (refilling first if needed).
+    pub fn take<C: Channel + ?Sized>(&mut self, ch: &mut C, out: &mut [Block]) -> OtResult<()> {
+        let n = out.len();
+        self.reserve(ch, n)?;
+        out.copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        self.meter.avail -= n as u64;
+        Ok(())
+    }
+
+    /// Run one round: grow the trees, send the level messages, apply the LPN code.
+    fn round<C: Channel + ?Sized>(&mut self, ch: &mut C, r: u64) -> OtResult<()> {
+        let p = round_params(r);
+        let next_m = round_params(r + 1).m();
+        let (n, d, k) = (p.n(), p.depth as usize, p.k());
+        debug_assert_eq!(self.base.len(), p.m());
+        reserve_huge(&mut self.round_out, n);
+        self.round_out.resize(n, Block::ZERO);
+        self.tmp.resize(1 << (d - 1), Block::ZERO);
+        self.msg.clear();
+        self.msg.reserve(p.round_bytes() as usize);
+        for (j, tree) in self.round_out.chunks_exact_mut(1 << d).enumerate() {
+            let s = self.prg.next_block();
+            tree[0] = s;
+            tree[1] = s ^ self.delta;
+            let q = &self.base[k + j * d..k + (j + 1) * d];
+            self.msg.extend_from_slice(&(s ^ q[0]).to_bytes());
+            for (lvl, qb) in q.iter().enumerate().skip(1) {
+                let (left, _) = expand_level(tree, 1 << lvl, &mut self.tmp);
+                self.msg.extend_from_slice(&(left ^ *qb).to_bytes());
+            }
+        }
+        ch.send(&self.msg)?;
+        lpn_blocks(r, p, &self.base[..k], &mut self.round_out);
+        // Keep the next base, then the unused outputs followed by the new ones.
+        self.base.clear();
+        reserve_huge(&mut self.base, next_m);
+        self.base.extend_from_slice(&self.round_out[n - next_m..]);
+        if self.pos == self.buf.len() {
+            std::mem::swap(&mut self.buf, &mut self.round_out);
+            self.buf.truncate(n - next_m);
+        } else {
+            self.buf.drain(..self.pos);
+            let want = self.buf.len() + n - next_m;
+            reserve_huge(&mut self.buf, want);
+            self.buf.extend_from_slice(&self.round_out[..n - next_m]);
+        }
+        self.pos = 0;
+        Ok(())
+    }
+}
+
+/// The COT receiver's side of Ferret: random choice bits `r` and `t = q ⊕ r·Δ`.
+pub struct FerretReceiver {
+    meter: FerretMeter,
+    base_t: Vec<Block>,
+    base_r: Vec<u64>,
+    buf_t: Vec<Block>,
+    buf_r: Vec<u64>,
+    /// Bits held in `buf_r` (from bit 0).
+    buf_bits: usize,
+    pos: usize,
+    round_t: Vec<Block>,
+    round_r: Vec<u64>,
+    rbytes: Vec<u8>,
+    tmp: Vec<Block>,
+    msg: Vec<u8>,
+}
+
+impl FerretReceiver {
+    /// A receiver from `bootstrap_cots()` base COTs: `t` and the packed choice bits `r`.
+    pub fn new(base_t: Vec<Block>, base_r: Vec<u64>) -> OtResult<Self> {
+        check_len("ferret base", bootstrap_cots(), base_t.len())?;
+        check_len(
+            "ferret base bits",
+            bootstrap_cots().div_ceil(64),
+            base_r.len(),
+        )?;
+        Ok(FerretReceiver {
+            meter: FerretMeter::default(),
+            base_t,
+            base_r,
+            buf_t: Vec::new(),
+            buf_r: Vec::new(),
+            buf_bits: 0,
+            pos: 0,
+            round_t: Vec::new(),
+            round_r: Vec::new(),
+            rbytes: Vec::new(),
+            tmp: Vec::new(),
+            msg: Vec::new(),
+        })
+    }
+
+    /// The round accounting (rounds run, COTs buffered).
+    pub fn meter(&self) -> FerretMeter {
+        self.meter
+    }
+
+    /// Make at least `n` COTs available, receiving LPN rounds as needed.
+    pub fn reserve<C: Channel + ?Sized>(&mut self, ch: &mut C, n: usize) -> OtResult<RoundCost> {
+        let first = self.meter.rounds;
+        let c = self.meter.reserve(n as u64);
+        for r in first..first + c.rounds {
+            self.round(ch, r)?;
+        }
+        Ok(c)
+    }
+
+    /// Hand out `t.len()` COTs: `t` and their choice bits packed into `r` (bit j of the
+    /// u64 stream = COT j; words past the last bit are cleared).
+    pub fn take<C: Channel + ?Sized>(
+        &mut self,
+        ch: &mut C,
+        t: &mut [Block],
+        r: &mut [u64],
+    ) -> OtResult<()> {
+        let n = t.len();
+        if r.len() < n.div_ceil(64) {
+            return Err(OtError::InvalidLength {
+                what: "r",
+                expected: n.div_ceil(64),
+                got: r.len(),
+            });
+        }
+        self.reserve(ch, n)?;
+        t.copy_from_slice(&self.buf_t[self.pos..self.pos + n]);
+        copy_bits(&self.buf_r, self.pos, n, r);
+        self.pos += n;
+        self.meter.avail -= n as u64;
+        Ok(())
+    }
+
+    fn round<C: Channel + ?Sized>(&mut self, ch: &mut C, r: u64) -> OtResult<()> {
+        let p = round_params(r);
+        let next_m = round_params(r + 1).m();
+        let (n, d, k) = (p.n(), p.depth as usize, p.k());
+        let msg = ch.recv_exact_vec(p.round_bytes() as usize)?;
+        self.msg = msg;
+        reserve_huge(&mut self.round_t, n);
+        self.round_t.resize(n, Block::ZERO);
+        self.round_r.clear();
+        self.round_r.resize(n.div_ceil(64), 0);
+        self.tmp.resize(1 << (d - 1), Block::ZERO);
+        for (j, tree) in self.round_t.chunks_exact_mut(1 << d).enumerate() {
+            let lvl_msg = |l: usize| {
+                let o = (j * d + l) * 16;
+                let mut b = [0u8; 16];
+                b.copy_from_slice(&self.msg[o..o + 16]);
+                Block::from_bytes(b)
+            };
+            let bi = k + j * d;
+            // Level 1.
+            let r1 = get_bit(&self.base_r, bi) as usize;
+            let k1 = lvl_msg(0) ^ self.base_t[bi];
+            tree[r1] = k1;
+            tree[1 - r1] = Block::ZERO;
+            let mut path = 1 - r1;
+            for lvl in 1..d {
+                let m = 1 << lvl;
+                let (l, rr) = expand_level(tree, m, &mut self.tmp);
+                let rb = get_bit(&self.base_r, bi + lvl) as usize;
+                let kr = lvl_msg(lvl) ^ self.base_t[bi + lvl];
+                // The path node's children are junk: remove the side-rb one from the sum.
+                let side_sum = if rb == 0 { l } else { rr };
+                let sib = 2 * path + rb;
+                tree[sib] = kr ^ side_sum ^ tree[sib];
+                path = 2 * path + (1 - rb);
+                tree[path] = Block::ZERO;
+            }
+            let mut sum = 0u128;
+            for x in tree.iter() {
+                sum ^= x.0;
+            }
+            tree[path] = Block(sum);
+            let g = (j << d) + path;
+            self.round_r[g >> 6] |= 1 << (g & 63);
+        }
+        self.rbytes.clear();
+        self.rbytes
+            .extend((0..k).map(|i| get_bit(&self.base_r, i) as u8));
+        lpn_blocks_bits(
+            r,
+            p,
+            &self.base_t[..k],
+            &self.rbytes,
+            &mut self.round_t,
+            &mut self.round_r,
+        );
+        // Keep the next base, then the unused outputs followed by the new ones.
+        let users = n - next_m;
+        self.base_t.clear();
+        reserve_huge(&mut self.base_t, next_m);
+        self.base_t.extend_from_slice(&self.round_t[users..]);
+        self.base_r.clear();
+        self.base_r.resize(next_m.div_ceil(64), 0);
+        copy_bits(&self.round_r, users, next_m, &mut self.base_r);
+        let keep = self.buf_bits - self.pos;
+        if keep == 0 {
+            std::mem::swap(&mut self.buf_t, &mut self.round_t);
+            self.buf_t.truncate(users);
+            std::mem::swap(&mut self.buf_r, &mut self.round_r);
+            self.buf_r.truncate(users.div_ceil(64));
+        } else {
+            self.buf_t.drain(..self.pos);
+            reserve_huge(&mut self.buf_t, keep + users);
+            self.buf_t.extend_from_slice(&self.round_t[..users]);
+            let mut kept = vec![0u64; keep.div_ceil(64)];
+            copy_bits(&self.buf_r, self.pos, keep, &mut kept);
+            append_bits(&mut kept, keep, &self.round_r, users);
+            self.buf_r = kept;
+        }
+        self.buf_bits = keep + users;
+        self.pos = 0;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bit_copies() {
+        let src: Vec<u64> = (0..10u64)
+            .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            .collect();
+        for from in [0usize, 1, 63, 64, 65, 130] {
+            for n in [0usize, 1, 63, 64, 65, 200] {
+                let mut dst = vec![u64::MAX; 5];
+                copy_bits(&src, from, n, &mut dst);
+                for i in 0..n {
+                    assert_eq!(get_bit(&dst, i), get_bit(&src, from + i));
+                }
+                for i in n..320 {
+                    assert_eq!(get_bit(&dst, i), 0);
+                }
+                let mut app = Vec::new();
+                append_bits(&mut app, 0, &src, 70);
+                append_bits(&mut app, 70, &dst, n);
+                for i in 0..n {
+                    assert_eq!(get_bit(&app, 70 + i), get_bit(&src, from + i));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn meter_rounds() {
+        let mut m = FerretMeter::default();
+        assert_eq!(m.take(0).rounds, 0);
+        assert_eq!(m.take(1).rounds, 1);
+        assert_eq!(m.avail, usable(0) - 1);
+        let c = m.take(usable(0) + usable(1));
+        assert_eq!(c.rounds, 2);
+        assert_eq!(c.bytes, 2 * LpnParams::B12.round_bytes());
+    }
+
+    #[test]
+    fn params_chain() {
+        for i in 0..4 {
+            assert!(round_params(i).n() > round_params(i + 1).m());
+        }
+        assert_eq!(LpnParams::B13.n(), 15_564_800);
+        assert_eq!(LpnParams::B10.m(), 74_036);
+    }
+}
