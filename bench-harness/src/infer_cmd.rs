@@ -45,9 +45,11 @@ pub struct ModelFlags {
     /// Protocol configuration: privquant, privquant-w4, privquant-he, sirnn-quant or sirnn.
     #[arg(long, default_value = "privquant")]
     pub protocol: String,
-    /// Correlated-OT source. This build has `iknp` only.
-    #[arg(long, default_value = "iknp")]
-    pub ot: String,
+    /// Correlated-OT source: `iknp`, `softspoken:K` (K in 1..=8) or `ferret`. Default: the
+    /// configuration's own (`privquant-he`: ferret; the others: iknp). `sirnn` and
+    /// `sirnn-quant` always run IKNP. Both parties must name the same source.
+    #[arg(long)]
+    pub ot: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -119,6 +121,8 @@ pub struct RemoteInferArgs {
 struct Setup {
     model: Model,
     cfg: Config,
+    /// The configuration's features on the chosen COT source.
+    feat: pq_nn::config::Features,
     /// The program that reveals the logits: the plaintext reference's, and the one the
     /// weights are checked against (the label program has the same linear layers).
     plain: Program,
@@ -128,30 +132,41 @@ struct Setup {
 
 impl Setup {
     fn new(f: &ModelFlags) -> anyhow::Result<Setup> {
-        if f.ot != "iknp" {
-            return usage(format!(
-                "--ot {}: this build's only correlated-OT source is iknp (accepted: iknp)",
-                f.ot
-            ));
-        }
         let cfg: Config = f
             .protocol
             .parse()
             .or_else(|e| usage(format!("--protocol {}: {e}", f.protocol)))?;
+        let feat = match &f.ot {
+            Some(o) => {
+                let k = crate::micro_cmd::parse_ot(o)?;
+                if !cfg.features().lean_engine && k != pq_proto::OtKind::Iknp {
+                    return usage(format!(
+                        "--ot {o}: {} always runs IKNP, byte-exact with SCI",
+                        cfg.name()
+                    ));
+                }
+                cfg.features().with_ot(k)
+            }
+            None => cfg.features(),
+        };
         let text = std::fs::read_to_string(&f.model)
             .with_context(|| format!("--model: cannot read {}", f.model))?;
         let model =
             pq_nn::json::parse(&text).or_else(|e| usage(format!("--model {}: {e}", f.model)))?;
         // lowered now, so a model this configuration cannot run is refused up front
-        let plain = program(&model, cfg, Reveal::Logits)?;
+        let plain = program(&model, cfg, feat, Reveal::Logits)?;
         let arch = hex(&pq_nn::public::public_hash_with(
             &model,
             cfg,
-            &LowerOptions::default(),
+            &LowerOptions {
+                features: Some(feat),
+                ..LowerOptions::default()
+            },
         ));
         Ok(Setup {
             model,
             cfg,
+            feat,
             plain,
             arch,
         })
@@ -161,7 +176,7 @@ impl Setup {
     fn program(&self, reveal: Reveal) -> anyhow::Result<Cow<'_, Program>> {
         Ok(match reveal {
             Reveal::Logits => Cow::Borrowed(&self.plain),
-            Reveal::Label => Cow::Owned(program(&self.model, self.cfg, reveal)?),
+            Reveal::Label => Cow::Owned(program(&self.model, self.cfg, self.feat, reveal)?),
         })
     }
 
@@ -201,9 +216,15 @@ impl Setup {
 }
 
 /// `model` lowered under `cfg` to reveal `reveal`, or why it cannot run there.
-fn program(model: &Model, cfg: Config, reveal: Reveal) -> anyhow::Result<Program> {
+fn program(
+    model: &Model,
+    cfg: Config,
+    feat: pq_nn::config::Features,
+    reveal: Reveal,
+) -> anyhow::Result<Program> {
     let lo = LowerOptions {
         reveal,
+        features: Some(feat),
         ..LowerOptions::default()
     };
     let p = lower::lower_with(model, cfg, &lo).or_else(|e| {
@@ -286,7 +307,7 @@ pub fn infer(a: InferArgs) -> anyhow::Result<()> {
     );
     if a.json {
         let mut o = json!({
-            "model": s.model.name, "protocol": s.cfg.name(), "ot": a.m.ot,
+            "model": s.model.name, "protocol": s.cfg.name(), "ot": s.feat.profile().ot.name(),
             "reveal": reveal.name(), "label": label,
             "reference_label": want_label, "reference_logits": want_logits,
             "correct": correct, "bytes_total": run.bytes_total(),
@@ -370,7 +391,7 @@ pub fn accuracy(a: AccuracyArgs) -> anyhow::Result<()> {
     );
     if a.json {
         print_json_line(&json!({
-            "model": s.model.name, "protocol": s.cfg.name(), "ot": a.m.ot, "images": n,
+            "model": s.model.name, "protocol": s.cfg.name(), "ot": s.feat.profile().ot.name(), "images": n,
             "accuracy_2pc": ok_2pc as f64 / nf, "accuracy_plaintext": ok_plain as f64 / nf,
             "correct_2pc": ok_2pc, "correct_plaintext": ok_plain, "differing": differ,
             "bytes_per_image": bytes as f64 / nf, "wall_s_per_image": wall / nf,
@@ -496,7 +517,7 @@ pub fn serve(listen: &str, a: RemoteInferArgs) -> anyhow::Result<()> {
                 continue;
             }
         };
-        let r = serve_one(ch, &s, &a.m.ot, max_reveal, &label, &w);
+        let r = serve_one(ch, &s, &s.feat.profile().ot.name(), max_reveal, &label, &w);
         match (&r, a.once) {
             (Ok(msg), _) => eprintln!("server: {msg}"),
             (Err(e), false) => eprintln!("server: connection failed: {e:#}"),
@@ -526,7 +547,9 @@ pub fn connect(addr: &str, a: RemoteInferArgs) -> anyhow::Result<()> {
     let mut ch = TcpChannel::connect(addr, TcpOptions::default(), Duration::from_secs(30))
         .with_context(|| format!("cannot connect to {addr}"))?;
     ch.handshake(&hello(Role::Client)).context("handshake")?;
-    ch.send_vec(serde_json::to_vec(&s.descriptor(reveal, &a.m.ot))?)?;
+    ch.send_vec(serde_json::to_vec(
+        &s.descriptor(reveal, &s.feat.profile().ot.name()),
+    )?)?;
     ch.flush()?;
     let reply = recv_json(&mut ch, "answer")?;
     if reply.get("ok") != Some(&json!(true)) {
@@ -559,7 +582,7 @@ pub fn connect(addr: &str, a: RemoteInferArgs) -> anyhow::Result<()> {
     );
     if a.json {
         let mut o = json!({
-            "model": s.model.name, "protocol": s.cfg.name(), "ot": a.m.ot,
+            "model": s.model.name, "protocol": s.cfg.name(), "ot": s.feat.profile().ot.name(),
             "reveal": reveal.name(), "label": label,
             "bytes_total": rep.sent + rep.recv, "bytes_server_to_client": rep.recv,
             "bytes_client_to_server": rep.sent, "setup_bytes": rep.setup,

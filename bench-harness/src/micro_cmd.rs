@@ -26,19 +26,6 @@ pub fn parse_ot(s: &str) -> anyhow::Result<pq_proto::OtKind> {
         .or_else(|e| usage(format!("--ot: {e}")))
 }
 
-/// `--profile P --ot S` for a protocol: SCI's profile runs IKNP only (it is byte-exact with
-/// SCI), so another source with it is refused.
-pub fn profile_with_ot(profile: Profile, ot: &Option<String>) -> anyhow::Result<Profile> {
-    let Some(o) = ot else { return Ok(profile) };
-    let k = parse_ot(o)?;
-    if profile.is_sirnn() && k != pq_proto::OtKind::Iknp {
-        return usage(format!(
-            "--ot {o}: the sirnn profile always runs IKNP, byte-exact with SCI (use --profile privquant)"
-        ));
-    }
-    Ok(profile.with_ot(k))
-}
-
 /// The OT options of an OT benchmark: the source of `--ot`, SCI's padding only for IKNP
 /// under the sirnn profile.
 fn ot_bench_opts(profile: Profile, ot: &Option<String>) -> anyhow::Result<pq_ot::OtOpts> {
@@ -235,14 +222,28 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
         bwc: a.bwc,
         mode,
         nn: a.big_n,
-        profile: if matches!(a.op.as_str(), "cot" | "got" | "kkot" | "bcot" | "baseot") {
+        profile: if matches!(
+            a.op.as_str(),
+            "cot" | "got" | "kkot" | "1ofn" | "bcot" | "baseot"
+        ) {
             parse_profile(&a.profile)?
         } else {
-            profile_with_ot(parse_profile(&a.profile)?, &a.ot)?
+            match &a.ot {
+                Some(o) if parse_ot(o)? != pq_proto::OtKind::Iknp => {
+                    return usage(format!(
+                        "--ot {o}: `micro {}` runs on IKNP; the OT benchmarks (cot, got, kkot, 1ofn, bcot) and `e2e --ot` take other sources",
+                        a.op
+                    ));
+                }
+                _ => parse_profile(&a.profile)?,
+            }
         },
     };
     let t = parse_transport(&a.transport)?;
-    if matches!(a.op.as_str(), "cot" | "got" | "kkot" | "bcot" | "baseot") {
+    if matches!(
+        a.op.as_str(),
+        "cot" | "got" | "kkot" | "1ofn" | "bcot" | "baseot"
+    ) {
         return run_ot_bench(&a, &p, t);
     }
     if a.op == "requant" {
@@ -310,6 +311,10 @@ pub fn ot_op_of(
             Some(_) => OtOp::Cot { l: need_l()? },
         },
         "got" => OtOp::Got { l: need_l()? },
+        "1ofn" => OtOp::OneOfN {
+            n_choices: a.big_n,
+            l: need_l()?,
+        },
         "kkot" => {
             if !(2..=256).contains(&a.big_n) {
                 return usage(format!(
@@ -389,6 +394,28 @@ fn run_ot_bench(a: &MicroArgs, p: &MicroParams, t: Transport) -> anyhow::Result<
                 ));
             }
             ot(bench::bench_kkot(a.n, a.big_n, need_l()?, opts, t))?
+        }
+        "1ofn" => {
+            if !(2..=256).contains(&a.big_n) {
+                return usage(format!(
+                    "--N: {} is out of range (accepted: 2..=256)",
+                    a.big_n
+                ));
+            }
+            if opts.sci_padding {
+                return usage(
+                    "micro 1ofn: the 1-of-N OT from COTs has no SCI padding rule (use --profile privquant or --ot)",
+                );
+            }
+            ot(bench::bench(
+                bench::OtOp::OneOfN {
+                    n_choices: a.big_n,
+                    l: need_l()?,
+                },
+                a.n,
+                opts,
+                t,
+            ))?
         }
         _ => ot(bench::bench_batched_cot(a.n, a.msgs, need_l()?, opts, t))?,
     };

@@ -115,6 +115,8 @@ pub enum OtOp {
     Got { l: u32 },
     /// 1-of-N OT with `l`-bit messages.
     Kkot { n_choices: usize, l: u32 },
+    /// 1-of-N OT from ⌈log2 N⌉ COTs of the session's source ([`pq_ot::one_of_n`]).
+    OneOfN { n_choices: usize, l: u32 },
     /// Batched COT (matmul payload shape): `msgs` values of `l` bits per OT.
     BatchedCot { msgs: usize, l: u32 },
 }
@@ -126,6 +128,7 @@ impl OtOp {
             OtOp::Cot { l } => format!("cot(l={l})"),
             OtOp::Got { l } => format!("got(l={l})"),
             OtOp::Kkot { n_choices, l } => format!("kkot(N={n_choices},l={l})"),
+            OtOp::OneOfN { n_choices, l } => format!("1ofn(N={n_choices},l={l})"),
             OtOp::BatchedCot { msgs, l } => format!("batched_cot(msgs={msgs},l={l})"),
         }
     }
@@ -133,7 +136,7 @@ impl OtOp {
         match *self {
             OtOp::Rcot => Ok(()),
             OtOp::Cot { l } | OtOp::Got { l } | OtOp::BatchedCot { l, .. } => pq_ot::check_l(l),
-            OtOp::Kkot { n_choices, l } => {
+            OtOp::Kkot { n_choices, l } | OtOp::OneOfN { n_choices, l } => {
                 pq_ot::check_l(l)?;
                 if !(2..=256).contains(&n_choices) {
                     return Err(OtError::InvalidArgument(format!(
@@ -152,6 +155,7 @@ impl OtOp {
             OtOp::Cot { l } => bytes::cot_bytes(n64, l, opts),
             OtOp::Got { l } => bytes::got_bytes(n64, l, opts),
             OtOp::Kkot { n_choices, l } => bytes::kkot_bytes(n64, n_choices as u64, l, opts),
+            OtOp::OneOfN { n_choices, l } => bytes::cot_1ofn_bytes(n64, n_choices as u64, l, opts),
             OtOp::BatchedCot { msgs, l } => {
                 bytes::batched_cot_bytes(&vec![l; n], msgs as u64, opts)
             }
@@ -321,6 +325,28 @@ pub fn run_side(
                 |(_, r, o)| r.iter().map(|&x| x as u64).chain(o).collect(),
             )
         }
+        (OtOp::OneOfN { n_choices, l }, true) => {
+            let msgs = rand_vals(&mut prg, n * n_choices, l);
+            side_of(
+                timed(
+                    ch,
+                    |ch| Ok((iknp_sender(ch, &mut prg, opts)?, msgs)),
+                    |ch, (s, m)| s.send_1ofn(ch, m, n_choices, l, opts),
+                ),
+                |(_, m)| m,
+            )
+        }
+        (OtOp::OneOfN { n_choices, l }, false) => {
+            let r = rand_below(&mut prg, n, n_choices as u64);
+            side_of(
+                timed(
+                    ch,
+                    |ch| Ok((iknp_receiver(ch, &mut prg, opts)?, r, vec![0u64; n])),
+                    |ch, (rv, r, o)| rv.recv_1ofn(ch, r, n_choices, l, opts, o),
+                ),
+                |(_, r, o)| r.iter().map(|&x| x as u64).chain(o).collect(),
+            )
+        }
         (OtOp::BatchedCot { msgs, l }, true) => {
             let lens = vec![l; n];
             let corr = rand_vals(&mut prg, n * msgs, l);
@@ -385,7 +411,7 @@ pub fn check(op: OtOp, n: usize, s: &[u64], c: &[u64]) -> bool {
                 && c.len() == 2 * n
                 && (0..n).all(|j| c[n + j] == if c[j] == 1 { s[n + j] } else { s[j] })
         }
-        OtOp::Kkot { n_choices, .. } => {
+        OtOp::Kkot { n_choices, .. } | OtOp::OneOfN { n_choices, .. } => {
             s.len() == n * n_choices
                 && c.len() == 2 * n
                 && (0..n).all(|j| {
@@ -398,11 +424,16 @@ pub fn check(op: OtOp, n: usize, s: &[u64], c: &[u64]) -> bool {
 /// Assemble the report from both sides.
 pub fn report(op: OtOp, n: usize, opts: OtOpts, s: &SideRun, c: &SideRun) -> OtBench {
     let mut want = op.expected(n, opts);
-    if opts.source.has_rounds() && !matches!(op, OtOp::Kkot { .. }) {
-        // The warm-up call drew n COTs first; the timed call pays the rounds it triggers.
+    let cots = match op {
+        OtOp::Kkot { .. } => 0,
+        OtOp::OneOfN { n_choices, .. } => (n * pq_ot::one_of_n::cots_per_ot(n_choices)) as u64,
+        _ => n as u64,
+    };
+    if opts.source.has_rounds() {
+        // The warm-up call drew its COTs first; the timed call pays the rounds it triggers.
         let mut m = pq_ot::ferret::FerretMeter::default();
-        m.take(n as u64);
-        want.send_to_recv += m.take(n as u64).bytes;
+        m.take(cots);
+        want.send_to_recv += m.take(cots).bytes;
     }
     let calls = (s.warm + c.warm + s.sent + c.sent) as f64 * 8.0;
     let per = |b: f64| if n > 0 { b / (2.0 * n as f64) } else { 0.0 };

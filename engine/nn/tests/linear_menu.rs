@@ -309,7 +309,14 @@ fn menu_off_is_byte_identical_to_before() {
 fn privquant_he_is_privquant_with_the_he_option_on_the_menu() {
     for name in builtin::NAMES {
         for obj in [Objective::Bytes, latency()] {
-            let pq = lower_for(name, Config::PrivQuant, obj);
+            // privquant on privquant-he's COT source (Ferret), so that only the menu differs
+            let m = builtin::by_name(name, 1).unwrap();
+            let lo = LowerOptions {
+                objective: obj,
+                features: Some(Features::ALL.with_ot(pq_proto::OtKind::Ferret)),
+                ..LowerOptions::default()
+            };
+            let pq = lower::lower_with(&m, Config::PrivQuant, &lo).unwrap();
             let he = lower_for(name, Config::PrivQuantHe, obj);
             assert_eq!(pq.model, he.model, "{name}: widths");
             assert_eq!(pq.summary(), he.summary(), "{name}: steps");
@@ -369,8 +376,16 @@ fn privquant_he_is_privquant_with_the_he_option_on_the_menu() {
                     assert_eq!(ob, LinOption::He, "{name} {}", b.layer);
                 }
             }
-            assert_eq!(total.0, program_cost(&pq).unwrap());
-            assert_eq!(total.1, program_cost(&he).unwrap());
+            // the program cost is the steps' costs plus the Ferret rounds each step reserves
+            for (p, t) in [(&pq, total.0), (&he, total.1)] {
+                let charged: Vec<Cost> = secure::charged_step_costs(p).unwrap();
+                let extra: u64 = charged.iter().map(|c| c.total()).sum::<u64>() - t.total();
+                assert_eq!(
+                    charged.iter().copied().sum::<Cost>(),
+                    program_cost(p).unwrap()
+                );
+                assert!(extra > 0, "{name}: Ferret runs at least one LPN round");
+            }
             if obj == Objective::Bytes {
                 assert!(total.1.total() <= total.0.total(), "{name}");
             }
@@ -417,7 +432,14 @@ fn privquant_he_names_and_features() {
     assert!(c.is_privquant() && c.is_quantized());
     assert_eq!(
         c.features().profile(),
-        Config::PrivQuant.features().profile()
+        Config::PrivQuant
+            .features()
+            .profile()
+            .with_ot(pq_proto::OtKind::Ferret)
+    );
+    assert_eq!(
+        Config::PrivQuant.features().profile().ot,
+        pq_proto::OtKind::Iknp
     );
     assert!(c.features().linear_menu().he);
     assert!(!Config::PrivQuant.features().linear_menu().he);

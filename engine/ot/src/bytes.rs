@@ -196,6 +196,16 @@ pub fn kkot_bytes(n: u64, n_choices: u64, l: u32, opts: OtOpts) -> OtBytes {
     }
 }
 
+/// 1-of-N OT from ⌈log2 N⌉ COTs each ([`crate::one_of_n`]): the source's columns of
+/// `n·⌈log2 N⌉` chosen-choice COTs, then KKOT's dense payload. No SCI padding rule.
+pub fn cot_1ofn_bytes(n: u64, n_choices: u64, l: u32, opts: OtOpts) -> OtBytes {
+    let m = crate::one_of_n::cots_per_ot(n_choices as usize) as u64;
+    OtBytes {
+        recv_to_send: column_bytes(n * m, opts),
+        send_to_recv: kkot_payload(n, n_choices, l, opts),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,13 +69,13 @@ pub struct IknpSender {
     delta: Block,
     s: Vec<bool>,
     keys: Vec<Block>,
-    ext: SendCore,
+    pub(crate) ext: SendCore,
     hbuf: Vec<Block>,
     payload: Vec<u8>,
     vtmp: Vec<u64>,
     btmp: Vec<u8>,
     /// OTs extended so far (tweak base of `send_rot`).
-    counter: u64,
+    pub(crate) counter: u64,
     /// Splits made so far (see `lanes`).
     pub(crate) lane_epoch: u64,
 }
@@ -84,11 +84,11 @@ pub struct IknpSender {
 pub struct IknpReceiver {
     k0: Vec<Block>,
     k1: Vec<Block>,
-    ext: RecvCore,
+    pub(crate) ext: RecvCore,
     hbuf: Vec<Block>,
     payload: Vec<u8>,
     vtmp: Vec<u64>,
-    counter: u64,
+    pub(crate) counter: u64,
     pub(crate) lane_epoch: u64,
 }
 

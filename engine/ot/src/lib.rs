@@ -10,6 +10,8 @@
 //! * [`bytes`]: exact byte counts of every call (with and without SCI's padding rules).
 //! * [`lanes`]: k independent IKNP instances split from one base-OT setup, one thread each.
 //! * [`pack`]: the bit-level wire packing used by all payloads.
+//! * [`one_of_n`]: 1-of-N OT from ⌈log2 N⌉ COTs of the session's source (the cheaper
+//!   alternative to KKOT on SoftSpoken and Ferret).
 //! * [`source`]: where a session's COTs come from ([`OtKind`]: IKNP, SoftSpoken, Ferret).
 //! * [`softspoken`]: SoftSpoken OT (small-field VOLE), ⌈128/k⌉ bits per OT.
 //! * [`ferret`]: Ferret silent random COT (primal LPN, half-tree GGM single-point COTs).
@@ -24,6 +26,7 @@ pub mod iknp;
 pub mod kkot;
 pub mod lanes;
 pub mod matrix;
+pub mod one_of_n;
 pub mod pack;
 pub mod softspoken;
 pub mod source;

@@ -172,3 +172,70 @@ fn parameters_are_emp_ots() {
     let bits = LpnParams::B12.round_bytes() as f64 * 8.0 / usable(5) as f64;
     assert!(bits < 0.4, "{bits}");
 }
+
+/// 1-of-N OT from COTs on every source: the chosen message, and bytes equal to
+/// `cot_1ofn_bytes` (the source's columns of n·⌈log2 N⌉ COTs, then KKOT's dense payload).
+#[test]
+fn one_of_n_from_cots() {
+    use pq_ot::bytes::cot_1ofn_bytes;
+    for (kind, nn, l, n) in [
+        (OtKind::Iknp, 16usize, 2u32, 1000usize),
+        (OtKind::Iknp, 3, 7, 33),
+        (OtKind::SoftSpoken(4), 16, 2, 4097),
+        (OtKind::SoftSpoken(2), 256, 1, 20),
+        (OtKind::Ferret, 16, 2, 10_001),
+        (OtKind::Ferret, 2, 64, 5),
+        (OtKind::Ferret, 5, 3, 0),
+        (OtKind::Ferret, 256, 8, 300),
+    ] {
+        let msgs: Vec<u64> = (0..(n * nn) as u64)
+            .map(|k| k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - l))
+            .collect();
+        let choices: Vec<u8> = (0..n).map(|j| ((j * 31 + 7) % nn) as u8).collect();
+        let (m2, c2) = (msgs.clone(), choices.clone());
+        let opts = OtOpts {
+            sci_padding: false,
+            source: kind,
+        };
+        let out = run_pair(
+            Transport::Mem,
+            move |ch| {
+                let mut prg = os_prg();
+                let mut s = IknpSender::setup(ch, &mut prg).unwrap();
+                s.upgrade(ch, kind, &mut prg).unwrap();
+                s.reserve(ch, n * 8).unwrap();
+                let b = sent(ch);
+                s.send_1ofn(ch, &m2, nn, l, opts).unwrap();
+                sent(ch) - b
+            },
+            move |ch| {
+                let mut prg = os_prg();
+                let mut r = IknpReceiver::setup(ch, &mut prg).unwrap();
+                r.upgrade(ch, kind, &mut prg).unwrap();
+                r.reserve(ch, n * 8).unwrap();
+                let b = sent(ch);
+                let mut out = vec![0u64; n];
+                r.recv_1ofn(ch, &c2, nn, l, opts, &mut out).unwrap();
+                let col = sent(ch) - b;
+                if nn < 256 {
+                    // an out-of-range choice is refused before anything is sent
+                    let bad = r.recv_1ofn(ch, &[nn as u8], nn, l, opts, &mut [0]);
+                    assert!(bad.is_err(), "choice {nn} of 1-of-{nn}");
+                }
+                (out, col)
+            },
+        )
+        .unwrap();
+        let want = cot_1ofn_bytes(n as u64, nn as u64, l, opts);
+        assert_eq!(out.server, want.send_to_recv, "{kind} N={nn}");
+        let (got, col) = out.client;
+        assert_eq!(col, want.recv_to_send, "{kind} N={nn}");
+        for j in 0..n {
+            assert_eq!(
+                got[j],
+                msgs[j * nn + choices[j] as usize],
+                "{kind} N={nn} j={j}"
+            );
+        }
+    }
+}

@@ -60,6 +60,73 @@ pub fn kkot(sender: Role, n: u64, nn: u64, l: u32, pr: Profile) -> Cost {
     c
 }
 
+/// Whether n 1-of-nn OTs run from COTs ([`pq_ot::one_of_n`]) rather than KKOT: never under
+/// SCI's padding rule (the `sirnn` profile is byte-exact with SCI), otherwise when it sends
+/// fewer bytes (on SoftSpoken and Ferret; on IKNP, ⌈log2 N⌉·128 bits never beat KKOT's 256
+/// for N > 2).
+pub fn one_of_n_uses_cots(n: u64, nn: u64, l: u32, pr: Profile) -> bool {
+    if pr.sci_padding() || nn < 2 {
+        return false;
+    }
+    let c = oc::cot_1ofn_bytes(n, nn, l, opts(pr));
+    let k = oc::kkot_bytes(n, nn, l, opts(pr));
+    c.total() < k.total()
+}
+
+/// n 1-of-nn OTs with l-bit messages, by KKOT or from COTs, whichever
+/// [`one_of_n_uses_cots`] picks (the sender sends the messages).
+pub fn one_of_n(sender: Role, n: u64, nn: u64, l: u32, pr: Profile) -> Cost {
+    if !one_of_n_uses_cots(n, nn, l, pr) {
+        return kkot(sender, n, nn, l, pr);
+    }
+    let m = pq_ot::one_of_n::cots_per_ot(nn as usize) as u64;
+    let b = oc::cot_1ofn_bytes(n, nn, l, opts(pr));
+    mk(sender, n * m, b.recv_to_send, b.send_to_recv, n * m)
+}
+
+/// Run the sender's side of [`one_of_n`]: `msgs[j*nn + y]`.
+pub fn one_of_n_send(
+    p: &mut crate::party::Party,
+    msgs: &[u64],
+    nn: usize,
+    l: u32,
+) -> crate::ProtoResult<()> {
+    let n = msgs.len() / nn.max(1);
+    if n == 0 {
+        return Ok(());
+    }
+    let o = p.opts();
+    if one_of_n_uses_cots(n as u64, nn as u64, l, p.profile) {
+        p.ot.iknp_send.send_1ofn(&mut *p.ch, msgs, nn, l, o)?;
+    } else {
+        p.ot.kkot_send.send(&mut *p.ch, msgs, nn, l, o)?;
+    }
+    Ok(())
+}
+
+/// Run the receiver's side of [`one_of_n`].
+pub fn one_of_n_recv(
+    p: &mut crate::party::Party,
+    choices: &[u8],
+    nn: usize,
+    l: u32,
+) -> crate::ProtoResult<Vec<u64>> {
+    let n = choices.len();
+    let mut out = vec![0u64; n];
+    if n == 0 {
+        return Ok(out);
+    }
+    let o = p.opts();
+    if one_of_n_uses_cots(n as u64, nn as u64, l, p.profile) {
+        p.ot.iknp_recv
+            .recv_1ofn(&mut *p.ch, choices, nn, l, o, &mut out)?;
+    } else {
+        p.ot.kkot_recv
+            .recv(&mut *p.ch, choices, nn, l, o, &mut out)?;
+    }
+    Ok(out)
+}
+
 /// Batched COT (matmul cross terms): `groups` = (number of OTs, message length) pairs, each OT
 /// carrying `msgs` messages.
 pub fn batched_cot(sender: Role, groups: &[(u64, u32)], msgs: u64, pr: Profile) -> Cost {

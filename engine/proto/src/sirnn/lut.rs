@@ -3,7 +3,8 @@
 //!
 //! ALICE holds a table of 2^bw_x entries of bw_y bits per element, BOB holds the index; BOB
 //! learns the entry XOR ALICE's random mask (XOR shares of the entry). One 1-of-2^bw_x KKOT with
-//! bw_y-bit messages: 2λ + 2^bw_x·bw_y bits per element (bw_x ≤ 8).
+//! bw_y-bit messages: 2λ + 2^bw_x·bw_y bits per element (bw_x ≤ 8); outside SCI's profile, the
+//! 1-of-N OT from bw_x COTs where it is cheaper ([`ot_calls::one_of_n`]).
 
 use crate::ProtoResult;
 use crate::ot_calls;
@@ -13,7 +14,7 @@ use pq_kernels::ring::mask;
 
 /// Cost of n lookups.
 pub fn cost(n: u64, bw_x: u32, bw_y: u32, pr: Profile) -> Cost {
-    ot_calls::kkot(crate::Role::Server, n, 1 << bw_x, bw_y, pr)
+    ot_calls::one_of_n(crate::Role::Server, n, 1 << bw_x, bw_y, pr)
 }
 
 /// ALICE passes `table` (n × 2^bw_x entries), BOB passes `idx` (n indices); both get XOR
@@ -41,21 +42,12 @@ pub fn run(
         }
         let r: Vec<u64> = (0..n).map(|_| p.prg.next_u64() & m).collect();
         let msgs: Vec<u64> = (0..n * nn).map(|k| (table[k] ^ r[k / nn]) & m).collect();
-        let o = p.opts();
-        if n > 0 {
-            p.ot.kkot_send.send(&mut *p.ch, &msgs, nn, bw_y, o)?;
-        }
+        ot_calls::one_of_n_send(p, &msgs, nn, bw_y)?;
         Ok(r)
     } else {
         if idx.len() != n {
             return Err(crate::param("idx", "index length must be n"));
         }
-        let mut out = vec![0u64; n];
-        let o = p.opts();
-        if n > 0 {
-            p.ot.kkot_recv
-                .recv(&mut *p.ch, idx, nn, bw_y, o, &mut out)?;
-        }
-        Ok(out)
+        Ok(ot_calls::one_of_n_recv(p, idx, nn, bw_y)?)
     }
 }

@@ -28,7 +28,7 @@ pub(crate) fn ot_send(p: &mut Party, msgs: &[u64], nn: usize, l: u32) -> ProtoRe
         let m1: Vec<u64> = msgs.iter().skip(1).step_by(2).copied().collect();
         p.ot.iknp_send.send_got(&mut *p.ch, &m0, &m1, l, opts)?;
     } else {
-        p.ot.kkot_send.send(&mut *p.ch, msgs, nn, l, opts)?;
+        ot_calls::one_of_n_send(p, msgs, nn, l)?;
     }
     Ok(())
 }
@@ -44,8 +44,7 @@ pub(crate) fn ot_recv(p: &mut Party, choices: &[u8], nn: usize, l: u32) -> Proto
         p.ot.iknp_recv
             .recv_got(&mut *p.ch, choices, l, opts, &mut out)?;
     } else {
-        p.ot.kkot_recv
-            .recv(&mut *p.ch, choices, nn, l, opts, &mut out)?;
+        out = ot_calls::one_of_n_recv(p, choices, nn, l)?;
     }
     Ok(out)
 }
@@ -55,7 +54,7 @@ pub(crate) fn ot_cost(n: u64, nn: u64, l: u32, pr: Profile) -> Cost {
     if nn == 2 {
         ot_calls::got(Role::Server, n, l, pr)
     } else {
-        ot_calls::kkot(Role::Server, n, nn, l, pr)
+        ot_calls::one_of_n(Role::Server, n, nn, l, pr)
     }
 }
 
