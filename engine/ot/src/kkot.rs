@@ -101,13 +101,29 @@ pub struct KkotReceiver {
     counter: u64,
 }
 
-fn check_n_choices(n_choices: usize) -> OtResult<()> {
+pub(crate) fn check_n_choices(n_choices: usize) -> OtResult<()> {
     if (2..=256).contains(&n_choices) {
         Ok(())
     } else {
         Err(OtError::InvalidArgument(format!(
             "1-of-N OT needs N in 2..=256, got {n_choices}"
         )))
+    }
+}
+
+/// Every choice of a 1-of-N OT is below N.
+pub(crate) fn check_choices(choices: &[u8], n_choices: usize) -> OtResult<()> {
+    match choices
+        .iter()
+        .enumerate()
+        .find(|(_, c)| **c as usize >= n_choices)
+    {
+        Some((index, &value)) => Err(OtError::InvalidChoice {
+            index,
+            value,
+            n_choices,
+        }),
+        None => Ok(()),
     }
 }
 
@@ -259,17 +275,7 @@ impl KkotReceiver {
         check_n_choices(n_choices)?;
         let n = choices.len();
         check_len("out", n, out.len())?;
-        if let Some((index, &value)) = choices
-            .iter()
-            .enumerate()
-            .find(|(_, c)| **c as usize >= n_choices)
-        {
-            return Err(OtError::InvalidChoice {
-                index,
-                value,
-                n_choices,
-            });
-        }
+        check_choices(choices, n_choices)?;
         let nn = n_choices;
         let m = mask(l);
         let base = self.counter;

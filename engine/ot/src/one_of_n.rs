@@ -17,6 +17,7 @@
 
 use crate::bytes as cost;
 use crate::iknp::{IknpReceiver, IknpSender};
+use crate::kkot::{check_choices, check_n_choices};
 use crate::matrix::pack_choice_bits;
 use crate::pack::{BitReader, BitWriter, recv_payload, send_payload};
 use crate::{OtError, OtOpts, OtResult, check_l, check_len};
@@ -32,11 +33,7 @@ pub fn cots_per_ot(n_choices: usize) -> usize {
 
 fn check(n_choices: usize, l: u32, opts: OtOpts) -> OtResult<()> {
     check_l(l)?;
-    if !(2..=256).contains(&n_choices) {
-        return Err(OtError::InvalidArgument(format!(
-            "N must be in 2..=256, got {n_choices}"
-        )));
-    }
+    check_n_choices(n_choices)?;
     if opts.sci_padding {
         return Err(OtError::InvalidArgument(
             "1-of-N OT from COTs has no SCI padding rule (use KKOT)".into(),
@@ -129,15 +126,7 @@ impl IknpReceiver {
         let nn = n_choices;
         let n = choices.len();
         check_len("out", n, out.len())?;
-        for (index, &x) in choices.iter().enumerate() {
-            if x as usize >= nn {
-                return Err(OtError::InvalidChoice {
-                    index,
-                    value: x,
-                    n_choices: nn,
-                });
-            }
-        }
+        check_choices(choices, nn)?;
         let m = cots_per_ot(nn);
         let total = n * m;
         let base = self.counter as u128;

@@ -102,12 +102,21 @@ fn no_padding(opts: OtOpts, kind: OtKind) -> OtResult<()> {
     Ok(())
 }
 
-/// XOR the choice row (`row.len()` blocks) into every row of the IKNP U matrix.
-fn xor_row_into(u: &mut [Block], row: &[Block]) {
-    for r in u.chunks_exact_mut(row.len()) {
-        for (a, b) in r.iter_mut().zip(row) {
-            a.0 ^= b.0;
+/// IKNP's choice-matrix callback from a choice-row callback `d`: the row `d` writes is XORed
+/// into every one of the 128 rows of U.
+fn iknp_rows<D>(mut d: D) -> impl FnMut(usize, usize, usize, &mut [Block], &mut Prg) -> OtResult<()>
+where
+    D: FnMut(usize, usize, usize, &mut [Block], &mut Prg) -> OtResult<()>,
+{
+    let mut row = vec![Block::ZERO; CHUNK / 128];
+    move |start, c, cb, u, own| {
+        d(start, c, cb, &mut row[..cb], own)?;
+        for r in u.chunks_exact_mut(cb) {
+            for (a, b) in r.iter_mut().zip(&row[..cb]) {
+                a.0 ^= b.0;
+            }
         }
+        Ok(())
     }
 }
 
@@ -266,20 +275,7 @@ impl RecvCore {
     {
         no_padding(opts, self.kind())?;
         match self {
-            RecvCore::Iknp(e) => {
-                let mut row = vec![Block::ZERO; CHUNK / 128];
-                e.run(
-                    ch,
-                    n,
-                    opts,
-                    |start, c, cb, u, own| {
-                        d(start, c, cb, &mut row[..cb], own)?;
-                        xor_row_into(u, &row[..cb]);
-                        Ok(())
-                    },
-                    f,
-                )
-            }
+            RecvCore::Iknp(e) => e.run(ch, n, opts, iknp_rows(d), f),
             RecvCore::Soft { s, own } => s.run(
                 ch,
                 n,
@@ -342,22 +338,7 @@ impl RecvCore {
         D: FnMut(usize, usize, usize, &mut [Block], &mut Prg) -> OtResult<()>,
     {
         match self {
-            RecvCore::Iknp(e) => {
-                no_padding(opts, OtKind::Iknp)?;
-                let mut d = d;
-                let mut row = vec![Block::ZERO; CHUNK / 128];
-                e.run_into(
-                    ch,
-                    n,
-                    opts,
-                    |start, c, cb, u, own| {
-                        d(start, c, cb, &mut row[..cb], own)?;
-                        xor_row_into(u, &row[..cb]);
-                        Ok(())
-                    },
-                    out,
-                )
-            }
+            RecvCore::Iknp(e) => e.run_into(ch, n, opts, iknp_rows(d), out),
             _ => self.run(ch, n, opts, d, |start, c, t| {
                 out[start..start + c].copy_from_slice(&t[..c]);
                 Ok(())
