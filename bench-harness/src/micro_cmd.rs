@@ -39,6 +39,26 @@ fn ot_bench_opts(profile: Profile, ot: &Option<String>) -> anyhow::Result<pq_ot:
     })
 }
 
+/// The profile a protocol op runs under with `--ot` (default `default`): the sirnn profile
+/// stays on IKNP, byte-exact with SCI, and refuses another source.
+fn with_ot_flag(
+    profile: Profile,
+    ot: &Option<String>,
+    default: pq_proto::OtKind,
+) -> anyhow::Result<Profile> {
+    let k = match ot {
+        Some(o) => parse_ot(o)?,
+        None => default,
+    };
+    if profile.is_sirnn() && k != pq_proto::OtKind::Iknp {
+        return usage(format!(
+            "--ot {}: the sirnn profile runs IKNP only (byte-exact with SCI); use --profile privquant",
+            k.name()
+        ));
+    }
+    Ok(profile.with_ot(k))
+}
+
 fn parse_profile(s: &str) -> anyhow::Result<Profile> {
     s.parse::<Profile>()
         .or_else(|e| usage(format!("--profile: {e}")))
@@ -154,9 +174,10 @@ fn map_err<T>(r: Result<T, ProtoError>) -> anyhow::Result<T> {
 
 fn emit(r: &MicroReport, json: bool, ots: Option<usize>) -> anyhow::Result<()> {
     eprintln!(
-        "{} [{}]: {} B total ({} s->c, {} c->s), setup {} B, {} rounds (flights {}), {:.3} s, correct: {}, cost matches: {}",
+        "{} [{}, {}]: {} B total ({} s->c, {} c->s), setup {} B, {} rounds (flights {}), {:.3} s, correct: {}, cost matches: {}",
         r.op,
         r.profile,
+        r.ot,
         r.bytes_total,
         r.bytes_server_to_client,
         r.bytes_client_to_server,
@@ -228,15 +249,7 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
         ) {
             parse_profile(&a.profile)?
         } else {
-            match &a.ot {
-                Some(o) if parse_ot(o)? != pq_proto::OtKind::Iknp => {
-                    return usage(format!(
-                        "--ot {o}: `micro {}` runs on IKNP; the OT benchmarks (cot, got, kkot, 1ofn, bcot) and `e2e --ot` take other sources",
-                        a.op
-                    ));
-                }
-                _ => parse_profile(&a.profile)?,
-            }
+            with_ot_flag(parse_profile(&a.profile)?, &a.ot, pq_proto::OtKind::Iknp)?
         },
     };
     let t = parse_transport(&a.transport)?;
@@ -256,7 +269,7 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
             s2: a.s2,
             msb_known: a.msb_known,
         };
-        let r = map_err(run_requant(&rp, t, a.seed))?;
+        let r = map_err(run_requant(&rp, t, a.seed, p.profile.ot))?;
         return emit(&r, a.json, None);
     }
     if a.op == "residual" {
@@ -271,7 +284,10 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
             rbits: a.rbits,
         };
         let r = map_err(bench_harness::runners::pq_micro::run_residual(
-            &rp, t, a.seed,
+            &rp,
+            t,
+            a.seed,
+            p.profile.ot,
         ))?;
         eprintln!(
             "residual vs sirnn-quant: {} B vs {} B ({:.2}x fewer; target >= 2.6x)",
@@ -505,6 +521,10 @@ pub struct ConvArgs {
     /// The link of `--objective latency` (BANDWIDTH,RTT).
     #[arg(long)]
     pub net: Option<String>,
+    /// The correlated-OT source of the privquant profiles: `iknp`, `softspoken:K` or
+    /// `ferret` (default iknp; ferret for privquant-he; sirnn runs IKNP only).
+    #[arg(long)]
+    pub ot: Option<String>,
     #[arg(long, default_value = "mem")]
     pub transport: String,
     #[arg(long)]
@@ -516,6 +536,12 @@ pub struct ConvArgs {
 
 pub fn run_conv_cmd(a: ConvArgs) -> anyhow::Result<()> {
     let (profile, menu) = parse_conv_profile(&a.profile)?;
+    let default_ot = if menu.he {
+        pq_proto::OtKind::Ferret
+    } else {
+        pq_proto::OtKind::Iknp
+    };
+    let profile = with_ot_flag(profile, &a.ot, default_ot)?;
     let c = ConvParams {
         hw: a.hw,
         cin: a.cin,
@@ -540,7 +566,7 @@ pub fn run_conv_cmd(a: ConvArgs) -> anyhow::Result<()> {
         map_err(run_conv(&c, t, a.seed))?
     } else {
         map_err(bench_harness::runners::pq_micro::run_conv_pq_with(
-            &c, t, a.seed, obj, menu,
+            &c, t, a.seed, obj, menu, profile.ot,
         ))?
     };
     emit(&r, a.json, None)

@@ -207,7 +207,8 @@ pub fn run(a: ConvTableArgs) -> anyhow::Result<()> {
     let _ = writeln!(md, "| --- | --- | --- | --- | --- | --- | --- | --- |");
     let mut res_rows = vec![];
     for (net, stage, rp) in res_cases {
-        let r = run_residual(&rp, Transport::Mem, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let r = run_residual(&rp, Transport::Mem, None, pq_proto::OtKind::Iknp)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let _ = writeln!(
             md,
             "| {net} | {stage} | W{}A{} (R{}) | {} | {} | {} | {:.2}× | {} |",

@@ -65,7 +65,15 @@ fn ext_all_widths() {
 
 /// One option on one layer: bit-exact, cost = measured bytes, rounds = measured flights.
 fn opt_case(lp: &LinearParams, opt: LinOption, fill: Fill, seed: u64) {
-    let r = run_linear(lp, Some(opt), fill, Transport::Mem, Some(seed)).unwrap();
+    let r = run_linear(
+        lp,
+        Some(opt),
+        fill,
+        Transport::Mem,
+        Some(seed),
+        pq_proto::OtKind::Iknp,
+    )
+    .unwrap();
     assert!(r.correct, "{lp:?} {opt:?} {fill:?}: wrong output");
     assert!(
         r.cost_matches,
@@ -218,7 +226,7 @@ proptest! {
             LinearParams::matmul(d1, d2, d3, lw, lx, kind)
         };
         for opt in LinOption::ALL {
-            let r = run_linear(&lp, Some(opt), Fill::Random, Transport::Mem, Some(seed)).unwrap();
+            let r = run_linear(&lp, Some(opt), Fill::Random, Transport::Mem, Some(seed), pq_proto::OtKind::Iknp).unwrap();
             prop_assert!(r.correct, "{:?} {:?}", lp, opt);
             prop_assert!(r.cost_matches, "{:?} {:?}", lp, opt);
         }
@@ -408,7 +416,15 @@ fn accumulator_exactly_64_bits() {
         assert_eq!(lp.acc_bits().unwrap(), 64, "{lp:?}");
         for opt in LinOption::ALL {
             for fill in [Fill::Random, Fill::ExtremeLow, Fill::ExtremeHigh] {
-                let r = run_linear(lp, Some(opt), fill, Transport::Mem, Some(i as u64)).unwrap();
+                let r = run_linear(
+                    lp,
+                    Some(opt),
+                    fill,
+                    Transport::Mem,
+                    Some(i as u64),
+                    pq_proto::OtKind::Iknp,
+                )
+                .unwrap();
                 assert!(r.correct, "{lp:?} {opt:?} {fill:?}");
                 assert!(r.cost_matches, "{lp:?} {opt:?} {fill:?}");
                 assert_eq!(r.measured_flights, r.rounds, "{lp:?} {opt:?}");
@@ -630,7 +646,15 @@ fn duplex_split_exact_and_metered() {
                     let fill = [Fill::Random, Fill::ExtremeLow, Fill::ExtremeHigh]
                         [(rows_x as usize + gi + ki) % 3];
                     let seed = (ki * 100 + gi * 10) as u64 + rows_x as u64;
-                    let r = run_linear(lp, Some(opt), fill, Transport::Mem, Some(seed)).unwrap();
+                    let r = run_linear(
+                        lp,
+                        Some(opt),
+                        fill,
+                        Transport::Mem,
+                        Some(seed),
+                        pq_proto::OtKind::Iknp,
+                    )
+                    .unwrap();
                     assert!(r.correct, "{lp:?} {opt:?} {fill:?}");
                     assert!(r.cost_matches, "{lp:?} {opt:?}");
                     assert!(r.measured_flights <= 2 * r.rounds, "{lp:?} {opt:?}");
@@ -651,7 +675,15 @@ fn duplex_split_exact_and_metered() {
             let opt = LinOption::Duplex { rows_x };
             let c = linear::cost(&lp, opt, Profile::PrivQuant).unwrap();
             assert!(c.rounds >= 3, "{cv} {rows_x}: {}", c.rounds);
-            let r = run_linear(&lp, Some(opt), Fill::Random, Transport::Mem, Some(cv)).unwrap();
+            let r = run_linear(
+                &lp,
+                Some(opt),
+                Fill::Random,
+                Transport::Mem,
+                Some(cv),
+                pq_proto::OtKind::Iknp,
+            )
+            .unwrap();
             assert!(r.correct && r.cost_matches, "{lp:?} {opt:?}");
             assert!(r.measured_flights <= 2 * r.rounds, "{lp:?} {opt:?}");
         }
@@ -664,6 +696,7 @@ fn duplex_split_exact_and_metered() {
         Fill::Random,
         Transport::Mem,
         Some(3),
+        pq_proto::OtKind::Iknp,
     )
     .unwrap();
     assert!(r.correct && r.cost_matches);
@@ -807,7 +840,14 @@ fn he_option_exact_where_offered() {
                 .unwrap()
                 .is_none()
             {
-                let r = run_linear(lp, Some(LinOption::He), Fill::Random, Transport::Mem, None);
+                let r = run_linear(
+                    lp,
+                    Some(LinOption::He),
+                    Fill::Random,
+                    Transport::Mem,
+                    None,
+                    pq_proto::OtKind::Iknp,
+                );
                 assert!(
                     matches!(r, Err(pq_proto::ProtoError::Param { name: "option", .. })),
                     "{lp:?}: {r:?}"
@@ -815,8 +855,15 @@ fn he_option_exact_where_offered() {
                 continue;
             }
             for fill in [Fill::Random, Fill::ExtremeLow, Fill::ExtremeHigh] {
-                let r =
-                    run_linear(lp, Some(LinOption::He), fill, Transport::Mem, Some(seed)).unwrap();
+                let r = run_linear(
+                    lp,
+                    Some(LinOption::He),
+                    fill,
+                    Transport::Mem,
+                    Some(seed),
+                    pq_proto::OtKind::Iknp,
+                )
+                .unwrap();
                 assert!(r.correct, "{lp:?} {fill:?}: wrong output");
                 assert!(
                     r.cost_matches,

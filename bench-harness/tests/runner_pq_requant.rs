@@ -17,7 +17,7 @@ fn case(l1: u32, s1: i32, l2: u32, s2: i32, msb_known: bool, n: usize, seed: u64
         s2,
         msb_known,
     };
-    let r = run_requant(&rp, Transport::Mem, Some(seed)).unwrap();
+    let r = run_requant(&rp, Transport::Mem, Some(seed), pq_proto::OtKind::Iknp).unwrap();
     assert!(r.correct, "{rp:?}: wrong output");
     assert!(
         r.cost_matches,
@@ -84,7 +84,7 @@ proptest! {
               n in 0usize..24, seed: u64) {
         prop_assume!(!(l1 < l2 && s1 > s2 && (s1 - s2) as u32 >= l1));
         let rp = RequantParams { n, l1, s1, l2, s2, msb_known: mk };
-        let r = run_requant(&rp, Transport::Mem, Some(seed)).unwrap();
+        let r = run_requant(&rp, Transport::Mem, Some(seed), pq_proto::OtKind::Iknp).unwrap();
         prop_assert!(r.correct, "{:?}", rp);
         prop_assert!(r.cost_matches, "{:?}", rp);
     }

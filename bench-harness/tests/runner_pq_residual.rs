@@ -31,7 +31,7 @@ fn residual_exact_and_cost() {
     .iter()
     .enumerate()
     {
-        let r = run_residual(p, Transport::Mem, Some(i as u64)).unwrap();
+        let r = run_residual(p, Transport::Mem, Some(i as u64), pq_proto::OtKind::Iknp).unwrap();
         assert!(r.report.correct, "{p:?}: wrong output");
         assert!(
             r.report.cost_matches,
@@ -85,7 +85,8 @@ fn maxpool_tree_exact_and_cost() {
             pad,
             l,
         };
-        let r = run_maxpool_tree(&pp, Transport::Mem, Some(i as u64)).unwrap();
+        let r =
+            run_maxpool_tree(&pp, Transport::Mem, Some(i as u64), pq_proto::OtKind::Iknp).unwrap();
         assert!(r.correct, "{c} {hw} {k} {stride} {pad} {l}");
         assert!(
             r.cost_matches,

@@ -579,7 +579,20 @@ fn golden_bytes_measured() {
 /// The same protocols without SCI's padding (dense packing) still match their cost functions.
 #[test]
 fn dense_profile() {
-    let pq = pq_proto::Profile::PrivQuant;
+    dense_profile_on(pq_proto::OtKind::Iknp);
+}
+
+/// Every protocol on SoftSpoken and on Ferret (`micro --profile privquant --ot …`): exact
+/// outputs, and measured bytes equal the cost function plus the LPN rounds the step's
+/// reservation charges.
+#[test]
+fn dense_profile_on_silent_sources() {
+    dense_profile_on(pq_proto::OtKind::SoftSpoken(3));
+    dense_profile_on(pq_proto::OtKind::Ferret);
+}
+
+fn dense_profile_on(ot: pq_proto::OtKind) {
+    let pq = pq_proto::Profile::PrivQuant.with_ot(ot);
     for op in [
         "mill", "milleq", "eq", "wrap", "msb", "msb2wrap", "b2a", "mux", "and", "relu",
     ] {

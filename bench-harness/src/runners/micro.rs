@@ -6,7 +6,7 @@ use pq_kernels::Block;
 use pq_kernels::aes::Prg;
 use pq_kernels::ring::{mask, to_signed};
 use pq_netsim::Transport;
-use pq_proto::party::{PartiesOutput, Party, run_parties};
+use pq_proto::party::{PartiesOutput, Party, run_parties, run_step};
 use pq_proto::sirnn::conv::im2col;
 pub use pq_proto::sirnn::conv::{ConvParams, conv_cost};
 use pq_proto::sirnn::matmul::{MatmulParams, MultMode};
@@ -67,6 +67,9 @@ impl Default for MicroParams {
 pub struct MicroReport {
     pub op: String,
     pub profile: String,
+    /// The correlated-OT source the protocol drew its COTs from (`iknp`, `softspoken:K`,
+    /// `ferret`).
+    pub ot: String,
     pub params: serde_json::Value,
     pub bytes_total: u64,
     pub bytes_server_to_client: u64,
@@ -95,6 +98,8 @@ pub type ConvReport = MicroReport;
 
 /// Shares of one party.
 type Out = ProtoResult<Vec<u64>>;
+/// Both parties' shares, with the traffic.
+type Shares = PartiesOutput<Vec<u64>, Vec<u64>>;
 
 fn input_prg(seed: Option<u64>) -> ProtoResult<Prg> {
     Ok(match seed {
@@ -133,17 +138,20 @@ fn bits_u64(v: Vec<u8>) -> Vec<u64> {
     v.into_iter().map(|b| b as u64).collect()
 }
 
+/// Both parties of one op that costs `cost` (COTs reserved first); the cost the channel
+/// should then measure comes back with the output.
 fn pair<FS, FC>(
     t: Transport,
     pr: Profile,
+    cost: Cost,
     fs: FS,
     fc: FC,
-) -> ProtoResult<PartiesOutput<Vec<u64>, Vec<u64>>>
+) -> ProtoResult<(Shares, Cost)>
 where
     FS: FnOnce(&mut Party) -> Out + Send,
     FC: FnOnce(&mut Party) -> Out + Send,
 {
-    run_parties(t, pr, super::PROTOCOL_RANDOMNESS, fs, fc)
+    run_step(t, pr, super::PROTOCOL_RANDOMNESS, cost, fs, fc)
 }
 
 /// `cot`, `got` and `kkot` through the one OT runner ([`crate::runners::ot`]), reported
@@ -199,6 +207,7 @@ fn run_ot(
     Ok(MicroReport {
         op: op.to_string(),
         profile: pr.name().to_string(),
+        ot: opts.source.name(),
         params,
         bytes_total: total,
         bytes_server_to_client: b.bytes_server_to_client,
@@ -269,9 +278,15 @@ pub fn run_micro(
                     _ => Ok(bits_u64(equality::run(pa, d, l)?)),
                 }
             };
-            let o = pair(
+            let c = match op {
+                "mill" => millionaire::cost(n as u64, l, pr),
+                "milleq" => millionaire_eq::cost(n as u64, l, pr),
+                _ => equality::cost(n as u64, l, pr),
+            };
+            let (o, c) = pair(
                 transport,
                 pr,
+                c,
                 move |pa| run(pa, &x2, &op2),
                 move |pa| run(pa, &y2, &op3),
             )?;
@@ -286,11 +301,6 @@ pub fn run_micro(
                         _ => e,
                     }
             });
-            let c = match op {
-                "mill" => millionaire::cost(n as u64, l, pr),
-                "milleq" => millionaire_eq::cost(n as u64, l, pr),
-                _ => equality::cost(n as u64, l, pr),
-            };
             Ok(report(op, p, &o, c, ok, params))
         }
         "wrap" | "msb" | "msb2wrap" => {
@@ -314,9 +324,15 @@ pub fn run_micro(
                 }))
             };
             let (xa2, xb2) = (xa.clone(), xb.clone());
-            let o = pair(
+            let c = match op {
+                "wrap" => wrap::cost(n as u64, l, pr),
+                "msb" => msb::cost(n as u64, l, pr),
+                _ => msb_to_wrap::cost(n as u64, pr),
+            };
+            let (o, c) = pair(
                 transport,
                 pr,
+                c,
                 move |pa| f(pa, xa2, ma, opa),
                 move |pa| f(pa, xb2, mb, opb),
             )?;
@@ -325,11 +341,6 @@ pub fn run_micro(
                 let w = ((xa[i] as u128 + xb[i] as u128) >> l) as u64;
                 got[i] == if op == "msb" { msb[i] as u64 } else { w }
             });
-            let c = match op {
-                "wrap" => wrap::cost(n as u64, l, pr),
-                "msb" => msb::cost(n as u64, l, pr),
-                _ => msb_to_wrap::cost(n as u64, pr),
-            };
             Ok(report(op, p, &o, c, ok, params))
         }
         "b2a" | "mux" | "and" => {
@@ -356,9 +367,15 @@ pub fn run_micro(
                 ya.clone(),
                 yb.clone(),
             );
-            let o = pair(
+            let c = match op {
+                "b2a" => b2a::cost(n as u64, l, pr),
+                "mux" => mux::cost(n as u64, l, pr),
+                _ => and::cost(n as u64, pr),
+            };
+            let (o, c) = pair(
                 transport,
                 pr,
+                c,
                 move |pa| f(pa, sa2, xa2, ya2, opa),
                 move |pa| f(pa, sb2, xb2, yb2, opb),
             )?;
@@ -378,11 +395,6 @@ pub fn run_micro(
                         }
                     })
                 }
-            };
-            let c = match op {
-                "b2a" => b2a::cost(n as u64, l, pr),
-                "mux" => mux::cost(n as u64, l, pr),
-                _ => and::cost(n as u64, pr),
             };
             Ok(report(op, p, &o, c, ok, params))
         }
@@ -445,9 +457,18 @@ pub fn run_micro(
                 }
             };
             let (xa2, xb2) = (xa.clone(), xb.clone());
-            let o = pair(
+            let nn = n as u64;
+            let c = match op {
+                "zext" | "sext" => extension::cost(nn, from, to, mk, pr),
+                "trunc" => trunc::cost(nn, bw, s, mk, pr),
+                "tr" => tr::cost(nn, bw, s, pr),
+                "divpow2" => divpow2::cost(nn, bw, s, pr),
+                _ => relu::cost(nn, lin, pr),
+            };
+            let (o, c) = pair(
                 transport,
                 pr,
+                c,
                 move |pa| f(pa, xa2, ma, op_a),
                 move |pa| f(pa, xb2, mb, op_b),
             )?;
@@ -465,14 +486,6 @@ pub fn run_micro(
                 (r as u64) & mask(lout)
             };
             let ok = (0..n).all(|i| g[i] == reference(x[i]));
-            let nn = n as u64;
-            let c = match op {
-                "zext" | "sext" => extension::cost(nn, from, to, mk, pr),
-                "trunc" => trunc::cost(nn, bw, s, mk, pr),
-                "tr" => tr::cost(nn, bw, s, pr),
-                "divpow2" => divpow2::cost(nn, bw, s, pr),
-                _ => relu::cost(nn, lin, pr),
-            };
             Ok(report(op, p, &o, c, ok, params))
         }
         "matmul" => {
@@ -488,8 +501,8 @@ pub fn run_micro(
             mp.check()?;
             let a = rv(&mut prg, mp.d1 * mp.d2, mp.bwa);
             let b = rv(&mut prg, mp.d2 * mp.d3, mp.bwb);
-            let (o, ok) = run_matmul(&mp, &a, &b, &mut prg, transport, pr)?;
-            Ok(report(op, p, &o, matmul::cost(&mp, pr), ok, params))
+            let (o, c, ok) = run_matmul(&mp, &a, &b, &mut prg, transport, pr)?;
+            Ok(report(op, p, &o, c, ok, params))
         }
         _ => Err(param(
             "op",
@@ -500,7 +513,7 @@ pub fn run_micro(
     }
 }
 
-type PairRun = (PartiesOutput<Vec<u64>, Vec<u64>>, bool);
+type PairRun = (Shares, Cost, bool);
 
 /// Share A and B per mode, run the matmul, reconstruct and compare with the reference.
 fn run_matmul(
@@ -531,10 +544,11 @@ fn run_matmul(
         split(prg, b, mp.bwb)
     };
     let (m1, m2) = (*mp, *mp);
-    let o = run_parties(
+    let (o, cost) = run_step(
         transport,
         pr,
         super::PROTOCOL_RANDOMNESS,
+        matmul::cost(mp, pr),
         move |pa| matmul::run(pa, &m1, &aa, &ba),
         move |pa| matmul::run(pa, &m2, &ab, &bb),
     )?;
@@ -548,7 +562,7 @@ fn run_matmul(
         .map(|(x, y)| x.wrapping_add(*y) & mask(mp.bwc))
         .collect();
     let ok = got == want;
-    Ok((o, ok))
+    Ok((o, cost, ok))
 }
 
 /// Run one conv as `sirnn` does: (W·X) >> e in wbits + abits bits, W ALICE's plaintext, X

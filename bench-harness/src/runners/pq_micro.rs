@@ -9,12 +9,12 @@ use pq_kernels::Block;
 use pq_kernels::aes::Prg;
 use pq_kernels::ring::{mask, to_signed};
 use pq_netsim::Transport;
-use pq_proto::party::{PartiesOutput, run_parties};
+use pq_proto::party::{PartiesOutput, run_step};
 use pq_proto::privquant::linear::{
     self, ConvShape, InputKind, LinOption, LinearParams, Menu, Objective,
 };
 use pq_proto::sirnn::conv::{ConvParams, conv_cost};
-use pq_proto::{Cost, Profile};
+use pq_proto::{Cost, OtKind, Profile};
 use pq_proto::{ProtoResult, param};
 use serde::Serialize;
 
@@ -55,6 +55,7 @@ pub(crate) fn report(
     MicroReport {
         op: op.into(),
         profile: pr.name().into(),
+        ot: pr.ot.name(),
         params,
         bytes_total: s2c + c2s,
         bytes_server_to_client: s2c,
@@ -89,13 +90,15 @@ pub fn run_linear(
     fill: Fill,
     transport: Transport,
     seed: Option<u64>,
+    ot: OtKind,
 ) -> ProtoResult<MicroReport> {
     let l = lp.acc_bits()?;
+    let pr = Profile::PrivQuant.with_ot(ot);
     let opt = match opt {
         Some(o) => o,
-        None => linear::choose(lp, Objective::Bytes, Profile::PrivQuant, Menu::OT)?.0,
+        None => linear::choose(lp, Objective::Bytes, pr, Menu::OT)?.0,
     };
-    let cost = linear::cost(lp, opt, Profile::PrivQuant)?;
+    let cost = linear::cost(lp, opt, pr)?;
     let mut prg = input_prg(seed)?;
     let (lw, lx) = (lp.lw, lp.lx);
     let nonneg = matches!(
@@ -152,10 +155,11 @@ pub fn run_linear(
     };
     let (l1, l2) = (*lp, *lp);
     let wc = w.clone();
-    let out = run_parties(
+    let (out, cost) = run_step(
         transport,
-        Profile::PrivQuant,
+        pr,
         super::PROTOCOL_RANDOMNESS,
+        cost,
         move |p| linear::run(p, &l1, opt, &wc, &xa),
         move |p| linear::run(p, &l2, opt, &[], &xb),
     )?;
@@ -172,14 +176,7 @@ pub fn run_linear(
         "option": opt.name(),
         "acc_bits": l,
     });
-    Ok(report(
-        "linear",
-        Profile::PrivQuant,
-        &out,
-        cost,
-        correct,
-        params,
-    ))
+    Ok(report("linear", pr, &out, cost, correct, params))
 }
 
 /// The exact linear layer of a conv in the privquant profile.
@@ -205,7 +202,7 @@ pub fn run_conv_pq(
     transport: Transport,
     seed: Option<u64>,
 ) -> ProtoResult<MicroReport> {
-    run_conv_pq_with(c, transport, seed, Objective::Bytes, Menu::OT)
+    run_conv_pq_with(c, transport, seed, Objective::Bytes, Menu::OT, OtKind::Iknp)
 }
 
 /// [`run_conv_pq`] with the option the planner picks from `menu` under `obj`
@@ -216,13 +213,14 @@ pub fn run_conv_pq_with(
     seed: Option<u64>,
     obj: Objective,
     menu: Menu,
+    ot: OtKind,
 ) -> ProtoResult<MicroReport> {
     if c.k > c.hw + 2 * (c.k / 2) {
         return Err(param("k", "kernel larger than the padded input"));
     }
     let lp = conv_linear(c);
-    let (opt, _) = linear::choose(&lp, obj, Profile::PrivQuant, menu)?;
-    let mut r = run_linear(&lp, Some(opt), Fill::Random, transport, seed)?;
+    let (opt, _) = linear::choose(&lp, obj, Profile::PrivQuant.with_ot(ot), menu)?;
+    let mut r = run_linear(&lp, Some(opt), Fill::Random, transport, seed, ot)?;
     r.op = "conv".into();
     if let serde_json::Value::Object(m) = &mut r.params {
         m.insert(
@@ -344,8 +342,10 @@ pub fn run_requant(
     rp: &RequantParams,
     transport: Transport,
     seed: Option<u64>,
+    ot: OtKind,
 ) -> ProtoResult<MicroReport> {
     use pq_proto::privquant::requant;
+    let pr = Profile::PrivQuant.with_ot(ot);
     let RequantParams {
         n,
         l1,
@@ -354,7 +354,7 @@ pub fn run_requant(
         s2,
         msb_known,
     } = *rp;
-    let cost = requant::cost(n as u64, l1, s1, l2, s2, msb_known, Profile::PrivQuant)?;
+    let cost = requant::cost(n as u64, l1, s1, l2, s2, msb_known, pr)?;
     let mut prg = input_prg(seed)?;
     let x: Vec<u64> = if msb_known {
         if l1 == 1 {
@@ -366,10 +366,11 @@ pub fn run_requant(
         rv(&mut prg, n, l1)
     };
     let (a, b) = share(&mut prg, &x, l1);
-    let out = run_parties(
+    let (out, cost) = run_step(
         transport,
-        Profile::PrivQuant,
+        pr,
         super::PROTOCOL_RANDOMNESS,
+        cost,
         move |p| requant::run(p, &a, l1, s1, l2, s2, msb_known),
         move |p| requant::run(p, &b, l1, s1, l2, s2, msb_known),
     )?;
@@ -379,14 +380,7 @@ pub fn run_requant(
             got == pq_proto::privquant::requant::reference(to_signed(x[i], l1), l1, s1, l2, s2)
         });
     let params = serde_json::to_value(rp).unwrap_or(serde_json::Value::Null);
-    Ok(report(
-        "requant",
-        Profile::PrivQuant,
-        &out,
-        cost,
-        correct,
-        params,
-    ))
+    Ok(report("requant", pr, &out, cost, correct, params))
 }
 
 /// What `micro residual` reports: the privquant run and sirnn-quant's cost for the same step.
@@ -409,10 +403,12 @@ pub fn run_residual(
     rp: &pq_proto::privquant::residual::ResidualParams,
     transport: Transport,
     seed: Option<u64>,
+    ot: OtKind,
 ) -> ProtoResult<ResidualReport> {
     use pq_proto::privquant::residual;
+    let pr = Profile::PrivQuant.with_ot(ot);
     let t = rp.sum_bits()?;
-    let cost = residual::cost(rp, Profile::PrivQuant)?;
+    let cost = residual::cost(rp, pr)?;
     let n = rp.n();
     let mut prg = input_prg(seed)?;
     let (lo, hi) = rp.acc_range();
@@ -425,10 +421,11 @@ pub fn run_residual(
     let (a0, a1) = share(&mut prg, &accu, t);
     let (r0, r1) = share(&mut prg, &r, rp.rbits);
     let (p0, p1) = (*rp, *rp);
-    let out = run_parties(
+    let (out, cost) = run_step(
         transport,
-        Profile::PrivQuant,
+        pr,
         super::PROTOCOL_RANDOMNESS,
+        cost,
         move |p| residual::run(p, &p0, &a0, &r0),
         move |p| residual::run(p, &p1, &a1, &r1),
     )?;
@@ -449,7 +446,7 @@ pub fn run_residual(
         "sum_bits": t,
         "shift": s,
     });
-    let report = report("residual", Profile::PrivQuant, &out, cost, correct, params);
+    let report = report("residual", pr, &out, cost, correct, params);
     let ratio = sq as f64 / report.cost_bytes.max(1) as f64;
     Ok(ResidualReport {
         report,
@@ -483,7 +480,9 @@ pub fn run_maxpool_tree(
     pp: &PoolParams,
     transport: Transport,
     seed: Option<u64>,
+    ot: OtKind,
 ) -> ProtoResult<MicroReport> {
+    let pr = Profile::PrivQuant.with_ot(ot);
     let PoolParams {
         c,
         hw,
@@ -500,7 +499,7 @@ pub fn run_maxpool_tree(
     let shape = pq_proto::tensor::Shape { c, h: hw, w: hw };
     let (wins, _) = pq_proto::tensor::pool_windows(shape, k, stride, pad);
     let sizes: Vec<usize> = wins.iter().map(|w| w.len()).collect();
-    let cost = maxpool_tree::cost(&sizes, l, Profile::PrivQuant);
+    let cost = maxpool_tree::cost(&sizes, l, pr);
     let mut prg = input_prg(seed)?;
     let n = c * hw * hw;
     let x: Vec<u64> = if l == 1 {
@@ -510,10 +509,11 @@ pub fn run_maxpool_tree(
     };
     let (a, b) = share(&mut prg, &x, l);
     let (w0, w1) = (wins.clone(), wins.clone());
-    let out = run_parties(
+    let (out, cost) = run_step(
         transport,
-        Profile::PrivQuant,
+        pr,
         super::PROTOCOL_RANDOMNESS,
+        cost,
         move |p| maxpool_tree::run(p, &a, &w0, l),
         move |p| maxpool_tree::run(p, &b, &w1, l),
     )?;
@@ -525,12 +525,5 @@ pub fn run_maxpool_tree(
         });
     let params =
         serde_json::json!({"c": c, "hw": hw, "k": k, "stride": stride, "pad": pad, "l": l});
-    Ok(report(
-        "maxpool-tree",
-        Profile::PrivQuant,
-        &out,
-        cost,
-        correct,
-        params,
-    ))
+    Ok(report("maxpool-tree", pr, &out, cost, correct, params))
 }

@@ -165,3 +165,39 @@ where
         wall: ws.max(wc),
     })
 }
+
+/// [`run_parties`] for one protocol step that costs `step`: each party first reserves the
+/// step's COTs ([`crate::ot_calls::reserve`]), so that no OT call inside the step waits on a
+/// refill, then runs its closure. Also returns what the channel should measure: `step` plus
+/// the LPN rounds the reservation ran on a fresh session ([`crate::ot_calls::CotState`];
+/// nothing is added on IKNP and SoftSpoken).
+pub fn run_step<S, C, FS, FC>(
+    transport: Transport,
+    profile: Profile,
+    seed: Option<u64>,
+    step: crate::Cost,
+    server: FS,
+    client: FC,
+) -> ProtoResult<(PartiesOutput<S, C>, crate::Cost)>
+where
+    S: Send,
+    C: Send,
+    FS: FnOnce(&mut Party) -> ProtoResult<S> + Send,
+    FC: FnOnce(&mut Party) -> ProtoResult<C> + Send,
+{
+    let out = run_parties(
+        transport,
+        profile,
+        seed,
+        move |p| {
+            crate::ot_calls::reserve(p, &step)?;
+            server(p)
+        },
+        move |p| {
+            crate::ot_calls::reserve(p, &step)?;
+            client(p)
+        },
+    )?;
+    let charged = crate::ot_calls::CotState::new(profile.ot).charge(&step);
+    Ok((out, step.then(charged)))
+}
