@@ -185,47 +185,79 @@ fn expand_level(nodes: &mut [Block], m: usize, tmp: &mut [Block]) -> (Block, Blo
     (Block(l), Block(r))
 }
 
-/// The public LPN matrix of round `round`: `LPN_D` indices below `k` per output, from a
-/// public AES-CTR stream, produced a batch ahead so that the gathers of the next batch can be
-/// prefetched while the current one is summed.
-struct LpnIndices {
+/// Outputs whose LPN indices are generated at a time.
+const LPN_CHUNK: usize = 1536;
+/// How many outputs ahead the gathers are prefetched: far enough to cover an L3 miss, near
+/// enough that the hints fit the core's outstanding-miss slots (a whole batch of hints at
+/// once overflows them and most are dropped, worst when both parties share the L3).
+const LPN_AHEAD: usize = 12;
+/// Bits per index field: each 64-bit word of the stream gives three fields, so that an
+/// output's ten indices cost 5/3 AES blocks rather than 5/2; `k ≤ 2^LPN_FIELD`.
+const LPN_FIELD: u32 = 21;
+
+/// The public index stream of round `round`: AES-CTR under a round-derived public key, each
+/// 64-bit little-endian word cut into three 21-bit fields (low first), each field masked to
+/// `log_k` bits. Output `o` of the round takes fields `o·LPN_D .. (o+1)·LPN_D`.
+struct LpnStream {
     prg: Prg,
-    cur: Vec<Block>,
-    next: Vec<Block>,
+    words: Vec<Block>,
     mask: u32,
 }
 
-/// Outputs per batch of LPN indices.
-const LPN_BATCH: usize = 128;
-
-impl LpnIndices {
+impl LpnStream {
     fn new(round: u64, p: LpnParams) -> Self {
-        let mut ix = LpnIndices {
+        debug_assert!(p.log_k <= LPN_FIELD);
+        LpnStream {
             prg: Prg::new(Block::from_u64s(round, 0x4665_7272_6574_4c50)),
-            cur: vec![Block::ZERO; LPN_BATCH * LPN_D / 4],
-            next: vec![Block::ZERO; LPN_BATCH * LPN_D / 4],
+            words: Vec::new(),
             mask: (p.k() - 1) as u32,
-        };
-        ix.fill_next();
-        ix
-    }
-    fn fill_next(&mut self) {
-        self.prg.fill_blocks(&mut self.next);
-        let w: &mut [u32] = bytemuck::cast_slice_mut(&mut self.next);
-        for x in w.iter_mut() {
-            *x &= self.mask;
         }
     }
-    /// Advance: the indices of the next `LPN_BATCH` outputs (`LPN_D` per output); the batch
-    /// after it is generated and its `base` rows prefetched.
-    fn advance<T>(&mut self, base: &[T]) -> &[u32] {
-        std::mem::swap(&mut self.cur, &mut self.next);
-        self.fill_next();
-        let w: &[u32] = bytemuck::cast_slice(&self.next);
-        for &i in w {
-            prefetch(base, i as usize);
+    /// The next `out.len()` fields (a multiple of six: whole blocks).
+    fn fill(&mut self, out: &mut [u32]) {
+        debug_assert_eq!(out.len() % 6, 0);
+        self.words.resize(out.len() / 6, Block::ZERO);
+        self.prg.fill_blocks(&mut self.words);
+        let m = self.mask as u64;
+        for (b, o) in self.words.iter().zip(out.chunks_exact_mut(6)) {
+            let (lo, hi) = (b.lo(), b.hi());
+            o[0] = (lo & m) as u32;
+            o[1] = ((lo >> LPN_FIELD) & m) as u32;
+            o[2] = ((lo >> (2 * LPN_FIELD)) & m) as u32;
+            o[3] = (hi & m) as u32;
+            o[4] = ((hi >> LPN_FIELD) & m) as u32;
+            o[5] = ((hi >> (2 * LPN_FIELD)) & m) as u32;
         }
-        bytemuck::cast_slice(&self.cur)
+    }
+}
+
+/// Walk the public LPN matrix of round `round` ([`LpnStream`]): call `row(o, indices)` for
+/// each output `o < n`, after prefetching `base` at the indices of output `o + LPN_AHEAD`.
+fn lpn_rows<T>(
+    round: u64,
+    p: LpnParams,
+    n: usize,
+    base: &[T],
+    mut row: impl FnMut(usize, &[u32; LPN_D]),
+) {
+    const { assert!((LPN_CHUNK * LPN_D).is_multiple_of(6) && (LPN_AHEAD * LPN_D).is_multiple_of(6)) };
+    let mut stream = LpnStream::new(round, p);
+    // Indices of outputs [start, start + LPN_CHUNK + LPN_AHEAD).
+    let mut idx = vec![[0u32; LPN_D]; LPN_CHUNK + LPN_AHEAD];
+    stream.fill(idx.as_flattened_mut());
+    let mut start = 0;
+    while start < n {
+        for (j, ahead) in (start..n.min(start + LPN_CHUNK)).zip(&idx[LPN_AHEAD..]) {
+            for &i in ahead {
+                prefetch(base, i as usize);
+            }
+            row(j, &idx[j - start]);
+        }
+        start += LPN_CHUNK;
+        if start < n {
+            idx.copy_within(LPN_CHUNK.., 0);
+            stream.fill(idx[LPN_AHEAD..].as_flattened_mut());
+        }
     }
 }
 
@@ -247,47 +279,41 @@ fn prefetch<T>(base: &[T], i: usize) {
 
 /// `out[o] ^= ⊕_i base[idx(o, i)]` for every output `o`.
 fn lpn_blocks(round: u64, p: LpnParams, base: &[Block], out: &mut [Block]) {
-    let mut ix = LpnIndices::new(round, p);
-    for chunk in out.chunks_mut(LPN_BATCH) {
-        let idx = ix.advance(base);
-        for (o, id) in chunk.iter_mut().zip(idx.chunks_exact(LPN_D)) {
-            let mut acc = o.0;
-            for &i in id {
-                acc ^= base[i as usize].0;
-            }
-            *o = Block(acc);
+    lpn_rows(round, p, out.len(), base, |o, id| {
+        let mut acc = out[o].0;
+        for &i in id {
+            acc ^= base[i as usize].0;
         }
-    }
+        out[o] = Block(acc);
+    });
 }
 
-/// As [`lpn_blocks`], also `bits[o] ^= ⊕_i rbase[idx(o, i)]` (`rbase`: one byte, 0 or 1,
-/// per base COT; `bits`: packed u64 words, `LPN_BATCH` a multiple of 64).
+/// As [`lpn_blocks`], also `bits[o] ^= ⊕_i rbase[idx(o, i)]` (`rbase` and `bits`: packed
+/// bits, 64 per word; the base's bits are 32 KiB at most and stay in L1).
 fn lpn_blocks_bits(
     round: u64,
     p: LpnParams,
     base: &[Block],
-    rbase: &[u8],
+    rbase: &[u64],
     out: &mut [Block],
     bits: &mut [u64],
 ) {
-    let mut ix = LpnIndices::new(round, p);
-    for (ci, chunk) in out.chunks_mut(LPN_BATCH).enumerate() {
-        let idx = ix.advance(base);
-        for (wi, (o64, id64)) in chunk.chunks_mut(64).zip(idx.chunks(64 * LPN_D)).enumerate() {
-            let mut word = 0u64;
-            for (j, (o, id)) in o64.iter_mut().zip(id64.chunks_exact(LPN_D)).enumerate() {
-                let mut acc = o.0;
-                let mut b = 0u8;
-                for &i in id {
-                    acc ^= base[i as usize].0;
-                    b ^= rbase[i as usize];
-                }
-                *o = Block(acc);
-                word |= ((b & 1) as u64) << j;
-            }
-            bits[ci * (LPN_BATCH / 64) + wi] ^= word;
+    let mut word = 0u64;
+    let n = out.len();
+    lpn_rows(round, p, n, base, |o, id| {
+        let mut acc = out[o].0;
+        let mut b = 0u64;
+        for &i in id {
+            acc ^= base[i as usize].0;
+            b ^= get_bit(rbase, i as usize);
         }
-    }
+        out[o] = Block(acc);
+        word |= b << (o & 63);
+        if o & 63 == 63 || o + 1 == n {
+            bits[o >> 6] ^= word;
+            word = 0;
+        }
+    });
 }
 
 /// Ask the kernel to back `v` with transparent huge pages: the LPN gathers touch a table of
@@ -328,49 +354,57 @@ fn get_bit(v: &[u64], i: usize) -> u64 {
     (v[i >> 6] >> (i & 63)) & 1
 }
 
+/// The 64 bits of `src` from bit `pos` (bits past the end read as 0).
+#[inline(always)]
+fn word_at(src: &[u64], pos: usize) -> u64 {
+    let (w, sh) = (pos >> 6, pos & 63);
+    let lo = src.get(w).copied().unwrap_or(0) >> sh;
+    if sh == 0 {
+        lo
+    } else {
+        lo | src.get(w + 1).copied().unwrap_or(0) << (64 - sh)
+    }
+}
+
+/// OR bits `src[from..from + n]` into `dst[at..at + n]` (those bits of `dst` must be clear).
+fn or_bits(src: &[u64], from: usize, n: usize, dst: &mut [u64], at: usize) {
+    let sh = at & 63;
+    let mut k = 0;
+    while k < n {
+        let m = (n - k).min(64);
+        let mut w = word_at(src, from + k);
+        if m < 64 {
+            w &= (1u64 << m) - 1;
+        }
+        let d = (at + k) >> 6;
+        dst[d] |= w << sh;
+        if sh + m > 64 {
+            dst[d + 1] |= w >> (64 - sh);
+        }
+        k += m;
+    }
+}
+
 /// Copy bits `src[from..from + n]` to `dst[0..n]` (dst words past `n` bits are cleared).
 pub fn copy_bits(src: &[u64], from: usize, n: usize, dst: &mut [u64]) {
-    let words = n.div_ceil(64);
-    let sh = from & 63;
-    let w0 = from >> 6;
-    for (k, d) in dst[..words].iter_mut().enumerate() {
-        let lo = src[w0 + k] >> sh;
-        let hi = if sh == 0 {
-            0
-        } else {
-            src.get(w0 + k + 1).copied().unwrap_or(0) << (64 - sh)
-        };
-        *d = lo | hi;
-    }
-    if !n.is_multiple_of(64) {
-        dst[words - 1] &= (1u64 << (n % 64)) - 1;
-    }
-    for d in dst[words..].iter_mut() {
-        *d = 0;
-    }
+    dst.fill(0);
+    or_bits(src, from, n, dst, 0);
 }
 
 /// Append bits `src[0..n]` to the bit vector `dst` that holds `len` bits.
 fn append_bits(dst: &mut Vec<u64>, len: usize, src: &[u64], n: usize) {
+    dst.truncate(len.div_ceil(64));
+    if let Some(last) = dst.last_mut().filter(|_| !len.is_multiple_of(64)) {
+        *last &= (1u64 << (len % 64)) - 1;
+    }
     dst.resize((len + n).div_ceil(64).max(1), 0);
-    let sh = len & 63;
-    let w0 = len >> 6;
-    if n == 0 {
-        return;
-    }
-    if sh == 0 {
-        let words = n.div_ceil(64);
-        dst[w0..w0 + words].copy_from_slice(&src[..words]);
-        return;
-    }
-    dst[w0] &= (1u64 << sh) - 1;
-    for k in 0..n.div_ceil(64) {
-        let s = src[k];
-        dst[w0 + k] |= s << sh;
-        if w0 + k + 1 < dst.len() {
-            dst[w0 + k + 1] = s >> (64 - sh);
-        }
-    }
+    or_bits(src, 0, n, dst, len);
+}
+
+/// The rounds a take has reserved ran out before the buffer held enough: the meter and the
+/// buffer disagree (a bug, reported rather than looped on).
+fn meter_mismatch() -> OtError {
+    OtError::InvalidArgument("ferret: the round meter and the COT buffer disagree".into())
 }
 
 /// The COT sender's side of Ferret (holds Δ).
@@ -420,12 +454,30 @@ impl FerretSender {
         Ok(c)
     }
 
-    /// Hand out `out.len()` COTs `q` (refilling first if needed).
+    /// Hand out `out.len()` COTs `q`. The rounds a refill needs run one at a time as the
+    /// buffer empties (the same rounds, in the same order, as [`Self::reserve`] would run
+    /// first), so a long take holds at most one round's outputs beyond what it hands out.
     pub fn take<C: Channel + ?Sized>(&mut self, ch: &mut C, out: &mut [Block]) -> OtResult<()> {
         let n = out.len();
-        self.reserve(ch, n)?;
-        out.copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
+        let first = self.meter.rounds;
+        let end = first + self.meter.reserve(n as u64).rounds;
+        let (mut next, mut done) = (first, 0);
+        while done < n {
+            if self.pos == self.buf.len() {
+                if next == end {
+                    return Err(meter_mismatch());
+                }
+                self.round(ch, next)?;
+                next += 1;
+            }
+            let m = (self.buf.len() - self.pos).min(n - done);
+            out[done..done + m].copy_from_slice(&self.buf[self.pos..self.pos + m]);
+            self.pos += m;
+            done += m;
+        }
+        for r in next..end {
+            self.round(ch, r)?;
+        }
         self.meter.avail -= n as u64;
         Ok(())
     }
@@ -484,7 +536,6 @@ pub struct FerretReceiver {
     pos: usize,
     round_t: Vec<Block>,
     round_r: Vec<u64>,
-    rbytes: Vec<u8>,
     tmp: Vec<Block>,
     msg: Vec<u8>,
 }
@@ -508,7 +559,6 @@ impl FerretReceiver {
             pos: 0,
             round_t: Vec::new(),
             round_r: Vec::new(),
-            rbytes: Vec::new(),
             tmp: Vec::new(),
             msg: Vec::new(),
         })
@@ -530,7 +580,8 @@ impl FerretReceiver {
     }
 
     /// Hand out `t.len()` COTs: `t` and their choice bits packed into `r` (bit j of the
-    /// u64 stream = COT j; words past the last bit are cleared).
+    /// u64 stream = COT j; words past the last bit are cleared). Rounds run as the buffer
+    /// empties, as in [`FerretSender::take`].
     pub fn take<C: Channel + ?Sized>(
         &mut self,
         ch: &mut C,
@@ -545,10 +596,27 @@ impl FerretReceiver {
                 got: r.len(),
             });
         }
-        self.reserve(ch, n)?;
-        t.copy_from_slice(&self.buf_t[self.pos..self.pos + n]);
-        copy_bits(&self.buf_r, self.pos, n, r);
-        self.pos += n;
+        let first = self.meter.rounds;
+        let end = first + self.meter.reserve(n as u64).rounds;
+        r.fill(0);
+        let (mut next, mut done) = (first, 0);
+        while done < n {
+            if self.pos == self.buf_bits {
+                if next == end {
+                    return Err(meter_mismatch());
+                }
+                self.round(ch, next)?;
+                next += 1;
+            }
+            let m = (self.buf_bits - self.pos).min(n - done);
+            t[done..done + m].copy_from_slice(&self.buf_t[self.pos..self.pos + m]);
+            or_bits(&self.buf_r, self.pos, m, r, done);
+            self.pos += m;
+            done += m;
+        }
+        for rd in next..end {
+            self.round(ch, rd)?;
+        }
         self.meter.avail -= n as u64;
         Ok(())
     }
@@ -598,14 +666,11 @@ impl FerretReceiver {
             let g = (j << d) + path;
             self.round_r[g >> 6] |= 1 << (g & 63);
         }
-        self.rbytes.clear();
-        self.rbytes
-            .extend((0..k).map(|i| get_bit(&self.base_r, i) as u8));
         lpn_blocks_bits(
             r,
             p,
             &self.base_t[..k],
-            &self.rbytes,
+            &self.base_r,
             &mut self.round_t,
             &mut self.round_r,
         );
