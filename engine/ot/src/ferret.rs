@@ -728,6 +728,19 @@ mod tests {
                 for i in 0..n {
                     assert_eq!(get_bit(&app, 70 + i), get_bit(&src, from + i));
                 }
+                // Pieces at any offset, as a streaming take writes them.
+                for at in [0usize, 5, 63, 64, 100] {
+                    let mut out = vec![0u64; 6];
+                    or_bits(&src, from, n, &mut out, at);
+                    for i in 0..384 {
+                        let want = if (at..at + n).contains(&i) {
+                            get_bit(&src, from + i - at)
+                        } else {
+                            0
+                        };
+                        assert_eq!(get_bit(&out, i), want, "from {from} n {n} at {at} bit {i}");
+                    }
+                }
             }
         }
     }
