@@ -88,14 +88,17 @@ impl Default for E2eArgs {
     }
 }
 
-/// A model by name or JSON path.
-pub fn load_model(name: &str, tokens: usize) -> anyhow::Result<Model> {
+/// A model by name or JSON path, given by the user's flag `flag` (`--models`, `--model`):
+/// every error names the flag and the value.
+pub fn load_model(flag: &str, name: &str, tokens: usize) -> anyhow::Result<Model> {
     if name.ends_with(".json") {
-        let text = std::fs::read_to_string(name)
-            .with_context(|| format!("--models: cannot read {name}"))?;
-        return json::parse(&text).or_else(|e| usage(format!("--models {name}: {e}")));
+        let text = match std::fs::read_to_string(name) {
+            Ok(t) => t,
+            Err(e) => return usage(format!("{flag} {name}: cannot read the file: {e}")),
+        };
+        return json::parse(&text).or_else(|e| usage(format!("{flag} {name}: {e}")));
     }
-    builtin::by_name(name, tokens).or_else(|e| usage(format!("--models: {e}")))
+    builtin::by_name(name, tokens).or_else(|e| usage(format!("{flag} {name}: {e}")))
 }
 
 /// The lowering options an e2e invocation names (the planner objective).
@@ -127,7 +130,7 @@ pub fn lower_options_for(
 pub fn pairs(a: &E2eArgs) -> anyhow::Result<Vec<(String, Model, Config)>> {
     let mut v = vec![];
     for m in a.models.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let model = load_model(m, a.tokens)?;
+        let model = load_model("--models", m, a.tokens)?;
         for c in a
             .protocols
             .split(',')
@@ -745,7 +748,7 @@ pub struct VerifyArgs {
 
 /// Run a model in 2PC and compare every tensor with the plaintext reference.
 pub fn verify(a: VerifyArgs) -> anyhow::Result<()> {
-    let model = load_model(&a.model, a.tokens)?;
+    let model = load_model("--model", &a.model, a.tokens)?;
     let cfg = a
         .protocol
         .parse::<Config>()

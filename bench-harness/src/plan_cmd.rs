@@ -101,7 +101,7 @@ pub fn parse_budget(s: &str, latency: bool) -> Result<u64, String> {
 }
 
 pub fn run(a: PlanArgs) -> anyhow::Result<()> {
-    let model = load_model(&a.model, a.tokens)?;
+    let model = load_model("--model", &a.model, a.tokens)?;
     let cfg: Config = a
         .protocol
         .parse()

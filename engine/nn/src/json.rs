@@ -439,6 +439,24 @@ mod tests {
                 .contains("shape mismatch")
         );
         assert!(parse("[1,2]").is_err());
+
+        // User numbers that would overflow the shape arithmetic are refused by name.
+        let huge_pad = TINY.replace(
+            "\"cout\": 8, \"k\": 3, \"wbits\": 2, \"abits\": 4 },",
+            "\"cout\": 8, \"k\": 3, \"pad\": 9223372036854775807, \"wbits\": 2, \"abits\": 4 },",
+        );
+        assert_ne!(huge_pad, TINY);
+        let e = parse(&huge_pad).unwrap_err().to_string();
+        assert!(
+            e.contains("c1") && e.contains("pad = 9223372036854775807"),
+            "{e}"
+        );
+        let huge_in = TINY.replace("[3, 8, 8]", "[4294967296, 4294967296, 1]");
+        let e = parse(&huge_in).unwrap_err().to_string();
+        assert!(e.contains("too large"), "{e}");
+        let huge_fc = TINY.replace("\"dout\": 10", "\"dout\": 1000000000000");
+        let e = parse(&huge_fc).unwrap_err().to_string();
+        assert!(e.contains("fc") && e.contains("dout"), "{e}");
         assert!(
             parse("{")
                 .unwrap_err()

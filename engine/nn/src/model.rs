@@ -65,6 +65,23 @@ pub enum Op {
 }
 
 impl Op {
+    /// The op's kernel, stride, padding and channel counts, by their JSON names (bounded by
+    /// [`MAX_WINDOW`] before any shape arithmetic).
+    pub fn window_params(&self) -> Vec<(&'static str, usize)> {
+        match *self {
+            Op::Conv {
+                cout,
+                k,
+                stride,
+                pad,
+            } => vec![("cout", cout), ("k", k), ("stride", stride), ("pad", pad)],
+            Op::Fc { dout } => vec![("dout", dout)],
+            Op::AvgPool { k, stride } => vec![("k", k), ("stride", stride)],
+            Op::MaxPool { k, stride, pad } => vec![("k", k), ("stride", stride), ("pad", pad)],
+            Op::ShortcutA { cout, stride } => vec![("cout", cout), ("stride", stride)],
+            Op::Relu | Op::Add | Op::Flatten => Vec::new(),
+        }
+    }
     /// The op's name as written in the JSON format's `op` field (`conv`, `fc`, `relu`,
     /// `avgpool`, `maxpool`, `add`, `shortcut_a`, `flatten`).
     pub fn kind(&self) -> &'static str {
@@ -203,6 +220,26 @@ impl Layer {
             _ => None,
         }
     }
+    /// [`Self::weight_count`], or `None` when it overflows.
+    pub fn checked_weight_count(&self, in_shape: Shape) -> Option<u64> {
+        let c = checked_numel(in_shape)? as u64;
+        match self.op {
+            Op::Conv { cout, k, .. } => (cout as u64)
+                .checked_mul(in_shape.c as u64)?
+                .checked_mul((k as u64).checked_mul(k as u64)?),
+            Op::Fc { dout } => c.checked_mul(dout as u64),
+            _ => Some(0),
+        }
+    }
+    /// [`Self::macs`], or `None` when it overflows.
+    pub fn checked_macs(&self, in_shape: Shape) -> Option<u64> {
+        match self.op {
+            Op::Conv { .. } => (self.out.h as u64)
+                .checked_mul(self.out.w as u64)?
+                .checked_mul(self.checked_weight_count(in_shape)?),
+            _ => self.checked_weight_count(in_shape),
+        }
+    }
     /// Number of weights of a conv or FC layer.
     pub fn weight_count(&self, in_shape: Shape) -> usize {
         match self.op {
@@ -239,6 +276,17 @@ fn lerr<T>(layer: &str, msg: impl Into<String>) -> Result<T, ModelError> {
     })
 }
 
+/// `s` if its element count is within [`MAX_NUMEL`].
+fn out_shape(layer: &str, s: Shape) -> Result<Shape, ModelError> {
+    match checked_numel(s) {
+        Some(_) => Ok(s),
+        None => lerr(
+            layer,
+            format!("output shape {s} is too large (at most 2^40 elements)"),
+        ),
+    }
+}
+
 /// A network.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Model {
@@ -253,8 +301,44 @@ pub struct Model {
     pub layers: Vec<Layer>,
 }
 
-/// Output shape of `op` applied to `inputs`, or why it cannot apply.
+/// The largest kernel, stride or padding a model may state (2^31): every window computation
+/// (`h + 2·pad`, `k²·c`) then fits in 64 bits, and an index fits in an `i64`.
+pub const MAX_WINDOW: usize = 1 << 31;
+/// The most elements a model's tensor may hold (2^40): products of a tensor's size with a
+/// kernel's (the weights, the multiply-accumulates) stay far inside 64 bits. A tensor this
+/// large still cannot run; the memory estimate before a run refuses what does not fit.
+pub const MAX_NUMEL: u64 = 1 << 40;
+
+/// `c·h·w`, unless it exceeds [`MAX_NUMEL`] (or 64 bits).
+pub fn checked_numel(s: Shape) -> Option<usize> {
+    let n = (s.c as u64)
+        .checked_mul(s.h as u64)?
+        .checked_mul(s.w as u64)?;
+    if n > MAX_NUMEL {
+        return None;
+    }
+    usize::try_from(n).ok()
+}
+
+/// Output shape of `op` applied to `inputs`, or why it cannot apply. Every user number is
+/// bounded first ([`MAX_WINDOW`], [`MAX_NUMEL`]), so no step can overflow.
 pub fn infer_shape(name: &str, op: &Op, inputs: &[Shape]) -> Result<Shape, ModelError> {
+    for x in inputs {
+        if checked_numel(*x).is_none() {
+            return lerr(
+                name,
+                format!("input shape {x} is too large (at most 2^40 elements)"),
+            );
+        }
+    }
+    for (what, v) in op.window_params() {
+        if v > MAX_WINDOW {
+            return lerr(
+                name,
+                format!("{} {what} = {v} is out of range (at most 2^31)", op.kind()),
+            );
+        }
+    }
     if inputs.len() != op.arity() {
         return lerr(
             name,
@@ -267,6 +351,7 @@ pub fn infer_shape(name: &str, op: &Op, inputs: &[Shape]) -> Result<Shape, Model
         );
     }
     let x = inputs[0];
+    // k, s, p ≤ 2^31 and h, w ≤ 2^40: no sum or product below overflows.
     let window = |k: usize, s: usize, p: usize, what: &str| -> Result<(usize, usize), ModelError> {
         if k == 0 || s == 0 {
             return lerr(
@@ -293,13 +378,13 @@ pub fn infer_shape(name: &str, op: &Op, inputs: &[Shape]) -> Result<Shape, Model
                 return lerr(name, "conv: cout must be at least 1");
             }
             let (h, w) = window(k, stride, pad, "conv")?;
-            Ok(Shape::new(cout, h, w))
+            out_shape(name, Shape::new(cout, h, w))
         }
         Op::Fc { dout } => {
             if dout == 0 {
                 return lerr(name, "fc: dout must be at least 1");
             }
-            Ok(Shape::new(dout, 1, 1))
+            out_shape(name, Shape::new(dout, 1, 1))
         }
         Op::Relu => Ok(x),
         Op::AvgPool { k, stride } => {
@@ -350,6 +435,12 @@ impl Model {
     }
     /// Check ids, arities, shapes and bit-widths.
     pub fn validate(&self) -> Result<(), ModelError> {
+        if checked_numel(self.input).is_none() {
+            return Err(ModelError::Model(format!(
+                "input shape {} is too large (at most 2^40 elements)",
+                self.input
+            )));
+        }
         if self.input.numel() == 0 {
             return Err(ModelError::Model(format!(
                 "input shape {} is empty",
@@ -377,6 +468,18 @@ impl Model {
             }
             let ins: Vec<Shape> = l.inputs.iter().map(|&t| self.shape(t)).collect();
             let s = infer_shape(&l.name, &l.op, &ins)?;
+            if let Some(&x) = ins.first() {
+                let (w, m) = (l.checked_weight_count(x), l.checked_macs(x));
+                if w.is_none() || m.is_none() {
+                    return lerr(
+                        &l.name,
+                        format!(
+                            "{} on {x} is too large (its weights or multiply-accumulates exceed 2^40 · k²)",
+                            l.op.kind()
+                        ),
+                    );
+                }
+            }
             if s != l.out {
                 return lerr(
                     &l.name,

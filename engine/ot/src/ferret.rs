@@ -762,7 +762,12 @@ mod tests {
             assert!(round_params(i).n() > round_params(i + 1).m());
         }
         assert_eq!(LpnParams::B13.n(), 15_564_800);
-        for p in [LpnParams::B10, LpnParams::B11, LpnParams::B12, LpnParams::B13] {
+        for p in [
+            LpnParams::B10,
+            LpnParams::B11,
+            LpnParams::B12,
+            LpnParams::B13,
+        ] {
             assert!(p.log_k <= LPN_FIELD, "{p:?}: k above the index field");
         }
         assert_eq!(LpnParams::B10.m(), 74_036);

@@ -379,7 +379,15 @@ impl LinearParams {
         self.check_basic()?;
         let (wmin, wmax, xmin, xmax) = self.ranges();
         let c = [wmin * xmin, wmin * xmax, wmax * xmin, wmax * xmax];
-        let big = || param("acc", "the accumulator needs more than 64 bits");
+        let big = || {
+            param(
+                "abits",
+                format!(
+                    "W{}A{} over {} terms: the exact accumulator needs more than 64 bits (lower the weight or activation width)",
+                    self.lw, self.lx, self.d2
+                ),
+            )
+        };
         let lo = (c.iter().copied().min().unwrap_or(0))
             .checked_mul(self.d2 as i128)
             .ok_or_else(big)?;
@@ -391,7 +399,7 @@ impl LinearParams {
             l += 1;
         }
         if l > 64 {
-            return Err(param("acc", "the accumulator needs more than 64 bits"));
+            return Err(big());
         }
         Ok(l)
     }

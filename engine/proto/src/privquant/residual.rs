@@ -80,11 +80,22 @@ impl ResidualParams {
         crate::check_bw("wbits", self.wbits)?;
         crate::check_bw("abits", self.abits)?;
         crate::check_bw("rbits", self.rbits)?;
-        if self.c == 0 || self.cin == 0 || self.hw == 0 || self.k == 0 {
-            return Err(param("c", "c, cin, hw, k must be at least 1"));
+        for (name, v) in [
+            ("c", self.c),
+            ("cin", self.cin),
+            ("hw", self.hw),
+            ("k", self.k),
+        ] {
+            if v == 0 {
+                return Err(param(name, "must be at least 1"));
+            }
         }
-        if self.wbits + self.abits + self.e() + self.rbits > 60 {
-            return Err(param("rbits", "widths too large"));
+        let sum = self.wbits + self.abits + self.e() + self.rbits;
+        if sum > 60 {
+            return Err(param(
+                "rbits",
+                format!("wbits + abits + log2(cin·k²) + rbits = {sum} bits (accepted: at most 60)"),
+            ));
         }
         Ok(())
     }

@@ -57,6 +57,25 @@ impl ConvParams {
             mode: MultMode::AliceHasA,
         }
     }
+    /// The weight and activation widths by their own flag names: each in 1..=64, and the
+    /// product W·X in one ring of at most 64 bits (wbits + abits ≤ 64).
+    pub fn check_widths(&self) -> ProtoResult<()> {
+        crate::check_bw("wbits", self.wbits)?;
+        crate::check_bw("abits", self.abits)?;
+        if self.wbits + self.abits > 64 {
+            return Err(param(
+                "abits",
+                format!(
+                    "W{}A{}: the product needs wbits + abits = {} bits (accepted: at most 64)",
+                    self.wbits,
+                    self.abits,
+                    self.wbits + self.abits
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Validate the parameters.
     ///
     /// # Errors
@@ -87,6 +106,7 @@ impl ConvParams {
         if self.sci_threads == 0 {
             return Err(param("sci-threads", "must be at least 1"));
         }
+        self.check_widths()?;
         self.matmul().check()
     }
     /// Informative: SCI's per-thread replication (COUT split over `sci_threads`).

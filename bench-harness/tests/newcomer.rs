@@ -1,0 +1,90 @@
+//! The newcomer's path (issue "The newcomer's path"): bad input through the real binary ends
+//! with exit status 2 and a message that names the user's flag or file and the value.
+
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bench-harness"))
+        .args(args)
+        .output()
+        .expect("spawn bench-harness")
+}
+
+/// Exit 2 and stderr containing every one of `want`.
+fn refused(args: &[&str], want: &[&str]) {
+    let o = run(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    for w in want {
+        assert!(err.contains(w), "{args:?}: {w:?} not in {err}");
+    }
+}
+
+#[test]
+fn width_errors_name_the_users_flags() {
+    let conv = ["conv", "--hw", "8", "--cin", "4", "--cout", "4", "--k", "3"];
+    for profile in ["sirnn", "privquant"] {
+        let with = |w: &str, a: &str| -> Vec<String> {
+            conv.iter()
+                .map(|s| s.to_string())
+                .chain(
+                    ["--wbits", w, "--abits", a, "--profile", profile]
+                        .iter()
+                        .map(|s| s.to_string()),
+                )
+                .collect()
+        };
+        let v = with("0", "4");
+        refused(
+            &v.iter().map(String::as_str).collect::<Vec<_>>(),
+            &["--wbits", "0"],
+        );
+        let v = with("2", "65");
+        refused(
+            &v.iter().map(String::as_str).collect::<Vec<_>>(),
+            &["--abits", "65"],
+        );
+        let v = with("64", "64");
+        refused(
+            &v.iter().map(String::as_str).collect::<Vec<_>>(),
+            &["--abits", "64"],
+        );
+    }
+    refused(&["micro", "residual", "--hw", "0"], &["--hw"]);
+}
+
+#[test]
+fn model_errors_name_the_flag_and_the_file() {
+    refused(&["verify", "--model", "foo"], &["--model foo", "accepted"]);
+    refused(
+        &["e2e", "--models", "/nonexistent/m.json"],
+        &["--models /nonexistent/m.json", "cannot read"],
+    );
+    let dir = std::env::temp_dir().join(format!("pq-newcomer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let huge_pad = dir.join("pad.json");
+    std::fs::write(
+        &huge_pad,
+        r#"{ "name": "tiny", "input": [3, 8, 8], "layers": [
+            { "name": "c1", "op": "conv", "cout": 8, "k": 3, "pad": 9223372036854775807, "wbits": 2, "abits": 4 },
+            { "name": "fc", "op": "fc", "dout": 10, "wbits": 8 } ] }"#,
+    )
+    .expect("write model");
+    let huge_in = dir.join("input.json");
+    std::fs::write(
+        &huge_in,
+        r#"{ "name": "wide", "input": [4294967296, 4294967296, 1], "layers": [
+            { "name": "fc", "op": "fc", "dout": 10, "wbits": 8 } ] }"#,
+    )
+    .expect("write model");
+    let out = dir.join("out");
+    let out = out.to_string_lossy();
+    let p = huge_pad.to_string_lossy();
+    refused(
+        &["e2e", "--models", &p, "--out", &out],
+        &["c1", "pad = 9223372036854775807"],
+    );
+    let p = huge_in.to_string_lossy();
+    refused(&["e2e", "--models", &p, "--out", &out], &["too large"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
