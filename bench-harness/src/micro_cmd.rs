@@ -15,9 +15,9 @@ use pq_proto::sirnn::matmul::MultMode;
 
 /// The ops `micro` accepts (the CLI contract in README.md).
 pub const OPS: &[&str] = &[
-    "cot", "got", "kkot", "bcot", "baseot", "mill", "milleq", "eq", "wrap", "msb", "msb2wrap",
-    "b2a", "mux", "and", "zext", "sext", "trunc", "tr", "divpow2", "relu", "matmul", "requant",
-    "residual",
+    "cot", "got", "kkot", "1ofn", "bcot", "baseot", "mill", "milleq", "eq", "wrap", "msb",
+    "msb2wrap", "b2a", "mux", "and", "zext", "sext", "trunc", "tr", "divpow2", "relu", "matmul",
+    "requant", "residual",
 ];
 
 /// `--ot`: the COT source (`iknp`, `softspoken:K`, `ferret`).
@@ -86,35 +86,52 @@ fn parse_transport(s: &str) -> anyhow::Result<Transport> {
 
 #[derive(Args, Debug, Clone)]
 pub struct MicroArgs {
-    /// The protocol: cot, got, kkot, mill, milleq, eq, wrap, msb, msb2wrap, b2a, mux, and,
-    /// zext, sext, trunc, tr, divpow2, relu, matmul.
+    /// The protocol: OT benchmarks cot, got, kkot, 1ofn, bcot, baseot; comparisons mill,
+    /// milleq, eq; wrap, msb, msb2wrap; b2a, mux, and; zext, sext, trunc, tr, divpow2, relu;
+    /// matmul; requant, residual (privquant).
     pub op: String,
+    /// Elements (or OTs) per run.
     #[arg(long, default_value_t = 65536)]
     pub n: usize,
+    /// Bit-width of the values or OT messages. Default: 32 (got, bcot, comparisons, wrap,
+    /// msb, msb2wrap, b2a, mux, relu), 2 (kkot, 1ofn: the millionaire's leaves); `cot`
+    /// without --l is the random COT.
     #[arg(long)]
     pub l: Option<u32>,
+    /// zext/sext: input width.
     #[arg(long, default_value_t = 16)]
     pub from: u32,
+    /// zext/sext: output width.
     #[arg(long, default_value_t = 32)]
     pub to: u32,
+    /// trunc/tr/divpow2: input width.
     #[arg(long, default_value_t = 32)]
     pub bw: u32,
+    /// trunc/tr/divpow2: shift.
     #[arg(long, default_value_t = 12)]
     pub s: u32,
+    /// zext/sext/trunc: the input's MSB is known to be 0 (non-negative input).
     #[arg(long)]
     pub msb_known: bool,
+    /// matmul: A is d1×d2, B is d2×d3.
     #[arg(long, default_value_t = 1)]
     pub d1: usize,
+    /// matmul: inner dimension.
     #[arg(long, default_value_t = 100)]
     pub d2: usize,
+    /// matmul: columns of B.
     #[arg(long, default_value_t = 35)]
     pub d3: usize,
+    /// matmul: width of A.
     #[arg(long, default_value_t = 8)]
     pub bwa: u32,
+    /// matmul: width of B.
     #[arg(long, default_value_t = 8)]
     pub bwb: u32,
+    /// matmul: output width (default bwa + bwb).
     #[arg(long)]
     pub bwc: Option<u32>,
+    /// matmul: who holds what (alice-has-a, alice-has-b, none: both shared).
     #[arg(long, default_value = "alice-has-a")]
     pub mode: String,
     /// `requant`: input width and scale, output width and scale.
@@ -148,6 +165,7 @@ pub struct MicroArgs {
     /// N of a 1-of-N OT.
     #[arg(long = "N", default_value_t = 16)]
     pub big_n: usize,
+    /// Protocol profile: sirnn (byte-exact with SCI) or privquant.
     #[arg(long, default_value = "sirnn")]
     pub profile: String,
     /// The correlated-OT source: `iknp`, `softspoken:K` (K in 1..=8) or `ferret` (default
@@ -155,13 +173,27 @@ pub struct MicroArgs {
     /// without SCI's padding).
     #[arg(long)]
     pub ot: Option<String>,
+    /// The channel between the two in-process parties: mem or tcp (loopback).
     #[arg(long, default_value = "mem")]
     pub transport: String,
     /// Seed for the random inputs (protocol randomness always comes from the OS).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Also print the report as one JSON line on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+impl MicroArgs {
+    /// `--l`, or the op's default when it is absent (see `--l`'s help).
+    pub fn l_or_default(&self) -> Option<u32> {
+        self.l.or(match self.op.as_str() {
+            "kkot" | "1ofn" => Some(2),
+            "got" | "bcot" | "mill" | "milleq" | "eq" | "wrap" | "msb" | "msb2wrap" | "b2a"
+            | "mux" | "relu" => Some(32),
+            _ => None,
+        })
+    }
 }
 
 fn map_err<T>(r: Result<T, ProtoError>) -> anyhow::Result<T> {
@@ -229,7 +261,7 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
         .or_else(|e: String| usage(format!("--mode: {e}")))?;
     let p = MicroParams {
         n: a.n,
-        l: a.l,
+        l: a.l_or_default(),
         from: a.from,
         to: a.to,
         bw: a.bw,
@@ -313,7 +345,7 @@ pub fn ot_op_of(
     let profile = parse_profile(&a.profile)?;
     let opts = ot_bench_opts(profile, &a.ot)?;
     let need_l = || -> anyhow::Result<u32> {
-        match a.l {
+        match a.l_or_default() {
             Some(l) if (1..=64).contains(&l) => Ok(l),
             Some(l) => usage(format!(
                 "--l: bit-width {l} is out of range (accepted: 1..=64)"
@@ -365,7 +397,7 @@ fn run_ot_bench(a: &MicroArgs, p: &MicroParams, t: Transport) -> anyhow::Result<
     use pq_ot::{OtError, OtOpts};
     let opts: OtOpts = ot_bench_opts(p.profile, &a.ot)?;
     let need_l = || -> anyhow::Result<u32> {
-        match a.l {
+        match a.l_or_default() {
             Some(l) if (1..=64).contains(&l) => Ok(l),
             Some(l) => usage(format!(
                 "--l: bit-width {l} is out of range (accepted: 1..=64)"
@@ -458,7 +490,7 @@ fn run_ot_bench(a: &MicroArgs, p: &MicroParams, t: Transport) -> anyhow::Result<
     if a.json {
         let mut v = serde_json::json!({
             "op": a.op, "profile": p.profile.name(),
-            "params": {"n": a.n, "l": a.l, "N": a.big_n, "msgs": a.msgs, "transport": a.transport, "profile": p.profile.name()},
+            "params": {"n": a.n, "l": a.l_or_default(), "N": a.big_n, "msgs": a.msgs, "transport": a.transport, "profile": p.profile.name()},
             "bytes_total": total,
             "bytes_server_to_client": b.bytes_server_to_client,
             "bytes_client_to_server": b.bytes_client_to_server,

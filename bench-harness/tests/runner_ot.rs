@@ -62,3 +62,42 @@ fn bench_ot_all() {
         assert!(r.correct && r.bytes_match_cost);
     }
 }
+
+/// Every chosen-choice OT call on SoftSpoken and Ferret, at sizes whose calls run LPN rounds
+/// inside them (the receiver's takes wait on rounds the sender must send before it waits for
+/// the receiver's corrections): correct outputs, bytes equal to the cost function, and no
+/// deadlock (a watchdog fails the test instead of hanging).
+#[test]
+fn chosen_calls_on_silent_sources_finish() {
+    use bench_harness::runners::ot::{OtOp, bench};
+    use pq_ot::OtKind;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for source in [OtKind::SoftSpoken(3), OtKind::Ferret] {
+            let opts = OtOpts {
+                sci_padding: false,
+                source,
+            };
+            for (op, n) in [
+                (OtOp::Cot { l: 8 }, 1001usize),
+                (OtOp::Got { l: 8 }, 700_000),
+                (
+                    OtOp::OneOfN {
+                        n_choices: 16,
+                        l: 2,
+                    },
+                    300_001,
+                ),
+                (OtOp::BatchedCot { msgs: 3, l: 8 }, 5_000),
+                (OtOp::Cot { l: 1 }, 1_200_000),
+            ] {
+                let r = bench(op, n, opts, Transport::Mem).unwrap();
+                assert!(r.correct, "{} on {}", r.op, source.name());
+                assert!(r.bytes_match_cost, "{} on {}: bytes", r.op, source.name());
+            }
+        }
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(240))
+        .expect("an OT call on a silent source did not finish (deadlock?)");
+}

@@ -158,7 +158,12 @@ impl SendCore {
                 while start < n {
                     let c = CHUNK.min(n - start);
                     if start % MSG_OTS == 0 {
-                        msg = ch.recv_exact_vec(MSG_OTS.min(n - start).div_ceil(8))?;
+                        // Run (and send) the rounds this group of corrections needs before
+                        // waiting for it: the receiver's takes wait on those rounds before it
+                        // sends the group, so a round run later would deadlock both.
+                        let g = MSG_OTS.min(n - start);
+                        fs.reserve(ch, g)?;
+                        msg = ch.recv_exact_vec(g.div_ceil(8))?;
                         moff = 0;
                     }
                     let corr = &msg[moff..moff + c.div_ceil(8)];
