@@ -20,9 +20,9 @@ use super::pack::{BitWriter, read_bits_at, recv_payload, send_payload};
 use super::{OtError, OtOpts, OtResult, check_l, check_len};
 use crate::bytes::{self as cost, SCI_KKOT_BATCH, sci_word};
 use crate::matrix::{CHUNK, ExtReceiver, ExtSender, bytes01_to_bits};
-use pq_kernels::Block;
 use pq_kernels::aes::{Prg, fixed_key};
 use pq_kernels::ring::mask;
+use pq_kernels::{Block, ct};
 use pq_netsim::Channel;
 
 /// Pads computed per hash batch.
@@ -346,17 +346,22 @@ impl KkotReceiver {
             cost::kkot_payload(n as u64, nn as u64, l, opts) as usize,
             payload,
         )?;
-        // Read only the chosen message of every OT, at its exact bit offset.
+        // Read all N messages of every OT and keep the chosen one under a mask: the offsets
+        // read do not depend on the choice.
         let lz = l as usize;
         let batch = SCI_KKOT_BATCH as usize;
         let batch_bits = 8 * cost::kkot_payload(SCI_KKOT_BATCH, nn as u64, l, opts) as usize;
         for (j, (o, &c)) in out.iter_mut().zip(choices).enumerate() {
-            let off = if opts.sci_padding {
-                (j / batch) * batch_bits + ((j % batch) * nn + c as usize) * lz
+            let off0 = if opts.sci_padding {
+                (j / batch) * batch_bits + (j % batch) * nn * lz
             } else {
-                (j * nn + c as usize) * lz
+                j * nn * lz
             };
-            *o ^= read_bits_at(payload, off, l);
+            let mut v = 0;
+            for y in 0..nn {
+                v |= read_bits_at(payload, off0 + y * lz, l) & ct::eq_mask(y as u64, c as u64);
+            }
+            *o ^= v;
         }
         self.counter += n as u64;
         Ok(())
