@@ -351,15 +351,22 @@ impl KkotReceiver {
         let lz = l as usize;
         let batch = SCI_KKOT_BATCH as usize;
         let batch_bits = 8 * cost::kkot_payload(SCI_KKOT_BATCH, nn as u64, l, opts) as usize;
+        let per = (64 / lz).max(1);
         for (j, (o, &c)) in out.iter_mut().zip(choices).enumerate() {
             let off0 = if opts.sci_padding {
                 (j / batch) * batch_bits + (j % batch) * nn * lz
             } else {
                 j * nn * lz
             };
+            // The N messages are contiguous: read them a word at a time (`per` per word).
             let mut v = 0;
-            for y in 0..nn {
-                v |= read_bits_at(payload, off0 + y * lz, l) & ct::eq_mask(y as u64, c as u64);
+            for y0 in (0..nn).step_by(per) {
+                let cnt = per.min(nn - y0);
+                let word = read_bits_at(payload, off0 + y0 * lz, (cnt * lz) as u32);
+                for t in 0..cnt {
+                    let e = (word >> (t * lz)) & m;
+                    v |= e & ct::eq_mask((y0 + t) as u64, c as u64);
+                }
             }
             *o ^= v;
         }
