@@ -132,7 +132,7 @@ fn one_of_n_receivers_read_every_message() {
         &["choices", "c"],
         &["c as usize) * lz", "+ c as usize"],
     );
-    assert!(f.contains("(0..nn)") && f.contains("ct::eq_mask"));
+    assert!(f.contains("(0..nn)") && f.contains("ct::barrier"));
     let f = body(ONE_OF_N, "impl IknpReceiver", "pub fn recv_1ofn<");
     check(
         "IknpReceiver::recv_1ofn",

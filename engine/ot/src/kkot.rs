@@ -358,15 +358,19 @@ impl KkotReceiver {
             } else {
                 j * nn * lz
             };
-            // The N messages are contiguous: read them a word at a time (`per` per word).
+            // The N messages are contiguous: read them a word at a time (`per` per word) and
+            // keep, by mask, the word holding message c, shifted by c's (secret) position
+            // in it (a shift by a register amount takes the same time for every amount).
             let mut v = 0;
             for y0 in (0..nn).step_by(per) {
                 let cnt = per.min(nn - y0);
                 let word = read_bits_at(payload, off0 + y0 * lz, (cnt * lz) as u32);
-                for t in 0..cnt {
-                    let e = (word >> (t * lz)) & m;
-                    v |= e & ct::eq_mask((y0 + t) as u64, c as u64);
-                }
+                // rel = c − y0 in [−256, 256); in this word iff 0 ≤ rel ≤ cnt − 1.
+                let rel = c as i64 - y0 as i64;
+                let outside = (rel | (cnt as i64 - 1 - rel)) >> 63;
+                let keep = ct::barrier(!outside as u64);
+                let sh = (rel as u64).wrapping_mul(lz as u64) & 63;
+                v |= (word >> sh) & m & keep;
             }
             *o ^= v;
         }
