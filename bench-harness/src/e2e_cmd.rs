@@ -146,44 +146,62 @@ pub fn pairs(a: &E2eArgs) -> anyhow::Result<Vec<(String, Model, Config)>> {
     Ok(v)
 }
 
+/// One party's side of one program over a channel to a peer in another process: the
+/// protocol runs on `ch` itself. No virtual-time layer is put on top: its per-message stamps
+/// carry the sender's CPU time, which may not leave the process (`docs/constant-time.md`);
+/// the latency of a two-process run is the analytic link estimate of the public cost model.
+fn remote_side(
+    ch: &mut dyn pq_netsim::Channel,
+    role: pq_netsim::channel::Role,
+    prog: &pq_nn::lower::Program,
+    w: &Weights,
+    x: &[i64],
+) -> Result<pq_nn::secure::SideReport, pq_nn::secure::SecureError> {
+    use pq_netsim::channel::Role;
+    use pq_nn::secure::run_side;
+    match role {
+        Role::Server => run_side(ch, role, prog, Some(w), None, None),
+        Role::Client => run_side(ch, role, prog, None, Some(x), None),
+    }
+}
+
 /// One party of `e2e` in its own process, over `ch` (already handshaken): every (model,
-/// configuration) in turn, with the links simulated in virtual time. The server holds the
-/// seeded weights, the client the seeded input. To report correctness, the client also
-/// rebuilds the seeded benchmark weights and runs the plaintext reference (possible only
+/// configuration) in turn. The server holds the seeded weights, the client the seeded input.
+/// The latency per `--net` link is the analytic estimate from the cost model's bytes and
+/// rounds (no compute: the parties' CPU times stay in their processes; the in-process `e2e`
+/// simulates compute and link together in virtual time). To report correctness, the client
+/// also rebuilds the seeded benchmark weights and runs the plaintext reference (possible only
 /// because the benchmark weights are seeded; a deployment has no such check).
 pub fn run_remote(
     role: pq_netsim::channel::Role,
-    ch: pq_netsim::TcpChannel,
+    mut ch: pq_netsim::TcpChannel,
     a: &E2eArgs,
 ) -> anyhow::Result<()> {
     use pq_netsim::channel::Role;
-    use pq_netsim::vtime::VirtualChannel;
-    use pq_nn::secure::run_side;
     let links: Vec<LinkSpec> = parse_links(&a.net).or_else(|e| usage(format!("--net: {e}")))?;
     let lo = lower_options(a)?;
-    let mut ch = Some(ch);
     for (mname, model, cfg) in pairs(a)? {
-        // A fresh virtual clock per run, so each latency starts at zero.
-        let Some(inner) = ch.take() else {
-            anyhow::bail!("channel lost")
-        };
-        let mut vch = VirtualChannel::new(inner, &links);
         let prog = lower::lower_with(&model, cfg, &lower_options_for(a, &lo, cfg)?)
             .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
         let w = Weights::random(&prog.model, a.seed);
         let x = config::random_input(model.input.numel(), model.encoding, a.seed);
         let t = std::time::Instant::now();
-        let rep = match role {
-            Role::Server => run_side(&mut vch, role, &prog, Some(&w), None, None),
-            Role::Client => run_side(&mut vch, role, &prog, None, Some(&x), None),
-        }
-        .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
-        let wall = t.elapsed().as_secs_f64();
-        let lat = vch
-            .finish_with_peer()
+        let rep = remote_side(&mut ch, role, &prog, &w, &x)
             .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
-        ch = Some(vch.into_inner());
+        let wall = t.elapsed().as_secs_f64();
         let cost = program_cost(&prog).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let lat: Vec<(LinkSpec, f64)> = links
+            .iter()
+            .map(|l| {
+                let s = pq_netsim::link::analytic_latency(
+                    cost.server_to_client,
+                    cost.client_to_server,
+                    cost.rounds,
+                    l,
+                );
+                (*l, s)
+            })
+            .collect();
         let correct = match (&role, &rep.res.logits) {
             (Role::Client, Some(l)) => {
                 let want =
@@ -204,7 +222,7 @@ pub fn run_remote(
             rep.cpu_s,
             wall,
             lat.iter()
-                .map(|l| format!("{:.1} s at {}", l.latency_s, l.link))
+                .map(|(l, s)| format!("{s:.1} s at {l} (link only, analytic)"))
                 .collect::<Vec<_>>()
                 .join(", "),
             correct
@@ -217,7 +235,7 @@ pub fn run_remote(
                 "bytes_sent": rep.sent, "bytes_total": cost.total(), "rounds": cost.rounds,
                 "cost_matches": rep.sent == own_expected, "setup_bytes": rep.setup,
                 "compute_s": rep.cpu_s, "wall_s": wall, "correct": correct, "transport": "tcp-2proc",
-                "latency": lat.iter().map(|l| json!({"link": l.link.to_string(), "latency_s": l.latency_s, "latency_kind": "simulated"})).collect::<Vec<_>>(),
+                "latency": lat.iter().map(|(l, s)| json!({"link": l.to_string(), "latency_s": s, "latency_kind": "analytic-link-only"})).collect::<Vec<_>>(),
             }));
         }
         anyhow::ensure!(
@@ -802,4 +820,53 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<()> {
     anyhow::ensure!(ok, "the secure run differs from the plaintext reference");
     anyhow::ensure!(cost_ok, "measured bytes differ from the cost model");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pq_netsim::channel::Role;
+    use pq_netsim::{Channel, TcpChannel, TcpOptions};
+
+    const TINY: &str = r#"{ "name": "tiny", "input": [1, 6, 6],
+      "layers": [
+        {"name": "c1", "op": "conv", "cout": 2, "k": 3, "wbits": 2, "abits": 4},
+        {"name": "r1", "op": "relu"},
+        {"name": "fc", "op": "fc", "dout": 3, "wbits": 4} ] }"#;
+
+    /// A two-process run's channel stack (`remote_side` over a real TCP channel) puts exactly
+    /// the protocol's bytes on the wire, plus the transport's own length prefixes: no
+    /// virtual-time stamps (which would carry the sender's CPU time, 8 bytes per message).
+    #[test]
+    fn two_process_runs_put_no_cpu_time_stamps_on_the_wire() {
+        let m = json::parse(TINY).expect("model");
+        let prog = lower::lower(&m, Config::PrivQuant).expect("lower");
+        let w = Weights::random(&prog.model, 3);
+        let x = config::random_input(m.input.numel(), m.encoding, 3);
+        let cost = program_cost(&prog).expect("cost");
+        let (a, b) = TcpChannel::loopback_pair(TcpOptions::default()).expect("tcp");
+        let side = |mut ch: TcpChannel, role: Role| {
+            let rep = remote_side(&mut ch, role, &prog, &w, &x).expect("run");
+            ch.flush().expect("flush");
+            (rep, ch.meter().total())
+        };
+        let ((rs, ts), (rc, tc)) = std::thread::scope(|s| {
+            let hs = s.spawn(|| side(a, Role::Server));
+            let hc = s.spawn(|| side(b, Role::Client));
+            (hs.join().expect("server"), hc.join().expect("client"))
+        });
+        // Payload on the TCP connection = the setup and the protocol bytes of the cost model.
+        assert_eq!(rs.sent, cost.server_to_client);
+        assert_eq!(rc.sent, cost.client_to_server);
+        assert_eq!(rs.setup, rc.setup);
+        assert_eq!(ts.bytes_sent + tc.bytes_sent, cost.total() + rs.setup);
+        // Framing = the transport's length prefix per message, nothing else.
+        for t in [ts, tc] {
+            assert_eq!(
+                t.framing_sent,
+                pq_netsim::tcp::FRAME_HEADER as u64 * t.msgs_sent,
+                "{t:?}"
+            );
+        }
+    }
 }

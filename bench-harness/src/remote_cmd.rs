@@ -88,15 +88,12 @@ fn config_hash(cmd: &RemoteCmd) -> anyhow::Result<[u8; 32]> {
     }
 }
 
+/// The report a party sends its peer after the measured call: wall seconds, bytes, flights,
+/// setup bytes and the check data. Its CPU time stays local: no CPU-time value goes on the wire
+/// between processes (`docs/constant-time.md`).
 fn encode(s: &SideRun) -> Vec<u8> {
-    let mut v = Vec::with_capacity(40 + 8 * s.check.len());
-    for x in [
-        s.secs.to_bits(),
-        s.cpu.to_bits(),
-        s.sent,
-        s.flights,
-        s.setup,
-    ] {
+    let mut v = Vec::with_capacity(REPORT_HEAD + 8 * s.check.len());
+    for x in [s.secs.to_bits(), s.sent, s.flights, s.setup] {
         v.extend_from_slice(&x.to_le_bytes());
     }
     for x in &s.check {
@@ -105,9 +102,12 @@ fn encode(s: &SideRun) -> Vec<u8> {
     v
 }
 
+/// Bytes of [`encode`]'s fixed fields.
+const REPORT_HEAD: usize = 32;
+
 fn decode(b: &[u8]) -> anyhow::Result<SideRun> {
     anyhow::ensure!(
-        b.len() >= 40 && b.len().is_multiple_of(8),
+        b.len() >= REPORT_HEAD && b.len().is_multiple_of(8),
         "peer sent a malformed report ({} bytes)",
         b.len()
     );
@@ -117,14 +117,15 @@ fn decode(b: &[u8]) -> anyhow::Result<SideRun> {
         .collect();
     Ok(SideRun {
         secs: f64::from_bits(w[0]),
-        cpu: f64::from_bits(w[1]),
-        sent: w[2],
-        flights: w[3],
-        setup: w[4],
+        // not sent (see `encode`)
+        cpu: f64::NAN,
+        sent: w[1],
+        flights: w[2],
+        setup: w[3],
         // the warm-up bytes are not part of the remote report (bits_per_ot counts the timed
         // call and the setup only across processes)
         warm: 0,
-        check: w[5..].to_vec(),
+        check: w[REPORT_HEAD / 8..].to_vec(),
     })
 }
 
@@ -224,4 +225,37 @@ pub fn connect(a: ConnectArgs) -> anyhow::Result<()> {
     )
     .with_context(|| format!("cannot connect to {}", a.addr))?;
     run_party(Role::Client, ch, &cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report a remote micro party sends its peer carries no CPU time.
+    #[test]
+    fn remote_report_carries_no_cpu_time() {
+        let cpu = 1234.5678f64;
+        let mine = SideRun {
+            secs: 0.25,
+            cpu,
+            sent: 7,
+            flights: 2,
+            setup: 99,
+            warm: 0,
+            check: vec![5, 6, 7],
+        };
+        let wire = encode(&mine);
+        assert_eq!(wire.len(), REPORT_HEAD + 8 * mine.check.len());
+        assert!(
+            !wire.windows(8).any(|w| w == cpu.to_bits().to_le_bytes()),
+            "the CPU time is on the wire"
+        );
+        let back = decode(&wire).expect("decode");
+        assert!(back.cpu.is_nan());
+        assert_eq!(
+            (back.secs, back.sent, back.flights, back.setup),
+            (0.25, 7, 2, 99)
+        );
+        assert_eq!(back.check, mine.check);
+    }
 }

@@ -7,7 +7,8 @@
 
 use pq_kernels::Block;
 use pq_kernels::aes::{
-    Aes128, AesPath, FIXED_KEY, FixedKeyHash, MultiPrg, Prg, expand_key, fixed_key,
+    Aes128, AesPath, FIXED_KEY, FixedKeyHash, KeySchedule, MultiPrg, Prg, expand_key,
+    expand_key_for, fixed_key, portable_key_schedules,
 };
 use pq_kernels::cpu::{Features, force_portable};
 use proptest::prelude::*;
@@ -351,6 +352,63 @@ proptest! {
                 }
             }
             prop_assert_eq!(m.counter(), c0.wrapping_add(per as u128));
+        }
+    }
+}
+
+/// The AES-NI key schedule (`aeskeygenassist`) gives exactly the portable schedule's round
+/// keys: FIPS-197's vectors and random keys, through every path's constructor.
+#[test]
+fn aesni_key_schedule_equals_portable_schedule() {
+    let mut keys = vec![
+        hex16("2b7e151628aed2a6abf7158809cf4f3c"),
+        hex16("000102030405060708090a0b0c0d0e0f"),
+        [0u8; 16],
+        [0xff; 16],
+    ];
+    let mut prg = Prg::with_features(Block(0x5eed), Features::portable());
+    for _ in 0..256 {
+        keys.push(prg.next_block().to_bytes());
+    }
+    for (_, f) in paths() {
+        for k in &keys {
+            assert_eq!(expand_key_for(*k, f), expand_key(*k), "{f:?} key {k:02x?}");
+            assert_eq!(
+                Aes128::with_features(Block::from_bytes(*k), f).round_keys(),
+                &expand_key(*k)
+            );
+        }
+    }
+    let want_last = blk("d014f9a8c9ee2589e13f0cc8b6630ca6");
+    for (_, f) in paths() {
+        assert_eq!(
+            expand_key_for(hex16("2b7e151628aed2a6abf7158809cf4f3c"), f)[10],
+            want_last
+        );
+    }
+}
+
+/// Where AES-NI exists, no constructor runs the portable key schedule: the per-thread count
+/// of portable schedules stays put while ciphers, hashes and PRGs are built on the hardware
+/// paths, and moves on the portable path (so the count does count).
+#[test]
+fn aesni_paths_never_run_the_portable_key_schedule() {
+    for (path, f) in paths() {
+        let before = portable_key_schedules();
+        let a = Aes128::with_features(Block(1), f);
+        let _ = FixedKeyHash::with_features(FIXED_KEY, f);
+        let _ = Prg::with_features(Block(2), f);
+        let seeds: Vec<Block> = (0..128u128).map(Block).collect();
+        let _ = MultiPrg::with_features(&seeds, f);
+        let _ = expand_key_for([3; 16], f);
+        let ran = portable_key_schedules() - before;
+        assert_eq!(a.path(), path);
+        if path == AesPath::Portable {
+            assert_eq!(a.key_schedule(), KeySchedule::Portable);
+            assert_eq!(ran, 4 + 128, "the portable path counts its schedules");
+        } else {
+            assert_eq!(a.key_schedule(), KeySchedule::AesNi, "{path:?}");
+            assert_eq!(ran, 0, "{path:?} ran the portable key schedule");
         }
     }
 }

@@ -8,6 +8,12 @@
 //! arrival times with the message (8 bytes per link, counted as framing, never payload). A
 //! receive sets `clock = max(clock, arrival)`. Time spent inside channel operations (waiting
 //! for the peer in real time, copying) is not compute and is not counted.
+//!
+//! In-process only: the stamps are derived from the sender's thread CPU time, a timing side
+//! channel that must not reach another process. Both parties of a simulation run in one
+//! process ([`pair`](crate::pair)); two-process runs (`bench-harness serve`/`connect`) put no
+//! virtual-time layer on their TCP channel and report the analytic link estimate instead
+//! (`docs/constant-time.md`).
 
 use crate::channel::Channel;
 use crate::clock::{Clock, ThreadCpuClock};
@@ -82,30 +88,6 @@ impl<C: Channel> VirtualChannel<C> {
     /// the run's latency on link k is the maximum of both parties' `finish()[k]`.
     pub fn finish(&mut self) -> Vec<Nanos> {
         self.now()
-    }
-
-    /// For parties in separate processes: account for the final compute, exchange the final
-    /// clocks with the peer (which must call this too) and return the run's latency per link.
-    /// The exchange goes over the inner channel after the run and is not metered here.
-    pub fn finish_with_peer(&mut self) -> Result<Vec<SimulatedLatency>> {
-        let ours = self.finish();
-        let mut b = Vec::with_capacity(8 * ours.len());
-        for t in &ours {
-            b.extend_from_slice(&t.to_le_bytes());
-        }
-        self.inner.send(&b)?;
-        self.inner.flush()?;
-        let mut theirs = vec![0u8; b.len()];
-        self.inner.recv(&mut theirs).map_err(stamp_error)?;
-        let theirs: Vec<Nanos> = theirs
-            .chunks_exact(8)
-            .map(|c| {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(c);
-                Nanos::from_le_bytes(a)
-            })
-            .collect();
-        combine(&self.links(), &ours, &theirs)
     }
 
     /// Compute time measured so far.

@@ -14,8 +14,8 @@ use super::{OtError, OtResult};
 use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoBasepointTable, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::Identity;
-use pq_kernels::Block;
 use pq_kernels::aes::Prg;
+use pq_kernels::{Block, ct};
 use pq_netsim::Channel;
 
 const KDF_CONTEXT: &str = "PrivQuant-RS 2026-11 Chou-Orlandi base OT key derivation v1";
@@ -41,16 +41,6 @@ fn random_scalar(prg: &mut Prg) -> Scalar {
 fn decode(bytes: &[u8]) -> OtResult<RistrettoPoint> {
     let c = CompressedRistretto::from_slice(bytes).map_err(|_| OtError::InvalidPoint)?;
     c.decompress().ok_or(OtError::InvalidPoint)
-}
-
-/// `c ? p1 : p0` on encodings, by masking rather than branching on the secret bit.
-fn select_bytes(p0: &[u8; 32], p1: &[u8; 32], c: bool) -> [u8; 32] {
-    let m = std::hint::black_box(0u8.wrapping_sub(c as u8));
-    let mut out = [0u8; 32];
-    for k in 0..32 {
-        out[k] = (p0[k] & !m) | (p1[k] & m);
-    }
-    out
 }
 
 /// Base-OT sender: returns `n` pairs of random 128-bit keys `(k0, k1)`.
@@ -107,7 +97,10 @@ pub fn base_ot_recv<C: Channel + ?Sized>(
         let b_g = RistrettoPoint::mul_base(&b);
         let p0 = b_g.compress().to_bytes();
         let p1 = (b_g + big_a).compress().to_bytes();
-        msg.extend_from_slice(&select_bytes(&p0, &p1, c));
+        // c ? p1 : p0, by masking rather than branching on the secret bit.
+        let mut sel = [0u8; 32];
+        ct::select_bytes(c as u8, &p0, &p1, &mut sel);
+        msg.extend_from_slice(&sel);
         shared.push(&table * &b);
     }
     ch.send(&msg)?;

@@ -35,8 +35,8 @@
 //! they refill at the same points and the cost functions know which request pays for a round.
 
 use crate::{OtError, OtResult, check_len};
-use pq_kernels::Block;
 use pq_kernels::aes::{Prg, fixed_key};
+use pq_kernels::{Block, ct};
 use pq_netsim::Channel;
 
 /// XOR positions per LPN output (the `d` of LPN(N, k, d)).
@@ -640,31 +640,43 @@ impl FerretReceiver {
                 Block::from_bytes(b)
             };
             let bi = k + j * d;
+            // The punctured path is secret (it is the receiver's choice): every node of a
+            // level is read and written, the path's and its sibling's under masks, and no
+            // memory address depends on the path.
             // Level 1.
-            let r1 = get_bit(&self.base_r, bi) as usize;
+            let r1 = get_bit(&self.base_r, bi) as u8;
             let k1 = lvl_msg(0) ^ self.base_t[bi];
-            tree[r1] = k1;
-            tree[1 - r1] = Block::ZERO;
-            let mut path = 1 - r1;
+            tree[0] = ct::select_block(r1, k1, Block::ZERO);
+            tree[1] = ct::select_block(r1, Block::ZERO, k1);
+            let mut path = 1 - r1 as u64;
             for lvl in 1..d {
                 let m = 1 << lvl;
                 let (l, rr) = expand_level(tree, m, &mut self.tmp);
-                let rb = get_bit(&self.base_r, bi + lvl) as usize;
+                let rb = get_bit(&self.base_r, bi + lvl) as u8;
                 let kr = lvl_msg(lvl) ^ self.base_t[bi + lvl];
                 // The path node's children are junk: remove the side-rb one from the sum.
-                let side_sum = if rb == 0 { l } else { rr };
-                let sib = 2 * path + rb;
-                tree[sib] = kr ^ side_sum ^ tree[sib];
-                path = 2 * path + (1 - rb);
-                tree[path] = Block::ZERO;
+                let fix = kr ^ ct::select_block(rb, l, rr);
+                let sib = 2 * path + rb as u64;
+                path = 2 * path + (1 - rb as u64);
+                for (i, x) in tree[..2 * m].iter_mut().enumerate() {
+                    let at_sib = ct::widen(ct::eq_mask(i as u64, sib));
+                    let at_path = ct::widen(ct::eq_mask(i as u64, path));
+                    *x = (*x ^ (fix & at_sib)) & !at_path;
+                }
             }
             let mut sum = 0u128;
             for x in tree.iter() {
                 sum ^= x.0;
             }
-            tree[path] = Block(sum);
-            let g = (j << d) + path;
-            self.round_r[g >> 6] |= 1 << (g & 63);
+            // tree[path] is zero here: XOR the sum in.
+            for (i, x) in tree.iter_mut().enumerate() {
+                *x ^= Block(sum) & ct::widen(ct::eq_mask(i as u64, path));
+            }
+            let g = ((j as u64) << d) + path;
+            let (w0, w1) = ((j << d) >> 6, (((j + 1) << d) - 1) >> 6);
+            for (w, word) in self.round_r[w0..=w1].iter_mut().enumerate() {
+                *word |= (1u64 << (g & 63)) & ct::eq_mask((w0 + w) as u64, g >> 6);
+            }
         }
         lpn_blocks_bits(
             r,

@@ -27,9 +27,9 @@ use crate::ferret::{FerretReceiver, FerretSender, RoundCost};
 use crate::matrix::{CHUNK, ExtReceiver, ExtSender, pack_choice_bits};
 use crate::softspoken::{SoftReceiver, SoftSender};
 use crate::source::{OtKind, RecvCore, SendCore};
-use pq_kernels::Block;
 use pq_kernels::aes::{Prg, fixed_key};
 use pq_kernels::ring::{self, mask};
+use pq_kernels::{Block, ct};
 use pq_netsim::Channel;
 
 /// Blocks hashed per group in the batched variants.
@@ -794,8 +794,7 @@ impl IknpReceiver {
         let mut r = BitReader::new(payload);
         for j in 0..n {
             let y = r.get(l);
-            let b = 0u64.wrapping_sub((choices[j] & 1) as u64);
-            out[j] = ((y.wrapping_sub(out[j]) & b) | (out[j] & !b)) & m;
+            out[j] = ct::select_u64(choices[j], out[j], y.wrapping_sub(out[j])) & m;
             if opts.sci_padding && (j + 1) % SCI_COT_BATCH as usize == 0 {
                 r.align(8);
             }
@@ -842,8 +841,7 @@ impl IknpReceiver {
         for j in 0..n {
             let y0 = r.get(l);
             let y1 = r.get(l);
-            let b = 0u64.wrapping_sub((choices[j] & 1) as u64);
-            out[j] ^= (y1 & b) | (y0 & !b);
+            out[j] ^= ct::select_u64(choices[j], y0, y1);
             if opts.sci_padding && (j + 1) % SCI_GOT_BATCH as usize == 0 {
                 r.align(word);
             }
@@ -966,18 +964,16 @@ impl IknpReceiver {
             let l = lens[j];
             let bits = msgs * l as usize;
             let o = &mut out[j * msgs..(j + 1) * msgs];
+            // Unpack every row and XOR it in under the choice's mask: the same work for
+            // either choice.
+            let keep = ct::mask(choices[j]);
             if r.byte_aligned() && (opts.sci_padding || bits.is_multiple_of(8)) {
                 let y = r.take_bytes(bits.div_ceil(8));
-                if choices[j] & 1 == 1 {
-                    ring::unpack(y, l, vtmp);
-                    for (a, b) in o.iter_mut().zip(vtmp.iter()) {
-                        *a ^= *b;
-                    }
-                }
+                ring::unpack(y, l, vtmp);
+                ct::xor_masked(o, vtmp, keep);
             } else {
-                let b = 0u64.wrapping_sub((choices[j] & 1) as u64);
                 for a in o.iter_mut() {
-                    *a ^= r.get(l) & b;
+                    *a ^= r.get(l) & keep;
                 }
             }
             if opts.sci_padding {
@@ -1060,19 +1056,16 @@ impl IknpReceiver {
         let nb = bits.div_ceil(8);
         vtmp.resize(msgs, 0);
         for j in 0..n {
-            let b = choices[j] & 1;
             let o = &mut out[j * msgs..(j + 1) * msgs];
             for side in 0..2u8 {
+                // Both rows are unpacked; the chosen one is XORed in under the mask
+                // (side = b exactly when b ⊕ side ⊕ 1 = 1).
+                let keep = ct::mask(choices[j] ^ side ^ 1);
                 if r.byte_aligned() && (opts.sci_padding || bits.is_multiple_of(8)) {
                     let y = r.take_bytes(nb);
-                    if side == b {
-                        ring::unpack(y, l, vtmp);
-                        for (a, v) in o.iter_mut().zip(vtmp.iter()) {
-                            *a ^= *v;
-                        }
-                    }
+                    ring::unpack(y, l, vtmp);
+                    ct::xor_masked(o, vtmp, keep);
                 } else {
-                    let keep = 0u64.wrapping_sub((side == b) as u64);
                     for a in o.iter_mut() {
                         *a ^= r.get(l) & keep;
                     }

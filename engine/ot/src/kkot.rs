@@ -20,9 +20,9 @@ use super::pack::{BitWriter, read_bits_at, recv_payload, send_payload};
 use super::{OtError, OtOpts, OtResult, check_l, check_len};
 use crate::bytes::{self as cost, SCI_KKOT_BATCH, sci_word};
 use crate::matrix::{CHUNK, ExtReceiver, ExtSender, bytes01_to_bits};
-use pq_kernels::Block;
 use pq_kernels::aes::{Prg, fixed_key};
 use pq_kernels::ring::mask;
+use pq_kernels::{Block, ct};
 use pq_netsim::Channel;
 
 /// Pads computed per hash batch.
@@ -346,17 +346,33 @@ impl KkotReceiver {
             cost::kkot_payload(n as u64, nn as u64, l, opts) as usize,
             payload,
         )?;
-        // Read only the chosen message of every OT, at its exact bit offset.
+        // Read all N messages of every OT and keep the chosen one under a mask: the offsets
+        // read do not depend on the choice.
         let lz = l as usize;
         let batch = SCI_KKOT_BATCH as usize;
         let batch_bits = 8 * cost::kkot_payload(SCI_KKOT_BATCH, nn as u64, l, opts) as usize;
+        let per = (64 / lz).max(1);
         for (j, (o, &c)) in out.iter_mut().zip(choices).enumerate() {
-            let off = if opts.sci_padding {
-                (j / batch) * batch_bits + ((j % batch) * nn + c as usize) * lz
+            let off0 = if opts.sci_padding {
+                (j / batch) * batch_bits + (j % batch) * nn * lz
             } else {
-                (j * nn + c as usize) * lz
+                j * nn * lz
             };
-            *o ^= read_bits_at(payload, off, l);
+            // The N messages are contiguous: read them a word at a time (`per` per word) and
+            // keep, by mask, the word holding message c, shifted by c's (secret) position
+            // in it (a shift by a register amount takes the same time for every amount).
+            let mut v = 0;
+            for y0 in (0..nn).step_by(per) {
+                let cnt = per.min(nn - y0);
+                let word = read_bits_at(payload, off0 + y0 * lz, (cnt * lz) as u32);
+                // rel = c − y0 in [−256, 256); in this word iff 0 ≤ rel ≤ cnt − 1.
+                let rel = c as i64 - y0 as i64;
+                let outside = (rel | (cnt as i64 - 1 - rel)) >> 63;
+                let keep = ct::barrier(!outside as u64);
+                let sh = (rel as u64).wrapping_mul(lz as u64) & 63;
+                v |= (word >> sh) & m & keep;
+            }
+            *o ^= v;
         }
         self.counter += n as u64;
         Ok(())

@@ -357,25 +357,15 @@ pub fn bytes01_to_bits(x: u64) -> u8 {
     ((x & 0x0101_0101_0101_0101).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
 }
 
-/// Byte k of the result is bit k of `b`.
+/// Byte k of the result is bit k of `b`. Shifts and masks, no table: the bits are secret
+/// choice bits, and a table indexed by them would make the cache lines touched depend on them.
 #[inline(always)]
 pub fn bits_to_bytes01(b: u8) -> u64 {
-    const T: [u64; 256] = {
-        let mut t = [0u64; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut v = 0u64;
-            let mut k = 0;
-            while k < 8 {
-                v |= (((i >> k) & 1) as u64) << (8 * k);
-                k += 1;
-            }
-            t[i] = v;
-            i += 1;
-        }
-        t
-    };
-    T[b as usize]
+    let x = b as u64;
+    // Spread the nibbles to 32-bit lanes, the bit pairs to 16-bit lanes, the bits to bytes.
+    let x = (x | (x << 28)) & 0x0000_000F_0000_000F;
+    let x = (x | (x << 14)) & 0x0003_0003_0003_0003;
+    (x | (x << 7)) & 0x0101_0101_0101_0101
 }
 
 /// Pack `choices` (bytes, bit 0 used) into `out` blocks (bit j of the stream = choice j).
@@ -412,5 +402,21 @@ pub fn unpack_choice_bits(bits: &[Block], out: &mut [u8]) {
         let v = bits_to_bytes01(bytes[i]).to_le_bytes();
         let k = rem.len();
         rem.copy_from_slice(&v[..k]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bit_spreading_round_trips() {
+        for b in 0..=255u8 {
+            let v = bits_to_bytes01(b);
+            for k in 0..8 {
+                assert_eq!((v >> (8 * k)) & 0xFF, ((b >> k) & 1) as u64, "b={b} k={k}");
+            }
+            assert_eq!(bytes01_to_bits(v), b);
+        }
     }
 }

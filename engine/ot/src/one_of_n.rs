@@ -21,9 +21,9 @@ use crate::kkot::{check_choices, check_n_choices};
 use crate::matrix::pack_choice_bits;
 use crate::pack::{BitReader, BitWriter, recv_payload, send_payload};
 use crate::{OtError, OtOpts, OtResult, check_l, check_len};
-use pq_kernels::Block;
 use pq_kernels::aes::fixed_key;
 use pq_kernels::ring::mask;
+use pq_kernels::{Block, ct};
 use pq_netsim::Channel;
 
 /// COTs per 1-of-N OT: ⌈log2 N⌉.
@@ -164,12 +164,12 @@ impl IknpReceiver {
         let mut r = BitReader::new(&payload);
         for j in 0..n {
             let pad = hr[j * m..(j + 1) * m].iter().fold(0, |s, v| s ^ v);
-            let x = choices[j] as usize;
+            let x = choices[j] as u64;
             // Read every message; keep message x without branching on the choice.
             let mut v = 0;
             for y in 0..nn {
                 let e = r.get(l);
-                v |= e & 0u64.wrapping_sub((y == x) as u64);
+                v |= e & ct::eq_mask(y as u64, x);
             }
             out[j] = (v ^ pad) & mk;
         }

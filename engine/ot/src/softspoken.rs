@@ -67,9 +67,9 @@
 use crate::matrix::{CHUNK, MSG_OTS};
 use crate::pack::{pack_rows, unpack_rows};
 use crate::{OtError, OtResult, check_len};
-use pq_kernels::Block;
 use pq_kernels::aes::{MultiPrg, Prg};
 use pq_kernels::transpose::transpose_128xn;
+use pq_kernels::{Block, ct};
 use pq_netsim::Channel;
 
 /// Blocks per 128-OT column group in a full chunk.
@@ -473,11 +473,9 @@ impl SoftSender {
                 let cj = &self.crow[j * cb..(j + 1) * cb];
                 for b in 0..vole.m {
                     let r = vole.row0 + b;
-                    if self.delta.bit(r) {
-                        for (a, x) in rows[r * cb..(r + 1) * cb].iter_mut().zip(cj) {
-                            a.0 ^= x.0;
-                        }
-                    }
+                    // Δ is secret: XOR the row in under Δ_r's mask, never branch on it.
+                    let keep = ct::mask_block(self.delta.bit(r) as u8);
+                    ct::xor_masked_blocks(&mut rows[r * cb..(r + 1) * cb], cj, keep);
                 }
             }
             transpose_rows(rows, cb, &mut self.qt);

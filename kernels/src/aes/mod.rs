@@ -27,7 +27,44 @@ mod portable;
 #[cfg(target_arch = "x86_64")]
 mod vaes;
 
-pub use portable::expand_key;
+pub use portable::{expand_key, portable_key_schedules};
+
+/// Which key schedule made an [`Aes128`]'s round keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeySchedule {
+    /// `aeskeygenassist` (every path of a CPU with AES-NI).
+    AesNi,
+    /// The portable, constant-time schedule ([`expand_key`]).
+    Portable,
+}
+
+impl KeySchedule {
+    /// The schedule an [`AesPath`] uses: the hardware one wherever the path has AES-NI.
+    pub fn of(path: AesPath) -> Self {
+        match path {
+            AesPath::AesNi | AesPath::Vaes256 if cfg!(target_arch = "x86_64") => KeySchedule::AesNi,
+            _ => KeySchedule::Portable,
+        }
+    }
+}
+
+/// The FIPS-197 round keys of `key`, by the schedule of the path `f` selects (AES-NI's
+/// `aeskeygenassist` when the CPU has it, the portable one otherwise). Every schedule gives
+/// the same round keys.
+pub fn expand_key_for(key: [u8; 16], f: Features) -> [Block; 11] {
+    schedule(key, AesPath::choose(f))
+}
+
+/// The round keys of `key` for `path` (see [`KeySchedule::of`]).
+fn schedule(key: [u8; 16], path: AesPath) -> [Block; 11] {
+    match KeySchedule::of(path) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the path is AES-NI or VAES, chosen only when the CPU has AES-NI and SSE2
+        // (`AesPath::choose` intersects with the detected features).
+        KeySchedule::AesNi => unsafe { ni::expand_key(key) },
+        _ => expand_key(key),
+    }
+}
 
 /// Which implementation an [`Aes128`] uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,13 +179,21 @@ macro_rules! by_path {
     };
 }
 
+/// The RustCrypto cipher for `path`: on the portable path (and on targets where every path
+/// falls back to it), none elsewhere.
+fn soft_for(path: AesPath, key: [u8; 16]) -> Option<aes::Aes128Enc> {
+    (path == AesPath::Portable || !cfg!(target_arch = "x86_64"))
+        .then(|| aes::Aes128Enc::new(&key.into()))
+}
+
 /// AES-128 with an expanded key and a chosen implementation path.
 #[derive(Clone)]
 pub struct Aes128 {
     /// Round keys 0..=10 (FIPS-197 key schedule), as little-endian blocks of the key bytes.
     round_keys: [Block; 11],
     path: AesPath,
-    soft: aes::Aes128Enc,
+    /// The RustCrypto cipher: built on the portable path only.
+    soft: Option<aes::Aes128Enc>,
 }
 
 impl Aes128 {
@@ -160,17 +205,30 @@ impl Aes128 {
     /// AES-128 restricted to the given features (e.g. [`Features::portable`]).
     pub fn with_features(key: Block, f: Features) -> Self {
         let kb = key.to_bytes();
-        let soft = aes::Aes128Enc::new(&kb.into());
+        let path = AesPath::choose(f);
         Aes128 {
-            round_keys: expand_key(kb),
-            path: AesPath::choose(f),
-            soft,
+            round_keys: schedule(kb, path),
+            path,
+            soft: soft_for(path, kb),
         }
     }
 
     /// The implementation this cipher runs.
     pub fn path(&self) -> AesPath {
         self.path
+    }
+
+    /// The key schedule that made the round keys.
+    pub fn key_schedule(&self) -> KeySchedule {
+        KeySchedule::of(self.path)
+    }
+
+    /// The RustCrypto cipher of the portable arm of `by_path!` (built whenever that arm can be
+    /// taken, see [`soft_for`]).
+    fn soft(&self) -> &aes::Aes128Enc {
+        self.soft
+            .as_ref()
+            .expect("the portable arm runs only with a RustCrypto cipher")
     }
 
     /// The 11 round keys.
@@ -190,7 +248,7 @@ impl Aes128 {
         by_path!(self.path,
             vaes => vaes::encrypt(&self.round_keys, InOut::InPlace(blocks)),
             ni => ni::encrypt(&self.round_keys, InOut::InPlace(blocks)),
-            soft => portable::encrypt(&self.soft, blocks),
+            soft => portable::encrypt(self.soft(), blocks),
         )
     }
 
@@ -209,7 +267,7 @@ impl Aes128 {
             ni => ni::encrypt(&self.round_keys, InOut::Split(input, out)),
             soft => {
                 out.copy_from_slice(input);
-                portable::encrypt(&self.soft, out)
+                portable::encrypt(self.soft(), out)
             },
         )
     }
@@ -225,7 +283,7 @@ impl Aes128 {
                 let mut tmp = [Block::ZERO; 64];
                 for (ci, chunk) in out.chunks_mut(64 * 16).enumerate() {
                     let t = &mut tmp[..chunk.len() / 16];
-                    portable::ctr(&self.soft, counter.wrapping_add((ci * 64) as u128), t);
+                    portable::ctr(self.soft(), counter.wrapping_add((ci * 64) as u128), t);
                     chunk.copy_from_slice(Block::slice_as_bytes(t));
                 }
             },
@@ -235,7 +293,7 @@ impl Aes128 {
     /// CTR mode into blocks: `out[j] = AES_k(counter + j)`.
     fn ctr_blocks(&self, counter: u128, out: &mut [Block]) {
         match self.path {
-            AesPath::Portable => portable::ctr(&self.soft, counter, out),
+            AesPath::Portable => portable::ctr(self.soft(), counter, out),
             _ => self.ctr_bytes(counter, Block::slice_as_bytes_mut(out)),
         }
     }
@@ -279,7 +337,7 @@ impl FixedKeyHash {
         by_path!(self.pi.path,
             vaes => vaes::cr_hash(rk, InOut::InPlace(xs)),
             ni => ni::cr_hash(rk, InOut::InPlace(xs)),
-            soft => portable::cr_hash(&self.pi.soft, xs),
+            soft => portable::cr_hash(self.pi.soft(), xs),
         )
     }
 
@@ -295,7 +353,7 @@ impl FixedKeyHash {
             ni => ni::cr_hash(rk, InOut::Split(input, out)),
             soft => {
                 out.copy_from_slice(input);
-                portable::cr_hash(&self.pi.soft, out)
+                portable::cr_hash(self.pi.soft(), out)
             },
         )
     }
@@ -354,13 +412,13 @@ impl FixedKeyHash {
                 }
                 match tweak {
                     None => {
-                        portable::cr_hash(&self.pi.soft, out0);
-                        portable::cr_hash(&self.pi.soft, out1);
+                        portable::cr_hash(self.pi.soft(), out0);
+                        portable::cr_hash(self.pi.soft(), out1);
                     }
                     Some(t) => {
                         let tw = |j: usize| Block(t.wrapping_add(j as u128));
-                        portable::tccr_hash(&self.pi.soft, out0, tw);
-                        portable::tccr_hash(&self.pi.soft, out1, tw);
+                        portable::tccr_hash(self.pi.soft(), out0, tw);
+                        portable::tccr_hash(self.pi.soft(), out1, tw);
                     }
                 }
             },
@@ -374,7 +432,7 @@ impl FixedKeyHash {
         by_path!(self.pi.path,
             vaes => vaes::tccr_hash(rk, InOut::InPlace(xs), tw),
             ni => ni::tccr_hash(rk, InOut::InPlace(xs), tw),
-            soft => portable::tccr_hash(&self.pi.soft, xs, |j| {
+            soft => portable::tccr_hash(self.pi.soft(), xs, |j| {
                 Block(tweak_start.wrapping_add(j as u128))
             }),
         )
@@ -392,7 +450,7 @@ impl FixedKeyHash {
             ni => ni::tccr_hash(rk, InOut::Split(input, out), tw),
             soft => {
                 out.copy_from_slice(input);
-                portable::tccr_hash(&self.pi.soft, out, |j| {
+                portable::tccr_hash(self.pi.soft(), out, |j| {
                     Block(tweak_start.wrapping_add(j as u128))
                 })
             },
@@ -413,7 +471,7 @@ impl FixedKeyHash {
         by_path!(self.pi.path,
             vaes => vaes::tccr_hash(rk, InOut::InPlace(xs), tw),
             ni => ni::tccr_hash(rk, InOut::InPlace(xs), tw),
-            soft => portable::tccr_hash(&self.pi.soft, xs, |j| tweaks[j]),
+            soft => portable::tccr_hash(self.pi.soft(), xs, |j| tweaks[j]),
         )
     }
 }
@@ -517,14 +575,11 @@ impl MultiPrg {
     /// As [`MultiPrg::new`], restricted to the given features.
     pub fn with_features(seeds: &[Block], f: Features) -> Self {
         let path = AesPath::choose(f);
-        let keys: Vec<[Block; 11]> = seeds.iter().map(|s| expand_key(s.to_bytes())).collect();
-        let soft = match path {
-            AesPath::Portable => seeds
-                .iter()
-                .map(|s| aes::Aes128Enc::new(&s.to_bytes().into()))
-                .collect(),
-            _ => Vec::new(),
-        };
+        let keys: Vec<[Block; 11]> = seeds.iter().map(|s| schedule(s.to_bytes(), path)).collect();
+        let soft = seeds
+            .iter()
+            .filter_map(|s| soft_for(path, s.to_bytes()))
+            .collect();
         #[cfg(target_arch = "x86_64")]
         let pairs = match path {
             AesPath::Vaes256 => keys

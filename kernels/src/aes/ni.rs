@@ -507,3 +507,48 @@ pub(super) fn multi_ctr(keys: &[[Block; 11]], counter: u128, per: usize, dst: &m
         g += B;
     }
 }
+
+/// One step of the AES-128 key schedule: `w ⊕ (w ≪ 32) ⊕ (w ≪ 64) ⊕ (w ≪ 96)` (the running
+/// XOR of the previous round key's words) XORed with word 3 of `aeskeygenassist`'s output
+/// (`SubWord(RotWord(w_3)) ⊕ Rcon`), broadcast.
+#[inline]
+#[target_feature(enable = "aes,sse2")]
+fn schedule_step(prev: __m128i, assist: __m128i) -> __m128i {
+    let t = _mm_shuffle_epi32::<0xff>(assist);
+    let mut k = prev;
+    k = _mm_xor_si128(k, _mm_slli_si128::<4>(k));
+    k = _mm_xor_si128(k, _mm_slli_si128::<4>(k));
+    k = _mm_xor_si128(k, _mm_slli_si128::<4>(k));
+    _mm_xor_si128(k, t)
+}
+
+/// The FIPS-197 AES-128 key schedule with `aeskeygenassist`: the same round keys as
+/// [`portable::expand_key`](super::portable::expand_key), with no table lookup (the S-box runs
+/// in the AES unit, in constant time).
+#[target_feature(enable = "aes,sse2")]
+pub(super) fn expand_key(key: [u8; 16]) -> [Block; 11] {
+    let mut k = [_mm_setzero_si128(); 11];
+    // SAFETY: `key` is 16 readable bytes; loadu has no alignment need.
+    k[0] = unsafe { _mm_loadu_si128(key.as_ptr().cast()) };
+    macro_rules! round {
+        ($r:literal, $rcon:literal) => {
+            k[$r] = schedule_step(k[$r - 1], _mm_aeskeygenassist_si128::<$rcon>(k[$r - 1]));
+        };
+    }
+    round!(1, 0x01);
+    round!(2, 0x02);
+    round!(3, 0x04);
+    round!(4, 0x08);
+    round!(5, 0x10);
+    round!(6, 0x20);
+    round!(7, 0x40);
+    round!(8, 0x80);
+    round!(9, 0x1b);
+    round!(10, 0x36);
+    let mut rk = [Block::ZERO; 11];
+    for (r, v) in rk.iter_mut().zip(k) {
+        // SAFETY: `r` is a reference to one writable block.
+        unsafe { st(r, v) };
+    }
+    rk
+}

@@ -30,6 +30,7 @@ use crate::sirnn::{extension, tr, wrap};
 use crate::util::clog2;
 use crate::{Cost, Profile, Role};
 use crate::{ProtoResult, ot_calls};
+use pq_kernels::ct;
 use pq_kernels::ring::mask;
 
 /// Which operand is ALICE's plaintext.
@@ -424,11 +425,11 @@ fn mux_dir(p: &mut Party, sender: bool, w: &[u8], bw: u32, sink: &mut Sink<'_>) 
                     &mut m0[t * msgs..(t + 1) * msgs],
                     &mut m1[t * msgs..(t + 1) * msgs],
                 );
-                let wb = w[el] & 1 == 1;
+                // w[el] is a secret share bit: mask, do not branch.
+                let wm = ct::mask(w[el]);
                 for k in 0..msgs {
-                    let (a, b) = if wb { (src[k], 0) } else { (0, src[k]) };
-                    x0[k] = r[k].wrapping_add(a) & m;
-                    x1[k] = r[k].wrapping_add(b) & m;
+                    x0[k] = r[k].wrapping_add(src[k] & wm) & m;
+                    x1[k] = r[k].wrapping_add(src[k] & !wm) & m;
                 }
             }
             p.ot.iknp_send
@@ -637,16 +638,14 @@ pub fn run_biased(
         }
         c
     };
-    // 3. local terms
+    // 3. local terms (every term, zero or not: skipping zero weights would let the time
+    // reveal the weights' sparsity; SCI skips them)
     let local = mp.mode == MultMode::None || alice;
     if local {
         for r in 0..d1 {
             let crow = &mut c[r * d3..(r + 1) * d3];
             for h in 0..d2 {
                 let av = ta[r * d2 + h];
-                if av == 0 {
-                    continue;
-                }
                 let brow = &tb[h * d3..(h + 1) * d3];
                 for (cv, &bv) in crow.iter_mut().zip(brow) {
                     *cv = cv.wrapping_add(av.wrapping_mul(bv));

@@ -11,6 +11,7 @@ use crate::ProtoResult;
 use crate::ot_calls;
 use crate::party::Party;
 use crate::{Cost, Profile, Role};
+use pq_kernels::ct;
 use pq_kernels::ring::mask;
 
 /// Cost: COT_l in each direction, in parallel.
@@ -36,13 +37,7 @@ pub fn run(p: &mut Party, sel: &[u8], x: &[u64], l: u32) -> ProtoResult<Vec<u64>
     let corr: Vec<u64> = x
         .iter()
         .zip(sel)
-        .map(|(&v, &s)| {
-            if s & 1 == 1 {
-                v.wrapping_neg() & m
-            } else {
-                v & m
-            }
-        })
+        .map(|(&v, &s)| ct::select_u64(s, v, v.wrapping_neg()) & m)
         .collect();
     let ch: Vec<u8> = sel.iter().map(|s| s & 1).collect();
     let mut r = vec![0u64; n];
