@@ -200,13 +200,40 @@ pub fn run(a: KernelsArgs) -> anyhow::Result<()> {
 
     eprintln!("# kernels on {} (features: {:?})", machine_name(), hw);
     eprintln!(
-        "{:<24} {:>10} {:<10} {:<9} {:>8}  target",
-        "kernel", "value", "unit", "path", "buffer"
+        "# targets are this project's own speed goals (README, section Kernels), for an idle machine of this class"
     );
+    eprintln!(
+        "{:<24} {:>10} {:<10} {:<9} {:>8}  {:<8} met",
+        "kernel", "value", "unit", "path", "buffer", "target"
+    );
+    let mut missed = Vec::new();
     for r in &rows {
+        let met = target_met(r.value, r.target);
+        if met == Some(false) {
+            missed.push(r.name);
+        }
         eprintln!(
-            "{:<24} {:>10.3} {:<10} {:<9} {:>8}  {}",
-            r.name, r.value, r.unit, r.path, r.buffer_bytes, r.target
+            "{:<24} {:>10.3} {:<10} {:<9} {:>8}  {:<8} {}",
+            r.name,
+            r.value,
+            r.unit,
+            r.path,
+            r.buffer_bytes,
+            r.target,
+            match met {
+                Some(true) => "yes",
+                Some(false) => "MISSED",
+                None => "-",
+            }
+        );
+    }
+    if missed.is_empty() {
+        eprintln!("# every target met");
+    } else {
+        eprintln!(
+            "# {} target(s) missed: {} (a loaded machine misses them; compare on an idle one)",
+            missed.len(),
+            missed.join(", ")
         );
     }
     if a.json {
@@ -214,7 +241,8 @@ pub fn run(a: KernelsArgs) -> anyhow::Result<()> {
         for r in &rows {
             obj.insert(
                 r.name.into(),
-                json!({"value": r.value, "unit": r.unit, "path": r.path, "buffer_bytes": r.buffer_bytes}),
+                json!({"value": r.value, "unit": r.unit, "path": r.path, "buffer_bytes": r.buffer_bytes,
+                       "target": r.target, "target_met": target_met(r.value, r.target)}),
             );
         }
         obj.insert("machine".into(), Value::String(machine_name()));
@@ -299,4 +327,15 @@ fn he_rows(rep: Duration, reps: usize, rows: &mut Vec<Row>) -> anyhow::Result<()
         });
     }
     Ok(())
+}
+
+/// Whether `value` meets `target` (`">= x"` or `"<= x"`); `None` when the row has no target.
+fn target_met(value: f64, target: &str) -> Option<bool> {
+    let (op, num) = target.split_once(' ')?;
+    let t: f64 = num.trim().parse().ok()?;
+    match op {
+        ">=" => Some(value >= t),
+        "<=" => Some(value <= t),
+        _ => None,
+    }
 }

@@ -88,3 +88,21 @@ fn model_errors_name_the_flag_and_the_file() {
     refused(&["e2e", "--models", &p, "--out", &out], &["too large"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn kernels_says_whether_each_target_was_met() {
+    let o = run(&["kernels", "--rep-seconds", "0.01", "--reps", "1", "--json"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains(" met"), "{err}");
+    assert!(
+        err.contains("every target met") || err.contains("target(s) missed"),
+        "{err}"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let v: serde_json::Value =
+        serde_json::from_str(out.lines().last().unwrap_or("")).expect("last line is JSON");
+    let cr = &v["aes_cr_hash"];
+    assert!(cr["target_met"].is_boolean(), "{cr}");
+    assert!(v["he_encrypt"]["target_met"].is_null());
+}
