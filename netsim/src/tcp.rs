@@ -9,7 +9,9 @@
 //!   length, AES-256-GCM encrypted: 24 bytes) and then the payload cut into records of at
 //!   most [`RECORD_PAYLOAD`] bytes, each encrypted to at most 65535 bytes (Noise's limit).
 //!   Record sizes follow from the length, so records carry no length of their own. Nonces
-//!   count records per direction from 0 (the admission record first).
+//!   count records per direction from 0 (the admission record first). After the hello, a
+//!   writer thread encrypts and writes (at most [`OUT_QUEUE_BYTES`] queued), and the reader
+//!   thread decrypts, so the protocol thread does neither.
 //!
 //! Everything but the payload (length prefixes, record headers, AEAD tags, the magic, the
 //! Noise handshake, the hello) is counted as framing, so payload bytes are identical to the
@@ -575,6 +577,113 @@ impl FrameWriter {
     }
 }
 
+/// Bytes of messages the protocol thread may hand to the writer thread before it waits.
+pub const OUT_QUEUE_BYTES: u64 = 64 << 20;
+
+#[derive(Default)]
+struct OutState {
+    items: VecDeque<Vec<u8>>,
+    bytes: u64,
+    closed: bool,
+    err: Option<(std::io::ErrorKind, String)>,
+    pool: Vec<Vec<u8>>,
+}
+
+/// The encrypted channel's writer thread: the protocol thread queues plaintext messages,
+/// this thread encrypts and writes them (so encryption runs beside the protocol's compute).
+/// It writes its buffer out whenever its queue runs empty.
+struct OutQueue {
+    st: Mutex<OutState>,
+    cv: Condvar,
+}
+
+impl OutQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OutState> {
+        self.st.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn push(&self, msg: &[u8]) -> std::io::Result<()> {
+        let n = msg.len() as u64;
+        let mut g = self.lock();
+        loop {
+            if let Some((k, m)) = &g.err {
+                return Err(std::io::Error::new(*k, m.clone()));
+            }
+            if g.items.is_empty() || g.bytes + n <= OUT_QUEUE_BYTES {
+                break;
+            }
+            g = self.cv.wait(g).unwrap_or_else(|p| p.into_inner());
+        }
+        let mut b = match g.pool.iter().position(|b| b.capacity() >= msg.len()) {
+            Some(i) => g.pool.swap_remove(i),
+            None => Vec::with_capacity(msg.len()),
+        };
+        b.clear();
+        b.extend_from_slice(msg);
+        g.bytes += n;
+        g.items.push_back(b);
+        self.cv.notify_all();
+        Ok(())
+    }
+    fn check(&self) -> std::io::Result<()> {
+        match &self.lock().err {
+            Some((k, m)) => Err(std::io::Error::new(*k, m.clone())),
+            None => Ok(()),
+        }
+    }
+    fn close(&self) {
+        self.lock().closed = true;
+        self.cv.notify_all();
+    }
+}
+
+fn writer_loop(mut w: FrameWriter, q: Arc<OutQueue>) {
+    let fail = |q: &OutQueue, e: std::io::Error| {
+        let mut g = q.lock();
+        g.err = Some((e.kind(), e.to_string()));
+        g.items.clear();
+        g.bytes = 0;
+        q.cv.notify_all();
+    };
+    loop {
+        let mut g = q.lock();
+        let item = loop {
+            if let Some(m) = g.items.pop_front() {
+                break Some(m);
+            }
+            if g.closed {
+                break None;
+            }
+            if w.pos > 0 {
+                drop(g);
+                if let Err(e) = w.push_out() {
+                    fail(&q, e);
+                    return;
+                }
+                g = q.lock();
+                continue;
+            }
+            g = q.cv.wait(g).unwrap_or_else(|p| p.into_inner());
+        };
+        drop(g);
+        let Some(m) = item else {
+            let _ = w.push_out();
+            return;
+        };
+        let r = w.send(&m);
+        let mut g = q.lock();
+        g.bytes -= m.len() as u64;
+        if g.pool.len() < 8 && m.capacity() <= (64 << 20) {
+            g.pool.push(m);
+        }
+        q.cv.notify_all();
+        drop(g);
+        if let Err(e) = r {
+            fail(&q, e);
+            return;
+        }
+    }
+}
+
 enum Inbox {
     /// Before the hello: frames are read synchronously by the protocol thread.
     Pending(Box<FrameReader>),
@@ -588,6 +697,8 @@ enum Inbox {
 /// One end of a TCP connection (plain or encrypted).
 pub struct TcpChannel {
     writer: FrameWriter,
+    /// The encrypted channel's writer thread, once the hello is done.
+    out: Option<(Arc<OutQueue>, Option<JoinHandle<()>>)>,
     inbox: Inbox,
     meter: Meter,
     opts: TcpOptions,
@@ -683,6 +794,7 @@ impl TcpChannel {
         let rd = s.try_clone()?;
         Ok(TcpChannel {
             writer: FrameWriter::new(s, opts.write_buffer),
+            out: None,
             inbox: Inbox::Pending(Box::new(FrameReader::new(rd, opts.clone()))),
             meter: Meter::new(),
             opts,
@@ -821,6 +933,23 @@ impl TcpChannel {
             .name("pq-tcp-reader".into())
             .spawn(move || reader_loop(*r, q2, max))?;
         self.inbox = Inbox::Running { q, reader: Some(h) };
+        if self.encrypted && self.out.is_none() {
+            // the thread continues the sync writer's nonce sequence; the sync writer is not
+            // used again
+            let mut w = FrameWriter::new(self.writer.s.try_clone()?, self.opts.write_buffer);
+            w.cipher = self.writer.cipher.take();
+            w.nonce = self.writer.nonce;
+            self.writer.push_out().map_err(|e| map_write(e, Duration::ZERO))?;
+            let oq = Arc::new(OutQueue {
+                st: Mutex::new(OutState::default()),
+                cv: Condvar::new(),
+            });
+            let oq2 = oq.clone();
+            let h = std::thread::Builder::new()
+                .name("pq-tcp-writer".into())
+                .spawn(move || writer_loop(w, oq2))?;
+            self.out = Some((oq, Some(h)));
+        }
         Ok(())
     }
 
@@ -932,7 +1061,13 @@ impl Channel for TcpChannel {
         // Without a hello first, the reader starts now: a party that sends must also drain.
         self.start_reader()?;
         let t = self.opts.idle_timeout.unwrap_or_default();
-        let f = self.writer.send(msg).map_err(|e| map_write(e, t))?;
+        let f = match &self.out {
+            Some((q, _)) => {
+                q.push(msg).map_err(|e| map_write(e, t))?;
+                secure_framing(msg.len())
+            }
+            None => self.writer.send(msg).map_err(|e| map_write(e, t))?,
+        };
         self.meter.on_send(msg.len(), f);
         Ok(())
     }
@@ -959,7 +1094,11 @@ impl Channel for TcpChannel {
     }
     fn flush(&mut self) -> Result<()> {
         let t = self.opts.idle_timeout.unwrap_or_default();
-        self.writer.push_out().map_err(|e| map_write(e, t))
+        match &self.out {
+            // the writer thread writes out whenever its queue runs empty
+            Some((q, _)) => q.check().map_err(|e| map_write(e, t)),
+            None => self.writer.push_out().map_err(|e| map_write(e, t)),
+        }
     }
     fn meter(&self) -> &Meter {
         &self.meter
@@ -1008,6 +1147,12 @@ impl Channel for TcpChannel {
 
 impl Drop for TcpChannel {
     fn drop(&mut self) {
+        if let Some((q, h)) = &mut self.out {
+            q.close();
+            if let Some(h) = h.take() {
+                let _ = h.join();
+            }
+        }
         let _ = self.writer.push_out();
         let _ = self.writer.s.shutdown(Shutdown::Both);
         if let Inbox::Running { q, reader } = &mut self.inbox {
