@@ -939,7 +939,9 @@ impl TcpChannel {
             let mut w = FrameWriter::new(self.writer.s.try_clone()?, self.opts.write_buffer);
             w.cipher = self.writer.cipher.take();
             w.nonce = self.writer.nonce;
-            self.writer.push_out().map_err(|e| map_write(e, Duration::ZERO))?;
+            self.writer
+                .push_out()
+                .map_err(|e| map_write(e, Duration::ZERO))?;
             let oq = Arc::new(OutQueue {
                 st: Mutex::new(OutState::default()),
                 cv: Condvar::new(),
