@@ -27,8 +27,9 @@
 //!   wait in TCP's flow control;
 //! * once a frame's first byte is here, the whole frame must arrive by an absolute deadline,
 //!   `frame_timeout + len / min_rate`: a trickle cannot extend it;
-//! * a receive with no frame arriving for `idle_timeout` fails (`Timeout`); a write blocked
-//!   that long fails too.
+//! * a receive with no frame arriving for `idle_timeout` fails (`Timeout`); a write of `len`
+//!   bytes must finish within `idle_timeout + len / min_rate`, so a peer that reads a
+//!   trickle cannot hold it for ever.
 //!
 //! Errors are typed: the peer closing between messages is `Closed`, inside a message
 //! `ShortRead`, a record that fails authentication `Malformed`, a refused key `Auth`, a busy
@@ -505,25 +506,62 @@ struct FrameWriter {
     pos: usize,
     cipher: Option<Arc<StatelessTransportState>>,
     nonce: u64,
+    /// Each write of `len` bytes must finish within `idle + len / min_rate` (a peer that
+    /// reads a trickle cannot hold a write for ever).
+    idle: Option<Duration>,
+    min_rate: u64,
 }
 
 impl FrameWriter {
-    fn new(s: TcpStream, cap: usize) -> Self {
+    fn new(s: TcpStream, o: &TcpOptions) -> Self {
         // room for a full buffer plus one record, so a record is never split
         FrameWriter {
             s,
-            buf: vec![0u8; cap.max(FRAME_HEADER) + RECORD_MAX],
+            buf: vec![0u8; o.write_buffer.max(FRAME_HEADER) + RECORD_MAX],
             pos: 0,
             cipher: None,
             nonce: 0,
+            idle: o.idle_timeout.filter(|t| !t.is_zero()),
+            min_rate: o.min_rate.max(1),
         }
+    }
+    /// Write all of `b` by an absolute deadline (`idle + len / min_rate`).
+    fn write_within(
+        s: &mut TcpStream,
+        b: &[u8],
+        idle: Option<Duration>,
+        rate: u64,
+    ) -> std::io::Result<()> {
+        let Some(idle) = idle else {
+            return s.write_all(b);
+        };
+        let deadline =
+            Instant::now() + idle + Duration::from_secs_f64(b.len() as f64 / rate as f64);
+        let mut off = 0;
+        while off < b.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "write deadline passed",
+                ));
+            }
+            s.set_write_timeout(Some(left))?;
+            match s.write(&b[off..]) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => off += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
     fn cap(&self) -> usize {
         self.buf.len() - RECORD_MAX
     }
     fn push_out(&mut self) -> std::io::Result<()> {
         if self.pos > 0 {
-            self.s.write_all(&self.buf[..self.pos])?;
+            Self::write_within(&mut self.s, &self.buf[..self.pos], self.idle, self.min_rate)?;
             self.pos = 0;
         }
         Ok(())
@@ -567,13 +605,13 @@ impl FrameWriter {
             self.buf[self.pos..self.pos + FRAME_HEADER].copy_from_slice(&hdr);
             self.pos += FRAME_HEADER;
             self.push_out()?;
-            self.s.write_all(msg)?;
+            Self::write_within(&mut self.s, msg, self.idle, self.min_rate)?;
         }
         Ok(FRAME_HEADER)
     }
     fn raw(&mut self, b: &[u8]) -> std::io::Result<()> {
         self.push_out()?;
-        self.s.write_all(b)
+        Self::write_within(&mut self.s, b, self.idle, self.min_rate)
     }
 }
 
@@ -793,7 +831,7 @@ impl TcpChannel {
         s.set_write_timeout(opts.idle_timeout.filter(|t| !t.is_zero()))?;
         let rd = s.try_clone()?;
         Ok(TcpChannel {
-            writer: FrameWriter::new(s, opts.write_buffer),
+            writer: FrameWriter::new(s, &opts),
             out: None,
             inbox: Inbox::Pending(Box::new(FrameReader::new(rd, opts.clone()))),
             meter: Meter::new(),
@@ -936,7 +974,7 @@ impl TcpChannel {
         if self.encrypted && self.out.is_none() {
             // the thread continues the sync writer's nonce sequence; the sync writer is not
             // used again
-            let mut w = FrameWriter::new(self.writer.s.try_clone()?, self.opts.write_buffer);
+            let mut w = FrameWriter::new(self.writer.s.try_clone()?, &self.opts);
             w.cipher = self.writer.cipher.take();
             w.nonce = self.writer.nonce;
             self.writer

@@ -589,4 +589,31 @@ mod limits {
             "{r:?}"
         );
     }
+
+    /// A peer that reads a trickle cannot hold a large write: it fails at the write's
+    /// deadline (idle timeout + size / min_rate).
+    #[test]
+    fn trickle_reader_cannot_hold_a_write() {
+        let o = TcpOptions {
+            min_rate: 1_000_000_000,
+            ..quick()
+        };
+        let (mut ch, mut peer) = raw(o);
+        let h = std::thread::spawn(move || {
+            let mut b = [0u8; 1];
+            for _ in 0..60 {
+                if std::io::Read::read(&mut peer, &mut b).unwrap_or(0) == 0 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let t = Instant::now();
+        let big = vec![0u8; 64 << 20];
+        let r = ch.send(&big).and_then(|_| ch.flush());
+        assert!(matches!(r, Err(ChannelError::Timeout(_))), "{r:?}");
+        within(t, Duration::from_secs(3));
+        drop(ch);
+        h.join().unwrap();
+    }
 }
