@@ -553,6 +553,11 @@ pub fn connect(addr: &str, net: &Net, a: RemoteInferArgs) -> anyhow::Result<()> 
     let rep = secure::run_side(&mut ch, Role::Client, &p, None, Some(&x), None)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let wall = t.elapsed().as_secs_f64();
+    // the channel's overhead, both directions (frame headers, AEAD tags, handshake)
+    let framing = {
+        let c = ch.meter().total();
+        c.framing_sent + c.framing_recv
+    };
     let out = rep.res.logits.clone().unwrap_or_default();
     let (label, logits) = answer(reveal, out);
     let rounds = secure::program_cost(&p)
@@ -577,7 +582,8 @@ pub fn connect(addr: &str, net: &Net, a: RemoteInferArgs) -> anyhow::Result<()> 
             "reveal": reveal.name(), "label": label,
             "bytes_total": rep.sent + rep.recv, "bytes_server_to_client": rep.recv,
             "bytes_client_to_server": rep.sent, "setup_bytes": rep.setup,
-            "rounds": rounds, "wall_s": wall,
+            "rounds": rounds, "wall_s": wall, "framing_bytes": framing,
+            "encrypted": ch.is_encrypted(),
         });
         if let Some(l) = logits {
             o["logits"] = json!(l);

@@ -199,6 +199,9 @@ fn run_micro(
         b.correct,
         b.bytes_match_cost
     );
+    // this end's transport overhead, both directions: frame headers, AEAD tags, handshake
+    let t = ch.meter().total();
+    let framing = t.framing_sent + t.framing_recv;
     if m.json {
         print_json_line(&serde_json::json!({
             "op": m.op, "party": role.name(), "profile": m.profile, "transport": "tcp-2proc",
@@ -207,6 +210,7 @@ fn run_micro(
             "bytes_client_to_server": b.bytes_client_to_server, "setup_bytes": b.setup_bytes,
             "rounds": 1, "wall_s": b.wall_s, "ots_per_s": b.ots_per_s,
             "correct": b.correct, "cost_matches": b.bytes_match_cost,
+            "framing_bytes": framing, "encrypted": ch.is_encrypted(),
         }));
     }
     anyhow::ensure!(b.correct, "outputs violate the OT relation");
