@@ -14,13 +14,17 @@ use pq_netsim::{ChannelError, TcpChannel, TcpOptions};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Smallest frame and queue bound a run gets (64 MiB): covers the OT extension's column
 /// messages (`pq_ot::matrix::MSG_OTS` OTs × 16 B = 512 KiB), base OTs, descriptors and
 /// hellos with room to spare.
 pub const BOUND_FLOOR: u64 = 64 << 20;
+
+/// Busy notices being sent at once (each takes at most about 1.2 s); more connections
+/// meanwhile are closed without one.
+const MAX_REFUSING: usize = 16;
 
 /// `keygen --out DIR`.
 #[derive(Args, Debug)]
@@ -333,6 +337,7 @@ pub fn serve_loop(
     let busy = Arc::new(AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::channel::<(TcpStream, std::net::SocketAddr)>();
     let b2 = busy.clone();
+    let refusing = Arc::new(AtomicUsize::new(0));
     let l2 = l.try_clone().context("listener")?;
     std::thread::Builder::new()
         .name("pq-accept".into())
@@ -342,12 +347,19 @@ pub fn serve_loop(
                     Ok((s, a)) => {
                         if b2.swap(true, Ordering::SeqCst) {
                             eprintln!("server: {a}: refused, busy serving another connection");
-                            std::thread::spawn(move || {
-                                refuse_busy(
-                                    s,
-                                    "the server is serving another client; try again later",
-                                )
-                            });
+                            // at most MAX_REFUSING notices at once; past that, just close
+                            if refusing.fetch_add(1, Ordering::SeqCst) < MAX_REFUSING {
+                                let r = refusing.clone();
+                                std::thread::spawn(move || {
+                                    refuse_busy(
+                                        s,
+                                        "the server is serving another client; try again later",
+                                    );
+                                    r.fetch_sub(1, Ordering::SeqCst);
+                                });
+                            } else {
+                                refusing.fetch_sub(1, Ordering::SeqCst);
+                            }
                         } else if tx.send((s, a)).is_err() {
                             return;
                         }

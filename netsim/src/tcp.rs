@@ -639,8 +639,28 @@ impl OutQueue {
     fn lock(&self) -> std::sync::MutexGuard<'_, OutState> {
         self.st.lock().unwrap_or_else(|p| p.into_inner())
     }
+    /// Queue `msg` (copied into a recycled buffer).
     fn push(&self, msg: &[u8]) -> std::io::Result<()> {
-        let n = msg.len() as u64;
+        self.push_with(msg.len(), |pool| {
+            let mut b = match pool.iter().position(|b| b.capacity() >= msg.len()) {
+                Some(i) => pool.swap_remove(i),
+                None => Vec::with_capacity(msg.len()),
+            };
+            b.clear();
+            b.extend_from_slice(msg);
+            b
+        })
+    }
+    /// Queue an owned message without copying it.
+    fn push_owned(&self, msg: Vec<u8>) -> std::io::Result<()> {
+        self.push_with(msg.len(), |_| msg)
+    }
+    fn push_with(
+        &self,
+        len: usize,
+        make: impl FnOnce(&mut Vec<Vec<u8>>) -> Vec<u8>,
+    ) -> std::io::Result<()> {
+        let n = len as u64;
         let mut g = self.lock();
         loop {
             if let Some((k, m)) = &g.err {
@@ -651,12 +671,7 @@ impl OutQueue {
             }
             g = self.cv.wait(g).unwrap_or_else(|p| p.into_inner());
         }
-        let mut b = match g.pool.iter().position(|b| b.capacity() >= msg.len()) {
-            Some(i) => g.pool.swap_remove(i),
-            None => Vec::with_capacity(msg.len()),
-        };
-        b.clear();
-        b.extend_from_slice(msg);
+        let b = make(&mut g.pool);
         g.bytes += n;
         g.items.push_back(b);
         self.cv.notify_all();
@@ -710,7 +725,7 @@ fn writer_loop(mut w: FrameWriter, q: Arc<OutQueue>) {
         let r = w.send(&m);
         let mut g = q.lock();
         g.bytes -= m.len() as u64;
-        if g.pool.len() < 8 && m.capacity() <= (64 << 20) {
+        if g.pool.len() < 8 && m.capacity() <= (4 << 20) {
             g.pool.push(m);
         }
         q.cv.notify_all();
@@ -1110,6 +1125,19 @@ impl Channel for TcpChannel {
         };
         self.meter.on_send(msg.len(), f);
         Ok(())
+    }
+    fn send_vec(&mut self, msg: Vec<u8>) -> Result<()> {
+        self.start_reader()?;
+        match &self.out {
+            Some((q, _)) => {
+                let t = self.opts.idle_timeout.unwrap_or_default();
+                let len = msg.len();
+                q.push_owned(msg).map_err(|e| map_write(e, t))?;
+                self.meter.on_send(len, secure_framing(len));
+                Ok(())
+            }
+            None => self.send(&msg),
+        }
     }
     fn recv(&mut self, buf: &mut [u8]) -> Result<()> {
         let m = self.next()?;
