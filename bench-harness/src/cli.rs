@@ -42,6 +42,8 @@ pub enum Cmd {
     Serve(crate::remote_cmd::ServeArgs),
     /// The client party of a two-process run (connects).
     Connect(crate::remote_cmd::ConnectArgs),
+    /// A long-term key pair for the encrypted channel: DIR/key (secret) and DIR/key.pub.
+    Keygen(crate::net_cmd::KeygenArgs),
     /// The network layer: shaping proxy and link-emulation benchmarks.
     Netsim(crate::netsim_cmd::NetsimArgs),
 }
@@ -52,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Cmd::Netsim(a)) => crate::netsim_cmd::run(a),
         Some(Cmd::ConvTable(a)) => crate::table_cmd::run(a),
         Some(Cmd::Plan(a)) => crate::plan_cmd::run(a),
+        Some(Cmd::Keygen(a)) => crate::net_cmd::keygen(a),
         Some(Cmd::Serve(a)) => crate::remote_cmd::serve(a),
         Some(Cmd::Connect(a)) => crate::remote_cmd::connect(a),
         Some(Cmd::Micro(a)) => crate::micro_cmd::run_micro_cmd(a),

@@ -183,6 +183,52 @@ pub fn run_remote(
     for (mname, model, cfg) in pairs(a)? {
         let prog = lower::lower_with(&model, cfg, &lower_options_for(a, &lo, cfg)?)
             .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
+        // The same execute-or-model rule as the in-process e2e; both parties decide alike
+        // (the flags are part of the handshake's hash).
+        let modeled = program_cost(&prog).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let execute = a.full || (modeled.total() as f64) <= a.max_exec_gb * 1e9;
+        if !execute {
+            let lat: Vec<_> = links
+                .iter()
+                .map(|l| {
+                    let s = pq_netsim::analytic_latency(
+                        modeled.server_to_client,
+                        modeled.client_to_server,
+                        modeled.rounds,
+                        l,
+                    );
+                    (l, s)
+                })
+                .collect();
+            eprintln!(
+                "[{}] {mname} / {}: modeled, not executed: {:.3} GB by the cost model is above --max-exec-gb {} (--full executes it); {} rounds{}",
+                role.name(),
+                cfg.name(),
+                modeled.total() as f64 / 1e9,
+                a.max_exec_gb,
+                modeled.rounds,
+                lat.iter()
+                    .map(|(l, s)| format!(", {s:.1} s at {l} (analytic)"))
+                    .collect::<String>()
+            );
+            if a.json {
+                print_json_line(&json!({
+                    "op": "e2e", "party": role.name(), "model": model.name, "protocol": cfg.name(),
+                    "bytes_total": modeled.total(), "bytes_server_to_client": modeled.server_to_client,
+                    "bytes_client_to_server": modeled.client_to_server, "rounds": modeled.rounds,
+                    "executed": false, "transport": "tcp-2proc",
+                    "latency": lat.iter().map(|(l, s)| json!({"link": l.to_string(), "latency_s": s, "latency_kind": "analytic-link-only"})).collect::<Vec<_>>(),
+                }));
+            }
+            continue;
+        }
+        eprintln!(
+            "[{}] {mname} / {}: executing ({:.3} GB by the cost model, {} steps)...",
+            role.name(),
+            cfg.name(),
+            modeled.total() as f64 / 1e9,
+            prog.steps.len()
+        );
         let w = Weights::random(&prog.model, a.seed);
         let x = config::random_input(model.input.numel(), model.encoding, a.seed);
         let t = std::time::Instant::now();
@@ -234,7 +280,7 @@ pub fn run_remote(
                 "op": "e2e", "party": role.name(), "model": model.name, "protocol": cfg.name(),
                 "bytes_sent": rep.sent, "bytes_total": cost.total(), "rounds": cost.rounds,
                 "cost_matches": rep.sent == own_expected, "setup_bytes": rep.setup,
-                "compute_s": rep.cpu_s, "wall_s": wall, "correct": correct, "transport": "tcp-2proc",
+                "compute_s": rep.cpu_s, "wall_s": wall, "correct": correct, "transport": "tcp-2proc", "executed": true,
                 "latency": lat.iter().map(|(l, s)| json!({"link": l.to_string(), "latency_s": s, "latency_kind": "analytic-link-only"})).collect::<Vec<_>>(),
             }));
         }

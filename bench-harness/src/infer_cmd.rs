@@ -16,12 +16,13 @@
 //! 3. both run the OT setup and the program (`pq_nn::secure::run_side`); the client learns
 //!    the label (Π_Argmax) or the logits.
 
+use crate::net_cmd::{Bounds, Net, Served, is_stray};
 use crate::util::{print_json_line, usage};
 use anyhow::Context;
 use bench_harness::input::{self, Encoding};
 use clap::Args;
 use pq_netsim::channel::{Hello, Role};
-use pq_netsim::{Channel, TcpChannel, TcpOptions};
+use pq_netsim::{Channel, TcpChannel};
 use pq_nn::config::{Config, Weights};
 use pq_nn::lower::{self, LowerOptions, Program, Reveal};
 use pq_nn::model::Model;
@@ -31,7 +32,7 @@ use serde_json::json;
 use std::borrow::Cow;
 use std::net::TcpListener;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Largest public descriptor a party accepts from its peer.
 pub const MAX_DESCRIPTOR: usize = 16 << 10;
@@ -441,8 +442,12 @@ fn serve_one(
     max_reveal: Reveal,
     label: &Program,
     w: &Weights,
-) -> anyhow::Result<String> {
-    ch.handshake(&hello(Role::Server)).context("handshake")?;
+) -> anyhow::Result<Served> {
+    match ch.handshake(&hello(Role::Server)) {
+        Err(e) if is_stray(&e) => return Ok(Served::Stray(e.to_string())),
+        Err(e) => return Err(anyhow::Error::new(e).context("handshake")),
+        Ok(_) => {}
+    }
     let theirs = recv_json(&mut ch, "descriptor")?;
     let mine = s.descriptor(max_reveal, ot);
     let mut errs = differences(&mine, &theirs);
@@ -477,16 +482,16 @@ fn serve_one(
     };
     let rep = secure::run_side(&mut ch, Role::Server, prog, Some(w), None, None)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(format!(
+    Ok(Served::Ok(format!(
         "served one inference ({} revealed): sent {} B, received {} B, {:.3} s",
         theirs.get("reveal").and_then(|v| v.as_str()).unwrap_or("?"),
         rep.sent,
         rep.recv,
         rep.proto_s
-    ))
+    )))
 }
 
-pub fn serve(listen: &str, a: RemoteInferArgs) -> anyhow::Result<()> {
+pub fn serve(listen: &str, net: &Net, a: RemoteInferArgs) -> anyhow::Result<()> {
     if a.input.is_some() {
         return usage("serve infer: --input is the client's (the server never reads an input)");
     }
@@ -500,6 +505,7 @@ pub fn serve(listen: &str, a: RemoteInferArgs) -> anyhow::Result<()> {
     let s = Setup::new(&a.m)?;
     let label = s.program(Reveal::Label)?;
     let w = s.weights(wpath)?;
+    let bounds = Bounds::of_programs([&*label, &s.plain])?;
     let l = TcpListener::bind(listen).with_context(|| format!("--listen {listen}: cannot bind"))?;
     eprintln!(
         "server: {} under {} (reveal at most: {}), listening on {}",
@@ -508,28 +514,13 @@ pub fn serve(listen: &str, a: RemoteInferArgs) -> anyhow::Result<()> {
         max_reveal.name(),
         l.local_addr()?
     );
-    loop {
-        let ch = match TcpChannel::accept(&l, TcpOptions::default()) {
-            Ok(ch) => ch,
-            Err(e) if a.once => return Err(e).context("accept"),
-            Err(e) => {
-                eprintln!("server: accept failed: {e}");
-                continue;
-            }
-        };
-        let r = serve_one(ch, &s, &s.feat.profile().ot.name(), max_reveal, &label, &w);
-        match (&r, a.once) {
-            (Ok(msg), _) => eprintln!("server: {msg}"),
-            (Err(e), false) => eprintln!("server: connection failed: {e:#}"),
-            (Err(_), true) => {}
-        }
-        if a.once {
-            return r.map(|_| ());
-        }
-    }
+    let ot = s.feat.profile().ot.name();
+    crate::net_cmd::serve_loop(l, net, &bounds, a.once, |ch| {
+        serve_one(ch, &s, &ot, max_reveal, &label, &w)
+    })
 }
 
-pub fn connect(addr: &str, a: RemoteInferArgs) -> anyhow::Result<()> {
+pub fn connect(addr: &str, net: &Net, a: RemoteInferArgs) -> anyhow::Result<()> {
     if a.weights.is_some() {
         return usage("connect infer: --weights is the server's (the client never reads weights)");
     }
@@ -544,8 +535,8 @@ pub fn connect(addr: &str, a: RemoteInferArgs) -> anyhow::Result<()> {
     let p = s.program(reveal)?;
     let x = s.input(ipath)?;
     let t = Instant::now();
-    let mut ch = TcpChannel::connect(addr, TcpOptions::default(), Duration::from_secs(30))
-        .with_context(|| format!("cannot connect to {addr}"))?;
+    let bounds = Bounds::of_programs([&*p])?;
+    let mut ch = crate::net_cmd::connect(addr, net, &bounds)?;
     ch.handshake(&hello(Role::Client)).context("handshake")?;
     ch.send_vec(serde_json::to_vec(
         &s.descriptor(reveal, &s.feat.profile().ot.name()),
@@ -562,6 +553,11 @@ pub fn connect(addr: &str, a: RemoteInferArgs) -> anyhow::Result<()> {
     let rep = secure::run_side(&mut ch, Role::Client, &p, None, Some(&x), None)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let wall = t.elapsed().as_secs_f64();
+    // the channel's overhead, both directions (frame headers, AEAD tags, handshake)
+    let framing = {
+        let c = ch.meter().total();
+        c.framing_sent + c.framing_recv
+    };
     let out = rep.res.logits.clone().unwrap_or_default();
     let (label, logits) = answer(reveal, out);
     let rounds = secure::program_cost(&p)
@@ -586,7 +582,8 @@ pub fn connect(addr: &str, a: RemoteInferArgs) -> anyhow::Result<()> {
             "reveal": reveal.name(), "label": label,
             "bytes_total": rep.sent + rep.recv, "bytes_server_to_client": rep.recv,
             "bytes_client_to_server": rep.sent, "setup_bytes": rep.setup,
-            "rounds": rounds, "wall_s": wall,
+            "rounds": rounds, "wall_s": wall, "framing_bytes": framing,
+            "encrypted": ch.is_encrypted(),
         });
         if let Some(l) = logits {
             o["logits"] = json!(l);

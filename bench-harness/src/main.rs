@@ -8,6 +8,7 @@ mod e2e_cmd;
 mod infer_cmd;
 mod kernels_cmd;
 mod micro_cmd;
+mod net_cmd;
 mod netsim_cmd;
 mod plan_cmd;
 mod remote_cmd;

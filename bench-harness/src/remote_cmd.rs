@@ -5,16 +5,21 @@
 //! them (never of secrets) and refuses a mismatch. Each process runs its own party, then the
 //! two exchange what the correctness check needs (after the measured section, and not counted
 //! in the protocol bytes) so both print the same report.
+//!
+//! What it sends: the channel's handshake ([`crate::net_cmd`]: encrypted by default), the
+//! hello with the configuration hash, the protocol's messages, then (micro only) one report
+//! message per party of at most [`micro_report_bound`] bytes. Every flag is checked, and
+//! every model lowered, before the server listens or the client connects.
 
 use crate::micro_cmd::{MicroArgs, ot_op_of};
+use crate::net_cmd::{Bounds, ClientNetFlags, Served, ServerNetFlags, is_stray};
 use crate::util::{print_json_line, usage};
 use anyhow::Context;
 use bench_harness::runners::ot::{SideRun, report, run_side};
 use clap::{Args, Subcommand};
 use pq_netsim::channel::{Hello, Role};
-use pq_netsim::{Channel, TcpChannel, TcpOptions};
+use pq_netsim::{Channel, ChannelError, TcpChannel};
 use std::net::TcpListener;
-use std::time::Duration;
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum RemoteCmd {
@@ -32,6 +37,8 @@ pub struct ServeArgs {
     /// Address to listen on, e.g. 127.0.0.1:7000.
     #[arg(long)]
     pub listen: String,
+    #[command(flatten)]
+    pub net: ServerNetFlags,
     #[command(subcommand)]
     pub cmd: Option<RemoteCmd>,
     /// With no subcommand: `e2e` with these flags.
@@ -43,6 +50,8 @@ pub struct ServeArgs {
 pub struct ConnectArgs {
     /// The server's address.
     pub addr: String,
+    #[command(flatten)]
+    pub net: ClientNetFlags,
     #[command(subcommand)]
     pub cmd: Option<RemoteCmd>,
     /// With no subcommand: `e2e` with these flags.
@@ -72,8 +81,8 @@ fn config_hash(cmd: &RemoteCmd) -> anyhow::Result<[u8; 32]> {
             let mut h = blake3::Hasher::new();
             h.update(
                 format!(
-                    "pq-rs remote e2e net={} seed={} tokens={}",
-                    a.net, a.seed, a.tokens
+                    "pq-rs remote e2e net={} seed={} tokens={} full={} max_exec_gb={}",
+                    a.net, a.seed, a.tokens, a.full, a.max_exec_gb
                 )
                 .as_bytes(),
             );
@@ -129,13 +138,38 @@ fn decode(b: &[u8]) -> anyhow::Result<SideRun> {
     })
 }
 
-fn run_party(role: Role, mut ch: TcpChannel, cmd: &RemoteCmd) -> anyhow::Result<()> {
-    ch.handshake(&Hello::new(role, config_hash(cmd)?))
-        .context("handshake")?;
-    let m = match cmd {
-        RemoteCmd::Micro(m) => m,
-        RemoteCmd::E2e(a) => return crate::e2e_cmd::run_remote(role, ch, a),
-        RemoteCmd::Infer(_) => anyhow::bail!("infer runs its own session"),
+/// Largest report message a party of `micro` sends (40 bytes of figures and 8 bytes per
+/// checked word; the most words any OT op checks is n·max(4, N, 2·msgs) + 2).
+pub fn micro_report_bound(m: &MicroArgs) -> u64 {
+    let per = 4u64.max(m.big_n as u64).max(2 * m.msgs as u64);
+    40 + 8 * (m.n as u64 * per + 16)
+}
+
+/// The hello; its failures come back as channel errors so the server can tell a stray
+/// connection from a mismatched client.
+fn hello(role: Role, ch: &mut TcpChannel, hash: [u8; 32]) -> Result<(), ChannelError> {
+    ch.handshake(&Hello::new(role, hash)).map(|_| ())
+}
+
+fn run_party(
+    role: Role,
+    mut ch: TcpChannel,
+    cmd: &RemoteCmd,
+    hash: [u8; 32],
+    bounds: &Bounds,
+) -> anyhow::Result<()> {
+    hello(role, &mut ch, hash).context("handshake")?;
+    run_after_hello(role, ch, cmd, bounds)
+}
+
+fn run_micro(
+    role: Role,
+    mut ch: TcpChannel,
+    cmd: &RemoteCmd,
+    bounds: &Bounds,
+) -> anyhow::Result<()> {
+    let RemoteCmd::Micro(m) = cmd else {
+        anyhow::bail!("not a micro run");
     };
     let (op, opts) = ot_op_of(m)?;
     let mine = run_side(op, role == Role::Server, m.n, opts, &mut ch)
@@ -144,7 +178,7 @@ fn run_party(role: Role, mut ch: TcpChannel, cmd: &RemoteCmd) -> anyhow::Result<
     ch.push_tag("verify");
     ch.send_vec(encode(&mine))?;
     ch.flush()?;
-    let theirs = decode(&ch.recv_vec(usize::MAX)?)?;
+    let theirs = decode(&ch.recv_vec(bounds.max_message as usize)?)?;
     ch.pop_tag();
     let (s, c) = if role == Role::Server {
         (&mine, &theirs)
@@ -166,6 +200,9 @@ fn run_party(role: Role, mut ch: TcpChannel, cmd: &RemoteCmd) -> anyhow::Result<
         b.correct,
         b.bytes_match_cost
     );
+    // this end's transport overhead, both directions: frame headers, AEAD tags, handshake
+    let t = ch.meter().total();
+    let framing = t.framing_sent + t.framing_recv;
     if m.json {
         print_json_line(&serde_json::json!({
             "op": m.op, "party": role.name(), "profile": m.profile, "transport": "tcp-2proc",
@@ -174,6 +211,7 @@ fn run_party(role: Role, mut ch: TcpChannel, cmd: &RemoteCmd) -> anyhow::Result<
             "bytes_client_to_server": b.bytes_client_to_server, "setup_bytes": b.setup_bytes,
             "rounds": 1, "wall_s": b.wall_s, "ots_per_s": b.ots_per_s,
             "correct": b.correct, "cost_matches": b.bytes_match_cost,
+            "framing_bytes": framing, "encrypted": ch.is_encrypted(),
         }));
     }
     anyhow::ensure!(b.correct, "outputs violate the OT relation");
@@ -184,11 +222,13 @@ fn run_party(role: Role, mut ch: TcpChannel, cmd: &RemoteCmd) -> anyhow::Result<
     Ok(())
 }
 
-fn check_supported(cmd: &RemoteCmd) -> anyhow::Result<()> {
+/// Check every flag of a two-process run before any socket exists; returns the transport
+/// bounds the run derives from its configuration.
+fn check_supported(cmd: &RemoteCmd) -> anyhow::Result<Bounds> {
     let m = match cmd {
         RemoteCmd::Micro(m) => m,
-        RemoteCmd::E2e(a) => return crate::e2e_cmd::pairs(a).map(|_| ()),
-        RemoteCmd::Infer(_) => return Ok(()),
+        RemoteCmd::E2e(a) => return check_e2e(a),
+        RemoteCmd::Infer(_) => return usage("infer runs its own session"),
     };
     if !matches!(m.op.as_str(), "cot" | "got" | "kkot" | "bcot") {
         return usage(format!(
@@ -196,35 +236,134 @@ fn check_supported(cmd: &RemoteCmd) -> anyhow::Result<()> {
             m.op
         ));
     }
-    ot_op_of(m).map(|_| ())
+    if m.transport != "mem" {
+        return usage(format!(
+            "--transport {}: serve/connect run over the network between the two processes; \
+             --transport chooses the in-process channel and does not apply (the channel's \
+             mode is --insecure or keys before the subcommand)",
+            m.transport
+        ));
+    }
+    ot_op_of(m)?;
+    let report = micro_report_bound(m);
+    Ok(Bounds::new(report, report))
+}
+
+/// e2e flags over two processes: what they cannot honour is refused, the rest validated
+/// (links, objective, models and their lowering) before listening.
+fn check_e2e(a: &crate::e2e_cmd::E2eArgs) -> anyhow::Result<Bounds> {
+    let d = crate::e2e_cmd::E2eArgs::default();
+    if a.threads != 1 {
+        return usage(format!(
+            "--threads {}: serve/connect run one compute thread per party",
+            a.threads
+        ));
+    }
+    if a.transport != d.transport {
+        return usage(format!(
+            "--transport {}: serve/connect run over the network; --transport is for \
+             in-process runs (the channel's mode is --insecure or keys before the subcommand)",
+            a.transport
+        ));
+    }
+    if a.emulate {
+        return usage(
+            "--emulate: serve/connect simulate the --net links in virtual time; to emulate a \
+             link in real time put `netsim proxy` between them",
+        );
+    }
+    if a.out != d.out {
+        return usage(format!(
+            "--out {}: serve/connect write no result files (use --json)",
+            a.out
+        ));
+    }
+    if a.breakdown {
+        return usage("--breakdown: not available over two processes (use the in-process e2e)");
+    }
+    if !(a.max_exec_gb.is_finite() && a.max_exec_gb >= 0.0) {
+        return usage(format!(
+            "--max-exec-gb {}: expected a non-negative number",
+            a.max_exec_gb
+        ));
+    }
+    pq_netsim::parse_links(&a.net).or_else(|e| usage(format!("--net: {e}")))?;
+    let lo = crate::e2e_cmd::lower_options(a)?;
+    let mut progs = vec![];
+    for (mname, model, cfg) in crate::e2e_cmd::pairs(a)? {
+        let p = pq_nn::lower::lower_with(
+            &model,
+            cfg,
+            &crate::e2e_cmd::lower_options_for(a, &lo, cfg)?,
+        )
+        .or_else(|e| usage(format!("{mname} / {}: {e}", cfg.name())))?;
+        let c = pq_nn::secure::program_cost(&p)
+            .or_else(|e| usage(format!("{mname} / {}: {e}", cfg.name())))?;
+        let execute = a.full || (c.total() as f64) <= a.max_exec_gb * 1e9;
+        eprintln!(
+            "{mname} / {}: {:.3} GB by the cost model: {}",
+            cfg.name(),
+            c.total() as f64 / 1e9,
+            if execute {
+                "will execute"
+            } else {
+                "will be modeled (above --max-exec-gb; --full executes it)"
+            }
+        );
+        if execute {
+            progs.push(p);
+        }
+    }
+    Bounds::of_programs(progs.iter())
 }
 
 pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let net = a.net.resolve()?;
     let cmd = or_default(a.cmd, a.e2e);
     if let RemoteCmd::Infer(i) = cmd {
-        return crate::infer_cmd::serve(&a.listen, i);
+        return crate::infer_cmd::serve(&a.listen, &net, i);
     }
-    check_supported(&cmd)?;
+    let bounds = check_supported(&cmd)?;
+    let hash = config_hash(&cmd)?;
     let l = TcpListener::bind(&a.listen)
         .with_context(|| format!("--listen {}: cannot bind", a.listen))?;
     eprintln!("server: listening on {}", l.local_addr()?);
-    let ch = TcpChannel::accept(&l, TcpOptions::default()).context("accept")?;
-    run_party(Role::Server, ch, &cmd)
+    // One session: stray connections (not a PrivQuant-RS peer, a refused key, a timeout)
+    // are logged and the next is awaited; a client that reached the hello ends the server.
+    crate::net_cmd::serve_loop(l, &net, &bounds, true, |mut ch| {
+        match hello(Role::Server, &mut ch, hash) {
+            Err(e) if is_stray(&e) => return Ok(Served::Stray(e.to_string())),
+            Err(e) => return Err(anyhow::Error::new(e).context("handshake")),
+            Ok(()) => {}
+        }
+        run_after_hello(Role::Server, ch, &cmd, &bounds)?;
+        Ok(Served::Ok("session complete".into()))
+    })
+}
+
+fn run_after_hello(
+    role: Role,
+    ch: TcpChannel,
+    cmd: &RemoteCmd,
+    bounds: &Bounds,
+) -> anyhow::Result<()> {
+    eprintln!("[{}] handshake done: same configuration", role.name());
+    match cmd {
+        RemoteCmd::E2e(a) => crate::e2e_cmd::run_remote(role, ch, a),
+        _ => run_micro(role, ch, cmd, bounds),
+    }
 }
 
 pub fn connect(a: ConnectArgs) -> anyhow::Result<()> {
+    let net = a.net.resolve()?;
     let cmd = or_default(a.cmd, a.e2e);
     if let RemoteCmd::Infer(i) = cmd {
-        return crate::infer_cmd::connect(&a.addr, i);
+        return crate::infer_cmd::connect(&a.addr, &net, i);
     }
-    check_supported(&cmd)?;
-    let ch = TcpChannel::connect(
-        a.addr.as_str(),
-        TcpOptions::default(),
-        Duration::from_secs(30),
-    )
-    .with_context(|| format!("cannot connect to {}", a.addr))?;
-    run_party(Role::Client, ch, &cmd)
+    let bounds = check_supported(&cmd)?;
+    let hash = config_hash(&cmd)?;
+    let ch = crate::net_cmd::connect(&a.addr, &net, &bounds)?;
+    run_party(Role::Client, ch, &cmd, hash, &bounds)
 }
 
 #[cfg(test)]

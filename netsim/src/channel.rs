@@ -105,6 +105,43 @@ impl Hello {
     }
 }
 
+/// Map a receive error while expecting the peer's hello: a frame of the wrong size means the
+/// peer is not a PrivQuant-RS handshake.
+pub fn not_a_handshake(e: ChannelError) -> ChannelError {
+    match e {
+        e @ (ChannelError::SizeMismatch { .. }
+        | ChannelError::Oversized { .. }
+        | ChannelError::ShortRead { .. }) => ChannelError::Malformed(format!(
+            "the peer did not send a PrivQuant-RS handshake (wrong program or port?): {e}"
+        )),
+        e => e,
+    }
+}
+
+/// Refuse a peer's hello that does not match ours (version, roles, configuration).
+pub fn check_hello(ours: &Hello, theirs: &Hello) -> Result<()> {
+    if theirs.version != ours.version {
+        return Err(ChannelError::Handshake(format!(
+            "wire version mismatch: we speak {}, the peer speaks {}",
+            ours.version, theirs.version
+        )));
+    }
+    if theirs.role == ours.role {
+        return Err(ChannelError::Handshake(format!(
+            "both parties claim the {} role",
+            ours.role.name()
+        )));
+    }
+    if theirs.config_hash != ours.config_hash {
+        return Err(ChannelError::Handshake(
+            "the parties run different configurations (architecture, bit-widths, scales, \
+             subcommand or flags differ)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// A two-party, message-oriented, metered channel.
 pub trait Channel: Send {
     /// Send one message (buffered).
@@ -178,41 +215,12 @@ pub trait Channel: Send {
         let before = self.meter().total();
         self.send(&ours.encode())?;
         self.flush()?;
-        let theirs = match self.recv_vec(HELLO_LEN) {
-            Ok(v) => Hello::decode(&v)?,
-            Err(
-                e @ (ChannelError::SizeMismatch { .. }
-                | ChannelError::Oversized { .. }
-                | ChannelError::ShortRead { .. }),
-            ) => {
-                return Err(ChannelError::Malformed(format!(
-                    "the peer did not send a PrivQuant-RS handshake (wrong program or port?): {e}"
-                )));
-            }
-            Err(e) => return Err(e),
-        };
+        let theirs = self.recv_vec(HELLO_LEN).map_err(not_a_handshake)?;
+        let theirs = Hello::decode(&theirs)?;
         let after = self.meter().total();
         self.meter_mut()
             .reclassify_as_framing(&after.since(&before));
-        if theirs.version != ours.version {
-            return Err(ChannelError::Handshake(format!(
-                "wire version mismatch: we speak {}, the peer speaks {}",
-                ours.version, theirs.version
-            )));
-        }
-        if theirs.role == ours.role {
-            return Err(ChannelError::Handshake(format!(
-                "both parties claim the {} role",
-                ours.role.name()
-            )));
-        }
-        if theirs.config_hash != ours.config_hash {
-            return Err(ChannelError::Handshake(
-                "the parties run different configurations (architecture, bit-widths, scales, \
-                 subcommand or flags differ)"
-                    .into(),
-            ));
-        }
+        check_hello(ours, &theirs)?;
         Ok(theirs)
     }
 }
@@ -239,6 +247,9 @@ impl<C: Channel + ?Sized> Channel for &mut C {
     fn meter_mut(&mut self) -> &mut Meter {
         (**self).meter_mut()
     }
+    fn handshake(&mut self, ours: &Hello) -> Result<Hello> {
+        (**self).handshake(ours)
+    }
 }
 
 impl<C: Channel + ?Sized> Channel for Box<C> {
@@ -262,5 +273,8 @@ impl<C: Channel + ?Sized> Channel for Box<C> {
     }
     fn meter_mut(&mut self) -> &mut Meter {
         (**self).meter_mut()
+    }
+    fn handshake(&mut self, ours: &Hello) -> Result<Hello> {
+        (**self).handshake(ours)
     }
 }

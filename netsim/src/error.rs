@@ -45,6 +45,21 @@ pub enum ChannelError {
     /// The two parties disagree on protocol version or configuration.
     #[error("handshake refused: {0}")]
     Handshake(String),
+    /// A deadline passed: the handshake's, or a frame's (which a trickle cannot extend).
+    #[error("deadline passed: {what} not complete within {limit:?}")]
+    Deadline {
+        /// What was not complete (`"handshake"`, `"frame"`).
+        what: &'static str,
+        /// The time it was allowed.
+        limit: Duration,
+    },
+    /// The encrypted channel refused a key (ours or the peer's); the text names the
+    /// fingerprints.
+    #[error("authentication refused: {0}")]
+    Auth(String),
+    /// The server is serving another client and refused this connection.
+    #[error("the server is busy: {0}")]
+    Busy(String),
     /// Any other I/O failure of the transport.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

@@ -2,8 +2,10 @@
 //!
 //! The engine talks only to the [`Channel`] trait. Implementations:
 //! * [`mem::MemChannel`]: an in-memory duplex pair, for tests and in-process runs;
-//! * [`tcp::TcpChannel`]: TCP (loopback or remote), buffered, `TCP_NODELAY`, with a reader
-//!   thread so both parties can send large messages at the same time without deadlock;
+//! * [`tcp::TcpChannel`]: TCP (loopback or remote), plain or encrypted and authenticated
+//!   ([`secure`]: Noise XX), buffered, `TCP_NODELAY`, with a reader thread and a queue
+//!   bounded in bytes, so both parties can send large flights at the same time without
+//!   deadlock; every size and wait is bounded;
 //! * [`shaped::ShapedChannel`]: wraps any channel and delivers at a [`LinkSpec`]'s pace in
 //!   real time;
 //! * [`vtime::VirtualChannel`]: wraps any channel and simulates one or several links in
@@ -21,12 +23,15 @@ pub mod mem;
 pub mod meter;
 pub mod pair;
 pub mod proxy;
+pub mod secure;
 pub mod shaped;
 pub mod tcp;
 pub mod vtime;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_transport;
 
 pub use channel::Channel;
 pub use clock::{Clock, ManualClock, RealClock, ThreadCpuClock};
@@ -38,6 +43,7 @@ pub use pair::{
     LinkOptions, PairOptions, PairOutput, Transport, run_pair, run_pair_linked, run_pair_with,
 };
 pub use proxy::{ProxyError, ProxyStats, run_proxy};
+pub use secure::{Identity, PeerPolicy, PublicKey, SecureConfig};
 pub use shaped::ShapedChannel;
-pub use tcp::{TcpChannel, TcpOptions};
+pub use tcp::{Side, TcpChannel, TcpOptions};
 pub use vtime::{SimulatedLatency, VirtualChannel};

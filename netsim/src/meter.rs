@@ -129,6 +129,16 @@ impl Meter {
         }
     }
 
+    /// Count transport-only bytes (a handshake's) as framing: no messages, no flights.
+    pub fn add_framing(&mut self, sent: usize, recv: usize) {
+        self.total.framing_sent += sent as u64;
+        self.total.framing_recv += recv as u64;
+        if let Some(c) = self.current() {
+            c.framing_sent += sent as u64;
+            c.framing_recv += recv as u64;
+        }
+    }
+
     /// Move already-counted traffic from payload to framing (used by the handshake).
     /// The handshake's messages and flights are removed from the counts, so the protocol's
     /// first flight is flight 1. Applied to the totals and to the current tag.

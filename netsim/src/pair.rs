@@ -19,8 +19,10 @@ use std::time::{Duration, Instant};
 pub enum Transport {
     /// The in-memory pair.
     Mem,
-    /// Loopback TCP.
+    /// Loopback TCP, plain.
     Tcp,
+    /// Loopback TCP over the encrypted channel (throwaway keys).
+    TcpSecure,
 }
 
 impl std::str::FromStr for Transport {
@@ -29,7 +31,10 @@ impl std::str::FromStr for Transport {
         match s {
             "mem" => Ok(Transport::Mem),
             "tcp" => Ok(Transport::Tcp),
-            _ => Err(format!("unknown transport '{s}' (accepted: mem, tcp)")),
+            "tcp-secure" => Ok(Transport::TcpSecure),
+            _ => Err(format!(
+                "unknown transport '{s}' (accepted: mem, tcp, tcp-secure)"
+            )),
         }
     }
 }
@@ -124,12 +129,12 @@ where
             let (a, b) = mem_pair();
             (Box::new(a), Box::new(b))
         }
-        Transport::Tcp => {
+        Transport::Tcp | Transport::TcpSecure => {
             let mut o = TcpOptions::default();
             if let Some(t) = link.tcp_idle_timeout {
                 o.idle_timeout = Some(t);
             }
-            let (a, b) = TcpChannel::loopback_pair(o)?;
+            let (a, b) = TcpChannel::loopback_pair_with(o, transport == Transport::TcpSecure)?;
             (Box::new(a), Box::new(b))
         }
     };

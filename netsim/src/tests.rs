@@ -147,9 +147,9 @@ mod errors {
     }
 
     #[test]
-    fn idle_timeout_counts_from_last_byte() {
-        // A message trickling in slower than the timeout as a whole, but never idle for as
-        // long as the timeout, is received.
+    fn frame_in_progress_outlives_the_idle_timeout() {
+        // A message arriving slower than the idle timeout as a whole, but within its own
+        // frame deadline, is received (the frame deadline, not the idle timeout, bounds it).
         let opts = TcpOptions {
             idle_timeout: Some(Duration::from_millis(400)),
             ..Default::default()
@@ -205,8 +205,11 @@ mod errors {
 
     #[test]
     fn huge_announcement_under_limit_does_not_allocate_up_front() {
-        // 3 GiB announced (under the 4 GiB limit), 10 bytes sent, then closed: ShortRead.
-        let (mut ch, mut raw) = raw_peer(short_opts());
+        // 3 GiB announced (under a 4 GiB limit), 10 bytes sent, then closed: ShortRead.
+        let (mut ch, mut raw) = raw_peer(TcpOptions {
+            max_message: 4 << 30,
+            ..short_opts()
+        });
         raw.write_all(&(3u64 << 30).to_le_bytes()).unwrap();
         raw.write_all(&[1u8; 10]).unwrap();
         drop(raw);
