@@ -208,7 +208,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     if let Some(n) = a.pareto {
-        let front = pareto_front(&inst, n).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let front = pareto_front(&inst, n).map_err(|e| plan_error(&table, e))?;
         let pts: Vec<serde_json::Value> = front
             .iter()
             .map(|s| {
@@ -220,7 +220,8 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
         std::fs::write(
             &path,
             serde_json::to_string_pretty(&json!({"model": model.name, "points": pts}))?,
-        )?;
+        )
+        .with_context(|| format!("writing {path}"))?;
         let svg = out_base.trim_end_matches(".json").to_string() + "-pareto.svg";
         write_front_svg(
             &svg,
@@ -247,13 +248,14 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
                 min_budget + constant
             ));
         }
-        Err(e) => return Err(anyhow::anyhow!("{e}")),
+        Err(e) => return Err(plan_error(&table, e)),
     };
     let planned = config::apply(&planned_model(&model, &table, &sol.choice), cfg);
     std::fs::write(
         &out_base,
         serde_json::to_string_pretty(&json::to_json(&planned))?,
-    )?;
+    )
+    .with_context(|| format!("writing {out_base}"))?;
     let cost = table_cost(&table, &sol.choice);
     eprintln!(
         "plan: predicted {} B ({:.3} GB; objective {} {unit} within budget {budget}), Σ Ω = {:.6e}; model written to {out_base}",
@@ -273,6 +275,27 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
         }));
     }
     Ok(())
+}
+
+/// A planner error with the decision group named by its layers (the planner numbers groups).
+fn plan_error(table: &pq_nn::plan::network::CommTable, e: PlanError) -> anyhow::Error {
+    let name = |g: usize| {
+        table
+            .groups
+            .get(g)
+            .map(|g| g.names.join("+"))
+            .unwrap_or_else(|| format!("#{g}"))
+    };
+    match e {
+        PlanError::BadOmega { layer, omega } => anyhow::anyhow!(
+            "layer '{}': its sensitivity Ω = {omega} is not a finite non-negative number (check the --weights or --hessian values for this layer)",
+            name(layer)
+        ),
+        PlanError::EmptyLayer(g) => {
+            anyhow::anyhow!("layer '{}' has no candidate weight widths", name(g))
+        }
+        e => anyhow::anyhow!("{e}"),
+    }
 }
 
 fn widths_json(
