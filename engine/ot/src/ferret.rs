@@ -402,7 +402,7 @@ fn append_bits(dst: &mut Vec<u64>, len: usize, src: &[u64], n: usize) {
 }
 
 /// The rounds a take has reserved ran out before the buffer held enough: the meter and the
-/// buffer disagree (a bug, reported rather than looped on).
+/// buffer disagree (a bug, reported rather than looped on or papered over with extra rounds).
 fn meter_mismatch() -> OtError {
     OtError::InvalidArgument("ferret: the round meter and the COT buffer disagree".into())
 }
@@ -475,8 +475,8 @@ impl FerretSender {
             self.pos += m;
             done += m;
         }
-        for r in next..end {
-            self.round(ch, r)?;
+        if next != end {
+            return Err(meter_mismatch());
         }
         self.meter.avail -= n as u64;
         Ok(())
@@ -614,8 +614,8 @@ impl FerretReceiver {
             self.pos += m;
             done += m;
         }
-        for rd in next..end {
-            self.round(ch, rd)?;
+        if next != end {
+            return Err(meter_mismatch());
         }
         self.meter.avail -= n as u64;
         Ok(())
