@@ -15,7 +15,6 @@ mod remote_cmd;
 mod table_cmd;
 mod util;
 
-use clap::Parser;
 use std::process::ExitCode;
 
 /// Keep large freed buffers in the heap instead of returning them to the OS: protocols
@@ -30,24 +29,69 @@ fn tune_allocator() {
     }
 }
 
+/// clap's error as one line: its message, the arguments it lists and its tips, joined; the
+/// usage block and the `--help` pointer after them are left out.
+fn clap_one_line(e: &clap::Error) -> String {
+    let msg = e.to_string();
+    let parts: Vec<&str> = msg
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut line = String::new();
+    for p in parts {
+        if !line.is_empty() {
+            line.push_str(if p.starts_with("tip:") { "; " } else { " " });
+        }
+        line.push_str(p);
+    }
+    let line = line.trim_start_matches("error: ").trim();
+    if line.is_empty() {
+        "invalid arguments (see --help)".to_string()
+    } else {
+        line.to_string()
+    }
+}
+
+/// The command line, with negative numbers accepted as values everywhere (so `--n -1` reaches
+/// the flag's own check and is reported against the flag, not as an unknown argument).
+fn parse_cli() -> Result<cli::Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    fn negatives(c: clap::Command) -> clap::Command {
+        c.mut_args(|a| {
+            if a.get_action().takes_values() {
+                a.allow_negative_numbers(true)
+            } else {
+                a
+            }
+        })
+        .mut_subcommands(negatives)
+    }
+    let m = negatives(cli::Cli::command()).try_get_matches()?;
+    cli::Cli::from_arg_matches(&m)
+}
+
 fn main() -> ExitCode {
     tune_allocator();
-    let cli = match cli::Cli::try_parse() {
+    let cli = match parse_cli() {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
             match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     let _ = e.print();
-                    return ExitCode::SUCCESS;
+                    let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        2
+                    } else {
+                        0
+                    };
+                    return ExitCode::from(code);
                 }
                 _ => {
-                    let msg = e.to_string();
-                    let first = msg
-                        .lines()
-                        .find(|l| !l.trim().is_empty())
-                        .unwrap_or("invalid arguments");
-                    eprintln!("{}", first.trim_start_matches("error: ").trim());
+                    eprintln!("{}", clap_one_line(&e));
                     return ExitCode::from(2);
                 }
             }

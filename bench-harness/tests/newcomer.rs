@@ -106,3 +106,29 @@ fn kernels_says_whether_each_target_was_met() {
     assert!(cr["target_met"].is_boolean(), "{cr}");
     assert!(v["he_encrypt"]["target_met"].is_null());
 }
+
+/// clap's own errors keep what clap says: the missing argument's name, the "similar
+/// argument" tip, and a negative number reported against its flag, on one line.
+#[test]
+fn clap_errors_name_the_argument_on_one_line() {
+    let cases: [(&[&str], &[&str]); 5] = [
+        (&["serve"], &["not provided", "--listen"]),
+        (&["verify"], &["not provided", "--model"]),
+        (&["e2e", "--modls", "x"], &["--modls", "tip:", "--models"]),
+        (&["micro", "matmul", "--n", "-1"], &["'-1'", "--n"]),
+        (&["micro", "relu", "--l", "-3"], &["'-3'", "--l"]),
+    ];
+    for (args, want) in cases {
+        let o = run(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: not one line: {err}"
+        );
+        for w in want {
+            assert!(err.contains(w), "{args:?}: {w:?} not in {err}");
+        }
+    }
+}
