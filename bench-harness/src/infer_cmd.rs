@@ -7,7 +7,7 @@
 //! integer weights (the server's); see README "Bring your own trained model".
 //!
 //! Two-process session, after the channel's hello (which carries a version tag only):
-//! 1. the client sends its public descriptor (JSON, at most [`MAX_DESCRIPTOR`] bytes): model
+//! 1. the client sends its public descriptor (JSON, at most [`crate::net_cmd::MAX_DESCRIPTOR`] bytes): model
 //!    name and public hash (architecture, widths, shifts, biases' presence, input encoding,
 //!    the lowered program; never weights), protocol, OT source, and the reveal it asks for;
 //! 2. the server compares it field by field with its own and answers `{"ok": true}` or
@@ -16,7 +16,7 @@
 //! 3. both run the OT setup and the program (`pq_nn::secure::run_side`); the client learns
 //!    the label (Π_Argmax) or the logits.
 
-use crate::net_cmd::{Bounds, Net, Served, is_stray};
+use crate::net_cmd::{Bounds, Net, Served, differences, is_stray, recv_json};
 use crate::util::{print_json_line, usage};
 use anyhow::Context;
 use bench_harness::input::{self, Encoding};
@@ -33,9 +33,6 @@ use std::borrow::Cow;
 use std::net::TcpListener;
 use std::path::Path;
 use std::time::Instant;
-
-/// Largest public descriptor a party accepts from its peer.
-pub const MAX_DESCRIPTOR: usize = 16 << 10;
 
 /// The flags shared by every command that runs a trained model.
 #[derive(Args, Debug, Clone)]
@@ -412,28 +409,6 @@ fn hello(role: Role) -> Hello {
     Hello::new(role, *blake3::hash(b"pq-rs infer session v1").as_bytes())
 }
 
-fn recv_json(ch: &mut TcpChannel, what: &str) -> anyhow::Result<serde_json::Value> {
-    let b = ch
-        .recv_vec(MAX_DESCRIPTOR)
-        .with_context(|| format!("receiving the peer's {what}"))?;
-    serde_json::from_slice(&b).with_context(|| format!("the peer's {what} is not JSON"))
-}
-
-/// The fields in which `theirs` differs from `mine`, as "field: server X, client Y".
-fn differences(server: &serde_json::Value, client: &serde_json::Value) -> Vec<String> {
-    ["model", "architecture", "protocol", "ot"]
-        .iter()
-        .filter(|k| server.get(**k) != client.get(**k))
-        .map(|k| {
-            format!(
-                "{k}: server {}, client {}",
-                server.get(*k).unwrap_or(&serde_json::Value::Null),
-                client.get(*k).unwrap_or(&serde_json::Value::Null)
-            )
-        })
-        .collect()
-}
-
 /// One client connection, server side.
 fn serve_one(
     mut ch: TcpChannel,
@@ -450,7 +425,7 @@ fn serve_one(
     }
     let theirs = recv_json(&mut ch, "descriptor")?;
     let mine = s.descriptor(max_reveal, ot);
-    let mut errs = differences(&mine, &theirs);
+    let mut errs = differences(&mine, &theirs, &["reveal"]);
     let asked = theirs
         .get("reveal")
         .and_then(|v| v.as_str())

@@ -84,7 +84,7 @@ fn parse_transport(s: &str) -> anyhow::Result<Transport> {
         .or_else(|e| usage(format!("--transport: {e}")))
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, serde::Serialize)]
 pub struct MicroArgs {
     /// The protocol: OT benchmarks cot, got, kkot, 1ofn, bcot, baseot; comparisons mill,
     /// milleq, eq; wrap, msb, msb2wrap; b2a, mux, and; zext, sext, trunc, tr, divpow2, relu;

@@ -409,3 +409,72 @@ pub fn serve_loop(
     }
     anyhow::bail!("the accept thread stopped")
 }
+
+/// Largest public descriptor a party accepts from its peer (16 KiB).
+pub const MAX_DESCRIPTOR: usize = 16 << 10;
+
+/// The peer's next message as JSON (at most [`MAX_DESCRIPTOR`] bytes).
+pub fn recv_json(ch: &mut TcpChannel, what: &str) -> anyhow::Result<serde_json::Value> {
+    use pq_netsim::Channel;
+    let b = ch
+        .recv_vec(MAX_DESCRIPTOR)
+        .with_context(|| format!("receiving the peer's {what}"))?;
+    serde_json::from_slice(&b).with_context(|| format!("the peer's {what} is not JSON"))
+}
+
+/// The fields (keys of either object, except `skip`) in which the server's public descriptor
+/// and the client's differ, each as "field: server X, client Y" so a refusal says what
+/// differs, not only that something does.
+pub fn differences(
+    server: &serde_json::Value,
+    client: &serde_json::Value,
+    skip: &[&str],
+) -> Vec<String> {
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut all = keys(server);
+    for k in keys(client) {
+        if !all.contains(&k) {
+            all.push(k);
+        }
+    }
+    if !server.is_object() || !client.is_object() {
+        return vec!["descriptor: not a JSON object".into()];
+    }
+    let null = serde_json::Value::Null;
+    all.iter()
+        .filter(|k| !skip.contains(&k.as_str()))
+        .filter(|k| server.get(k.as_str()) != client.get(k.as_str()))
+        .map(|k| {
+            format!(
+                "{k}: server {}, client {}",
+                server.get(k.as_str()).unwrap_or(&null),
+                client.get(k.as_str()).unwrap_or(&null)
+            )
+        })
+        .collect()
+}
+
+/// Both parties send their public descriptor and read the peer's; the differences, oriented
+/// server/client whichever side this is. The bytes count as channel overhead (framing), like
+/// the hello: they are not part of any protocol's cost.
+pub fn exchange_descriptors(
+    ch: &mut TcpChannel,
+    role: pq_netsim::channel::Role,
+    mine: &serde_json::Value,
+) -> anyhow::Result<Vec<String>> {
+    use pq_netsim::Channel;
+    let before = ch.meter().total();
+    ch.send_vec(serde_json::to_vec(mine)?)?;
+    ch.flush()?;
+    let theirs = recv_json(ch, "descriptor")?;
+    let after = ch.meter().total();
+    ch.meter_mut().reclassify_as_framing(&after.since(&before));
+    Ok(match role {
+        pq_netsim::channel::Role::Server => differences(mine, &theirs, &[]),
+        pq_netsim::channel::Role::Client => differences(&theirs, mine, &[]),
+    })
+}

@@ -1,13 +1,15 @@
 //! `bench-harness serve --listen ADDR SUBCOMMAND ...` and `bench-harness connect ADDR
 //! SUBCOMMAND ...`: the two parties in two processes over TCP.
 //!
-//! Both processes must be given the same subcommand and flags: the handshake compares a hash of
-//! them (never of secrets) and refuses a mismatch. Each process runs its own party, then the
+//! Both processes must be given the same subcommand and flags: after the hello each sends its
+//! public descriptor (the flags, and per model the public architecture hash: never secrets),
+//! and a mismatch is refused naming every field that differs. Each process runs its own party, then the
 //! two exchange what the correctness check needs (after the measured section, and not counted
 //! in the protocol bytes) so both print the same report.
 //!
 //! What it sends: the channel's handshake ([`crate::net_cmd`]: encrypted by default), the
-//! hello with the configuration hash, the protocol's messages, then (micro only) one report
+//! hello (a session tag), the descriptors (at most [`crate::net_cmd::MAX_DESCRIPTOR`] bytes
+//! each, counted as channel overhead), the protocol's messages, then (micro only) one report
 //! message per party of at most [`micro_report_bound`] bytes. Every flag is checked, and
 //! every model lowered, before the server listens or the client connects.
 
@@ -64,37 +66,65 @@ fn or_default(c: Option<RemoteCmd>, e2e: crate::e2e_cmd::E2eArgs) -> RemoteCmd {
     c.unwrap_or(RemoteCmd::E2e(e2e))
 }
 
-/// Hash of the public run configuration: the subcommand and its flags (output-only flags
-/// excluded).
-fn config_hash(cmd: &RemoteCmd) -> anyhow::Result<[u8; 32]> {
+/// The hello's tag: the session kind and its version (the descriptor carries the rest).
+fn session_tag() -> [u8; 32] {
+    *blake3::hash(b"pq-rs remote session v2").as_bytes()
+}
+
+/// The public run configuration, field by field, that both parties must share: the
+/// subcommand and its flags (output-only flags excluded), and for `e2e` each (model,
+/// configuration)'s public hash (architecture, widths, scales, protocol version:
+/// `pq_nn::public::public_hash_with`, never the weights). Exchanged after the hello, so a
+/// refusal names every field that differs.
+fn descriptor(cmd: &RemoteCmd) -> anyhow::Result<serde_json::Value> {
+    let mut d = serde_json::Map::new();
     match cmd {
         RemoteCmd::Micro(m) => {
-            let mut m = m.clone();
-            m.json = false;
-            m.transport = String::new();
-            Ok(*blake3::hash(format!("pq-rs remote micro {m:?}").as_bytes()).as_bytes())
+            d.insert("subcommand".into(), "micro".into());
+            let v = serde_json::to_value(m)?;
+            for (k, v) in v.as_object().into_iter().flatten() {
+                if k == "json" || k == "transport" {
+                    continue;
+                }
+                let flag = if k == "big_n" {
+                    "--N".to_string()
+                } else {
+                    format!("--{}", k.replace('_', "-"))
+                };
+                d.insert(flag, v.clone());
+            }
         }
         RemoteCmd::E2e(a) => {
-            // The public parts only: per (model, configuration) the architecture, widths,
-            // scales and protocol version (public::public_hash, never the weights), plus the
-            // run's public flags.
-            let mut h = blake3::Hasher::new();
-            h.update(
-                format!(
-                    "pq-rs remote e2e net={} seed={} tokens={} full={} max_exec_gb={}",
-                    a.net, a.seed, a.tokens, a.full, a.max_exec_gb
-                )
-                .as_bytes(),
-            );
+            d.insert("subcommand".into(), "e2e".into());
+            d.insert("--net".into(), a.net.clone().into());
+            d.insert("--seed".into(), a.seed.into());
+            d.insert("--tokens".into(), a.tokens.into());
+            d.insert("--full".into(), a.full.into());
+            d.insert("--max-exec-gb".into(), a.max_exec_gb.into());
             let lo = crate::e2e_cmd::lower_options(a)?;
+            let mut runs = Vec::new();
             for (_, m, cfg) in crate::e2e_cmd::pairs(a)? {
                 let lo = crate::e2e_cmd::lower_options_for(a, &lo, cfg)?;
-                h.update(&pq_nn::public::public_hash_with(&m, cfg, &lo));
+                let h = pq_nn::public::public_hash_with(&m, cfg, &lo);
+                let hex: String = h[..8].iter().map(|b| format!("{b:02x}")).collect();
+                runs.push(format!("{} / {}", m.name, cfg.name()));
+                d.insert(
+                    format!(
+                        "{} / {} (architecture, widths, options)",
+                        m.name,
+                        cfg.name()
+                    ),
+                    hex.into(),
+                );
             }
-            Ok(*h.finalize().as_bytes())
+            d.insert(
+                "runs (--models × --protocols)".into(),
+                runs.join(", ").into(),
+            );
         }
         RemoteCmd::Infer(_) => anyhow::bail!("infer runs its own session"),
     }
+    Ok(serde_json::Value::Object(d))
 }
 
 /// The report a party sends its peer after the measured call: wall seconds, bytes, flights,
@@ -147,18 +177,39 @@ pub fn micro_report_bound(m: &MicroArgs) -> u64 {
 
 /// The hello; its failures come back as channel errors so the server can tell a stray
 /// connection from a mismatched client.
-fn hello(role: Role, ch: &mut TcpChannel, hash: [u8; 32]) -> Result<(), ChannelError> {
-    ch.handshake(&Hello::new(role, hash)).map(|_| ())
+fn hello(role: Role, ch: &mut TcpChannel) -> Result<(), ChannelError> {
+    ch.handshake(&Hello::new(role, session_tag())).map(|_| ())
+}
+
+/// After the hello: both descriptors, compared field by field; an error naming every field
+/// that differs.
+fn same_configuration(
+    role: Role,
+    ch: &mut TcpChannel,
+    desc: &serde_json::Value,
+) -> anyhow::Result<Result<(), String>> {
+    let diff = crate::net_cmd::exchange_descriptors(ch, role, desc)?;
+    Ok(if diff.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the parties run different configurations: {}",
+            diff.join("; ")
+        ))
+    })
 }
 
 fn run_party(
     role: Role,
     mut ch: TcpChannel,
     cmd: &RemoteCmd,
-    hash: [u8; 32],
+    desc: &serde_json::Value,
     bounds: &Bounds,
 ) -> anyhow::Result<()> {
-    hello(role, &mut ch, hash).context("handshake")?;
+    hello(role, &mut ch).context("handshake")?;
+    if let Err(why) = same_configuration(role, &mut ch, desc)? {
+        anyhow::bail!("handshake: {why}");
+    }
     run_after_hello(role, ch, cmd, bounds)
 }
 
@@ -324,17 +375,22 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
         return crate::infer_cmd::serve(&a.listen, &net, i);
     }
     let bounds = check_supported(&cmd)?;
-    let hash = config_hash(&cmd)?;
+    let desc = descriptor(&cmd)?;
     let l = TcpListener::bind(&a.listen)
         .with_context(|| format!("--listen {}: cannot bind", a.listen))?;
     eprintln!("server: listening on {}", l.local_addr()?);
     // One session: stray connections (not a PrivQuant-RS peer, a refused key, a timeout)
     // are logged and the next is awaited; a client that reached the hello ends the server.
     crate::net_cmd::serve_loop(l, &net, &bounds, true, |mut ch| {
-        match hello(Role::Server, &mut ch, hash) {
+        match hello(Role::Server, &mut ch) {
             Err(e) if is_stray(&e) => return Ok(Served::Stray(e.to_string())),
             Err(e) => return Err(anyhow::Error::new(e).context("handshake")),
             Ok(()) => {}
+        }
+        // a client with another configuration is refused before any protocol traffic, and
+        // the server waits for the next
+        if let Err(why) = same_configuration(Role::Server, &mut ch, &desc)? {
+            return Ok(Served::Stray(format!("refused the client: {why}")));
         }
         run_after_hello(Role::Server, ch, &cmd, &bounds)?;
         Ok(Served::Ok("session complete".into()))
@@ -361,9 +417,9 @@ pub fn connect(a: ConnectArgs) -> anyhow::Result<()> {
         return crate::infer_cmd::connect(&a.addr, &net, i);
     }
     let bounds = check_supported(&cmd)?;
-    let hash = config_hash(&cmd)?;
+    let desc = descriptor(&cmd)?;
     let ch = crate::net_cmd::connect(&a.addr, &net, &bounds)?;
-    run_party(Role::Client, ch, &cmd, hash, &bounds)
+    run_party(Role::Client, ch, &cmd, &desc, &bounds)
 }
 
 #[cfg(test)]

@@ -148,6 +148,13 @@ fn micro_json_last_line() {
 }
 
 fn two_process(server: &[&str], client: &[&str]) -> (Output, Output) {
+    let (s, mut c) = two_process_clients(server, &[client]);
+    (s, c.remove(0))
+}
+
+/// One server, then each client in turn (the server refuses a mismatched client and waits
+/// for the next; the last client is expected to end its session).
+fn two_process_clients(server: &[&str], clients: &[&[&str]]) -> (Output, Vec<Output>) {
     let addr = free_addr();
     let mut s_args = vec!["serve", "--listen", addr.as_str()];
     s_args.extend_from_slice(server);
@@ -158,30 +165,41 @@ fn two_process(server: &[&str], client: &[&str]) -> (Output, Output) {
         .spawn()
         .expect("spawn server");
     std::thread::sleep(Duration::from_millis(200));
-    let mut c_args = vec!["connect", addr.as_str()];
-    c_args.extend_from_slice(client);
-    let c = run(&c_args);
+    let outs = clients
+        .iter()
+        .map(|client| {
+            let mut c_args = vec!["connect", addr.as_str()];
+            c_args.extend_from_slice(client);
+            run(&c_args)
+        })
+        .collect();
     let s = srv.wait_with_output().expect("server output");
-    (s, c)
+    (s, outs)
 }
 
 #[test]
 fn two_process_micro_cot() {
-    let args = ["micro", "cot", "--l", "32", "--n", "5000", "--json"];
-    let (s, c) = two_process(&args, &args);
-    assert!(
-        s.status.success(),
-        "server: {}",
-        String::from_utf8_lossy(&s.stderr)
-    );
-    assert!(
-        c.status.success(),
-        "client: {}",
-        String::from_utf8_lossy(&c.stderr)
-    );
-    let (vs, vc) = (last_json(&s), last_json(&c));
-    assert_eq!(vs["correct"], true);
-    assert_eq!(vs["bytes_total"], vc["bytes_total"]);
+    // COT with a 32-bit correlation, and random COT (no --l: never padded to SCI's batches)
+    for args in [
+        &["micro", "cot", "--l", "32", "--n", "5000", "--json"][..],
+        &["micro", "cot", "--n", "1000", "--json"][..],
+    ] {
+        let (s, c) = two_process(args, args);
+        assert!(
+            s.status.success(),
+            "server: {}",
+            String::from_utf8_lossy(&s.stderr)
+        );
+        assert!(
+            c.status.success(),
+            "client: {}",
+            String::from_utf8_lossy(&c.stderr)
+        );
+        let (vs, vc) = (last_json(&s), last_json(&c));
+        assert_eq!(vs["correct"], true);
+        assert_eq!(vs["cost_matches"], true, "{args:?}");
+        assert_eq!(vs["bytes_total"], vc["bytes_total"]);
+    }
 }
 
 const TINY: &str = r#"{ "name": "tiny", "input": [3, 8, 8], "layers": [
@@ -222,18 +240,17 @@ fn two_process_e2e_and_mismatch() {
     assert_eq!(vc["correct"], true);
     assert_eq!(vc["cost_matches"], true);
 
-    // A client that runs another configuration is refused by the handshake.
+    // A client that runs another configuration is refused after the hello, with every
+    // differing field named; the server logs it and serves the next client.
     let other = [
         "e2e",
         "--models",
         m.as_str(),
         "--protocols",
         "privquant-w4,sirnn-quant",
+        "--seed",
+        "7",
     ];
-    let (s, c) = two_process(&args, &other);
-    assert!(!s.status.success() && !c.status.success());
-    let err = String::from_utf8_lossy(&c.stderr);
-    assert!(err.contains("handshake refused"), "{err}");
     // privquant-he differs from privquant only by the HE option on the linear layers' menu,
     // and the handshake tells them apart
     let he = [
@@ -243,10 +260,29 @@ fn two_process_e2e_and_mismatch() {
         "--protocols",
         "privquant-he,sirnn-quant",
     ];
-    let (s, c) = two_process(&args, &he);
-    assert!(!s.status.success() && !c.status.success());
-    let err = String::from_utf8_lossy(&c.stderr);
-    assert!(err.contains("handshake refused"), "{err}");
+    let (s, c) = two_process_clients(&args, &[&other, &he, &args]);
+    let serr = String::from_utf8_lossy(&s.stderr);
+    assert!(s.status.success(), "server: {serr}");
+    for (o, want) in [
+        (
+            &c[0],
+            &["--seed: server 1, client 7", "tiny / privquant"][..],
+        ),
+        (&c[1], &["tiny / privquant"][..]),
+    ] {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("different configurations"), "{err}");
+        for w in want {
+            assert!(err.contains(w), "{w:?} not in {err}");
+            assert!(serr.contains(w), "server log: {w:?} not in {serr}");
+        }
+    }
+    assert!(
+        c[2].status.success(),
+        "{}",
+        String::from_utf8_lossy(&c[2].stderr)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -168,13 +168,7 @@ fn run_ot(
     let opts = pr.ot_opts();
     let (ot_op, cost) = match (op, p.l) {
         ("cot", None) => {
-            let b = pq_ot::bytes::rcot_bytes(
-                n,
-                pq_ot::OtOpts {
-                    sci_padding: false,
-                    ..opts
-                },
-            );
+            let b = OtOp::Rcot.expected(p.n, opts);
             let c = if n == 0 {
                 Cost::ZERO
             } else {

@@ -151,7 +151,14 @@ impl OtOp {
     pub fn expected(&self, n: usize, opts: OtOpts) -> OtBytes {
         let n64 = n as u64;
         match *self {
-            OtOp::Rcot => bytes::rcot_bytes(n64, opts),
+            // the random-COT call is not one of SCI's calls and never pads to SCI's batches
+            OtOp::Rcot => bytes::rcot_bytes(
+                n64,
+                OtOpts {
+                    sci_padding: false,
+                    ..opts
+                },
+            ),
             OtOp::Cot { l } => bytes::cot_bytes(n64, l, opts),
             OtOp::Got { l } => bytes::got_bytes(n64, l, opts),
             OtOp::Kkot { n_choices, l } => bytes::kkot_bytes(n64, n_choices as u64, l, opts),
