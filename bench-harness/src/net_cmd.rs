@@ -92,6 +92,9 @@ pub struct ClientNetFlags {
     /// Seconds the handshake may take (default 10).
     #[arg(long, default_value_t = 10.0)]
     pub handshake_timeout: f64,
+    /// Seconds to keep retrying while no server listens at the address (default 30).
+    #[arg(long, default_value_t = 30.0)]
+    pub connect_timeout: f64,
 }
 
 /// A validated channel mode.
@@ -100,13 +103,13 @@ pub struct Net {
     /// `None`: plain TCP.
     pub secure: Option<SecureConfig>,
     pub handshake_timeout: Duration,
+    /// How long a client retries while nothing listens (zero for a server).
+    pub connect_retry: Duration,
 }
 
-fn timeout(t: f64) -> anyhow::Result<Duration> {
+fn timeout(flag: &str, t: f64) -> anyhow::Result<Duration> {
     if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
-        return usage(format!(
-            "--handshake-timeout {t}: expected seconds in (0, 3600]"
-        ));
+        return usage(format!("{flag} {t}: expected seconds in (0, 3600]"));
     }
     Ok(Duration::from_secs_f64(t))
 }
@@ -118,7 +121,7 @@ fn load_identity(p: &str) -> anyhow::Result<Identity> {
 impl ServerNetFlags {
     /// Check the flags and load the keys; prints what the channel will be.
     pub fn resolve(&self) -> anyhow::Result<Net> {
-        let handshake_timeout = timeout(self.handshake_timeout)?;
+        let handshake_timeout = timeout("--handshake-timeout", self.handshake_timeout)?;
         if self.insecure {
             if self.key.is_some() || self.peers.is_some() || self.any_client {
                 return usage("--insecure: plain TCP takes no --key, --peers or --any-client");
@@ -127,6 +130,7 @@ impl ServerNetFlags {
             return Ok(Net {
                 secure: None,
                 handshake_timeout,
+                connect_retry: Duration::ZERO,
             });
         }
         let Some(k) = &self.key else {
@@ -143,6 +147,7 @@ impl ServerNetFlags {
             return Ok(Net {
                 secure: Some(SecureConfig::anonymous()),
                 handshake_timeout,
+                connect_retry: Duration::ZERO,
             });
         };
         let id = load_identity(k)?;
@@ -177,6 +182,7 @@ impl ServerNetFlags {
                 peers,
             }),
             handshake_timeout,
+            connect_retry: Duration::ZERO,
         })
     }
 }
@@ -184,7 +190,8 @@ impl ServerNetFlags {
 impl ClientNetFlags {
     /// Check the flags and load the keys; prints what the channel will be.
     pub fn resolve(&self) -> anyhow::Result<Net> {
-        let handshake_timeout = timeout(self.handshake_timeout)?;
+        let handshake_timeout = timeout("--handshake-timeout", self.handshake_timeout)?;
+        let connect_retry = timeout("--connect-timeout", self.connect_timeout)?;
         if self.insecure {
             if self.key.is_some() || self.server_key.is_some() {
                 return usage("--insecure: plain TCP takes no --key or --server-key");
@@ -193,6 +200,7 @@ impl ClientNetFlags {
             return Ok(Net {
                 secure: None,
                 handshake_timeout,
+                connect_retry,
             });
         }
         let identity = self.key.as_deref().map(load_identity).transpose()?;
@@ -227,6 +235,7 @@ impl ClientNetFlags {
         Ok(Net {
             secure: Some(SecureConfig { identity, peers }),
             handshake_timeout,
+            connect_retry,
         })
     }
 }
@@ -296,11 +305,27 @@ impl Bounds {
 /// Connect to the server under `net`'s mode.
 pub fn connect(addr: &str, net: &Net, b: &Bounds) -> anyhow::Result<TcpChannel> {
     let o = b.options(net);
-    let r = match &net.secure {
-        Some(cfg) => TcpChannel::connect_secure(addr, o, cfg, Duration::from_secs(30)),
-        None => TcpChannel::connect(addr, o, Duration::from_secs(30)),
+    let attempt = |retry: Duration| match &net.secure {
+        Some(cfg) => TcpChannel::connect_secure(addr, o.clone(), cfg, retry),
+        None => TcpChannel::connect(addr, o.clone(), retry),
     };
-    let ch = r.map_err(|e| anyhow::anyhow!("{addr}: {e}"))?;
+    // one attempt first, so a waiting client says so instead of retrying in silence
+    let r = match attempt(Duration::ZERO) {
+        Err(ChannelError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            eprintln!(
+                "client: nothing listens at {addr} yet; retrying for up to {:.0} s (--connect-timeout)",
+                net.connect_retry.as_secs_f64()
+            );
+            attempt(net.connect_retry).map_err(|e| {
+                anyhow::anyhow!(
+                    "{addr}: no server answered within {:.0} s (--connect-timeout): {e}",
+                    net.connect_retry.as_secs_f64()
+                )
+            })
+        }
+        r => r.map_err(|e| anyhow::anyhow!("{addr}: {e}")),
+    };
+    let ch = r?;
     if let Some(k) = ch.remote_key() {
         eprintln!("client: connected; server key {}", k.fingerprint());
     }

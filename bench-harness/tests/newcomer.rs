@@ -132,3 +132,39 @@ fn clap_errors_name_the_argument_on_one_line() {
         }
     }
 }
+
+/// A client with no server to reach says it is waiting, then fails once the
+/// `--connect-timeout` has passed, naming the flag, with the error printed once.
+#[test]
+fn connect_says_it_waits_and_names_its_timeout() {
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").to_string()
+    };
+    let t = std::time::Instant::now();
+    let o = run(&[
+        "connect",
+        &addr,
+        "--insecure",
+        "--connect-timeout",
+        "1",
+        "micro",
+        "cot",
+        "--n",
+        "64",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(t.elapsed().as_secs_f64() < 20.0, "took {:?}", t.elapsed());
+    assert!(err.contains("nothing listens"), "{err}");
+    assert_eq!(err.matches("--connect-timeout").count(), 2, "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{err}"
+    );
+    refused(
+        &["connect", &addr, "--connect-timeout", "0", "micro", "cot"],
+        &["--connect-timeout", "0"],
+    );
+}
