@@ -75,6 +75,8 @@ pub struct ServerNetFlags {
     /// Seconds a connection has for the whole handshake (default 10).
     #[arg(long, default_value_t = 10.0)]
     pub handshake_timeout: f64,
+    #[command(flatten)]
+    pub deadlines: DeadlineFlags,
 }
 
 /// The client's channel flags (before the subcommand).
@@ -92,6 +94,39 @@ pub struct ClientNetFlags {
     /// Seconds the handshake may take (default 10).
     #[arg(long, default_value_t = 10.0)]
     pub handshake_timeout: f64,
+    #[command(flatten)]
+    pub deadlines: DeadlineFlags,
+}
+
+/// The deadlines after the handshake (both sides; `docs/transport.md`).
+#[derive(Args, Debug, Clone)]
+pub struct DeadlineFlags {
+    /// Seconds a frame may take once its first byte is here, before `len / 1 MB/s` is added
+    /// (default 30).
+    #[arg(long, default_value_t = 30.0)]
+    pub frame_timeout: f64,
+    /// Seconds a receive waits for the next frame to start, and the base of each write's
+    /// deadline (default 600).
+    #[arg(long, default_value_t = 600.0)]
+    pub idle_timeout: f64,
+}
+
+impl Default for DeadlineFlags {
+    fn default() -> Self {
+        DeadlineFlags {
+            frame_timeout: 30.0,
+            idle_timeout: 600.0,
+        }
+    }
+}
+
+impl DeadlineFlags {
+    fn resolve(&self) -> anyhow::Result<(Duration, Duration)> {
+        Ok((
+            seconds("--frame-timeout", self.frame_timeout, 86400.0)?,
+            seconds("--idle-timeout", self.idle_timeout, 86400.0)?,
+        ))
+    }
 }
 
 /// A validated channel mode.
@@ -100,15 +135,21 @@ pub struct Net {
     /// `None`: plain TCP.
     pub secure: Option<SecureConfig>,
     pub handshake_timeout: Duration,
+    /// `--frame-timeout`: a frame's base deadline once its first byte is here.
+    pub frame_timeout: Duration,
+    /// `--idle-timeout`: the wait for the next frame, and the base of a write's deadline.
+    pub idle_timeout: Duration,
+}
+
+fn seconds(flag: &str, t: f64, max: f64) -> anyhow::Result<Duration> {
+    if !(t.is_finite() && t > 0.0 && t <= max) {
+        return usage(format!("{flag} {t}: expected seconds in (0, {max}]"));
+    }
+    Ok(Duration::from_secs_f64(t))
 }
 
 fn timeout(t: f64) -> anyhow::Result<Duration> {
-    if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
-        return usage(format!(
-            "--handshake-timeout {t}: expected seconds in (0, 3600]"
-        ));
-    }
-    Ok(Duration::from_secs_f64(t))
+    seconds("--handshake-timeout", t, 3600.0)
 }
 
 fn load_identity(p: &str) -> anyhow::Result<Identity> {
@@ -119,6 +160,7 @@ impl ServerNetFlags {
     /// Check the flags and load the keys; prints what the channel will be.
     pub fn resolve(&self) -> anyhow::Result<Net> {
         let handshake_timeout = timeout(self.handshake_timeout)?;
+        let (frame_timeout, idle_timeout) = self.deadlines.resolve()?;
         if self.insecure {
             if self.key.is_some() || self.peers.is_some() || self.any_client {
                 return usage("--insecure: plain TCP takes no --key, --peers or --any-client");
@@ -127,6 +169,8 @@ impl ServerNetFlags {
             return Ok(Net {
                 secure: None,
                 handshake_timeout,
+                frame_timeout,
+                idle_timeout,
             });
         }
         let Some(k) = &self.key else {
@@ -143,6 +187,8 @@ impl ServerNetFlags {
             return Ok(Net {
                 secure: Some(SecureConfig::anonymous()),
                 handshake_timeout,
+                frame_timeout,
+                idle_timeout,
             });
         };
         let id = load_identity(k)?;
@@ -177,6 +223,8 @@ impl ServerNetFlags {
                 peers,
             }),
             handshake_timeout,
+            frame_timeout,
+            idle_timeout,
         })
     }
 }
@@ -185,6 +233,7 @@ impl ClientNetFlags {
     /// Check the flags and load the keys; prints what the channel will be.
     pub fn resolve(&self) -> anyhow::Result<Net> {
         let handshake_timeout = timeout(self.handshake_timeout)?;
+        let (frame_timeout, idle_timeout) = self.deadlines.resolve()?;
         if self.insecure {
             if self.key.is_some() || self.server_key.is_some() {
                 return usage("--insecure: plain TCP takes no --key or --server-key");
@@ -193,6 +242,8 @@ impl ClientNetFlags {
             return Ok(Net {
                 secure: None,
                 handshake_timeout,
+                frame_timeout,
+                idle_timeout,
             });
         }
         let identity = self.key.as_deref().map(load_identity).transpose()?;
@@ -227,6 +278,8 @@ impl ClientNetFlags {
         Ok(Net {
             secure: Some(SecureConfig { identity, peers }),
             handshake_timeout,
+            frame_timeout,
+            idle_timeout,
         })
     }
 }
@@ -278,6 +331,8 @@ impl Bounds {
     pub fn options(&self, net: &Net) -> TcpOptions {
         TcpOptions {
             handshake_timeout: net.handshake_timeout,
+            frame_timeout: net.frame_timeout,
+            idle_timeout: Some(net.idle_timeout),
             max_message: self.max_message,
             queue_bytes: self.queue_bytes,
             ..TcpOptions::default()
@@ -373,8 +428,10 @@ pub fn serve_loop(
         })
         .context("accept thread")?;
     eprintln!(
-        "server: handshake timeout {:.1} s, {}",
+        "server: handshake timeout {:.1} s, frame timeout {:.1} s, idle timeout {:.1} s, {}",
         net.handshake_timeout.as_secs_f64(),
+        net.frame_timeout.as_secs_f64(),
+        net.idle_timeout.as_secs_f64(),
         b.describe()
     );
     for (s, a) in rx {
