@@ -22,9 +22,14 @@ use std::time::Duration;
 /// hellos with room to spare.
 pub const BOUND_FLOOR: u64 = 64 << 20;
 
-/// Busy notices being sent at once (each takes at most about 1.2 s); more connections
-/// meanwhile are closed without one.
+/// Connections waiting for the server or being sent the busy notice at once (each takes at
+/// most [`BUSY_GRACE`] plus about 1.2 s); more connections meanwhile are closed without one.
 const MAX_REFUSING: usize = 16;
+
+/// How long a connection that arrives while another is served waits for the server before
+/// it gets the busy notice: a session that is ending (its client already has the answer, the
+/// server is still closing the connection) does not turn the client's next connection away.
+pub const BUSY_GRACE: Duration = Duration::from_millis(500);
 
 /// `keygen --out DIR`.
 #[derive(Args, Debug)]
@@ -400,24 +405,37 @@ pub fn serve_loop(
             loop {
                 match l2.accept() {
                     Ok((s, a)) => {
-                        if b2.swap(true, Ordering::SeqCst) {
-                            eprintln!("server: {a}: refused, busy serving another connection");
-                            // at most MAX_REFUSING notices at once; past that, just close
-                            if refusing.fetch_add(1, Ordering::SeqCst) < MAX_REFUSING {
-                                let r = refusing.clone();
-                                std::thread::spawn(move || {
-                                    refuse_busy(
-                                        s,
-                                        "the server is serving another client; try again later",
-                                    );
-                                    r.fetch_sub(1, Ordering::SeqCst);
-                                });
-                            } else {
-                                refusing.fetch_sub(1, Ordering::SeqCst);
+                        if !b2.swap(true, Ordering::SeqCst) {
+                            if tx.send((s, a)).is_err() {
+                                return;
                             }
-                        } else if tx.send((s, a)).is_err() {
-                            return;
+                            continue;
                         }
+                        // at most MAX_REFUSING waiting or refusing at once; past that, just
+                        // close
+                        if refusing.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
+                            refusing.fetch_sub(1, Ordering::SeqCst);
+                            eprintln!("server: {a}: refused, busy serving another connection");
+                            continue;
+                        }
+                        let (r, busy, tx) = (refusing.clone(), b2.clone(), tx.clone());
+                        std::thread::spawn(move || {
+                            // the session being served may be ending: its client has its
+                            // answer before the server has closed the connection, and may
+                            // already be back
+                            let t = std::time::Instant::now();
+                            while t.elapsed() < BUSY_GRACE {
+                                if !busy.swap(true, Ordering::SeqCst) {
+                                    r.fetch_sub(1, Ordering::SeqCst);
+                                    let _ = tx.send((s, a));
+                                    return;
+                                }
+                                std::thread::sleep(Duration::from_millis(5));
+                            }
+                            eprintln!("server: {a}: refused, busy serving another connection");
+                            refuse_busy(s, "the server is serving another client; try again later");
+                            r.fetch_sub(1, Ordering::SeqCst);
+                        });
                     }
                     Err(e) => {
                         eprintln!("server: accept failed: {e}");
@@ -465,4 +483,45 @@ pub fn serve_loop(
         }
     }
     anyhow::bail!("the accept thread stopped")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pq_netsim::Channel;
+
+    /// A client that connects again as soon as it has its answer is served, not told the
+    /// server is busy, although the server is still finishing the previous session (it used
+    /// to be refused: the busy flag clears only when the session's handler returns).
+    #[test]
+    fn a_client_back_at_once_after_its_answer_is_served() {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let net = Net {
+            secure: None,
+            handshake_timeout: Duration::from_secs(2),
+            frame_timeout: Duration::from_secs(2),
+            idle_timeout: Duration::from_secs(5),
+        };
+        let b = Bounds::new(1 << 20, 1 << 20);
+        std::thread::spawn(move || {
+            let _ = serve_loop(l, &net, &b, false, |mut ch| {
+                let m = ch.recv_vec(1 << 10)?;
+                ch.send(&m)?;
+                ch.flush()?;
+                drop(ch);
+                // the handler is still running after its client has the answer
+                std::thread::sleep(Duration::from_millis(150));
+                Ok(Served::Ok("echoed".into()))
+            });
+        });
+        for i in 0..3u8 {
+            let mut c = TcpChannel::connect(addr, TcpOptions::default(), Duration::from_secs(5))
+                .expect("connect");
+            c.send(&[i; 10]).expect("send");
+            c.flush().expect("flush");
+            let back = c.recv_vec(100).expect("served, not refused");
+            assert_eq!(back, vec![i; 10]);
+        }
+    }
 }

@@ -289,6 +289,8 @@ enum After {
     Trickle,
     /// Forward nothing more (the connection stays open).
     Stall,
+    /// Hold them for this long, then forward everything.
+    Pause(Duration),
 }
 
 /// A one-connection TCP relay in front of `to`: forwards the server's bytes unchanged, the
@@ -318,6 +320,7 @@ impl Relay {
                 let _ = c2.shutdown(Shutdown::Both);
             });
             let mut sent = 0usize;
+            let mut paused = false;
             let mut buf = vec![0u8; 1 << 16];
             loop {
                 let n = match c.read(&mut buf) {
@@ -325,8 +328,14 @@ impl Relay {
                     Ok(n) => n,
                 };
                 let direct = n.min(pass.saturating_sub(sent));
+                if let After::Pause(d) = after {
+                    if !paused && direct < n {
+                        paused = true;
+                        std::thread::sleep(d);
+                    }
+                }
                 let tail: &[u8] = match after {
-                    After::Pass => &buf[direct..n],
+                    After::Pass | After::Pause(_) => &buf[direct..n],
                     _ => &[],
                 };
                 for part in [&buf[..direct], tail] {
@@ -820,10 +829,18 @@ fn run_cases(suite: &Suite, long: bool) -> Vec<Row> {
         &mut srv,
         a,
         "two clients at once",
-        "the second gets the busy notice (exit 1) at once; the first completes correctly",
+        "the second waits 0.5 s for the server, then gets the busy notice (exit 1); the first \
+         completes correctly",
         |row, srv| {
             let since = srv.log_len();
-            let first = suite.good_client(a);
+            // the first client's session is held open for 1.5 s after its hello (under the
+            // 2 s idle deadline), so the second arrives while it is served
+            let r = Relay::new(
+                a,
+                CLIENT_HANDSHAKE_BYTES,
+                After::Pause(Duration::from_millis(1500)),
+            );
+            let first = suite.good_client(&r.addr);
             let up = srv.wait_for(since, "client key", Duration::from_secs(30));
             row.check(up.is_some(), "the first client never reached the server");
             let (o2, took) = wait_child(suite.good_client(a), Duration::from_secs(20));

@@ -54,27 +54,27 @@ pub enum ProxyError {
     #[error("cannot resolve address `{0}`")]
     Resolve(String),
     /// Binding the listening socket failed.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Listen {
         /// The address we tried to bind.
         addr: SocketAddr,
-        /// The bind error.
-        source: std::io::Error,
+        /// The bind error (in the message, so not a `source`: printed once).
+        cause: std::io::Error,
     },
     /// No target address accepted a connection within the connect period.
-    #[error("cannot connect to the upstream server {addr} (tried for {secs:.1} s): {source}")]
+    #[error("cannot connect to the upstream server {addr} (tried for {secs:.1} s): {cause}")]
     Connect {
         /// The last address tried.
         addr: SocketAddr,
         /// How long the proxy kept trying.
         secs: f64,
         /// Its connect error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A side reset the connection, or a write to it failed: it vanished mid-connection.
     #[error(
         "the {end} vanished: {during} failed after {forward} B client->server and {backward} B \
-         server->client: {source}"
+         server->client: {cause}"
     )]
     Vanished {
         /// Which side.
@@ -86,7 +86,7 @@ pub enum ProxyError {
         /// Bytes delivered server -> client before.
         backward: u64,
         /// The socket error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// [`MAX_CONNECTIONS`] connections are being shaped; this one was closed at once.
     #[error("{0} connections are already being shaped; this one was closed")]
@@ -161,10 +161,8 @@ impl Proxy {
         if to.is_empty() {
             return Err(ProxyError::Resolve("target address".into()));
         }
-        let listener = TcpListener::bind(laddr).map_err(|source| ProxyError::Listen {
-            addr: laddr,
-            source,
-        })?;
+        let listener =
+            TcpListener::bind(laddr).map_err(|cause| ProxyError::Listen { addr: laddr, cause })?;
         Ok(Proxy {
             listener,
             to,
@@ -464,12 +462,12 @@ impl Upstream {
             .into_iter()
             .flatten()
             .min_by_key(|(end, _, _)| *end == End::Client)
-            .map(|(end, during, source)| ProxyError::Vanished {
+            .map(|(end, during, cause)| ProxyError::Vanished {
                 end,
                 during,
                 forward,
                 backward,
-                source,
+                cause,
             });
         Ok((stats, err))
     }
@@ -493,12 +491,12 @@ impl Upstream {
                 return Ok(None);
             }
             if start.elapsed() >= self.connect_retry {
-                let (addr, source) =
+                let (addr, cause) =
                     last.ok_or_else(|| ProxyError::Resolve("target address".into()))?;
                 return Err(ProxyError::Connect {
                     addr,
                     secs: start.elapsed().as_secs_f64(),
-                    source,
+                    cause,
                 });
             }
             std::thread::sleep(Duration::from_millis(50));
