@@ -328,11 +328,12 @@ impl Relay {
                     Ok(n) => n,
                 };
                 let direct = n.min(pass.saturating_sub(sent));
-                if let After::Pause(d) = after {
-                    if !paused && direct < n {
-                        paused = true;
-                        std::thread::sleep(d);
-                    }
+                if let After::Pause(d) = after
+                    && !paused
+                    && direct < n
+                {
+                    paused = true;
+                    std::thread::sleep(d);
                 }
                 let tail: &[u8] = match after {
                     After::Pass | After::Pause(_) => &buf[direct..n],

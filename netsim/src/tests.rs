@@ -1006,16 +1006,16 @@ mod proxy {
             .unwrap();
     }
 
-    /// A proxy serving until stopped, its reports collected on a channel.
-    fn serving(
-        to: std::net::SocketAddr,
-        retry: Duration,
-    ) -> (
+    /// A serving proxy: its address, its stop flag, its reports, its thread.
+    type Serving = (
         std::net::SocketAddr,
         Arc<AtomicBool>,
         mpsc::Receiver<crate::proxy::ConnReport>,
         std::thread::JoinHandle<Result<u64, crate::proxy::ProxyError>>,
-    ) {
+    );
+
+    /// A proxy serving until stopped, its reports collected on a channel.
+    fn serving(to: std::net::SocketAddr, retry: Duration) -> Serving {
         let p = Proxy::bind("127.0.0.1:0", to, lk("1gbps,0.2ms"))
             .unwrap()
             .with_connect_retry(retry);
