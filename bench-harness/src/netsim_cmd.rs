@@ -114,7 +114,13 @@ pub fn run(a: NetsimArgs) -> anyhow::Result<()> {
                         ),
                     }
                 })
-                .context("proxy: the connection failed")?;
+                .with_context(|| {
+                    if once {
+                        "proxy --once: the connection failed"
+                    } else {
+                        "proxy: serving failed"
+                    }
+                })?;
             eprintln!("proxy: stopped after {n} connection(s)");
             Ok(())
         }

@@ -5,7 +5,7 @@
 //! high-water mark, minus VmRSS at the start of the case), and whether the same server
 //! process then answers a correct client.
 //!
-//! * `faults_quick` (CI, about 40 s): every case under short deadlines
+//! * `faults_quick` (CI, 25–40 s on 2 shared cores): every case under short deadlines
 //!   (`--handshake-timeout 2 --frame-timeout 2 --idle-timeout 2`).
 //! * `faults_full` (`#[ignore]`): the same cases, plus the silent client and the trickle under
 //!   the default deadlines (10 s handshake, 30 s frame), and writes the table to the file
@@ -1164,7 +1164,7 @@ fn faults_quick() {
 /// The same cases, plus the silent client and the trickle under the default deadlines;
 /// writes the table to `PQ_FAULTS_REPORT` if set.
 #[test]
-#[ignore = "about 2 minutes; run with --ignored (writes PQ_FAULTS_REPORT)"]
+#[ignore = "about 80 s; run with --ignored (writes PQ_FAULTS_REPORT)"]
 fn faults_full() {
     let t = Instant::now();
     let quick = [

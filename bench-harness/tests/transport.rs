@@ -166,6 +166,8 @@ fn flags_are_refused_before_listening() {
         &["--any-client", "--insecure"][..],
         &["--key", "/nonexistent/key", "--any-client"][..],
         &["--handshake-timeout", "0"][..],
+        &["--frame-timeout", "0"][..],
+        &["--idle-timeout", "NaN"][..],
     ] {
         let o = bin()
             .args(["serve", "--listen", &addr])
