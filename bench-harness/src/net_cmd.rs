@@ -22,9 +22,14 @@ use std::time::Duration;
 /// hellos with room to spare.
 pub const BOUND_FLOOR: u64 = 64 << 20;
 
-/// Busy notices being sent at once (each takes at most about 1.2 s); more connections
-/// meanwhile are closed without one.
+/// Connections waiting for the server or being sent the busy notice at once (each takes at
+/// most [`BUSY_GRACE`] plus about 1.2 s); more connections meanwhile are closed without one.
 const MAX_REFUSING: usize = 16;
+
+/// How long a connection that arrives while another is served waits for the server before
+/// it gets the busy notice: a session that is ending (its client already has the answer, the
+/// server is still closing the connection) does not turn the client's next connection away.
+pub const BUSY_GRACE: Duration = Duration::from_millis(500);
 
 /// `keygen --out DIR`.
 #[derive(Args, Debug)]
@@ -75,6 +80,8 @@ pub struct ServerNetFlags {
     /// Seconds a connection has for the whole handshake (default 10).
     #[arg(long, default_value_t = 10.0)]
     pub handshake_timeout: f64,
+    #[command(flatten)]
+    pub deadlines: DeadlineFlags,
 }
 
 /// The client's channel flags (before the subcommand).
@@ -95,6 +102,39 @@ pub struct ClientNetFlags {
     /// Seconds to keep retrying while no server listens at the address (default 30).
     #[arg(long, default_value_t = 30.0)]
     pub connect_timeout: f64,
+    #[command(flatten)]
+    pub deadlines: DeadlineFlags,
+}
+
+/// The deadlines after the handshake (both sides; `docs/transport.md`).
+#[derive(Args, Debug, Clone)]
+pub struct DeadlineFlags {
+    /// Seconds a frame may take once its first byte is here, before `len / 1 MB/s` is added
+    /// (default 30).
+    #[arg(long, default_value_t = 30.0)]
+    pub frame_timeout: f64,
+    /// Seconds a receive waits for the next frame to start, and the base of each write's
+    /// deadline (default 600).
+    #[arg(long, default_value_t = 600.0)]
+    pub idle_timeout: f64,
+}
+
+impl Default for DeadlineFlags {
+    fn default() -> Self {
+        DeadlineFlags {
+            frame_timeout: 30.0,
+            idle_timeout: 600.0,
+        }
+    }
+}
+
+impl DeadlineFlags {
+    fn resolve(&self) -> anyhow::Result<(Duration, Duration)> {
+        Ok((
+            seconds("--frame-timeout", self.frame_timeout, 86400.0)?,
+            seconds("--idle-timeout", self.idle_timeout, 86400.0)?,
+        ))
+    }
 }
 
 /// A validated channel mode.
@@ -103,15 +143,24 @@ pub struct Net {
     /// `None`: plain TCP.
     pub secure: Option<SecureConfig>,
     pub handshake_timeout: Duration,
-    /// How long a client retries while nothing listens (zero for a server).
+    /// `--frame-timeout`: a frame's base deadline once its first byte is here.
+    pub frame_timeout: Duration,
+    /// `--idle-timeout`: the wait for the next frame, and the base of a write's deadline.
+    pub idle_timeout: Duration,
+    /// `--connect-timeout`: how long a client retries while nothing listens (zero for a
+    /// server).
     pub connect_retry: Duration,
 }
 
-fn timeout(flag: &str, t: f64) -> anyhow::Result<Duration> {
-    if !(t.is_finite() && t > 0.0 && t <= 3600.0) {
-        return usage(format!("{flag} {t}: expected seconds in (0, 3600]"));
+fn seconds(flag: &str, t: f64, max: f64) -> anyhow::Result<Duration> {
+    if !(t.is_finite() && t > 0.0 && t <= max) {
+        return usage(format!("{flag} {t}: expected seconds in (0, {max}]"));
     }
     Ok(Duration::from_secs_f64(t))
+}
+
+fn timeout(t: f64) -> anyhow::Result<Duration> {
+    seconds("--handshake-timeout", t, 3600.0)
 }
 
 fn load_identity(p: &str) -> anyhow::Result<Identity> {
@@ -121,7 +170,8 @@ fn load_identity(p: &str) -> anyhow::Result<Identity> {
 impl ServerNetFlags {
     /// Check the flags and load the keys; prints what the channel will be.
     pub fn resolve(&self) -> anyhow::Result<Net> {
-        let handshake_timeout = timeout("--handshake-timeout", self.handshake_timeout)?;
+        let handshake_timeout = timeout(self.handshake_timeout)?;
+        let (frame_timeout, idle_timeout) = self.deadlines.resolve()?;
         if self.insecure {
             if self.key.is_some() || self.peers.is_some() || self.any_client {
                 return usage("--insecure: plain TCP takes no --key, --peers or --any-client");
@@ -130,6 +180,8 @@ impl ServerNetFlags {
             return Ok(Net {
                 secure: None,
                 handshake_timeout,
+                frame_timeout,
+                idle_timeout,
                 connect_retry: Duration::ZERO,
             });
         }
@@ -147,6 +199,8 @@ impl ServerNetFlags {
             return Ok(Net {
                 secure: Some(SecureConfig::anonymous()),
                 handshake_timeout,
+                frame_timeout,
+                idle_timeout,
                 connect_retry: Duration::ZERO,
             });
         };
@@ -182,6 +236,8 @@ impl ServerNetFlags {
                 peers,
             }),
             handshake_timeout,
+            frame_timeout,
+            idle_timeout,
             connect_retry: Duration::ZERO,
         })
     }
@@ -190,8 +246,9 @@ impl ServerNetFlags {
 impl ClientNetFlags {
     /// Check the flags and load the keys; prints what the channel will be.
     pub fn resolve(&self) -> anyhow::Result<Net> {
-        let handshake_timeout = timeout("--handshake-timeout", self.handshake_timeout)?;
-        let connect_retry = timeout("--connect-timeout", self.connect_timeout)?;
+        let handshake_timeout = timeout(self.handshake_timeout)?;
+        let (frame_timeout, idle_timeout) = self.deadlines.resolve()?;
+        let connect_retry = seconds("--connect-timeout", self.connect_timeout, 3600.0)?;
         if self.insecure {
             if self.key.is_some() || self.server_key.is_some() {
                 return usage("--insecure: plain TCP takes no --key or --server-key");
@@ -200,6 +257,8 @@ impl ClientNetFlags {
             return Ok(Net {
                 secure: None,
                 handshake_timeout,
+                frame_timeout,
+                idle_timeout,
                 connect_retry,
             });
         }
@@ -235,6 +294,8 @@ impl ClientNetFlags {
         Ok(Net {
             secure: Some(SecureConfig { identity, peers }),
             handshake_timeout,
+            frame_timeout,
+            idle_timeout,
             connect_retry,
         })
     }
@@ -287,6 +348,8 @@ impl Bounds {
     pub fn options(&self, net: &Net) -> TcpOptions {
         TcpOptions {
             handshake_timeout: net.handshake_timeout,
+            frame_timeout: net.frame_timeout,
+            idle_timeout: Some(net.idle_timeout),
             max_message: self.max_message,
             queue_bytes: self.queue_bytes,
             ..TcpOptions::default()
@@ -370,24 +433,37 @@ pub fn serve_loop(
             loop {
                 match l2.accept() {
                     Ok((s, a)) => {
-                        if b2.swap(true, Ordering::SeqCst) {
-                            eprintln!("server: {a}: refused, busy serving another connection");
-                            // at most MAX_REFUSING notices at once; past that, just close
-                            if refusing.fetch_add(1, Ordering::SeqCst) < MAX_REFUSING {
-                                let r = refusing.clone();
-                                std::thread::spawn(move || {
-                                    refuse_busy(
-                                        s,
-                                        "the server is serving another client; try again later",
-                                    );
-                                    r.fetch_sub(1, Ordering::SeqCst);
-                                });
-                            } else {
-                                refusing.fetch_sub(1, Ordering::SeqCst);
+                        if !b2.swap(true, Ordering::SeqCst) {
+                            if tx.send((s, a)).is_err() {
+                                return;
                             }
-                        } else if tx.send((s, a)).is_err() {
-                            return;
+                            continue;
                         }
+                        // at most MAX_REFUSING waiting or refusing at once; past that, just
+                        // close
+                        if refusing.fetch_add(1, Ordering::SeqCst) >= MAX_REFUSING {
+                            refusing.fetch_sub(1, Ordering::SeqCst);
+                            eprintln!("server: {a}: refused, busy serving another connection");
+                            continue;
+                        }
+                        let (r, busy, tx) = (refusing.clone(), b2.clone(), tx.clone());
+                        std::thread::spawn(move || {
+                            // the session being served may be ending: its client has its
+                            // answer before the server has closed the connection, and may
+                            // already be back
+                            let t = std::time::Instant::now();
+                            while t.elapsed() < BUSY_GRACE {
+                                if !busy.swap(true, Ordering::SeqCst) {
+                                    r.fetch_sub(1, Ordering::SeqCst);
+                                    let _ = tx.send((s, a));
+                                    return;
+                                }
+                                std::thread::sleep(Duration::from_millis(5));
+                            }
+                            eprintln!("server: {a}: refused, busy serving another connection");
+                            refuse_busy(s, "the server is serving another client; try again later");
+                            r.fetch_sub(1, Ordering::SeqCst);
+                        });
                     }
                     Err(e) => {
                         eprintln!("server: accept failed: {e}");
@@ -398,8 +474,10 @@ pub fn serve_loop(
         })
         .context("accept thread")?;
     eprintln!(
-        "server: handshake timeout {:.1} s, {}",
+        "server: handshake timeout {:.1} s, frame timeout {:.1} s, idle timeout {:.1} s, {}",
         net.handshake_timeout.as_secs_f64(),
+        net.frame_timeout.as_secs_f64(),
+        net.idle_timeout.as_secs_f64(),
         b.describe()
     );
     for (s, a) in rx {
@@ -502,4 +580,46 @@ pub fn exchange_descriptors(
         pq_netsim::channel::Role::Server => differences(mine, &theirs, &[]),
         pq_netsim::channel::Role::Client => differences(&theirs, mine, &[]),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pq_netsim::Channel;
+
+    /// A client that connects again as soon as it has its answer is served, not told the
+    /// server is busy, although the server is still finishing the previous session (it used
+    /// to be refused: the busy flag clears only when the session's handler returns).
+    #[test]
+    fn a_client_back_at_once_after_its_answer_is_served() {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let net = Net {
+            secure: None,
+            handshake_timeout: Duration::from_secs(2),
+            frame_timeout: Duration::from_secs(2),
+            idle_timeout: Duration::from_secs(5),
+            connect_retry: Duration::ZERO,
+        };
+        let b = Bounds::new(1 << 20, 1 << 20);
+        std::thread::spawn(move || {
+            let _ = serve_loop(l, &net, &b, false, |mut ch| {
+                let m = ch.recv_vec(1 << 10)?;
+                ch.send(&m)?;
+                ch.flush()?;
+                drop(ch);
+                // the handler is still running after its client has the answer
+                std::thread::sleep(Duration::from_millis(150));
+                Ok(Served::Ok("echoed".into()))
+            });
+        });
+        for i in 0..3u8 {
+            let mut c = TcpChannel::connect(addr, TcpOptions::default(), Duration::from_secs(5))
+                .expect("connect");
+            c.send(&[i; 10]).expect("send");
+            c.flush().expect("flush");
+            let back = c.recv_vec(100).expect("served, not refused");
+            assert_eq!(back, vec![i; 10]);
+        }
+    }
 }

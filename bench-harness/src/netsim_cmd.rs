@@ -8,6 +8,7 @@ use pq_ot::{IknpReceiver, IknpSender, OtOpts, os_prg};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 #[derive(Args, Debug)]
 pub struct NetsimArgs {
@@ -17,7 +18,8 @@ pub struct NetsimArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum NetsimCmd {
-    /// Shape one TCP connection in both directions: accept on --listen, connect to --to.
+    /// Shape TCP connections in both directions: accept on --listen, connect each to --to.
+    /// Serves connections (each shaped by its own link) until stopped; logs how each ended.
     Proxy {
         #[arg(long)]
         listen: String,
@@ -26,6 +28,13 @@ pub enum NetsimCmd {
         /// LINK as BANDWIDTH,RTT, e.g. 200mbps,13ms
         #[arg(long)]
         net: String,
+        /// Serve one connection, then exit: status 1 if it failed (the upstream could not be
+        /// reached, or a side vanished mid-connection).
+        #[arg(long)]
+        once: bool,
+        /// Seconds to keep trying to reach --to for each connection (default 10).
+        #[arg(long, default_value_t = 10.0)]
+        connect_timeout: f64,
     },
     /// Real-time shaping accuracy, shaper CPU overhead and virtual-time overhead (about 20 s).
     Accuracy {
@@ -56,17 +65,63 @@ fn parse_link(s: &str) -> anyhow::Result<LinkSpec> {
 
 pub fn run(a: NetsimArgs) -> anyhow::Result<()> {
     match a.cmd {
-        NetsimCmd::Proxy { listen, to, net } => {
+        NetsimCmd::Proxy {
+            listen,
+            to,
+            net,
+            once,
+            connect_timeout,
+        } => {
             let link = parse_link(&net)?;
-            eprintln!("proxy: {listen} -> {to} shaped as {link}");
-            let stats = pq_netsim::run_proxy(
-                listen.as_str(),
-                to.as_str(),
-                link,
-                Arc::new(AtomicBool::new(false)),
-            )
-            .context("proxy failed")?;
-            eprintln!("proxy finished: {stats:?}");
+            if !(connect_timeout.is_finite() && connect_timeout > 0.0 && connect_timeout <= 3600.0)
+            {
+                return usage(format!(
+                    "--connect-timeout {connect_timeout}: expected seconds in (0, 3600]"
+                ));
+            }
+            let proxy = pq_netsim::Proxy::bind(listen.as_str(), to.as_str(), link)
+                .with_context(|| format!("--listen {listen} / --to {to}"))?
+                .with_connect_retry(Duration::from_secs_f64(connect_timeout));
+            eprintln!(
+                "proxy: listening on {}, forwarding to {to} shaped as {link}, {}",
+                proxy.local_addr()?,
+                if once {
+                    "one connection (--once)"
+                } else {
+                    "until stopped"
+                }
+            );
+            let n = proxy
+                .serve(Arc::new(AtomicBool::new(false)), once, |r| {
+                    let s = r.stats;
+                    match &r.error {
+                        None => eprintln!(
+                            "proxy: connection {} from {}: closed by the {} after {:.3} s, {} B \
+                             client->server, {} B server->client",
+                            r.id,
+                            r.peer,
+                            s.closed_first
+                                .map_or("shutdown".to_string(), |e| e.to_string()),
+                            r.elapsed.as_secs_f64(),
+                            s.bytes_forward,
+                            s.bytes_backward
+                        ),
+                        Some(e) => eprintln!(
+                            "proxy: connection {} from {}: failed after {:.3} s: {e}",
+                            r.id,
+                            r.peer,
+                            r.elapsed.as_secs_f64()
+                        ),
+                    }
+                })
+                .with_context(|| {
+                    if once {
+                        "proxy --once: the connection failed"
+                    } else {
+                        "proxy: serving failed"
+                    }
+                })?;
+            eprintln!("proxy: stopped after {n} connection(s)");
             Ok(())
         }
         NetsimCmd::Accuracy { out, json } => {

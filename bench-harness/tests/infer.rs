@@ -5,105 +5,14 @@
 //! input outside the declared domain, `accuracy` on a small labelled set, and `e2e` as the
 //! default subcommand of `serve`/`connect`.
 
-use pq_nn::config::{self, Config, Weights};
-use pq_nn::json;
-use pq_nn::lower;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::{
+    Fixture, MODEL, bin, err, fixture, free_addr, image, last_json, wait_or_kill, write_npy_u8,
+};
+use std::path::Path;
+use std::process::{Output, Stdio};
 use std::time::Duration;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_bench-harness"))
-}
-
-fn free_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let a = l.local_addr().expect("addr");
-    drop(l);
-    a.to_string()
-}
-
-fn last_json(o: &Output) -> serde_json::Value {
-    let s = String::from_utf8_lossy(&o.stdout);
-    let line = s.lines().last().unwrap_or("");
-    serde_json::from_str(line)
-        .unwrap_or_else(|e| panic!("last stdout line is not JSON ({e}): {line}"))
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-/// 8-bit unsigned pixels, biases and stated shifts, a max-pool; 10 classes.
-const MODEL: &str = r#"{ "name": "mini", "input": {"shape": [1, 6, 6], "bits": 8, "signed": false},
-  "layers": [
-    {"name": "c1", "op": "conv", "cout": 4, "k": 3, "wbits": 8, "abits": 4, "bias": true, "shift": 10},
-    {"name": "r1", "op": "relu"},
-    {"name": "p1", "op": "maxpool", "k": 2},
-    {"name": "c2", "op": "conv", "cout": 6, "k": 3, "wbits": 2, "abits": 4, "bias": true, "shift": 3},
-    {"name": "r2", "op": "relu"},
-    {"name": "fc", "op": "fc", "dout": 10, "wbits": 8, "bias": true} ] }"#;
-
-struct Fixture {
-    dir: PathBuf,
-    model: String,
-    weights: String,
-}
-
-/// A fresh directory with the model, its weights and `n` inputs (`x0.npy`, …) plus
-/// `data.npz` would need a zip writer: the accuracy test writes its own.
-fn fixture(tag: &str) -> Fixture {
-    let dir = std::env::temp_dir().join(format!("pq-infer-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    let model = dir.join("model.json");
-    std::fs::write(&model, MODEL).expect("write model");
-    let m = json::parse(MODEL).expect("model");
-    let p = lower::lower(&m, Config::PrivQuant).expect("lower");
-    let w = Weights::random(&p.model, 11);
-    let bytes = pq_nn::weights::write(&p.model, &w).expect("weights");
-    let weights = dir.join("weights.safetensors");
-    std::fs::write(&weights, bytes).expect("write weights");
-    Fixture {
-        model: model.to_string_lossy().into(),
-        weights: weights.to_string_lossy().into(),
-        dir,
-    }
-}
-
-/// An .npy file of u8 values with shape `shape`.
-fn write_npy_u8(path: &Path, shape: &[usize], v: &[u8]) {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let mut h = format!(
-        "{{'descr': '|u1', 'fortran_order': False, 'shape': ({},), }}",
-        dims.join(", ")
-    );
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    b.extend_from_slice(h.as_bytes());
-    b.extend_from_slice(v);
-    std::fs::write(path, b).expect("write npy");
-}
-
-/// A 6×6 image with 255 (the top of the unsigned range) and 0 in it.
-fn image(seed: u64) -> Vec<u8> {
-    let enc = pq_nn::InputEncoding {
-        bits: 8,
-        signed: false,
-    };
-    let mut v: Vec<u8> = config::random_input(36, enc, seed)
-        .into_iter()
-        .map(|x| x as u8)
-        .collect();
-    v[0] = 255;
-    v[1] = 0;
-    v[35] = 255;
-    v
-}
 
 #[test]
 fn infer_in_one_process_matches_the_reference() {
@@ -265,20 +174,7 @@ fn two_process(
         .args(client)
         .output()
         .expect("client");
-    (wait_or_kill(srv), c)
-}
-
-/// The server's output; a server still running 30 s after its client ended is killed (the
-/// test then fails on its status instead of hanging).
-fn wait_or_kill(mut srv: std::process::Child) -> Output {
-    for _ in 0..300 {
-        if let Ok(Some(_)) = srv.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = srv.kill();
-    srv.wait_with_output().expect("server output")
+    (wait_or_kill(srv, Duration::from_secs(30)), c)
 }
 
 #[test]
@@ -487,7 +383,7 @@ fn e2e_is_the_default_subcommand() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let c = bin().args(["connect", &addr]).args(args).output().unwrap();
-    let s = wait_or_kill(srv);
+    let s = wait_or_kill(srv, Duration::from_secs(30));
     assert!(s.status.success(), "{}", err(&s));
     assert!(c.status.success(), "{}", err(&c));
     assert_eq!(last_json(&c)["correct"], true);

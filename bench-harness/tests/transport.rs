@@ -4,121 +4,13 @@
 //! notice, flags refused before listening, `--max-exec-gb` honoured over two processes, and
 //! `--transport tcp-secure` in process with the same payload bytes as `tcp`.
 
+mod common;
+
+use common::{bin, err, free_addr, keygen, last_json, s, server, tmp};
 use std::io::Write;
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_bench-harness"))
-}
-
-fn free_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let a = l.local_addr().expect("addr");
-    drop(l);
-    a.to_string()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-fn last_json(o: &Output) -> serde_json::Value {
-    let s = String::from_utf8_lossy(&o.stdout);
-    let line = s.lines().last().unwrap_or("");
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
-}
-
-fn tmp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pq-transport-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("tmp");
-    d
-}
-
-fn keygen(dir: &Path) -> String {
-    let o = bin()
-        .args(["keygen", "--out"])
-        .arg(dir)
-        .output()
-        .expect("keygen");
-    assert!(o.status.success(), "{}", err(&o));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-fn s(p: &Path) -> String {
-    p.to_string_lossy().to_string()
-}
-
-/// A running server whose stderr is collected by a thread.
-struct Server {
-    child: Child,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-    reader: std::thread::JoinHandle<()>,
-}
-
-/// Start a server and wait until it prints that it listens (no probe connection, which the
-/// server would count as a stray one).
-fn server(args: &[&str]) -> Server {
-    use std::io::BufRead;
-    let mut child = bin()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn server");
-    let err = child.stderr.take().expect("stderr");
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let l2 = log.clone();
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(err).lines() {
-            let Ok(line) = line else { break };
-            let mut g = l2.lock().unwrap_or_else(|p| p.into_inner());
-            g.push_str(&line);
-            g.push('\n');
-        }
-    });
-    let t = Instant::now();
-    loop {
-        let up = log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains("handshake timeout");
-        if up {
-            break;
-        }
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!(
-                "server exited ({st}): {}",
-                log.lock().unwrap_or_else(|p| p.into_inner())
-            );
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "server did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Server { child, log, reader }
-}
-
-/// The server's exit status and stderr; killed if still running after `limit`.
-fn finish(mut srv: Server, limit: Duration) -> (std::process::ExitStatus, String) {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        if let Ok(Some(_)) = srv.child.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = srv.child.kill();
-    let st = srv.child.wait().expect("wait");
-    let _ = srv.reader.join();
-    let log = srv.log.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    (st, log)
-}
 
 const COT: [&str; 6] = ["micro", "cot", "--n", "5000", "--l", "32"];
 
@@ -192,7 +84,7 @@ fn keys_refuse_the_wrong_peer_and_admit_the_listed_one() {
     // payload as on the plain channel; the overhead is framing
     assert_eq!(v["bytes_total"], 101_920);
     assert!(v["framing_bytes"].as_u64().unwrap_or(0) > 0);
-    let (st, log) = finish(srv, Duration::from_secs(30));
+    let (st, log) = srv.finish(Duration::from_secs(30));
     assert!(st.success(), "{log}");
     assert!(
         log.contains("is not in the server's --peers list")
@@ -235,7 +127,7 @@ fn server_survives_stray_connections_and_refuses_a_second_client() {
     // and then a real client is served
     let o = bin().args(&cargs).output().expect("client");
     assert!(o.status.success(), "{}", err(&o));
-    let (st, log) = finish(srv, Duration::from_secs(30));
+    let (st, log) = srv.finish(Duration::from_secs(30));
     assert!(st.success(), "{log}");
     assert!(log.contains("WARNING no --key"), "{log}");
     assert!(log.contains("refused, busy"), "{log}");
@@ -274,6 +166,8 @@ fn flags_are_refused_before_listening() {
         &["--any-client", "--insecure"][..],
         &["--key", "/nonexistent/key", "--any-client"][..],
         &["--handshake-timeout", "0"][..],
+        &["--frame-timeout", "0"][..],
+        &["--idle-timeout", "NaN"][..],
     ] {
         let o = bin()
             .args(["serve", "--listen", &addr])
@@ -322,7 +216,7 @@ fn remote_e2e_models_runs_above_max_exec_gb_and_insecure_mode_says_so() {
     assert!(err(&o).contains("WARNING --insecure"), "{}", err(&o));
     assert!(err(&o).contains("modeled, not executed"), "{}", err(&o));
     assert_eq!(last_json(&o)["executed"], false);
-    let (st, log) = finish(srv, Duration::from_secs(30));
+    let (st, log) = srv.finish(Duration::from_secs(30));
     assert!(st.success(), "{log}");
     // an encrypted client against a plain server: the mismatch is named
     let srv = server(
@@ -346,7 +240,7 @@ fn remote_e2e_models_runs_above_max_exec_gb_and_insecure_mode_says_so() {
         .expect("client");
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("--insecure"), "{}", err(&o));
-    let (_, log) = finish(srv, Duration::from_secs(3));
+    let (_, log) = srv.finish(Duration::from_secs(3));
     assert!(log.contains("--insecure"), "{log}");
     let _ = std::fs::remove_dir_all(&d);
 }

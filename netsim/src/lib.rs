@@ -42,7 +42,7 @@ pub use meter::{Counters, Meter};
 pub use pair::{
     LinkOptions, PairOptions, PairOutput, Transport, run_pair, run_pair_linked, run_pair_with,
 };
-pub use proxy::{ProxyError, ProxyStats, run_proxy};
+pub use proxy::{ConnReport, Proxy, ProxyError, ProxyStats, run_proxy};
 pub use secure::{Identity, PeerPolicy, PublicKey, SecureConfig};
 pub use shaped::ShapedChannel;
 pub use tcp::{Side, TcpChannel, TcpOptions};

@@ -1,11 +1,21 @@
 //! A shaping TCP proxy for runs in separate processes, built on mio.
 //!
-//! [`run_proxy`] accepts one connection on `listen`, connects to `to`, and forwards the bytes
-//! of both directions unchanged, each through its own [`LinkDirection`]: bytes are read as
-//! they come, split into frames of the link's frame size, serialized at the bandwidth and
-//! delivered after the one-way delay. When either side closes, the proxy delivers what that
-//! side sent (and what is already queued towards it), closes both connections and returns.
-//! A shutdown flag stops it at any time.
+//! [`Proxy::serve`] accepts connections on `listen` until stopped; for each it connects to
+//! `to` and forwards the bytes of both directions unchanged, each through its own
+//! [`LinkDirection`]: bytes are read as they come, split into frames of the link's frame size,
+//! serialized at the bandwidth and delivered after the one-way delay. Each connection is
+//! shaped on its own thread by its own link (at most [`MAX_CONNECTIONS`] at once), and each
+//! one's end is reported to the caller as a [`ConnReport`]. [`Proxy::run`] serves exactly one
+//! connection and returns its outcome.
+//!
+//! How a connection ends: when either side closes, the proxy delivers what that side sent
+//! (and what is already queued towards it), closes both connections and reports which side
+//! closed first. It is an error ([`ProxyError`]) when the upstream cannot be reached within
+//! the connect period (10 s by default, [`Proxy::with_connect_retry`]), or when a side resets
+//! the connection or a write to it fails (a peer that vanished with bytes in flight). A peer
+//! that closes its socket cleanly (a process that exits, or is killed between its writes)
+//! looks to TCP like one that finished; it is reported as the side that closed first, not as
+//! an error. A shutdown flag stops the proxy and every connection at any time.
 
 use crate::clock::{Clock, RealClock};
 use crate::link::{LinkDirection, LinkSpec, Nanos};
@@ -16,7 +26,26 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+/// One end of a proxied connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum End {
+    /// The accepted side (the program that connected to the proxy).
+    Client,
+    /// The `to` side (the upstream server).
+    Server,
+}
+
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            End::Client => "client",
+            End::Server => "upstream server",
+        })
+    }
+}
 
 /// Proxy failures.
 #[derive(Debug, thiserror::Error)]
@@ -25,27 +54,49 @@ pub enum ProxyError {
     #[error("cannot resolve address `{0}`")]
     Resolve(String),
     /// Binding the listening socket failed.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Listen {
         /// The address we tried to bind.
         addr: SocketAddr,
-        /// The bind error.
-        source: std::io::Error,
+        /// The bind error (in the message, so not a `source`: printed once).
+        cause: std::io::Error,
     },
-    /// No target address accepted a connection within the retry period (10 s).
-    #[error("cannot connect to {addr}: {source}")]
+    /// No target address accepted a connection within the connect period.
+    #[error("cannot connect to the upstream server {addr} (tried for {secs:.1} s): {cause}")]
     Connect {
         /// The last address tried.
         addr: SocketAddr,
+        /// How long the proxy kept trying.
+        secs: f64,
         /// Its connect error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
+    /// A side reset the connection, or a write to it failed: it vanished mid-connection.
+    #[error(
+        "the {end} vanished: {during} failed after {forward} B client->server and {backward} B \
+         server->client: {cause}"
+    )]
+    Vanished {
+        /// Which side.
+        end: End,
+        /// `reading from it` or `writing to it`.
+        during: &'static str,
+        /// Bytes delivered client -> server before.
+        forward: u64,
+        /// Bytes delivered server -> client before.
+        backward: u64,
+        /// The socket error.
+        cause: std::io::Error,
+    },
+    /// [`MAX_CONNECTIONS`] connections are being shaped; this one was closed at once.
+    #[error("{0} connections are already being shaped; this one was closed")]
+    TooMany(usize),
     /// Any other socket or poll failure.
     #[error("proxy i/o error: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// What the proxy forwarded.
+/// What the proxy forwarded on one connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ProxyStats {
     /// Bytes from the accepted side to the `to` side.
@@ -54,13 +105,33 @@ pub struct ProxyStats {
     pub bytes_backward: u64,
     /// True if the run ended because the shutdown flag was set.
     pub stopped_by_flag: bool,
+    /// The side whose close (or failure) ended the connection; `None` when stopped.
+    pub closed_first: Option<End>,
+}
+
+/// How one served connection ended.
+#[derive(Debug)]
+pub struct ConnReport {
+    /// Connections accepted so far, this one included (from 1).
+    pub id: u64,
+    /// The accepted side's address.
+    pub peer: SocketAddr,
+    /// What was forwarded.
+    pub stats: ProxyStats,
+    /// Why it failed, if it did.
+    pub error: Option<ProxyError>,
+    /// From accept to the end.
+    pub elapsed: Duration,
 }
 
 const LISTENER: Token = Token(0);
 const SIDE_A: Token = Token(1);
 const SIDE_B: Token = Token(2);
-/// Give up connecting to `to` after this long.
-const CONNECT_RETRY: Duration = Duration::from_secs(10);
+/// Default time to keep trying to connect to `to` (the upstream may start after the proxy).
+pub const CONNECT_RETRY: Duration = Duration::from_secs(10);
+/// Connections shaped at once by [`Proxy::serve`]; more are closed at once (each holds up to
+/// two direction queues of at least 4 MiB).
+pub const MAX_CONNECTIONS: usize = 16;
 const POLL_CAP: Duration = Duration::from_millis(50);
 
 /// A bound, not yet running proxy (so a caller can learn the port before it runs).
@@ -68,6 +139,7 @@ pub struct Proxy {
     listener: TcpListener,
     to: Vec<SocketAddr>,
     link: LinkSpec,
+    connect_retry: Duration,
 }
 
 impl Proxy {
@@ -89,11 +161,21 @@ impl Proxy {
         if to.is_empty() {
             return Err(ProxyError::Resolve("target address".into()));
         }
-        let listener = TcpListener::bind(laddr).map_err(|source| ProxyError::Listen {
-            addr: laddr,
-            source,
-        })?;
-        Ok(Proxy { listener, to, link })
+        let listener =
+            TcpListener::bind(laddr).map_err(|cause| ProxyError::Listen { addr: laddr, cause })?;
+        Ok(Proxy {
+            listener,
+            to,
+            link,
+            connect_retry: CONNECT_RETRY,
+        })
+    }
+
+    /// Keep trying to connect to the upstream for `d` per connection (default
+    /// [`CONNECT_RETRY`]).
+    pub fn with_connect_retry(mut self, d: Duration) -> Proxy {
+        self.connect_retry = d;
+        self
     }
 
     /// The address the proxy listens on.
@@ -101,61 +183,233 @@ impl Proxy {
         Ok(self.listener.local_addr()?)
     }
 
-    /// Serve one connection until either side closes or `shutdown` is set.
+    fn upstream(&self) -> Upstream {
+        Upstream {
+            to: self.to.clone(),
+            link: self.link,
+            connect_retry: self.connect_retry,
+        }
+    }
+
+    /// Accept the next connection; `None` when `shutdown` is set first.
+    fn accept(
+        &mut self,
+        poll: &mut Poll,
+        events: &mut Events,
+        shutdown: &AtomicBool,
+    ) -> Result<Option<(TcpStream, SocketAddr)>, ProxyError> {
+        loop {
+            if shutdown.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
+            match self.listener.accept() {
+                Ok(c) => return Ok(Some(c)),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    poll.poll(events, Some(POLL_CAP))?;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // a connection that failed before we took it (reset in the backlog) is the
+                // peer's problem, not the listener's
+                Err(e) if e.kind() == ErrorKind::ConnectionAborted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Serve one connection until either side closes or `shutdown` is set; its failure
+    /// (upstream unreachable, a side that vanished) is the error.
     pub fn run(mut self, shutdown: Arc<AtomicBool>) -> Result<ProxyStats, ProxyError> {
         let mut poll = Poll::new()?;
         let mut events = Events::with_capacity(64);
         poll.registry()
             .register(&mut self.listener, LISTENER, Interest::READABLE)?;
-        // Accept one connection.
-        let mut a = loop {
+        let Some((a, _)) = self.accept(&mut poll, &mut events, &shutdown)? else {
+            return Ok(ProxyStats {
+                stopped_by_flag: true,
+                ..Default::default()
+            });
+        };
+        poll.registry().deregister(&mut self.listener)?;
+        let (stats, err) = self.upstream().shape(a, &shutdown);
+        match err {
+            Some(e) => Err(e),
+            None => Ok(stats),
+        }
+    }
+
+    /// Serve connections until `shutdown` is set (or, with `once`, until the first one ends),
+    /// each on its own thread; `report` is called (on this thread) as each one ends. Returns
+    /// the number of connections accepted; with `once`, that connection's failure is the
+    /// error.
+    pub fn serve(
+        mut self,
+        shutdown: Arc<AtomicBool>,
+        once: bool,
+        mut report: impl FnMut(ConnReport),
+    ) -> Result<u64, ProxyError> {
+        if once {
+            let t = Instant::now();
+            let mut poll = Poll::new()?;
+            let mut events = Events::with_capacity(64);
+            poll.registry()
+                .register(&mut self.listener, LISTENER, Interest::READABLE)?;
+            let Some((a, peer)) = self.accept(&mut poll, &mut events, &shutdown)? else {
+                return Ok(0);
+            };
+            poll.registry().deregister(&mut self.listener)?;
+            let (stats, error) = self.upstream().shape(a, &shutdown);
+            return match error {
+                Some(e) => Err(e),
+                None => {
+                    report(ConnReport {
+                        id: 1,
+                        peer,
+                        stats,
+                        error: None,
+                        elapsed: t.elapsed(),
+                    });
+                    Ok(1)
+                }
+            };
+        }
+        let mut poll = Poll::new()?;
+        let mut events = Events::with_capacity(64);
+        poll.registry()
+            .register(&mut self.listener, LISTENER, Interest::READABLE)?;
+        let (tx, rx) = mpsc::channel::<ConnReport>();
+        let mut active: Vec<std::thread::JoinHandle<()>> = Vec::new();
+        let mut accepted = 0u64;
+        loop {
+            while let Ok(r) = rx.try_recv() {
+                report(r);
+            }
+            active.retain(|h| !h.is_finished());
             if shutdown.load(Ordering::Relaxed) {
-                return Ok(ProxyStats {
-                    stopped_by_flag: true,
-                    ..Default::default()
-                });
+                break;
             }
             match self.listener.accept() {
-                Ok((s, _)) => break s,
+                Ok((a, peer)) => {
+                    accepted += 1;
+                    let id = accepted;
+                    if active.len() >= MAX_CONNECTIONS {
+                        drop(a);
+                        report(ConnReport {
+                            id,
+                            peer,
+                            stats: ProxyStats::default(),
+                            error: Some(ProxyError::TooMany(MAX_CONNECTIONS)),
+                            elapsed: Duration::ZERO,
+                        });
+                        continue;
+                    }
+                    let up = self.upstream();
+                    let (tx, sd) = (tx.clone(), shutdown.clone());
+                    let h = std::thread::Builder::new()
+                        .name(format!("pq-proxy-{id}"))
+                        .spawn(move || {
+                            let t = Instant::now();
+                            let (stats, error) = up.shape(a, &sd);
+                            let _ = tx.send(ConnReport {
+                                id,
+                                peer,
+                                stats,
+                                error,
+                                elapsed: t.elapsed(),
+                            });
+                        })?;
+                    active.push(h);
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     poll.poll(&mut events, Some(POLL_CAP))?;
                 }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::Interrupted | ErrorKind::ConnectionAborted
+                    ) => {}
                 Err(e) => return Err(e.into()),
             }
+        }
+        for h in active {
+            let _ = h.join();
+        }
+        drop(tx);
+        for r in rx {
+            report(r);
+        }
+        Ok(accepted)
+    }
+}
+
+/// Where and how each connection is forwarded.
+struct Upstream {
+    to: Vec<SocketAddr>,
+    link: LinkSpec,
+    connect_retry: Duration,
+}
+
+impl Upstream {
+    /// Connect to the upstream and shape `a` against it until either side closes or
+    /// `shutdown` is set. Returns what was forwarded and, if the connection failed, why.
+    fn shape(&self, mut a: TcpStream, shutdown: &AtomicBool) -> (ProxyStats, Option<ProxyError>) {
+        let stopped = ProxyStats {
+            stopped_by_flag: true,
+            ..Default::default()
         };
-        poll.registry().deregister(&mut self.listener)?;
-        let mut b = match self.connect(&shutdown)? {
-            Some(b) => b,
-            None => {
+        let mut b = match self.connect(shutdown) {
+            Ok(Some(b)) => b,
+            Ok(None) => {
                 let _ = a.shutdown(Shutdown::Both);
-                return Ok(ProxyStats {
-                    stopped_by_flag: true,
-                    ..Default::default()
-                });
+                return (stopped, None);
+            }
+            Err(e) => {
+                let _ = a.shutdown(Shutdown::Both);
+                return (ProxyStats::default(), Some(e));
             }
         };
+        match self.pump(&mut a, &mut b, shutdown) {
+            Ok(r) => r,
+            Err(e) => (ProxyStats::default(), Some(e)),
+        }
+    }
+
+    fn pump(
+        &self,
+        a: &mut TcpStream,
+        b: &mut TcpStream,
+        shutdown: &AtomicBool,
+    ) -> Result<(ProxyStats, Option<ProxyError>), ProxyError> {
+        let mut poll = Poll::new()?;
+        let mut events = Events::with_capacity(64);
         a.set_nodelay(true)?;
         b.set_nodelay(true)?;
         let both = Interest::READABLE | Interest::WRITABLE;
-        poll.registry().register(&mut a, SIDE_A, both)?;
-        poll.registry().register(&mut b, SIDE_B, both)?;
+        poll.registry().register(a, SIDE_A, both)?;
+        poll.registry().register(b, SIDE_B, both)?;
         let clock = RealClock;
-        let mut fwd = Pipe::new(self.link);
-        let mut bwd = Pipe::new(self.link);
+        let mut fwd = Pipe::new(self.link, End::Client, End::Server);
+        let mut bwd = Pipe::new(self.link, End::Server, End::Client);
         let mut buf = vec![0u8; self.link.frame_bytes.clamp(1, 1 << 20)];
         let mut stopped = false;
+        let mut closed_first = None;
         loop {
             if shutdown.load(Ordering::Relaxed) {
                 stopped = true;
                 break;
             }
             let now = clock.now();
-            fwd.pump_read(&mut a, &mut buf, now);
-            bwd.pump_read(&mut b, &mut buf, now);
+            fwd.pump_read(a, &mut buf, now);
+            bwd.pump_read(b, &mut buf, now);
             let now = clock.now();
-            fwd.pump_write(&mut b, now);
-            bwd.pump_write(&mut a, now);
+            fwd.pump_write(b, now);
+            bwd.pump_write(a, now);
+            if closed_first.is_none() {
+                closed_first = match (fwd.eof || bwd.dead, bwd.eof || fwd.dead) {
+                    (true, _) => Some(End::Client),
+                    (false, true) => Some(End::Server),
+                    _ => None,
+                };
+            }
             // Either side closed (or failed) and what it sent has been delivered: done, after
             // the other direction's already-queued bytes.
             let a_done = fwd.finished();
@@ -196,11 +450,26 @@ impl Proxy {
         }
         let _ = a.shutdown(Shutdown::Both);
         let _ = b.shutdown(Shutdown::Both);
-        Ok(ProxyStats {
-            bytes_forward: fwd.delivered,
-            bytes_backward: bwd.delivered,
+        let (forward, backward) = (fwd.delivered, bwd.delivered);
+        let stats = ProxyStats {
+            bytes_forward: forward,
+            bytes_backward: backward,
             stopped_by_flag: stopped,
-        })
+            closed_first: if stopped { None } else { closed_first },
+        };
+        // the first failure, upstream's first
+        let err = [fwd.err.take(), bwd.err.take()]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(end, _, _)| *end == End::Client)
+            .map(|(end, during, cause)| ProxyError::Vanished {
+                end,
+                during,
+                forward,
+                backward,
+                cause,
+            });
+        Ok((stats, err))
     }
 
     fn connect(&self, shutdown: &AtomicBool) -> Result<Option<TcpStream>, ProxyError> {
@@ -208,7 +477,9 @@ impl Proxy {
         loop {
             let mut last = None;
             for addr in &self.to {
-                match std::net::TcpStream::connect_timeout(addr, Duration::from_secs(2)) {
+                let left = self.connect_retry.saturating_sub(start.elapsed());
+                let t = left.clamp(Duration::from_millis(100), Duration::from_secs(2));
+                match std::net::TcpStream::connect_timeout(addr, t) {
                     Ok(s) => {
                         s.set_nonblocking(true)?;
                         return Ok(Some(TcpStream::from_std(s)));
@@ -219,10 +490,14 @@ impl Proxy {
             if shutdown.load(Ordering::Relaxed) {
                 return Ok(None);
             }
-            if start.elapsed() > CONNECT_RETRY {
-                let (addr, source) =
+            if start.elapsed() >= self.connect_retry {
+                let (addr, cause) =
                     last.ok_or_else(|| ProxyError::Resolve("target address".into()))?;
-                return Err(ProxyError::Connect { addr, source });
+                return Err(ProxyError::Connect {
+                    addr,
+                    secs: start.elapsed().as_secs_f64(),
+                    cause,
+                });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -254,10 +529,15 @@ struct Pipe {
     dead: bool,
     write_shut: bool,
     delivered: u64,
+    /// Where the bytes come from and go to (for errors).
+    src: End,
+    dst: End,
+    /// The first socket error: the side, what failed, the error.
+    err: Option<(End, &'static str, std::io::Error)>,
 }
 
 impl Pipe {
-    fn new(link: LinkSpec) -> Self {
+    fn new(link: LinkSpec, src: End, dst: End) -> Self {
         let bdp = (link.bandwidth_bps as u128 * link.rtt_ns as u128 / 8_000_000_000) as usize;
         Pipe {
             dir: LinkDirection::new(link),
@@ -271,6 +551,9 @@ impl Pipe {
             dead: false,
             write_shut: false,
             delivered: 0,
+            src,
+            dst,
+            err: None,
         }
     }
 
@@ -291,7 +574,10 @@ impl Pipe {
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => self.src_ready = false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => self.eof = true,
+                Err(e) => {
+                    self.eof = true;
+                    self.err.get_or_insert((self.src, "reading from it", e));
+                }
             }
         }
     }
@@ -305,7 +591,11 @@ impl Pipe {
                 break;
             }
             match dst.write(&data[self.head_off..]) {
-                Ok(0) => self.dead = true,
+                Ok(0) => {
+                    self.dead = true;
+                    let e = std::io::Error::from(ErrorKind::WriteZero);
+                    self.err.get_or_insert((self.dst, "writing to it", e));
+                }
                 Ok(n) => {
                     self.head_off += n;
                     self.delivered += n as u64;
@@ -317,7 +607,10 @@ impl Pipe {
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => self.dst_ready = false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => self.dead = true,
+                Err(e) => {
+                    self.dead = true;
+                    self.err.get_or_insert((self.dst, "writing to it", e));
+                }
             }
         }
         if self.eof && self.queue.is_empty() && !self.write_shut {

@@ -867,6 +867,7 @@ mod virtual_time {
 
 mod proxy {
     use super::*;
+    use crate::proxy::CONNECT_RETRY;
     use std::sync::mpsc;
 
     struct Setup {
@@ -1003,6 +1004,174 @@ mod proxy {
             .recv_timeout(Duration::from_secs(20))
             .expect("proxy did not stop")
             .unwrap();
+    }
+
+    /// A serving proxy: its address, its stop flag, its reports, its thread.
+    type Serving = (
+        std::net::SocketAddr,
+        Arc<AtomicBool>,
+        mpsc::Receiver<crate::proxy::ConnReport>,
+        std::thread::JoinHandle<Result<u64, crate::proxy::ProxyError>>,
+    );
+
+    /// A proxy serving until stopped, its reports collected on a channel.
+    fn serving(to: std::net::SocketAddr, retry: Duration) -> Serving {
+        let p = Proxy::bind("127.0.0.1:0", to, lk("1gbps,0.2ms"))
+            .unwrap()
+            .with_connect_retry(retry);
+        let addr = p.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let st = stop.clone();
+        let h = std::thread::spawn(move || {
+            p.serve(st, false, move |r| {
+                let _ = tx.send(r);
+            })
+        });
+        (addr, stop, rx, h)
+    }
+
+    /// Echo one message of `n` bytes through the proxy at `addr` to `server`.
+    fn echo_once(addr: std::net::SocketAddr, server: &TcpListener, n: usize, seed: u64) {
+        let data = pattern(n, seed);
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let (mut srv, _) = server.accept().unwrap();
+        srv.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        c.write_all(&data).unwrap();
+        let mut got = vec![0u8; n];
+        srv.read_exact(&mut got).unwrap();
+        srv.write_all(&got).unwrap();
+        let mut back = vec![0u8; n];
+        c.read_exact(&mut back).unwrap();
+        assert!(back == data, "bytes changed");
+        drop(c);
+        let mut rest = vec![];
+        srv.read_to_end(&mut rest).unwrap();
+    }
+
+    /// The proxy serves one connection after another (and two at once) until stopped, and
+    /// reports each one's end.
+    #[test]
+    fn serves_connections_until_stopped() {
+        let server = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (addr, stop, rx, h) = serving(server.local_addr().unwrap(), CONNECT_RETRY);
+        echo_once(addr, &server, 100_000, 1);
+        echo_once(addr, &server, 50_000, 2);
+        // two at once: both held open, then both used
+        let c1 = TcpStream::connect(addr).unwrap();
+        let (s1, _) = server.accept().unwrap();
+        let c2 = TcpStream::connect(addr).unwrap();
+        let (s2, _) = server.accept().unwrap();
+        let mut open = [(c1, s1), (c2, s2)];
+        for (c, s) in open.iter_mut() {
+            c.write_all(b"ping").unwrap();
+            let mut b = [0u8; 4];
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            s.read_exact(&mut b).unwrap();
+            assert_eq!(&b, b"ping");
+        }
+        let mut reports = vec![];
+        for _ in 0..2 {
+            reports.push(rx.recv_timeout(Duration::from_secs(20)).expect("a report"));
+        }
+        for r in &reports {
+            assert!(r.error.is_none(), "{:?}", r.error);
+            assert_eq!(r.stats.closed_first, Some(crate::proxy::End::Client));
+            assert!(r.stats.bytes_forward >= 50_000);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let n = h.join().unwrap().unwrap();
+        assert_eq!(n, 4);
+        drop(open);
+        // the two open connections were reported as stopped
+        let rest: Vec<_> = rx.try_iter().collect();
+        assert_eq!(rest.len(), 2);
+        assert!(
+            rest.iter()
+                .all(|r| r.stats.stopped_by_flag && r.error.is_none())
+        );
+    }
+
+    /// An upstream that does not listen is an error for that connection (the client's side is
+    /// closed), and the proxy goes on serving; `run` (one connection) returns the error.
+    #[test]
+    fn unreachable_upstream_is_an_error_and_serving_continues() {
+        let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+        let to = dead.local_addr().unwrap();
+        drop(dead);
+        let (addr, stop, rx, h) = serving(to, Duration::from_millis(300));
+        for _ in 0..2 {
+            let t = Instant::now();
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut b = [0u8; 1];
+            // closed by the proxy once it gives up on the upstream
+            assert!(matches!(c.read(&mut b), Ok(0) | Err(_)));
+            assert!(t.elapsed() < Duration::from_secs(5));
+            let r = rx.recv_timeout(Duration::from_secs(10)).expect("a report");
+            let e = r.error.expect("an error").to_string();
+            assert!(
+                e.contains("cannot connect to the upstream server") && e.contains(&to.to_string()),
+                "{e}"
+            );
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(h.join().unwrap().unwrap(), 2);
+        // one connection: the failure is the result
+        let p = Proxy::bind("127.0.0.1:0", to, lk("1gbps,0.2ms"))
+            .unwrap()
+            .with_connect_retry(Duration::from_millis(200));
+        let addr = p.local_addr().unwrap();
+        let h = std::thread::spawn(move || p.run(Arc::new(AtomicBool::new(false))));
+        let _c = TcpStream::connect(addr).unwrap();
+        let r = h.join().unwrap();
+        assert!(
+            matches!(r, Err(crate::proxy::ProxyError::Connect { .. })),
+            "{r:?}"
+        );
+    }
+
+    /// An upstream that vanishes with bytes in flight (a reset) is an error naming it, with
+    /// the bytes forwarded until then; it used to end the connection like a clean close.
+    #[test]
+    fn upstream_reset_is_an_error() {
+        let server = TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = Proxy::bind(
+            "127.0.0.1:0",
+            server.local_addr().unwrap(),
+            lk("1gbps,0.2ms"),
+        )
+        .unwrap();
+        let addr = p.local_addr().unwrap();
+        let h = std::thread::spawn(move || p.run(Arc::new(AtomicBool::new(false))));
+        let mut c = TcpStream::connect(addr).unwrap();
+        let (s, _) = server.accept().unwrap();
+        c.write_all(&pattern(10_000, 4)).unwrap();
+        // the upstream closes with unread bytes in its buffer: the kernel resets
+        let t = Instant::now();
+        let mut peek = [0u8; 1];
+        while s.peek(&mut peek).unwrap_or(0) == 0 && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        drop(s);
+        // the client keeps sending until the proxy gives up
+        let _ = c.set_write_timeout(Some(Duration::from_secs(1)));
+        for _ in 0..50 {
+            if c.write_all(&[7u8; 1000]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let r = h.join().unwrap();
+        match r {
+            Err(crate::proxy::ProxyError::Vanished { end, forward, .. }) => {
+                assert_eq!(end, crate::proxy::End::Server);
+                assert!(forward >= 10_000, "{forward}");
+            }
+            r => panic!("expected the upstream to be reported as vanished: {r:?}"),
+        }
     }
 
     #[test]
