@@ -160,30 +160,71 @@ pub struct Dataset {
     pub y: Vec<i64>,
 }
 
+/// The format of one input, as [`load_input`] picks it from the file's extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InputFormat {
+    /// `.npy`: the encoded integers.
+    Npy,
+    /// `.png`: an image, mapped to the encoding.
+    Png,
+    /// `.pgm`: a gray image, mapped to the encoding.
+    Pgm,
+}
+
 /// Reads one input of `enc.c · enc.h · enc.w` values in `CHW` order from an `.npy`, `.png` or
 /// `.pgm` file (chosen by the extension), checked against `enc` as the [module docs](self) say.
 pub fn load_input(path: &Path, enc: &Encoding) -> anyhow::Result<Vec<i64>> {
     let run = || -> Res<Vec<i64>> {
         let ext = extension(path);
-        let dom = Domain::of(enc)?;
-        match ext.as_deref() {
-            Some("npy") => npy_input(path, enc, dom),
-            Some("png") => {
-                image_channels(enc)?;
-                png_input(path, enc, dom)
-            }
-            Some("pgm") => {
-                image_channels(enc)?;
-                pgm_input(path, enc, dom)
-            }
-            _ => Err(format!(
-                "{}; an input is accepted as .npy (the encoded integers), .png or .pgm \
+        Domain::of(enc)?;
+        let format = match ext.as_deref() {
+            Some("npy") => InputFormat::Npy,
+            Some("png") => InputFormat::Png,
+            Some("pgm") => InputFormat::Pgm,
+            _ => {
+                return Err(format!(
+                    "{}; an input is accepted as .npy (the encoded integers), .png or .pgm \
                  (an image, mapped to the encoding); a labelled data set is an .npz",
-                describe_extension(ext.as_deref())
-            )),
-        }
+                    describe_extension(ext.as_deref())
+                ));
+            }
+        };
+        let (file, len) = open(path)?;
+        input_from(BufReader::new(file), len, format, enc)
     };
     run().map_err(|m| in_file(path, m))
+}
+
+/// Reads one input in `format` from `r`, which holds `len` bytes (a file's contents, or bytes
+/// in memory: `std::io::Cursor`), checked against `enc` as [`load_input`] checks a file;
+/// [`load_input`] reads through this. Errors say what is wrong, without a path.
+pub fn read_input<R: BufRead + Seek>(
+    r: R,
+    len: u64,
+    format: InputFormat,
+    enc: &Encoding,
+) -> anyhow::Result<Vec<i64>> {
+    input_from(r, len, format, enc).map_err(|m| anyhow!("{m}"))
+}
+
+fn input_from<R: BufRead + Seek>(
+    r: R,
+    len: u64,
+    format: InputFormat,
+    enc: &Encoding,
+) -> Res<Vec<i64>> {
+    let dom = Domain::of(enc)?;
+    match format {
+        InputFormat::Npy => npy_input(r, len, enc, dom),
+        InputFormat::Png => {
+            image_channels(enc)?;
+            png_input(r, enc, dom)
+        }
+        InputFormat::Pgm => {
+            image_channels(enc)?;
+            pgm_input(r, enc, dom)
+        }
+    }
 }
 
 /// Reads a labelled data set from an `.npz` holding arrays `x` (shape `(N, C, H, W)`, or
@@ -200,9 +241,21 @@ pub fn load_dataset(path: &Path, enc: &Encoding) -> anyhow::Result<Dataset> {
             ));
         }
         let dom = Domain::of(enc)?;
-        npz_dataset(path, enc, dom)
+        let (file, len) = open(path)?;
+        npz_dataset(BufReader::new(file), len, enc, dom)
     };
     run().map_err(|m| in_file(path, m))
+}
+
+/// Reads a labelled data set from `r`, the bytes of an `.npz` (`len` of them), checked
+/// against `enc` as [`load_dataset`] checks a file; [`load_dataset`] reads through this.
+/// Errors say what is wrong, without a path.
+pub fn read_dataset<R: Read + Seek>(r: R, len: u64, enc: &Encoding) -> anyhow::Result<Dataset> {
+    let run = || -> Res<Dataset> {
+        let dom = Domain::of(enc)?;
+        npz_dataset(r, len, enc, dom)
+    };
+    run().map_err(|m| anyhow!("{m}"))
 }
 
 fn in_file(path: &Path, msg: String) -> anyhow::Error {
@@ -857,9 +910,7 @@ fn domain_error(dom: Domain, names: &str, at: &[u64], v: i128) -> String {
     )
 }
 
-fn npy_input(path: &Path, enc: &Encoding, dom: Domain) -> Res<Vec<i64>> {
-    let (file, total) = open(path)?;
-    let mut r = BufReader::new(file);
+fn npy_input<R: BufRead>(mut r: R, total: u64, enc: &Encoding, dom: Domain) -> Res<Vec<i64>> {
     let hdr = read_npy_header(&mut r, total, QUANTIZE_FIRST)?;
     let (c, h, w) = (enc.c as u64, enc.h as u64, enc.w as u64);
     let fits = match hdr.shape.as_slice() {
@@ -898,10 +949,9 @@ fn npy_input(path: &Path, enc: &Encoding, dom: Domain) -> Res<Vec<i64>> {
 /// The most a deflate stream inflates to, per compressed byte (its limit is about 1032:1).
 const MAX_DEFLATE_RATIO: u64 = 1032;
 
-fn npz_dataset(path: &Path, enc: &Encoding, dom: Domain) -> Res<Dataset> {
-    let (file, file_len) = open(path)?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file))
-        .map_err(|e| format!("not a valid .npz (zip archive): {e}"))?;
+fn npz_dataset<R: Read + Seek>(r: R, file_len: u64, enc: &Encoding, dom: Domain) -> Res<Dataset> {
+    let mut zip =
+        zip::ZipArchive::new(r).map_err(|e| format!("not a valid .npz (zip archive): {e}"))?;
     let (c, h, w) = (enc.c as u64, enc.h as u64, enc.w as u64);
     let mut n = 0u64;
     let x = npz_array(
@@ -981,8 +1031,21 @@ fn npz_dataset(path: &Path, enc: &Encoding, dom: Domain) -> Res<Dataset> {
 /// its shape and its values in C order.
 pub fn load_npz_ints(path: &Path, name: &str) -> anyhow::Result<(Vec<u64>, Vec<i64>)> {
     let (file, file_len) = open(path).map_err(|m| in_file(path, m))?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file))
-        .map_err(|e| in_file(path, format!("not a valid .npz (zip archive): {e}")))?;
+    npz_ints(BufReader::new(file), file_len, name).map_err(|m| in_file(path, m))
+}
+
+/// [`load_npz_ints`] on `r`, the bytes of an `.npz` (`len` of them); errors without a path.
+pub fn read_npz_ints<R: Read + Seek>(
+    r: R,
+    len: u64,
+    name: &str,
+) -> anyhow::Result<(Vec<u64>, Vec<i64>)> {
+    npz_ints(r, len, name).map_err(|m| anyhow!("{m}"))
+}
+
+fn npz_ints<R: Read + Seek>(r: R, file_len: u64, name: &str) -> Res<(Vec<u64>, Vec<i64>)> {
+    let mut zip =
+        zip::ZipArchive::new(r).map_err(|e| format!("not a valid .npz (zip archive): {e}"))?;
     let mut shape = vec![];
     let v = npz_array(
         &mut zip,
@@ -994,8 +1057,7 @@ pub fn load_npz_ints(path: &Path, name: &str) -> anyhow::Result<(Vec<u64>, Vec<i
             Ok(())
         },
         |i, v| i64::try_from(v).map_err(|_| format!("element {i} is {v}, beyond 64 bits")),
-    )
-    .map_err(|m| in_file(path, m))?;
+    )?;
     Ok((shape, v))
 }
 
@@ -1160,12 +1222,8 @@ fn show_byte(b: u8) -> String {
     }
 }
 
-fn pgm_input(path: &Path, enc: &Encoding, dom: Domain) -> Res<Vec<i64>> {
-    let (file, _) = open(path)?;
-    let mut r = Bytes {
-        r: BufReader::new(file),
-        pos: 0,
-    };
+fn pgm_input<R: BufRead>(r: R, enc: &Encoding, dom: Domain) -> Res<Vec<i64>> {
+    let mut r = Bytes { r, pos: 0 };
     let mut magic = [0u8; 2];
     for m in &mut magic {
         *m = r
@@ -1277,9 +1335,8 @@ fn not_pgm(what: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // .png
 
-fn png_input(path: &Path, enc: &Encoding, dom: Domain) -> Res<Vec<i64>> {
-    let (file, _) = open(path)?;
-    let mut dec = png::Decoder::new(BufReader::new(file));
+fn png_input<R: BufRead + Seek>(r: R, enc: &Encoding, dom: Domain) -> Res<Vec<i64>> {
+    let mut dec = png::Decoder::new(r);
     // Palette → RGB(A), gray below 8 bits → 8 bits, tRNS → alpha; 16 bits stay 16 bits.
     dec.set_transformations(png::Transformations::EXPAND);
     let info = dec

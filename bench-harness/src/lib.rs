@@ -2,5 +2,6 @@
 //! harness's integration tests share. Engine crates hold protocols; everything that picks a
 //! protocol by an op name, makes random inputs and reports figures lives here.
 
+pub mod fuzzing;
 pub mod input;
 pub mod runners;

@@ -18,6 +18,7 @@
 pub mod channel;
 pub mod clock;
 pub mod error;
+pub mod fuzzing;
 pub mod link;
 pub mod mem;
 pub mod meter;

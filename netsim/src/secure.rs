@@ -153,16 +153,18 @@ pub fn load_key_list(path: &Path) -> std::result::Result<Vec<PublicKey>, KeyErro
         path: p.clone(),
         source,
     })?;
+    parse_key_list(&text).map_err(|what| KeyError::Format { path: p, what })
+}
+
+/// Parse the text of a key list (see [`load_key_list`]); the error names the line.
+pub fn parse_key_list(text: &str) -> std::result::Result<Vec<PublicKey>, String> {
     let mut out = vec![];
     for (i, l) in text.lines().enumerate() {
         let t = l.trim();
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        out.push(PublicKey::parse(t).map_err(|what| KeyError::Format {
-            path: p.clone(),
-            what: format!("line {}: {what}", i + 1),
-        })?);
+        out.push(PublicKey::parse(t).map_err(|what| format!("line {}: {what}", i + 1))?);
     }
     Ok(out)
 }

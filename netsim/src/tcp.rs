@@ -126,7 +126,7 @@ pub enum Side {
     Client,
 }
 
-enum Incoming {
+pub(crate) enum Incoming {
     Msg(Vec<u8>),
     Err(ChannelError),
 }
@@ -149,7 +149,7 @@ struct QueueState {
 }
 
 /// The reader → protocol queue, bounded in bytes.
-struct Queue {
+pub(crate) struct Queue {
     st: Mutex<QueueState>,
     cv: Condvar,
     bound: u64,
@@ -159,6 +159,16 @@ struct Queue {
 }
 
 impl Queue {
+    /// An empty queue holding at most `bound` bytes (plus one message when empty).
+    pub(crate) fn new(bound: u64) -> Self {
+        Queue {
+            st: Mutex::new(QueueState::default()),
+            cv: Condvar::new(),
+            bound,
+            frame_deadline: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
     fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
         self.st.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -192,7 +202,7 @@ impl Queue {
     }
     /// Pop the next item; fail once no frame has arrived for `idle` (a frame in progress
     /// is waited for until its own deadline, which the reader enforces).
-    fn pop(&self, idle: Option<Duration>) -> Result<Incoming> {
+    pub(crate) fn pop(&self, idle: Option<Duration>) -> Result<Incoming> {
         let idle_deadline = idle.map(|t| (Instant::now() + t, t));
         let mut g = self.lock();
         loop {
@@ -234,9 +244,27 @@ impl Queue {
     }
 }
 
+/// What the frame reader and writer need of a byte stream: a `TcpStream` in the channel, an
+/// in-memory stream in [`crate::fuzzing`] (so the fuzzer drives this same decoder).
+pub(crate) trait Wire: Read + Write + Send {
+    /// As `TcpStream::set_read_timeout`.
+    fn set_read_timeout(&self, t: Option<Duration>) -> std::io::Result<()>;
+    /// As `TcpStream::set_write_timeout`.
+    fn set_write_timeout(&self, t: Option<Duration>) -> std::io::Result<()>;
+}
+
+impl Wire for TcpStream {
+    fn set_read_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
+        TcpStream::set_read_timeout(self, t)
+    }
+    fn set_write_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
+        TcpStream::set_write_timeout(self, t)
+    }
+}
+
 /// Reads frames (plain or encrypted) from the socket with limits and deadlines.
-struct FrameReader {
-    s: TcpStream,
+pub(crate) struct FrameReader<S = TcpStream> {
+    s: S,
     cipher: Option<Arc<StatelessTransportState>>,
     nonce: u64,
     scratch: Vec<u8>,
@@ -247,8 +275,8 @@ struct FrameReader {
     framing: usize,
 }
 
-impl FrameReader {
-    fn new(s: TcpStream, opts: TcpOptions) -> Self {
+impl<S: Wire> FrameReader<S> {
+    pub(crate) fn new(s: S, opts: TcpOptions) -> Self {
         FrameReader {
             s,
             cipher: None,
@@ -258,6 +286,12 @@ impl FrameReader {
             timeout_set: None,
             framing: 0,
         }
+    }
+
+    /// Decrypt from now on with `c` (nonces from 0).
+    pub(crate) fn set_cipher(&mut self, c: Arc<StatelessTransportState>) {
+        self.cipher = Some(c);
+        self.nonce = 0;
     }
 
     /// Read up to `buf.len()` bytes by `deadline` (None: wait for ever); returns 0 at the end
@@ -353,7 +387,7 @@ impl FrameReader {
     /// otherwise the first byte may take for ever and the frame gets its own deadline.
     /// `first`: the first frame of a plain connection, where the encrypted channel's magic
     /// and the busy notice are recognised.
-    fn read_frame(
+    pub(crate) fn read_frame(
         &mut self,
         limit: u64,
         within: Option<(Instant, Duration)>,
@@ -465,9 +499,9 @@ impl FrameReader {
 
 /// On a plain connection's first frame, recognise an encrypted peer's magic and a busy
 /// server's notice instead of reading them as a length.
-fn recognise_first_plain(
+fn recognise_first_plain<S: Wire>(
     h: [u8; 8],
-    r: &mut FrameReader,
+    r: &mut FrameReader<S>,
     dl: Option<(Instant, Duration, &'static str)>,
 ) -> Result<()> {
     if h == MAGIC_SECURE {
@@ -483,7 +517,10 @@ fn recognise_first_plain(
     Ok(())
 }
 
-fn read_busy(r: &mut FrameReader, dl: Option<(Instant, Duration, &'static str)>) -> ChannelError {
+fn read_busy<S: Wire>(
+    r: &mut FrameReader<S>,
+    dl: Option<(Instant, Duration, &'static str)>,
+) -> ChannelError {
     let mut text = vec![0u8; MAX_BUSY_TEXT];
     let mut got = 0;
     while got < text.len() {
@@ -500,8 +537,8 @@ fn read_busy(r: &mut FrameReader, dl: Option<(Instant, Duration, &'static str)>)
 const READ_CHUNK: usize = 1 << 20;
 
 /// Writes frames (plain or encrypted) through one buffer.
-struct FrameWriter {
-    s: TcpStream,
+pub(crate) struct FrameWriter<S = TcpStream> {
+    s: S,
     buf: Vec<u8>,
     pos: usize,
     cipher: Option<Arc<StatelessTransportState>>,
@@ -512,8 +549,8 @@ struct FrameWriter {
     min_rate: u64,
 }
 
-impl FrameWriter {
-    fn new(s: TcpStream, o: &TcpOptions) -> Self {
+impl<S: Wire> FrameWriter<S> {
+    pub(crate) fn new(s: S, o: &TcpOptions) -> Self {
         // room for a full buffer plus one record, so a record is never split
         FrameWriter {
             s,
@@ -525,13 +562,13 @@ impl FrameWriter {
             min_rate: o.min_rate.max(1),
         }
     }
+    /// Encrypt from now on with `c` (nonces from 0).
+    pub(crate) fn set_cipher(&mut self, c: Arc<StatelessTransportState>) {
+        self.cipher = Some(c);
+        self.nonce = 0;
+    }
     /// Write all of `b` by an absolute deadline (`idle + len / min_rate`).
-    fn write_within(
-        s: &mut TcpStream,
-        b: &[u8],
-        idle: Option<Duration>,
-        rate: u64,
-    ) -> std::io::Result<()> {
+    fn write_within(s: &mut S, b: &[u8], idle: Option<Duration>, rate: u64) -> std::io::Result<()> {
         let Some(idle) = idle else {
             return s.write_all(b);
         };
@@ -760,15 +797,15 @@ pub struct TcpChannel {
 }
 
 /// Handshake reads and writes on the raw stream, under one deadline.
-struct RawIo<'a> {
-    r: &'a mut FrameReader,
-    w: &'a mut FrameWriter,
+struct RawIo<'a, S: Wire> {
+    r: &'a mut FrameReader<S>,
+    w: &'a mut FrameWriter<S>,
     deadline: (Instant, Duration),
     sent: usize,
     recv: usize,
 }
 
-impl HsIo for RawIo<'_> {
+impl<S: Wire> HsIo for RawIo<'_, S> {
     fn write_all(&mut self, b: &[u8]) -> Result<()> {
         self.sent += b.len();
         self.w.raw(b).map_err(|e| map_write(e, self.deadline.1))
@@ -868,82 +905,11 @@ impl TcpChannel {
         let mut ch = Self::from_stream(s, opts)?;
         ch.encrypted = true;
         let hs = ch.opts.handshake_timeout;
-        let deadline = (Instant::now() + hs, hs);
         let Inbox::Pending(r) = &mut ch.inbox else {
             return Err(ChannelError::Malformed("reader already running".into()));
         };
-        let mut io = RawIo {
-            r,
-            w: &mut ch.writer,
-            deadline,
-            sent: 0,
-            recv: 0,
-        };
-        io.write_all(&MAGIC_SECURE)?;
-        let mut m = [0u8; 8];
-        io.read_exact(&mut m, "magic").map_err(|e| match e {
-            ChannelError::ShortRead { got: 0, .. } => closed_ctx("before the handshake"),
-            e => e,
-        })?;
-        if m == MAGIC_BUSY {
-            return Err(read_busy(io.r, Some((deadline.0, hs, "handshake"))));
-        }
-        if m == (HELLO_LEN as u64).to_le_bytes() {
-            return Err(ChannelError::Handshake(
-                "the peer runs without encryption (--insecure) and this end requires the \
-                 encrypted channel: use the same mode on both sides"
-                    .into(),
-            ));
-        }
-        if m != MAGIC_SECURE {
-            return Err(ChannelError::Malformed(
-                "the peer is not a PrivQuant-RS party (wrong program or port?)".into(),
-            ));
-        }
-        let Established { transport, remote } =
-            secure::handshake(&mut io, cfg, side == Side::Client)?;
-        let (sent, recv) = (io.sent, io.recv);
-        ch.meter.add_framing(sent, recv);
+        let remote = open_secure(r, &mut ch.writer, &mut ch.meter, cfg, side, hs)?;
         ch.remote_key = Some(remote);
-        let t = Arc::new(transport);
-        ch.writer.cipher = Some(t.clone());
-        if let Inbox::Pending(r) = &mut ch.inbox {
-            r.cipher = Some(t);
-        }
-        // The admission record: the server's verdict on the client's key.
-        match side {
-            Side::Server => {
-                let verdict = secure::admit(cfg, remote);
-                let text = match &verdict {
-                    Ok(()) => "ok".to_string(),
-                    Err(why) => format!("refused: {why}"),
-                };
-                let f = ch
-                    .writer
-                    .send(text.as_bytes())
-                    .map_err(|e| map_write(e, hs))?;
-                ch.writer.push_out().map_err(|e| map_write(e, hs))?;
-                ch.meter.add_framing(text.len() + f, 0);
-                if let Err(why) = verdict {
-                    return Err(ChannelError::Auth(why));
-                }
-            }
-            Side::Client => {
-                let Inbox::Pending(r) = &mut ch.inbox else {
-                    return Err(ChannelError::Malformed("reader already running".into()));
-                };
-                r.framing = 0;
-                let v = r.read_frame(HELLO_LIMIT as u64, Some(deadline), None, false)?;
-                let f = r.framing;
-                ch.meter.add_framing(0, v.len() + f);
-                if v != b"ok" {
-                    let s = String::from_utf8_lossy(&v);
-                    return Err(ChannelError::Auth(
-                        s.strip_prefix("refused: ").unwrap_or(&s).to_string(),
-                    ));
-                }
-            }
-        }
         Ok(ch)
     }
 
@@ -966,13 +932,7 @@ impl TcpChannel {
         let Inbox::Pending(_) = &self.inbox else {
             return Ok(());
         };
-        let q = Arc::new(Queue {
-            st: Mutex::new(QueueState::default()),
-            cv: Condvar::new(),
-            bound: self.opts.queue_bytes,
-            frame_deadline: AtomicU64::new(0),
-            epoch: Instant::now(),
-        });
+        let q = Arc::new(Queue::new(self.opts.queue_bytes));
         let placeholder = Inbox::Running {
             q: q.clone(),
             reader: None,
@@ -1037,6 +997,130 @@ impl TcpChannel {
     }
 }
 
+/// The encrypted channel's opening on a fresh stream, within `hs`: the magic, Noise `XX`,
+/// the key checks and the admission record. Sets both ciphers; counts everything as framing
+/// in `meter`. Returns the peer's static key; a refused key is [`ChannelError::Auth`].
+pub(crate) fn open_secure<S: Wire>(
+    r: &mut FrameReader<S>,
+    w: &mut FrameWriter<S>,
+    meter: &mut Meter,
+    cfg: &SecureConfig,
+    side: Side,
+    hs: Duration,
+) -> Result<PublicKey> {
+    let deadline = (Instant::now() + hs, hs);
+    let mut io = RawIo {
+        r,
+        w,
+        deadline,
+        sent: 0,
+        recv: 0,
+    };
+    io.write_all(&MAGIC_SECURE)?;
+    let mut m = [0u8; 8];
+    io.read_exact(&mut m, "magic").map_err(|e| match e {
+        ChannelError::ShortRead { got: 0, .. } => closed_ctx("before the handshake"),
+        e => e,
+    })?;
+    if m == MAGIC_BUSY {
+        return Err(read_busy(io.r, Some((deadline.0, hs, "handshake"))));
+    }
+    if m == (HELLO_LEN as u64).to_le_bytes() {
+        return Err(ChannelError::Handshake(
+            "the peer runs without encryption (--insecure) and this end requires the \
+             encrypted channel: use the same mode on both sides"
+                .into(),
+        ));
+    }
+    if m != MAGIC_SECURE {
+        return Err(ChannelError::Malformed(
+            "the peer is not a PrivQuant-RS party (wrong program or port?)".into(),
+        ));
+    }
+    let Established { transport, remote } = secure::handshake(&mut io, cfg, side == Side::Client)?;
+    let (sent, recv) = (io.sent, io.recv);
+    meter.add_framing(sent, recv);
+    let t = Arc::new(transport);
+    w.cipher = Some(t.clone());
+    r.cipher = Some(t);
+    admission(r, w, meter, cfg, side, remote, deadline)?;
+    Ok(remote)
+}
+
+/// The admission record, the first encrypted message: the server sends its verdict on the
+/// client's key (`ok` or `refused: why`), the client reads it (at most [`HELLO_LIMIT`]
+/// bytes, by `deadline`).
+pub(crate) fn admission<S: Wire>(
+    r: &mut FrameReader<S>,
+    w: &mut FrameWriter<S>,
+    meter: &mut Meter,
+    cfg: &SecureConfig,
+    side: Side,
+    remote: PublicKey,
+    deadline: (Instant, Duration),
+) -> Result<()> {
+    let hs = deadline.1;
+    match side {
+        Side::Server => {
+            let verdict = secure::admit(cfg, remote);
+            let text = match &verdict {
+                Ok(()) => "ok".to_string(),
+                Err(why) => format!("refused: {why}"),
+            };
+            let f = w.send(text.as_bytes()).map_err(|e| map_write(e, hs))?;
+            w.push_out().map_err(|e| map_write(e, hs))?;
+            meter.add_framing(text.len() + f, 0);
+            if let Err(why) = verdict {
+                return Err(ChannelError::Auth(why));
+            }
+        }
+        Side::Client => {
+            r.framing = 0;
+            let v = r.read_frame(HELLO_LIMIT as u64, Some(deadline), None, false)?;
+            let f = r.framing;
+            meter.add_framing(0, v.len() + f);
+            if v != b"ok" {
+                let s = String::from_utf8_lossy(&v);
+                return Err(ChannelError::Auth(
+                    s.strip_prefix("refused: ").unwrap_or(&s).to_string(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Send our hello and read the peer's (synchronously, at most [`HELLO_LIMIT`] bytes, within
+/// `hs`), counting both as framing; refuse a mismatch. `first`: the first frame of a plain
+/// connection (an encrypted peer's magic and a busy notice are recognised there).
+pub(crate) fn exchange_hello<S: Wire>(
+    r: &mut FrameReader<S>,
+    w: &mut FrameWriter<S>,
+    meter: &mut Meter,
+    ours: &Hello,
+    hs: Duration,
+    first: bool,
+) -> Result<Hello> {
+    let deadline = (Instant::now() + hs, hs);
+    let f = w.send(&ours.encode()).map_err(|e| map_write(e, hs))?;
+    w.push_out().map_err(|e| map_write(e, hs))?;
+    meter.add_framing(HELLO_LEN + f, 0);
+    r.framing = 0;
+    let v = r
+        .read_frame(HELLO_LIMIT as u64, Some(deadline), None, first)
+        .map_err(|e| match e {
+            ChannelError::Oversized { .. } => ChannelError::Malformed(format!(
+                "the peer did not send a PrivQuant-RS handshake (wrong program or port?): {e}"
+            )),
+            e => not_a_handshake(e),
+        })?;
+    let fr = r.framing;
+    meter.add_framing(0, v.len() + fr);
+    let theirs = Hello::decode(&v)?;
+    check_hello(ours, &theirs)?;
+    Ok(theirs)
+}
+
 fn connect_stream<A: ToSocketAddrs>(addr: A, retry_for: Duration) -> Result<TcpStream> {
     let start = Instant::now();
     let addrs: Vec<_> = addr.to_socket_addrs()?.collect();
@@ -1080,7 +1164,7 @@ fn map_write(e: std::io::Error, t: Duration) -> ChannelError {
     }
 }
 
-fn reader_loop(mut r: FrameReader, q: Arc<Queue>, max: u64) {
+pub(crate) fn reader_loop<S: Wire>(mut r: FrameReader<S>, q: Arc<Queue>, max: u64) {
     loop {
         let inc = match r.read_frame(max, None, Some(&q), false) {
             Ok(m) => Incoming::Msg(m),
@@ -1184,30 +1268,11 @@ impl Channel for TcpChannel {
             ));
         };
         let hs = self.opts.handshake_timeout;
-        let deadline = (Instant::now() + hs, hs);
-        let f = self
-            .writer
-            .send(&ours.encode())
-            .map_err(|e| map_write(e, hs))?;
-        self.writer.push_out().map_err(|e| map_write(e, hs))?;
-        self.meter.add_framing(HELLO_LEN + f, 0);
         let first = !self.encrypted;
         let Inbox::Pending(r) = &mut self.inbox else {
             return Err(ChannelError::Malformed("reader already running".into()));
         };
-        r.framing = 0;
-        let v = r
-            .read_frame(HELLO_LIMIT as u64, Some(deadline), None, first)
-            .map_err(|e| match e {
-                ChannelError::Oversized { .. } => ChannelError::Malformed(format!(
-                    "the peer did not send a PrivQuant-RS handshake (wrong program or port?): {e}"
-                )),
-                e => not_a_handshake(e),
-            })?;
-        let fr = r.framing;
-        self.meter.add_framing(0, v.len() + fr);
-        let theirs = Hello::decode(&v)?;
-        check_hello(ours, &theirs)?;
+        let theirs = exchange_hello(r, &mut self.writer, &mut self.meter, ours, hs, first)?;
         self.start_reader()?;
         Ok(theirs)
     }

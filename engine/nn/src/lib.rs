@@ -11,6 +11,7 @@ pub mod model;
 
 pub use model::{InputEncoding, Layer, Model, ModelError, Op, Shape, TensorId};
 pub mod config;
+pub mod fuzzing;
 pub mod interval;
 pub mod lower;
 pub mod plan;
