@@ -26,7 +26,7 @@
 //! by git), and the committed `results/` files change only when asked for.
 
 use crate::e2e_cmd::{DEFAULT_MODELS, DEFAULT_PROTOCOLS, E2eArgs};
-use crate::util::{machine_name, usage};
+use crate::util::{check_writable, machine_name, write_atomic};
 use anyhow::Context;
 use bench_harness::runners::e2e::E2eRow;
 use pq_netsim::LinkSpec;
@@ -318,41 +318,6 @@ impl Sink {
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
-}
-
-/// `dir` exists (created if needed) and a file can be created in it; otherwise a usage
-/// error naming `flag` and the path.
-pub fn check_writable(flag: &str, dir: &Path) -> anyhow::Result<()> {
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        return usage(format!(
-            "{flag} {}: cannot create the directory: {e}",
-            dir.display()
-        ));
-    }
-    let probe = dir.join(format!(".write-check-{}", std::process::id()));
-    match std::fs::write(&probe, b"") {
-        Ok(()) => {
-            let _ = std::fs::remove_file(&probe);
-            Ok(())
-        }
-        Err(e) => usage(format!(
-            "{flag} {}: cannot write files in the directory: {e}",
-            dir.display()
-        )),
-    }
-}
-
-/// Write `bytes` to `path` through a temporary file in the same directory and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension()
-            .map(|e| e.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }
 
 #[cfg(test)]
