@@ -338,6 +338,8 @@ fn e2e_in_process_writes_results() {
         "{md}"
     );
     assert!(err.contains("c1, c2, fc"), "{err}");
+    // whose target the protocol ratio is measured against
+    assert!(md.contains("The paper reports 1.9–2.4×"), "{md}");
     // the per-layer plot: layer names on the axis, a colour-blind-safe palette
     let svg = std::fs::read_to_string(out.join("e2e-tiny-layers-tiny.svg")).expect("svg");
     assert!(
@@ -618,4 +620,31 @@ fn conv_table_names_its_options() {
     );
     assert!(md.contains("this project's acceptance target"), "{md}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every committed `results/*.json` is one JSON document (`json.load` reads it); JSON Lines
+/// live in `.jsonl` files, every line of which is one object.
+#[test]
+fn committed_results_json_files_are_json_documents() {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../results"));
+    let mut seen = 0;
+    for e in std::fs::read_dir(dir).expect("results/") {
+        let p = e.expect("entry").path();
+        let text = || std::fs::read_to_string(&p).expect("read");
+        match p.extension().and_then(|x| x.to_str()) {
+            Some("json") => {
+                serde_json::from_str::<serde_json::Value>(&text())
+                    .unwrap_or_else(|err| panic!("{}: {err}", p.display()));
+                seen += 1;
+            }
+            Some("jsonl") => {
+                for l in text().lines() {
+                    serde_json::from_str::<serde_json::Value>(l)
+                        .unwrap_or_else(|err| panic!("{}: {err}", p.display()));
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(seen > 0);
 }
