@@ -1,8 +1,9 @@
 //! `bench-harness e2e` (and the bare `bench-harness`): networks end to end, and
 //! `bench-harness verify`: one model in 2PC against the plaintext reference, every tensor.
 
-use crate::util::{machine_name, print_json_line, usage};
-use anyhow::Context;
+use crate::e2e_out::{Entry, Sink};
+use crate::progress::LayerProgress;
+use crate::util::{print_json_line, usage};
 use bench_harness::runners::e2e::{E2eOptions, E2eRow, e2e_rows_for};
 use clap::Args;
 use pq_netsim::{LinkSpec, Transport, parse_links};
@@ -11,7 +12,9 @@ use pq_nn::lower::LowerOptions;
 use pq_nn::secure::{RunOptions, program_cost, run_secure};
 use pq_nn::{Model, builtin, json, lower, reference};
 use serde_json::json;
-use std::fmt::Write as _;
+
+/// The models `e2e` runs by default.
+pub const DEFAULT_MODELS: &str = "minionn,resnet32,resnet50";
 
 /// The configurations `e2e` runs by default.
 pub const DEFAULT_PROTOCOLS: &str = "sirnn,sirnn-quant,privquant,privquant-he";
@@ -22,7 +25,7 @@ pub struct E2eArgs {
     #[arg(long, default_value = "200mbps,13ms")]
     pub net: String,
     /// Comma-separated: minionn, resnet32, resnet50, resnet50-32px, llama7b-attn, or .json files.
-    #[arg(long, default_value = "minionn,resnet32,resnet50")]
+    #[arg(long, default_value = DEFAULT_MODELS)]
     pub models: String,
     /// Comma-separated: sirnn, sirnn-quant, privquant, privquant-w4, privquant-he.
     #[arg(long, default_value = DEFAULT_PROTOCOLS)]
@@ -60,17 +63,26 @@ pub struct E2eArgs {
     /// Seed of the weights and the input.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    #[arg(long, default_value = "results")]
+    /// Directory of the result files (default `results/`, where the committed headline
+    /// files live; README's quick start writes to `results/local/`, which git ignores).
+    #[arg(long, default_value = DEFAULT_OUT)]
     pub out: String,
     #[arg(long)]
     pub json: bool,
+    /// Least seconds between two progress lines of an executed run (0: a line per layer).
+    #[arg(long, default_value_t = 1.0)]
+    pub progress: f64,
 }
+
+/// Where `e2e` writes unless told otherwise: ignored by git, so that running the quick start
+/// never changes the committed `results/`.
+pub const DEFAULT_OUT: &str = "results";
 
 impl Default for E2eArgs {
     fn default() -> Self {
         E2eArgs {
             net: "200mbps,13ms".into(),
-            models: "minionn,resnet32,resnet50".into(),
+            models: DEFAULT_MODELS.into(),
             protocols: DEFAULT_PROTOCOLS.into(),
             emulate: false,
             full: false,
@@ -82,8 +94,9 @@ impl Default for E2eArgs {
             ot: None,
             tokens: 1,
             seed: 1,
-            out: "results".into(),
+            out: DEFAULT_OUT.into(),
             json: false,
+            progress: 1.0,
         }
     }
 }
@@ -303,75 +316,98 @@ fn parse_cfg(s: &str) -> anyhow::Result<Config> {
         .or_else(|e| usage(format!("--protocols: {e}")))
 }
 
-/// The paper's end-to-end figures at 200 Mbps / 13 ms: (SiRNN GB, SiRNN s, PrivQuant GB, PrivQuant s).
-fn paper(model: &str) -> Option<(f64, f64, f64, f64)> {
-    match model {
-        "minionn" => Some((4.89, 234.1, 0.42, 25.3)),
-        "resnet32" => Some((6.55, 373.0, 0.94, 58.4)),
-        "resnet50" => Some((484.8, 22153.0, 38.1, 2088.0)),
-        _ => None,
-    }
+/// One (model, configuration) that `run` will run: lowered and costed before anything runs.
+struct Job {
+    /// The `--models` entry as given.
+    arg: String,
+    model: Model,
+    prog: pq_nn::lower::Program,
+    modeled: pq_proto::Cost,
 }
 
-/// Where [`cheetah`]'s figures come from.
-const CHEETAH_SOURCE: &str = "Cheetah (Huang et al., USENIX Security 2022), OpenCheetah built and run on this machine class (2 vCPU AMD EPYC), loopback";
-
-/// Cheetah's measured end-to-end figures ([`CHEETAH_SOURCE`]); a figure that was not
-/// measured is `None`. GB = 10^9 bytes.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Cheetah {
-    /// Both directions.
-    gb: f64,
-    s2c_gb: Option<f64>,
-    c2s_gb: Option<f64>,
-    online_gb: Option<f64>,
-    rounds: u64,
-    /// Compute seconds (loopback, so no link time).
-    compute_s: f64,
+/// Lower and cost every (model, configuration) of `a`: a model that cannot run under a
+/// configuration is a usage error (exit 2) naming the model, the layer and the limit.
+fn plan_jobs(a: &E2eArgs, lo: &LowerOptions) -> anyhow::Result<Vec<Job>> {
+    let mut jobs = vec![];
+    for (mname, model, cfg) in pairs(a)? {
+        let prog = match lower::lower_with(&model, cfg, &lower_options_for(a, lo, cfg)?) {
+            Ok(p) => p,
+            Err(e) => {
+                return usage(format!(
+                    "--models {mname}: model '{}' cannot run under {}: {e}",
+                    model.name,
+                    cfg.name()
+                ));
+            }
+        };
+        let modeled = match program_cost(&prog) {
+            Ok(c) => c,
+            Err(e) => return usage(cannot_run(&mname, &model, &prog, &e)),
+        };
+        jobs.push(Job {
+            arg: mname,
+            model,
+            prog,
+            modeled,
+        });
+    }
+    Ok(jobs)
 }
 
-/// Cheetah's figures for a model (ResNet32 on CIFAR-100, ResNet50 on ImageNet), by the model
-/// names `paper` uses.
-fn cheetah(model: &str) -> Option<Cheetah> {
-    match model {
-        "resnet32" => Some(Cheetah {
-            gb: 0.118,
-            s2c_gb: None,
-            c2s_gb: None,
-            online_gb: Some(0.111),
-            rounds: 591,
-            compute_s: 9.6,
-        }),
-        "resnet50" => Some(Cheetah {
-            gb: 2.50,
-            s2c_gb: Some(1.87),
-            c2s_gb: Some(0.63),
-            online_gb: None,
-            rounds: 1144,
-            compute_s: 695.0,
-        }),
-        _ => None,
-    }
-}
-
-/// The Π_Linear options of a row's layers with their counts, in first-use order
-/// (`extend-x ×20, decomp-x ×11`); `–` when no layer has one (SCI's matmul).
-fn option_counts(r: &E2eRow) -> String {
-    let mut counts: Vec<(&str, usize)> = vec![];
-    for o in r.layers.iter().filter_map(|l| l.option.as_deref()) {
-        match counts.iter_mut().find(|(n, _)| *n == o) {
-            Some((_, c)) => *c += 1,
-            None => counts.push((o, 1)),
-        }
-    }
-    if counts.is_empty() {
-        return "–".into();
-    }
-    counts
+/// Why `prog` cannot be costed, in the user's terms: the model, the first layer whose step
+/// fails, and the limit (the protocols' parameter names translated).
+fn cannot_run(
+    arg: &str,
+    model: &Model,
+    prog: &pq_nn::lower::Program,
+    e: &pq_nn::secure::SecureError,
+) -> String {
+    use pq_nn::secure::step_cost;
+    let found = prog
+        .steps
         .iter()
-        .map(|(n, c)| format!("{n} ×{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .find_map(|st| step_cost(prog, st).err().map(|e| (st.layer.clone(), e)));
+    let (layer, err) = match &found {
+        Some((l, fe)) => (l.clone(), fe),
+        None => (String::new(), e),
+    };
+    let kind = model
+        .layers
+        .iter()
+        .find(|l| l.name == layer)
+        .map(|l| l.op.kind())
+        .unwrap_or("");
+    let what = match err {
+        pq_nn::secure::SecureError::Proto(pq_proto::ProtoError::Param { name, msg }) => {
+            match *name {
+                "d1" | "d2" | "d3" => format!(
+                    "a side of its matrix product ({}) is {}; at most 2^30 = 1073741824 is supported",
+                    if kind == "fc" {
+                        "outputs or inputs"
+                    } else {
+                        "output channels, input channels × k², or output pixels"
+                    },
+                    msg.trim_start_matches("dimension ")
+                        .split(' ')
+                        .next()
+                        .unwrap_or("")
+                ),
+                "dims" => "its matrix product is too large: the product of any two of its sides (output channels, input channels × k², output pixels; for an fc: outputs, inputs) must be at most 2^40".into(),
+                _ => format!("{name}: {msg}"),
+            }
+        }
+        other => other.to_string(),
+    };
+    let layer = if layer.is_empty() {
+        String::new()
+    } else {
+        format!(" layer '{layer}' ({kind}):")
+    };
+    format!(
+        "--models {arg}: model '{}' cannot run under {}:{layer} {what}",
+        model.name,
+        prog.cfg.name()
+    )
 }
 
 pub fn run(a: E2eArgs) -> anyhow::Result<()> {
@@ -389,41 +425,85 @@ pub fn run(a: E2eArgs) -> anyhow::Result<()> {
     if !(a.max_exec_gb.is_finite() && a.max_exec_gb >= 0.0) {
         return usage("--max-exec-gb: expected a non-negative number");
     }
+    if !(a.progress.is_finite() && a.progress >= 0.0) {
+        return usage(format!(
+            "--progress {}: expected a non-negative number of seconds",
+            a.progress
+        ));
+    }
+    // where the results go, checked before any work
+    let mut sink = Sink::open(&a, &links)?;
     let lo = lower_options(&a)?;
-    let mut rows: Vec<(String, E2eRow)> = vec![];
-    for (mname, model, cfg) in pairs(&a)? {
-        let prog = lower::lower_with(&model, cfg, &lower_options_for(&a, &lo, cfg)?)
-            .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()))?;
-        let modeled = match program_cost(&prog) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("{mname} / {}: skipped: {e}", cfg.name());
-                continue;
+    // every model lowered and costed before the first run
+    let jobs = plan_jobs(&a, &lo)?;
+    for m in jobs
+        .iter()
+        .map(|j| &j.model)
+        .fold(vec![], |mut v: Vec<&Model>, m| {
+            if !v.iter().any(|x| x.name == m.name) {
+                v.push(m);
             }
-        };
-        let execute = a.full || (modeled.total() as f64) <= a.max_exec_gb * 1e9;
+            v
+        })
+    {
+        let names: Vec<&str> = m
+            .layers
+            .iter()
+            .filter(|l| matches!(l.op.kind(), "conv" | "fc"))
+            .map(|l| l.name.as_str())
+            .collect();
         eprintln!(
-            "{mname} / {}: {} ({:.3} GB by the cost model)...",
-            cfg.name(),
+            "{}: {} layers; conv/fc (the names `plan --weights` takes): {}",
+            m.name,
+            m.layers.len(),
+            names.join(", ")
+        );
+    }
+    let result = run_jobs(&a, &links, transport, &jobs, &mut sink);
+    if !sink.paths().is_empty() {
+        eprintln!(
+            "results ({} rows) in {}: {}",
+            sink.entries().len(),
+            a.out,
+            sink.paths()
+                .iter()
+                .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    result
+}
+
+fn run_jobs(
+    a: &E2eArgs,
+    links: &[LinkSpec],
+    transport: Transport,
+    jobs: &[Job],
+    sink: &mut Sink,
+) -> anyhow::Result<()> {
+    let builtin_arg = |m: &str| (!m.ends_with(".json")).then(|| m.to_string());
+    for job in jobs {
+        let (mname, cfg, prog) = (&job.arg, job.prog.cfg, &job.prog);
+        let label = format!("{} / {}", job.model.name, cfg.name());
+        let execute = a.full || (job.modeled.total() as f64) <= a.max_exec_gb * 1e9;
+        eprintln!(
+            "{label}: {} ({:.3} GB by the cost model{})...",
             if execute { "executing" } else { "modeling" },
-            modeled.total() as f64 / 1e9
+            job.modeled.total() as f64 / 1e9,
+            if execute {
+                format!(", {} steps", prog.steps.len())
+            } else {
+                format!(", above --max-exec-gb {}", a.max_exec_gb)
+            }
         );
-        // A per-layer progress bar on a terminal (indicatif hides it otherwise).
-        let bar = indicatif::ProgressBar::new(prog.steps.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(format!("{mname}/{}", cfg.name()));
-        let b2 = bar.clone();
         let progress = execute.then(|| {
-            pq_nn::secure::Progress(std::sync::Arc::new(
-                move |layer: &str, done: usize, _total: usize| {
-                    b2.set_position(done as u64);
-                    b2.set_message(layer.to_string());
-                },
+            std::sync::Arc::new(LayerProgress::new(
+                label.clone(),
+                prog,
+                std::time::Duration::from_secs_f64(a.progress),
             ))
+            .callback()
         });
         let o = E2eOptions {
             execute,
@@ -433,10 +513,7 @@ pub fn run(a: E2eArgs) -> anyhow::Result<()> {
             breakdown: a.breakdown,
             progress,
         };
-        let rs = e2e_rows_for(&prog, &links, &o)
-            .map_err(|e| anyhow::anyhow!("{mname} / {}: {e}", cfg.name()));
-        bar.finish_and_clear();
-        let rs = rs?;
+        let rs = e2e_rows_for(prog, links, &o).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
         for r in rs {
             eprintln!(
                 "  {} at {}: {:.3} GB ({:.3} s->c, {:.3} c->s), online {:.3} GB, {} rounds, compute {}, latency {} ({}), executed {}, correct {}",
@@ -466,16 +543,25 @@ pub fn run(a: E2eArgs) -> anyhow::Result<()> {
             if a.json {
                 print_json_line(&v);
             }
-            if r.correct == Some(false) {
+            let wrong = r.correct == Some(false);
+            let protocol = r.protocol.clone();
+            // the row is kept even when it is wrong: the files say `correct: false`
+            sink.push(
+                Entry {
+                    model: job.model.name.clone(),
+                    builtin: builtin_arg(mname),
+                    row: r,
+                },
+                &v,
+            )?;
+            if wrong {
                 anyhow::bail!(
-                    "{mname} / {}: the secure run differs from the plaintext reference",
-                    r.protocol
+                    "{label}: the secure run differs from the plaintext reference ({protocol})"
                 );
             }
-            rows.push((mname.clone(), r));
         }
     }
-    write_results(&a, &links, &rows)
+    Ok(())
 }
 
 /// Per protocol type: bytes, compute and hdrhistogram percentiles of per-step latency
@@ -532,266 +618,6 @@ fn add_percentiles(r: &E2eRow, v: &mut serde_json::Value) {
             e.insert("latency_ms_max".into(), json!(max));
         }
     }
-}
-
-/// File-name suffix of the planner objective (empty for the default, bytes).
-fn objective_suffix(a: &E2eArgs) -> String {
-    if a.objective == "bytes" {
-        String::new()
-    } else {
-        format!("-{}", a.objective)
-    }
-}
-
-fn link_file(l: &LinkSpec) -> String {
-    l.to_string().replace([',', '.'], "_")
-}
-
-fn write_results(a: &E2eArgs, links: &[LinkSpec], rows: &[(String, E2eRow)]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out))?;
-    let sfx = objective_suffix(a);
-    for l in links {
-        let ls = l.to_string();
-        let sel: Vec<&(String, E2eRow)> = rows
-            .iter()
-            .filter(|(_, r)| r.link.as_deref() == Some(ls.as_str()))
-            .collect();
-        let mut jl = String::new();
-        for (_, r) in &sel {
-            jl.push_str(&serde_json::to_string(r)?);
-            jl.push('\n');
-        }
-        std::fs::write(format!("{}/e2e-{}{sfx}.json", a.out, link_file(l)), jl)?;
-        let mut md = String::new();
-        let _ = writeln!(md, "# End to end at {ls}\n");
-        let _ = writeln!(
-            md,
-            "Produced by `bench-harness e2e --net '{}' --objective {}` on {}. GB = 10^9 bytes, both directions.",
-            a.net,
-            a.objective,
-            machine_name()
-        );
-        let _ = writeln!(
-            md,
-            "Latency: `simulated` = virtual time from the executed run (compute + link); `modeled` = bytes per direction / bandwidth + rounds × RTT from the validated cost model (executed: false).\n"
-        );
-        let _ = writeln!(
-            md,
-            "| model | protocol | GB | s→c GB | c→s GB | online GB | rounds | compute s | latency s | kind | executed | paper GB | paper s | GB vs paper | Cheetah GB | GB vs Cheetah |"
-        );
-        let _ = writeln!(
-            md,
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-        );
-        for (m, r) in &sel {
-            let p = paper(m);
-            let (pg, ps) = match (p, r.protocol.as_str()) {
-                (Some((g, s, _, _)), "sirnn") => (Some(g), Some(s)),
-                (Some((_, _, g, s)), "privquant") => (Some(g), Some(s)),
-                _ => (None, None),
-            };
-            let gb = r.bytes_total as f64 / 1e9;
-            let ch = cheetah(m);
-            let _ = writeln!(
-                md,
-                "| {m} | {} | {gb:.3} | {:.3} | {:.3} | {:.3} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                r.protocol,
-                r.bytes_server_to_client as f64 / 1e9,
-                r.bytes_client_to_server as f64 / 1e9,
-                r.bytes_online as f64 / 1e9,
-                r.rounds,
-                r.compute_s
-                    .map(|c| format!("{c:.1}"))
-                    .unwrap_or_else(|| "–".into()),
-                r.latency_s
-                    .map(|c| format!("{c:.1}"))
-                    .unwrap_or_else(|| "–".into()),
-                r.latency_kind,
-                r.executed,
-                pg.map(|g| format!("{g}")).unwrap_or_else(|| "–".into()),
-                ps.map(|s| format!("{s}")).unwrap_or_else(|| "–".into()),
-                pg.map(|g| format!("{:.2}×", gb / g))
-                    .unwrap_or_else(|| "–".into()),
-                ch.map(|c| format!("{:.3}", c.gb))
-                    .unwrap_or_else(|| "–".into()),
-                ch.map(|c| format!("{:.2}×", gb / c.gb))
-                    .unwrap_or_else(|| "–".into()),
-            );
-        }
-        let models: Vec<&String> = {
-            let mut v: Vec<&String> = sel.iter().map(|(m, _)| m).collect();
-            v.dedup();
-            v
-        };
-        // Cheetah's own figures, for the models it was measured on
-        let measured: Vec<(&String, Cheetah)> = models
-            .iter()
-            .filter_map(|m| cheetah(m).map(|c| (*m, c)))
-            .collect();
-        if !measured.is_empty() {
-            let _ = writeln!(
-                md,
-                "\nCheetah GB (and the table below): the measured figures of {CHEETAH_SOURCE}. Its compute is the measured run time on loopback (no link), so it has no latency at this link; GB vs Cheetah = this row's GB / Cheetah's.\n"
-            );
-            let _ = writeln!(
-                md,
-                "| model | Cheetah GB | s→c GB | c→s GB | online GB | rounds | compute s |\n| --- | --- | --- | --- | --- | --- | --- |"
-            );
-            let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_else(|| "–".into());
-            for (m, c) in measured {
-                let _ = writeln!(
-                    md,
-                    "| {m} | {:.3} | {} | {} | {} | {} | {:.1} |",
-                    c.gb,
-                    f(c.s2c_gb),
-                    f(c.c2s_gb),
-                    f(c.online_gb),
-                    c.rounds,
-                    c.compute_s
-                );
-            }
-        }
-        // which Π_Linear option each exact linear layer ran
-        if sel
-            .iter()
-            .any(|(_, r)| r.layers.iter().any(|l| l.option.is_some()))
-        {
-            let _ = writeln!(
-                md,
-                "\nLinear-layer options: the Π_Linear option each exact linear layer runs, with the number of layers (`he` = the HE option, on the menu of `privquant-he` only; `duplex` = the latency objective's split).\n\n| model | protocol | options |\n| --- | --- | --- |"
-            );
-            for (m, r) in sel
-                .iter()
-                .filter(|(_, r)| r.layers.iter().any(|l| l.option.is_some()))
-            {
-                let _ = writeln!(md, "| {m} | {} | {} |", r.protocol, option_counts(r));
-            }
-        }
-        if a.breakdown {
-            for (m, r) in &sel {
-                let _ = writeln!(
-                    md,
-                    "\n### {m} / {}: per layer\n\n| layer | op | option | MB | s→c MB | c→s MB | rounds | compute s |\n| --- | --- | --- | --- | --- | --- | --- | --- |",
-                    r.protocol
-                );
-                for l in &r.layers {
-                    let _ = writeln!(
-                        md,
-                        "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {} |",
-                        l.name,
-                        l.op,
-                        l.option.as_deref().unwrap_or("–"),
-                        l.bytes_total as f64 / 1e6,
-                        l.bytes_server_to_client as f64 / 1e6,
-                        l.bytes_client_to_server as f64 / 1e6,
-                        l.rounds,
-                        l.compute_s
-                            .map(|c| format!("{c:.2}"))
-                            .unwrap_or_else(|| "–".into()),
-                    );
-                }
-            }
-        }
-        // privquant vs sirnn-quant ratios
-        let _ = writeln!(
-            md,
-            "\n| model | sirnn-quant GB / privquant GB (target ≥ 1.9×) |\n| --- | --- |"
-        );
-        for m in models {
-            let get = |p: &str| {
-                sel.iter()
-                    .find(|(mm, r)| mm == m && r.protocol == p)
-                    .map(|(_, r)| r.bytes_total)
-            };
-            if let (Some(q), Some(p)) = (get("sirnn-quant"), get("privquant")) {
-                let _ = writeln!(md, "| {m} | {:.2}× |", q as f64 / p as f64);
-            }
-        }
-        std::fs::write(format!("{}/e2e-{}{sfx}.md", a.out, link_file(l)), &md)?;
-        eprintln!("\n{md}");
-    }
-    write_svg(a, rows)?;
-    Ok(())
-}
-
-/// Per-layer communication of each model, one bar series per protocol.
-fn write_svg(a: &E2eArgs, rows: &[(String, E2eRow)]) -> anyhow::Result<()> {
-    use plotters::prelude::*;
-    let mut models: Vec<&String> = rows.iter().map(|(m, _)| m).collect();
-    models.dedup();
-    for m in models {
-        let mut series: Vec<(&str, Vec<(String, f64)>)> = vec![];
-        for (mm, r) in rows {
-            if mm != m || series.iter().any(|(p, _)| *p == r.protocol) {
-                continue;
-            }
-            series.push((
-                r.protocol.as_str(),
-                r.layers
-                    .iter()
-                    .map(|l| (l.name.clone(), l.bytes_total as f64 / 1e6))
-                    .collect(),
-            ));
-        }
-        let nlayers = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
-        if nlayers == 0 {
-            continue;
-        }
-        let ymax = series
-            .iter()
-            .flat_map(|(_, v)| v.iter().map(|x| x.1))
-            .fold(1.0f64, f64::max);
-        let file_name = rows
-            .iter()
-            .find(|(mm, _)| mm == m)
-            .map(|(_, r)| r.model.clone())
-            .unwrap_or_else(|| m.to_string());
-        let path = format!(
-            "{}/e2e-layers-{}{}.svg",
-            a.out,
-            file_name.replace(['/', '.', ' '], "_"),
-            objective_suffix(a)
-        );
-        let root = SVGBackend::new(&path, (1200, 500)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow::anyhow!("svg: {e}"))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("{m}: communication per layer (MB, log scale)"),
-                ("sans-serif", 20),
-            )
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..nlayers as f64, (0.001f64..ymax * 2.0).log_scale())
-            .map_err(|e| anyhow::anyhow!("svg: {e}"))?;
-        chart
-            .configure_mesh()
-            .x_desc("layer index")
-            .y_desc("MB")
-            .draw()
-            .map_err(|e| anyhow::anyhow!("svg: {e}"))?;
-        let colors = [RED, BLUE, GREEN, MAGENTA];
-        let k = series.len().max(1) as f64;
-        for (si, (p, v)) in series.iter().enumerate() {
-            let c = colors[si % colors.len()];
-            let w = 0.8 / k;
-            chart
-                .draw_series(v.iter().enumerate().map(|(i, (_, mb))| {
-                    let x0 = i as f64 + 0.1 + si as f64 * w;
-                    Rectangle::new([(x0, 0.001), (x0 + w, mb.max(0.001))], c.filled())
-                }))
-                .map_err(|e| anyhow::anyhow!("svg: {e}"))?
-                .label(*p)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], c.filled()));
-        }
-        chart
-            .configure_series_labels()
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| anyhow::anyhow!("svg: {e}"))?;
-        root.present().map_err(|e| anyhow::anyhow!("svg: {e}"))?;
-    }
-    Ok(())
 }
 
 #[derive(Args, Debug)]

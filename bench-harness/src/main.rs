@@ -5,12 +5,15 @@
 
 mod cli;
 mod e2e_cmd;
+mod e2e_out;
+mod e2e_report;
 mod infer_cmd;
 mod kernels_cmd;
 mod micro_cmd;
 mod net_cmd;
 mod netsim_cmd;
 mod plan_cmd;
+mod progress;
 mod remote_cmd;
 mod table_cmd;
 mod util;

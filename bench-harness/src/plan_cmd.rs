@@ -118,6 +118,19 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
         (None, Some(_)) => None,
         _ => return usage("give exactly one of --budget SIZE or --pareto N"),
     };
+    // Where the model goes, checked before any work.
+    let out_base = a
+        .out
+        .clone()
+        .unwrap_or_else(|| format!("results/plan-{}.json", model.name));
+    if let Some(dir) = std::path::Path::new(&out_base).parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            dir
+        };
+        crate::util::check_writable("--out", dir)?;
+    }
     // Weights and traces, each validated against the model.
     let (weights, synthetic_w) = match &a.weights {
         Some(f) => {
@@ -198,15 +211,6 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
         );
     }
     let unit = if latency { "ns" } else { "B" };
-    let out_base = a
-        .out
-        .clone()
-        .unwrap_or_else(|| format!("results/plan-{}.json", model.name));
-    if let Some(dir) = std::path::Path::new(&out_base).parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
     if let Some(n) = a.pareto {
         let front = pareto_front(&inst, n).map_err(|e| plan_error(&table, e))?;
         let pts: Vec<serde_json::Value> = front

@@ -1,6 +1,8 @@
 //! Small helpers shared by the commands.
 
+use anyhow::Context;
 use std::fmt;
+use std::path::Path;
 
 /// A bad flag value or an impossible parameter: exit status 2, one line.
 #[derive(Debug)]
@@ -40,4 +42,39 @@ pub fn machine_name() -> String {
         .map(|n| n.get())
         .unwrap_or(1);
     format!("{cpu}, {cores} cores")
+}
+
+/// `dir` exists (created if needed) and a file can be created in it; otherwise a usage
+/// error naming `flag` and the path.
+pub fn check_writable(flag: &str, dir: &Path) -> anyhow::Result<()> {
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return usage(format!(
+            "{flag} {}: cannot create the directory: {e}",
+            dir.display()
+        ));
+    }
+    let probe = dir.join(format!(".write-check-{}", std::process::id()));
+    match std::fs::write(&probe, b"") {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => usage(format!(
+            "{flag} {}: cannot write files in the directory: {e}",
+            dir.display()
+        )),
+    }
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }

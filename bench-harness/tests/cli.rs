@@ -305,6 +305,15 @@ fn e2e_in_process_writes_results() {
     std::fs::create_dir_all(&dir).expect("tmp dir");
     std::fs::write(&model, TINY).expect("write model");
     let out = dir.join("out");
+    // the committed headline files in the same directory are not a user's run's to replace
+    std::fs::create_dir_all(&out).expect("out dir");
+    for f in [
+        "e2e-200mbps_13ms.md",
+        "e2e-200mbps_13ms.json",
+        "e2e-layers-tiny.svg",
+    ] {
+        std::fs::write(out.join(f), "committed\n").expect("write");
+    }
     let o = run(&[
         "e2e",
         "--models",
@@ -315,21 +324,80 @@ fn e2e_in_process_writes_results() {
         "200mbps,13ms;1gbps,0.5ms",
         "--out",
         &out.to_string_lossy(),
+        "--progress",
+        "0",
         "--json",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
     let v = last_json(&o);
     assert_eq!(v["executed"], true);
     assert_eq!(v["correct"], true);
     assert_eq!(v["protocol"], "privquant-he");
     for f in [
-        "e2e-200mbps_13ms.json",
         "e2e-200mbps_13ms.md",
-        "e2e-1gbps_0_5ms.md",
+        "e2e-200mbps_13ms.json",
         "e2e-layers-tiny.svg",
     ] {
-        assert!(out.join(f).exists(), "{f} missing");
+        assert_eq!(
+            std::fs::read_to_string(out.join(f)).expect("read"),
+            "committed\n",
+            "{f} replaced"
+        );
     }
+    // named after what ran, and every path said aloud
+    for f in [
+        "e2e-tiny-200mbps_13ms.jsonl",
+        "e2e-tiny-200mbps_13ms.json",
+        "e2e-tiny-200mbps_13ms.md",
+        "e2e-tiny-1gbps_0_5ms.jsonl",
+        "e2e-tiny-1gbps_0_5ms.md",
+        "e2e-tiny-layers-tiny.svg",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+        assert!(
+            err.contains(&out.join(f).to_string_lossy().to_string()),
+            "{f} not named in {err}"
+        );
+    }
+    // JSON Lines in .jsonl, one JSON document in .json: the same rows
+    let jl = std::fs::read_to_string(out.join("e2e-tiny-200mbps_13ms.jsonl")).expect("jsonl");
+    let lines: Vec<serde_json::Value> = jl
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("e2e-tiny-200mbps_13ms.json")).expect("json"),
+    )
+    .expect("one JSON document");
+    assert_eq!(lines.len(), 4);
+    assert_eq!(doc.as_array().map(|a| a.to_vec()), Some(lines));
+    // progress lines although stderr is a pipe, one per finished layer group
+    assert!(
+        err.lines().any(|l| l.contains("tiny / sirnn: c1 done")
+            && l.contains("elapsed")
+            && l.contains("ETA")),
+        "{err}"
+    );
+    // the model column names the model, not the file; the layer names are printed
+    let md = std::fs::read_to_string(out.join("e2e-tiny-200mbps_13ms.md")).expect("md");
+    assert!(
+        md.contains("| tiny | sirnn |") && !md.contains("tiny.json |"),
+        "{md}"
+    );
+    assert!(err.contains("c1, c2, fc"), "{err}");
+    // whose target the protocol ratio is measured against
+    assert!(md.contains("The paper reports 1.9–2.4×"), "{md}");
+    // the per-layer plot: layer names on the axis, a colour-blind-safe palette
+    let svg = std::fs::read_to_string(out.join("e2e-tiny-layers-tiny.svg")).expect("svg");
+    assert!(
+        svg.contains(">\nc2\n<") || svg.contains(">c2<"),
+        "no layer name in the svg"
+    );
+    assert!(
+        svg.contains("#0072B2") && !svg.contains("#FF0000"),
+        "palette"
+    );
     // every privquant-he layer with an exact accumulator names its option, in the JSON and
     // in the Markdown
     let layers = v["layers"].as_array().expect("layers");
@@ -340,7 +408,6 @@ fn e2e_in_process_writes_results() {
             .all(|l| l["option"].is_string()),
         "{v}"
     );
-    let md = std::fs::read_to_string(out.join("e2e-200mbps_13ms.md")).expect("md");
     let opts = md
         .split("Linear-layer options")
         .nth(1)
@@ -377,9 +444,13 @@ fn e2e_markdown_has_cheetah_and_layer_options() {
     let v = last_json(&o);
     assert_eq!(v["executed"], false);
     assert_eq!(v["protocol"], "privquant-he");
-    let md = std::fs::read_to_string(dir.join("e2e-200mbps_13ms.md")).expect("md");
+    let stem = "e2e-resnet32-privquant+privquant-he-max-exec-0gb";
+    let md = std::fs::read_to_string(dir.join(format!("{stem}-200mbps_13ms.md"))).expect("md");
     for want in [
-        "| Cheetah GB | GB vs Cheetah |",
+        "| Cheetah GB | GB × Cheetah |",
+        "| paper s | s × paper |",
+        "Why the ratios to the paper are not 1",
+        "| resnet32 | privquant |",
         "Huang et al., USENIX Security 2022",
         "| resnet32 | 0.118 | – | – | 0.111 | 591 | 9.6 |",
         "### resnet32 / privquant-he: per layer",
@@ -390,6 +461,13 @@ fn e2e_markdown_has_cheetah_and_layer_options() {
     // the ratio column: this row's GB over Cheetah's
     let gb = v["bytes_total"].as_u64().expect("bytes") as f64 / 1e9;
     assert!(md.contains(&format!("| {:.2}× |", gb / 0.118)), "{md}");
+    // modeled bars are outlined and say so in the legend
+    let svg =
+        std::fs::read_to_string(dir.join(format!("{stem}-layers-resnet32.svg"))).expect("svg");
+    assert!(
+        svg.contains("privquant (modeled)") && svg.contains("not executed"),
+        "legend"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -480,4 +558,155 @@ fn planned_resnet32_runs_through_e2e_with_predicted_bytes() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A killed run keeps every row that finished: each is appended to the `.jsonl` (and the
+/// `.json` and Markdown rewritten) as soon as it exists.
+#[test]
+fn killed_e2e_run_keeps_its_finished_rows() {
+    let dir = std::env::temp_dir().join(format!("pq-cli-kill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let model = dir.join("tiny.json");
+    std::fs::write(&model, TINY).expect("write model");
+    let out = dir.join("out");
+    // the tiny model's two rows take about a second; resnet32 under sirnn takes far longer
+    let mut child = bin()
+        .args([
+            "e2e",
+            "--models",
+            &format!("{},resnet32", model.to_string_lossy()),
+            "--protocols",
+            "privquant,sirnn",
+            "--out",
+            &out.to_string_lossy(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stem = "e2e-tiny+resnet32-privquant+sirnn-200mbps_13ms";
+    let jsonl = out.join(format!("{stem}.jsonl"));
+    let t = std::time::Instant::now();
+    let rows = loop {
+        let n = std::fs::read_to_string(&jsonl)
+            .map(|s| s.lines().count())
+            .unwrap_or(0);
+        if n >= 2 || t.elapsed() > Duration::from_secs(120) {
+            break n;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("e2e ended early: {st}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().expect("kill");
+    let _ = child.wait();
+    assert_eq!(rows, 2, "the tiny model's rows never appeared");
+    let text = std::fs::read_to_string(&jsonl).expect("jsonl");
+    let protos: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+            assert_eq!(v["correct"], true);
+            v["protocol"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    assert_eq!(protos, ["privquant", "sirnn"]);
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join(format!("{stem}.json"))).expect("json"),
+    )
+    .expect("the .json is whole");
+    assert_eq!(doc.as_array().map(Vec::len), Some(2));
+    let md = std::fs::read_to_string(out.join(format!("{stem}.md"))).expect("md");
+    assert!(
+        md.contains("| tiny | privquant |") && md.contains("| tiny | sirnn |"),
+        "{md}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// README's quick start writes under `results/local/`, which git ignores, so it leaves the
+/// committed `results/` alone; and that directory receives the run's files.
+#[test]
+fn quick_start_out_is_ignored_by_git() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README");
+    let quick = readme
+        .lines()
+        .find(|l| l.starts_with("cargo run --release -p bench-harness"))
+        .expect("quick start command");
+    assert!(quick.contains("--out results/local"), "{quick}");
+    let ignore = std::fs::read_to_string(format!("{root}/.gitignore")).expect(".gitignore");
+    assert!(
+        ignore.lines().any(|l| l.trim() == "/results/local/"),
+        "{ignore}"
+    );
+    let dir = std::env::temp_dir().join(format!("pq-cli-default-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    std::fs::write(dir.join("tiny.json"), TINY).expect("write model");
+    let o = bin()
+        .current_dir(&dir)
+        .args([
+            "e2e",
+            "--models",
+            "tiny.json",
+            "--protocols",
+            "privquant",
+            "--out",
+            "results/local",
+        ])
+        .output()
+        .expect("spawn");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        dir.join("results/local/e2e-tiny-privquant-200mbps_13ms.md")
+            .exists()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// conv-table names options as the rest of the project does (no Rust debug names) and says
+/// which one the planner chose.
+#[test]
+fn conv_table_names_its_options() {
+    let dir = std::env::temp_dir().join(format!("pq-cli-ct-{}", std::process::id()));
+    let o = run(&["conv-table", "--no-exec", "--out", &dir.to_string_lossy()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = std::fs::read_to_string(dir.join("conv-table.md")).expect("md");
+    for bad in ["Duplex {", "ExtendX", "rows_x"] {
+        assert!(!md.contains(bad), "{bad} in\n{md}");
+    }
+    assert!(
+        md.contains("| chosen (bytes) |") && md.contains("rows by extend-x"),
+        "{md}"
+    );
+    assert!(md.contains("this project's acceptance target"), "{md}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every committed `results/*.json` is one JSON document (`json.load` reads it); JSON Lines
+/// live in `.jsonl` files, every line of which is one object.
+#[test]
+fn committed_results_json_files_are_json_documents() {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../results"));
+    let mut seen = 0;
+    for e in std::fs::read_dir(dir).expect("results/") {
+        let p = e.expect("entry").path();
+        let text = || std::fs::read_to_string(&p).expect("read");
+        match p.extension().and_then(|x| x.to_str()) {
+            Some("json") => {
+                serde_json::from_str::<serde_json::Value>(&text())
+                    .unwrap_or_else(|err| panic!("{}: {err}", p.display()));
+                seen += 1;
+            }
+            Some("jsonl") => {
+                for l in text().lines() {
+                    serde_json::from_str::<serde_json::Value>(l)
+                        .unwrap_or_else(|err| panic!("{}: {err}", p.display()));
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(seen > 0);
 }

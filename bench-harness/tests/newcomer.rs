@@ -168,3 +168,74 @@ fn connect_says_it_waits_and_names_its_timeout() {
         &["--connect-timeout", "0"],
     );
 }
+
+/// `--out` that cannot be written is refused before any work (issue 15: results are never
+/// lost), naming the flag and the path.
+#[test]
+fn unwritable_out_is_refused_before_any_run() {
+    let t = std::time::Instant::now();
+    let o = run(&["e2e", "--out", "/proc/pq-no-such-dir/x"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--out /proc/pq-no-such-dir/x"), "{err}");
+    assert!(
+        !err.contains("executing") && !err.contains("modeling"),
+        "{err}"
+    );
+    assert!(t.elapsed().as_secs() < 30, "took {:?}", t.elapsed());
+}
+
+/// A JSON model too large for the protocols is an error (exit 2) before anything runs or is
+/// written, naming the file, the layer and the limit in the user's terms; the previous
+/// results stay.
+#[test]
+fn oversized_model_is_an_error_not_an_empty_success() {
+    let dir = std::env::temp_dir().join(format!("pq-newcomer-big-{}", std::process::id()));
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).expect("temp dir");
+    let model = dir.join("big.json");
+    std::fs::write(
+        &model,
+        r#"{ "name": "big", "input": [3, 8, 8], "layers": [
+            { "name": "c1", "op": "conv", "cout": 1000000000, "k": 3, "wbits": 2, "abits": 4 },
+            { "name": "r1", "op": "relu" },
+            { "name": "head", "op": "fc", "dout": 10, "wbits": 8 } ] }"#,
+    )
+    .expect("write model");
+    let before = out.join("e2e-big-privquant-200mbps_13ms.md");
+    std::fs::write(&before, "previous results\n").expect("write");
+    let m = model.to_string_lossy();
+    let o = run(&[
+        "e2e",
+        "--models",
+        &m,
+        "--protocols",
+        "sirnn-quant,privquant",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for want in [
+        &format!("--models {m}"),
+        "layer 'head'",
+        "2^30",
+        "privquant",
+    ] {
+        assert!(err.contains(want), "{want:?} not in {err}");
+    }
+    for internal in ["skipped", "--d2", "--dims", "`d2`", "executing"] {
+        assert!(!err.contains(internal), "{internal:?} in {err}");
+    }
+    // nothing ran, nothing was written, the previous file is intact
+    let files: Vec<_> = std::fs::read_dir(&out)
+        .expect("out")
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(
+        std::fs::read_to_string(&before).expect("read"),
+        "previous results\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
