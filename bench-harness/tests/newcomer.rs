@@ -239,3 +239,62 @@ fn oversized_model_is_an_error_not_an_empty_success() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// README's "Bring your own model" example, and the model JSON `plan` writes for it, run
+/// under every configuration the default command runs (sirnn replaces the model's widths
+/// with its own 16-bit fixed point instead of failing on them).
+#[test]
+fn documented_models_run_under_every_default_configuration() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README");
+    let at = readme
+        .find("## Bring your own model (JSON)")
+        .expect("BYO section");
+    let rest = &readme[at..];
+    let a = rest.find("```json\n").expect("example") + "```json\n".len();
+    let b = a + rest[a..].find("```").expect("end of example");
+    let dir = std::env::temp_dir().join(format!("pq-newcomer-byo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let model = dir.join("byo.json");
+    std::fs::write(&model, &rest[a..b]).expect("write model");
+    let planned = dir.join("byo-plan.json");
+    let o = run(&[
+        "plan",
+        "--model",
+        &model.to_string_lossy(),
+        "--budget",
+        "1GB",
+        "--out",
+        &planned.to_string_lossy(),
+    ]);
+    assert!(
+        o.status.success(),
+        "plan: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for m in [&model, &planned] {
+        let o = run(&[
+            "e2e",
+            "--models",
+            &m.to_string_lossy(),
+            "--out",
+            &dir.join("out").to_string_lossy(),
+            "--json",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{}: {err}", m.display());
+        let out = String::from_utf8_lossy(&o.stdout);
+        let rows: Vec<serde_json::Value> = out
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        for cfg in ["sirnn", "sirnn-quant", "privquant", "privquant-he"] {
+            let r = rows
+                .iter()
+                .find(|r| r["protocol"] == cfg)
+                .unwrap_or_else(|| panic!("{}: no {cfg} row in {out}", m.display()));
+            assert_eq!(r["correct"], true, "{cfg}: {r}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -268,9 +268,20 @@ pub fn quant_act_bits(m: &Model) -> u32 {
     }
 }
 
-/// Fill every unset (zero) width of `model` for `cfg`; set widths are kept.
+/// Fill every unset (zero) width of `model` for `cfg`; set widths are kept, except under
+/// `sirnn`: SiRNN runs the architecture in its own 16-bit fixed point (scale 12, shifts pinned
+/// by the lowering), so a model's `wbits`/`abits`/`rbits` are the quantized configurations'
+/// settings and `sirnn` replaces them with its own (a 2-bit weight width cannot hold SiRNN's
+/// 12-bit scale).
 pub fn apply(model: &Model, cfg: Config) -> Model {
     let mut m = model.clone();
+    if cfg == Config::Sirnn {
+        for l in m.layers.iter_mut() {
+            l.quant.wbits = 0;
+            l.quant.abits = 0;
+            l.quant.rbits = 0;
+        }
+    }
     let lin = m.linear_layers();
     let first = lin.first().copied();
     let last = lin.last().copied();
@@ -492,6 +503,8 @@ mod tests {
         let mut u = builtin::minionn();
         u.layers[0].quant.wbits = 5;
         assert_eq!(apply(&u, Config::PrivQuant).layers[0].quant.wbits, 5);
+        // sirnn runs its own 16-bit fixed point whatever the model sets
+        assert_eq!(apply(&u, Config::Sirnn).layers[0].quant.wbits, 16);
     }
 
     #[test]
