@@ -325,6 +325,35 @@ struct Job {
     modeled: pq_proto::Cost,
 }
 
+/// `--emulate` runs the executed programs over a link that really sleeps: say beforehand how
+/// long the link alone will take (the analytic estimate from the cost model: the larger
+/// direction over the bandwidth plus one RTT per round, per executed run and link), so a slow
+/// link (`--net 1gbps,1000s`) is not a silent wait of hours.
+fn warn_emulated_time(a: &E2eArgs, links: &[LinkSpec], jobs: &[Job]) {
+    let secs: f64 = links
+        .iter()
+        .map(|l| {
+            jobs.iter()
+                .filter(|j| a.full || (j.modeled.total() as f64) <= a.max_exec_gb * 1e9)
+                .map(|j| {
+                    pq_netsim::link::analytic_latency(
+                        j.modeled.server_to_client,
+                        j.modeled.client_to_server,
+                        j.modeled.rounds,
+                        l,
+                    )
+                })
+                .sum::<f64>()
+        })
+        .sum();
+    eprintln!(
+        "--emulate: the emulated link{} alone will take about {} (bytes over the bandwidth plus \
+         one RTT per round, from the cost model), before compute; Ctrl-C keeps finished rows",
+        if links.len() > 1 { "s" } else { "" },
+        crate::progress::secs(secs)
+    );
+}
+
 /// Lower and cost every (model, configuration) of `a`: a model that cannot run under a
 /// configuration is a usage error (exit 2) naming the model, the layer and the limit.
 fn plan_jobs(a: &E2eArgs, lo: &LowerOptions) -> anyhow::Result<Vec<Job>> {
@@ -458,6 +487,9 @@ pub fn run(a: E2eArgs) -> anyhow::Result<()> {
             m.layers.len(),
             names.join(", ")
         );
+    }
+    if a.emulate {
+        warn_emulated_time(&a, &links, &jobs);
     }
     let result = run_jobs(&a, &links, transport, &jobs, &mut sink);
     if !sink.paths().is_empty() {

@@ -99,7 +99,7 @@ impl LayerProgress {
 }
 
 /// `0.4 s`, `12 s`, `3 min 05 s`, `1 h 02 min`.
-fn secs(s: f64) -> String {
+pub fn secs(s: f64) -> String {
     if s < 9.95 {
         return format!("{:.1} s", s.max(0.0));
     }

@@ -298,3 +298,40 @@ fn documented_models_run_under_every_default_configuration() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--emulate` on a slow link says how long the emulated link will take before it starts.
+#[test]
+fn emulate_says_how_long_the_link_will_take() {
+    let dir = std::env::temp_dir().join(format!("pq-newcomer-emu-{}", std::process::id()));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bench-harness"))
+        .args([
+            "e2e",
+            "--models",
+            "minionn",
+            "--protocols",
+            "privquant",
+            "--emulate",
+            "--net",
+            "1gbps,1000s",
+            "--out",
+            &dir.to_string_lossy(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let err = child.stderr.take().expect("stderr");
+    let mut said = String::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(err)) {
+        let Ok(line) = line else { break };
+        if line.starts_with("--emulate:") {
+            said = line;
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    // hundreds of rounds at 1000 s each: hours, said before anything runs
+    assert!(said.contains(" h "), "{said}");
+}
