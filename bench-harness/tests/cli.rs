@@ -1,30 +1,11 @@
 //! The CLI contract: exit status 2 on bad input, `--json` last lines, and the two-process
 //! `serve` / `connect` runs (with a handshake that refuses mismatched configurations).
 
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::{bin, free_addr, last_json, run};
+use std::process::{Output, Stdio};
 use std::time::Duration;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_bench-harness"))
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("spawn bench-harness")
-}
-
-fn free_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let a = l.local_addr().expect("addr");
-    drop(l);
-    a.to_string()
-}
-
-fn last_json(o: &Output) -> serde_json::Value {
-    let s = String::from_utf8_lossy(&o.stdout);
-    let line = s.lines().last().unwrap_or("");
-    serde_json::from_str(line)
-        .unwrap_or_else(|e| panic!("last stdout line is not JSON ({e}): {line}"))
-}
 
 #[test]
 fn bad_input_exits_2_with_one_line() {

@@ -8,8 +8,9 @@
 //! the seed files (valid inputs of each reader) to `fuzz/seeds/<target>/`, from which the
 //! corpus was grown.
 
-use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
+
+mod common;
 
 /// A fuzz target's entry point.
 type Entry = fn(&[u8]);
@@ -79,42 +80,9 @@ fn the_fuzz_crate_has_a_target_for_every_entry_point() {
 // ---------------------------------------------------------------------------------------------
 // Seeds.
 
+/// A version-1, C-order .npy of `data`.
 fn npy(descr: &str, shape: &[u64], data: &[u8]) -> Vec<u8> {
-    let shape = match shape {
-        [n] => format!("({n},)"),
-        s => format!(
-            "({})",
-            s.iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while !(10 + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.as_bytes());
-    out.extend(data);
-    out
-}
-
-fn zip_of(members: &[(&str, Vec<u8>)], deflate: bool) -> Vec<u8> {
-    let method = if deflate {
-        zip::CompressionMethod::Deflated
-    } else {
-        zip::CompressionMethod::Stored
-    };
-    let opts = zip::write::SimpleFileOptions::default().compression_method(method);
-    let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, bytes) in members {
-        z.start_file(*name, opts).expect("zip member");
-        z.write_all(bytes).expect("zip data");
-    }
-    z.finish().expect("zip finish").into_inner()
+    common::npy_with(1, descr, false, shape, data)
 }
 
 fn png_of(w: u32, h: u32, color: png::ColorType, data: &[u8]) -> Vec<u8> {
@@ -266,7 +234,7 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     );
     let logits = npy("<i4", &[2, 2], &[1u8; 16]);
     for deflate in [false, true] {
-        let z = zip_of(
+        let z = common::zip_bytes(
             &[
                 ("x.npy", x.clone()),
                 ("y.npy", y.clone()),

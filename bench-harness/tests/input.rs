@@ -3,11 +3,13 @@
 //! a fresh directory under the system's temp dir.
 
 use std::fmt::Debug;
-use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bench_harness::input::{Dataset, Encoding, load_dataset, load_input};
+
+mod common;
+use common::{npy_raw, npy_with, zip_bytes};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -59,49 +61,6 @@ fn assert_has(msg: &str, parts: &[&str]) {
     }
 }
 
-fn py_shape(shape: &[u64]) -> String {
-    match shape {
-        [one] => format!("({one},)"),
-        _ => format!(
-            "({})",
-            shape
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-/// An .npy file around `data` with a header written from its parts, padded as NumPy pads it.
-fn npy_raw(version: u8, header_dict: &str, data: &[u8]) -> Vec<u8> {
-    let pre = if version == 1 { 10 } else { 12 };
-    let mut header = header_dict.to_string();
-    while !(pre + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY".to_vec();
-    out.extend([version, 0]);
-    if version == 1 {
-        out.extend((header.len() as u16).to_le_bytes());
-    } else {
-        out.extend((header.len() as u32).to_le_bytes());
-    }
-    out.extend(header.as_bytes());
-    out.extend(data);
-    out
-}
-
-fn npy_with(version: u8, descr: &str, fortran: bool, shape: &[u64], data: &[u8]) -> Vec<u8> {
-    let fortran = if fortran { "True" } else { "False" };
-    let dict = format!(
-        "{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {}, }}",
-        py_shape(shape)
-    );
-    npy_raw(version, &dict, data)
-}
-
 /// Encodes `vals` as the integer dtype `descr` (e.g. `<i2`, `>u8`, `|u1`).
 fn encode(descr: &str, vals: &[i128]) -> Vec<u8> {
     let big = descr.starts_with('>');
@@ -146,22 +105,6 @@ fn png_bytes(
 
 fn png8(w: u32, h: u32, color: png::ColorType, data: &[u8]) -> Vec<u8> {
     png_bytes(w, h, color, png::BitDepth::Eight, None, data)
-}
-
-/// A zip of `members` (name, bytes), each stored or deflated.
-fn zip_bytes(members: &[(&str, Vec<u8>)], deflate: bool) -> Vec<u8> {
-    let method = if deflate {
-        zip::CompressionMethod::Deflated
-    } else {
-        zip::CompressionMethod::Stored
-    };
-    let opts = zip::write::SimpleFileOptions::default().compression_method(method);
-    let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, bytes) in members {
-        z.start_file(*name, opts).expect("zip member");
-        z.write_all(bytes).expect("zip data");
-    }
-    z.finish().expect("zip finish").into_inner()
 }
 
 /// Loads every prefix and every byte-inverted variant of `bytes`: errors are fine, panics not.

@@ -1,14 +1,9 @@
 //! The newcomer's path (issue "The newcomer's path"): bad input through the real binary ends
 //! with exit status 2 and a message that names the user's flag or file and the value.
 
-use std::process::{Command, Output};
+mod common;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bench-harness"))
-        .args(args)
-        .output()
-        .expect("spawn bench-harness")
-}
+use common::run;
 
 /// Exit 2 and stderr containing every one of `want`.
 fn refused(args: &[&str], want: &[&str]) {
@@ -303,7 +298,7 @@ fn documented_models_run_under_every_default_configuration() {
 #[test]
 fn emulate_says_how_long_the_link_will_take() {
     let dir = std::env::temp_dir().join(format!("pq-newcomer-emu-{}", std::process::id()));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bench-harness"))
+    let mut child = common::bin()
         .args([
             "e2e",
             "--models",

@@ -1,13 +1,15 @@
 //! Helpers shared by the tests that run the real `bench-harness` binary over loopback
 //! (`transport.rs`, `infer.rs`, `faults.rs`): the binary, free ports, temporary directories,
 //! keys, a small trained model with weights and inputs, and a server process whose stderr is
-//! collected line by line while it runs.
+//! collected line by line while it runs; and the byte-level .npy and zip writers that
+//! `input.rs` and `fuzz_corpus.rs` build their fixtures with.
 //!
 //! Each test crate uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 use pq_nn::config::{self, Config, Weights};
 use pq_nn::{json, lower};
+use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -15,6 +17,11 @@ use std::time::{Duration, Instant};
 
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_bench-harness"))
+}
+
+/// The binary with `args`, run to completion.
+pub fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("spawn bench-harness")
 }
 
 /// A loopback address with a port that was free a moment ago.
@@ -231,20 +238,8 @@ pub fn fixture(tag: &str) -> Fixture {
 
 /// An .npy file of u8 values with shape `shape`.
 pub fn write_npy_u8(path: &Path, shape: &[usize], v: &[u8]) {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let mut h = format!(
-        "{{'descr': '|u1', 'fortran_order': False, 'shape': ({},), }}",
-        dims.join(", ")
-    );
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(' ');
-    }
-    h.push('\n');
-    let mut b = b"\x93NUMPY\x01\x00".to_vec();
-    b.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    b.extend_from_slice(h.as_bytes());
-    b.extend_from_slice(v);
-    std::fs::write(path, b).expect("write npy");
+    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    std::fs::write(path, npy_with(1, "|u1", false, &shape, v)).expect("write npy");
 }
 
 /// A random unsigned 8-bit image of `n` pixels with 255 (the top of the range) and 0 in it.
@@ -266,4 +261,68 @@ pub fn image_n(n: usize, seed: u64) -> Vec<u8> {
 /// A 6×6 image for [`MODEL`].
 pub fn image(seed: u64) -> Vec<u8> {
     image_n(36, seed)
+}
+
+// ---------------------------------------------------------------------------------------------
+// File fixtures written byte by byte (NumPy .npy headers, zip archives).
+
+/// A Python tuple for an .npy header: `(n,)` for one dimension.
+pub fn py_shape(shape: &[u64]) -> String {
+    match shape {
+        [one] => format!("({one},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// An .npy file around `data` with a header written from its parts, padded as NumPy pads it.
+pub fn npy_raw(version: u8, header_dict: &str, data: &[u8]) -> Vec<u8> {
+    let pre = if version == 1 { 10 } else { 12 };
+    let mut header = header_dict.to_string();
+    while !(pre + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY".to_vec();
+    out.extend([version, 0]);
+    if version == 1 {
+        out.extend((header.len() as u16).to_le_bytes());
+    } else {
+        out.extend((header.len() as u32).to_le_bytes());
+    }
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+/// An .npy file of `data` with dtype `descr` and `shape`, in C or Fortran order.
+pub fn npy_with(version: u8, descr: &str, fortran: bool, shape: &[u64], data: &[u8]) -> Vec<u8> {
+    let fortran = if fortran { "True" } else { "False" };
+    let dict = format!(
+        "{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {}, }}",
+        py_shape(shape)
+    );
+    npy_raw(version, &dict, data)
+}
+
+/// A zip of `members` (name, bytes), each stored or deflated.
+pub fn zip_bytes(members: &[(&str, Vec<u8>)], deflate: bool) -> Vec<u8> {
+    let method = if deflate {
+        zip::CompressionMethod::Deflated
+    } else {
+        zip::CompressionMethod::Stored
+    };
+    let opts = zip::write::SimpleFileOptions::default().compression_method(method);
+    let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, bytes) in members {
+        z.start_file(*name, opts).expect("zip member");
+        z.write_all(bytes).expect("zip data");
+    }
+    z.finish().expect("zip finish").into_inner()
 }
