@@ -1020,31 +1020,7 @@ fn proxy_cases(
             let (victim, vaddr) = suite.server();
             let (mut p, paddr) = proxy(&vaddr, &[]);
             let psince = p.log_len();
-            let r = Relay::new(&paddr, usize::MAX, After::Pass);
-            let c = suite.good_client(&r.addr);
-            let up = victim.wait_for(0, "client key", Duration::from_secs(30));
-            row.check(
-                r.wait_up(mid, Duration::from_secs(30)),
-                "the client never got halfway",
-            );
-            let (_, vlog) = victim.finish(Duration::ZERO);
-            row.see(
-                "test",
-                &format!(
-                    "server killed after {} of {total} B client->server",
-                    r.up.load(Ordering::Relaxed)
-                ),
-            );
-            let t = Instant::now();
-            let (o, done) = wait_child(c, Duration::from_secs(20));
-            let took = done.map(|_| t.elapsed());
-            row.check(up.is_some(), "the client never reached the server");
-            row.check(
-                !vlog.contains("served one inference"),
-                "the inference finished before the kill",
-            );
-            row.see(&format!("client (status {:?})", o.status.code()), &err(&o));
-            row.check(o.status.code() == Some(1), "client status is not 1");
+            let (_, took) = kill_server_mid(suite, row, victim, &paddr, mid, total);
             let _ = p.wait_for(psince, "connection 1 ", Duration::from_secs(5));
             row.see("proxy", &p.log_since(psince));
             row.check(p.running(), "the proxy stopped");
@@ -1055,21 +1031,26 @@ fn proxy_cases(
     rows
 }
 
-/// The server killed mid-inference: the client exits 1 with one line within the deadline.
-fn server_killed(suite: &Suite, mid: u64, total: u64) -> Row {
-    let mut row = Row::new(
-        "server killed (SIGKILL) mid-inference",
-        "client exits 1 with a one-line message, no hang",
-    );
-    let (srv, addr) = suite.server();
-    let r = Relay::new(&addr, usize::MAX, After::Pass);
+/// A correct client through a relay to `to` (the server, or a proxy in front of it); `victim`
+/// (the server) is SIGKILLed once `mid` of the `total` client->server bytes have passed. The
+/// client's output and the time from the kill to its exit, with the checks both kill cases
+/// share: the client reached the server, the inference had not finished, the client exits 1.
+fn kill_server_mid(
+    suite: &Suite,
+    row: &mut Row,
+    victim: Server,
+    to: &str,
+    mid: u64,
+    total: u64,
+) -> (Output, Option<Duration>) {
+    let r = Relay::new(to, usize::MAX, After::Pass);
     let c = suite.good_client(&r.addr);
-    let up = srv.wait_for(0, "client key", Duration::from_secs(30));
+    let up = victim.wait_for(0, "client key", Duration::from_secs(30));
     row.check(
         r.wait_up(mid, Duration::from_secs(30)),
         "the client never got halfway",
     );
-    let (_, log) = srv.finish(Duration::ZERO);
+    let (_, log) = victim.finish(Duration::ZERO);
     row.see(
         "test",
         &format!(
@@ -1085,9 +1066,20 @@ fn server_killed(suite: &Suite, mid: u64, total: u64) -> Row {
         !log.contains("served one inference"),
         "the inference finished before the kill",
     );
-    let e = err(&o);
-    row.see(&format!("client (status {:?})", o.status.code()), &e);
+    row.see(&format!("client (status {:?})", o.status.code()), &err(&o));
     row.check(o.status.code() == Some(1), "client status is not 1");
+    (o, took)
+}
+
+/// The server killed mid-inference: the client exits 1 with one line within the deadline.
+fn server_killed(suite: &Suite, mid: u64, total: u64) -> Row {
+    let mut row = Row::new(
+        "server killed (SIGKILL) mid-inference",
+        "client exits 1 with a one-line message, no hang",
+    );
+    let (srv, addr) = suite.server();
+    let (o, took) = kill_server_mid(suite, &mut row, srv, &addr, mid, total);
+    let e = err(&o);
     let last = e.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
     row.check(
         last.starts_with("error") || last.contains("closed") || last.contains("Error"),
