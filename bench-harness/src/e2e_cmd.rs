@@ -199,7 +199,7 @@ pub fn run_remote(
         // The same execute-or-model rule as the in-process e2e; both parties decide alike
         // (the flags are part of the handshake's hash).
         let modeled = program_cost(&prog).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let execute = a.full || (modeled.total() as f64) <= a.max_exec_gb * 1e9;
+        let execute = executes(a, &modeled);
         if !execute {
             let lat: Vec<_> = links
                 .iter()
@@ -325,6 +325,12 @@ struct Job {
     modeled: pq_proto::Cost,
 }
 
+/// The execute-or-model rule, the same in-process and across two processes: a run executes
+/// when `--full` or when its modeled traffic is at most `--max-exec-gb`.
+pub fn executes(a: &E2eArgs, modeled: &pq_proto::Cost) -> bool {
+    a.full || (modeled.total() as f64) <= a.max_exec_gb * 1e9
+}
+
 /// `--emulate` runs the executed programs over a link that really sleeps: say beforehand how
 /// long the link alone will take (the analytic estimate from the cost model: the larger
 /// direction over the bandwidth plus one RTT per round, per executed run and link), so a slow
@@ -334,7 +340,7 @@ fn warn_emulated_time(a: &E2eArgs, links: &[LinkSpec], jobs: &[Job]) {
         .iter()
         .map(|l| {
             jobs.iter()
-                .filter(|j| a.full || (j.modeled.total() as f64) <= a.max_exec_gb * 1e9)
+                .filter(|j| executes(a, &j.modeled))
                 .map(|j| {
                     pq_netsim::link::analytic_latency(
                         j.modeled.server_to_client,
@@ -518,7 +524,7 @@ fn run_jobs(
     for job in jobs {
         let (mname, cfg, prog) = (&job.arg, job.prog.cfg, &job.prog);
         let label = format!("{} / {}", job.model.name, cfg.name());
-        let execute = a.full || (job.modeled.total() as f64) <= a.max_exec_gb * 1e9;
+        let execute = executes(a, &job.modeled);
         eprintln!(
             "{label}: {} ({:.3} GB by the cost model{})...",
             if execute { "executing" } else { "modeling" },

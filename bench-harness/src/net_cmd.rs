@@ -533,19 +533,14 @@ pub fn differences(
     client: &serde_json::Value,
     skip: &[&str],
 ) -> Vec<String> {
-    let keys = |v: &serde_json::Value| -> Vec<String> {
-        v.as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default()
+    let (Some(so), Some(co)) = (server.as_object(), client.as_object()) else {
+        return vec!["descriptor: not a JSON object".into()];
     };
-    let mut all = keys(server);
-    for k in keys(client) {
+    let mut all: Vec<&String> = so.keys().collect();
+    for k in co.keys() {
         if !all.contains(&k) {
             all.push(k);
         }
-    }
-    if !server.is_object() || !client.is_object() {
-        return vec!["descriptor: not a JSON object".into()];
     }
     let null = serde_json::Value::Null;
     all.iter()

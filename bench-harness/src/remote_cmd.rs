@@ -350,7 +350,7 @@ fn check_e2e(a: &crate::e2e_cmd::E2eArgs) -> anyhow::Result<Bounds> {
         .or_else(|e| usage(format!("{mname} / {}: {e}", cfg.name())))?;
         let c = pq_nn::secure::program_cost(&p)
             .or_else(|e| usage(format!("{mname} / {}: {e}", cfg.name())))?;
-        let execute = a.full || (c.total() as f64) <= a.max_exec_gb * 1e9;
+        let execute = crate::e2e_cmd::executes(a, &c);
         eprintln!(
             "{mname} / {}: {:.3} GB by the cost model: {}",
             cfg.name(),
