@@ -72,6 +72,11 @@ pub struct E2eArgs {
     /// Least seconds between two progress lines of an executed run (0: a line per layer).
     #[arg(long, default_value_t = 1.0)]
     pub progress: f64,
+    /// The memory this run may use (e.g. 8G, 512MiB; `none`: no check). Default: what the
+    /// machine has available. Runs whose tensors, weights and messages alone need more are
+    /// refused before anything runs.
+    #[arg(long)]
+    pub max_mem: Option<String>,
 }
 
 /// Where `e2e` writes unless told otherwise: ignored by git, so that running the quick start
@@ -97,6 +102,7 @@ impl Default for E2eArgs {
             out: DEFAULT_OUT.into(),
             json: false,
             progress: 1.0,
+            max_mem: None,
         }
     }
 }
@@ -471,6 +477,18 @@ pub fn run(a: E2eArgs) -> anyhow::Result<()> {
     let lo = lower_options(&a)?;
     // every model lowered and costed before the first run
     let jobs = plan_jobs(&a, &lo)?;
+    let executed: Vec<(&str, &pq_nn::lower::Program)> = jobs
+        .iter()
+        .filter(|j| executes(&a, &j.modeled))
+        .map(|j| (j.arg.as_str(), &j.prog))
+        .collect();
+    guard_programs(
+        &executed,
+        pq_nn::memory::Parties::Both,
+        false,
+        a.max_mem.as_deref(),
+        "--tokens or the model's sizes, drop --full, lower --max-exec-gb",
+    )?;
     for m in jobs
         .iter()
         .map(|j| &j.model)
@@ -672,6 +690,40 @@ pub struct VerifyArgs {
     pub transport: String,
     #[arg(long)]
     pub json: bool,
+    /// The memory this run may use (e.g. 8G, 512MiB; `none`: no check). Default: what the
+    /// machine has available. Runs whose tensors, weights and messages alone need more are
+    /// refused before anything runs.
+    #[arg(long)]
+    pub max_mem: Option<String>,
+}
+
+/// Refuse, before anything runs, programs whose execution cannot fit in memory: the floor of
+/// each program's peak from its public shapes (`pq_nn::memory`: its live tensors, the
+/// weights, the largest step's messages), for the parties in this process. The programs run
+/// one after another, so the largest decides. `lower` names the flags that shrink the run.
+pub fn guard_programs(
+    progs: &[(&str, &pq_nn::lower::Program)],
+    parties: pq_nn::memory::Parties,
+    keep: bool,
+    max_mem: Option<&str>,
+    lower: &str,
+) -> anyhow::Result<()> {
+    use bench_harness::memory;
+    let b = memory::budget(max_mem)?;
+    for (arg, prog) in progs {
+        let f = pq_nn::memory::program_floor(prog, parties, keep)
+            .map_err(|e| anyhow::anyhow!("{arg} / {}: {e}", prog.cfg.name()))?;
+        let est = memory::Estimate {
+            bytes: f.bytes,
+            how: format!(
+                "at least: its live tensors, weights and messages at layer '{}'",
+                f.layer
+            ),
+        };
+        let what = format!("{arg} under {}", prog.cfg.name());
+        memory::check(&what, &est, &b, lower)?;
+    }
+    Ok(())
 }
 
 /// Run a model in 2PC and compare every tensor with the plaintext reference.
@@ -686,6 +738,13 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<()> {
         .parse()
         .or_else(|e: String| usage(format!("--transport: {e}")))?;
     let prog = lower::lower(&model, cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+    guard_programs(
+        &[(a.model.as_str(), &prog)],
+        pq_nn::memory::Parties::Both,
+        true,
+        a.max_mem.as_deref(),
+        "--tokens or the model's sizes",
+    )?;
     let w = Weights::random(&prog.model, a.seed);
     let x = config::random_input(model.input.numel(), model.encoding, a.seed);
     let want = reference::run_reference(&prog, &w, &x).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -48,6 +48,11 @@ pub struct ModelFlags {
     /// `sirnn-quant` always run IKNP. Both parties must name the same source.
     #[arg(long)]
     pub ot: Option<String>,
+    /// The memory this process may use (e.g. 8G, 512MiB; `none`: no check). Default: what
+    /// the machine has available. A model whose tensors, weights and messages alone need more
+    /// is refused before it runs.
+    #[arg(long)]
+    pub max_mem: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -283,6 +288,13 @@ pub fn infer(a: InferArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let p = s.program(reveal)?;
+    crate::e2e_cmd::guard_programs(
+        &[(a.m.model.as_str(), &p)],
+        pq_nn::memory::Parties::Both,
+        false,
+        a.m.max_mem.as_deref(),
+        "the model's sizes",
+    )?;
     let t = Instant::now();
     let run = secure::run_secure(&p, &w, &x, &RunOptions::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -329,6 +341,13 @@ pub fn accuracy(a: AccuracyArgs) -> anyhow::Result<()> {
     let s = Setup::new(&a.m)?;
     let links = pq_netsim::parse_links(&a.net).or_else(|e| usage(format!("--net: {e}")))?;
     let p = s.program(Reveal::Label)?;
+    crate::e2e_cmd::guard_programs(
+        &[(a.m.model.as_str(), &p)],
+        pq_nn::memory::Parties::Both,
+        false,
+        a.m.max_mem.as_deref(),
+        "the model's sizes",
+    )?;
     let w = s.weights(&a.weights)?;
     let data = input::load_dataset(Path::new(&a.data), &s.encoding())
         .map_err(|e| crate::util::UsageError(format!("--data: {e:#}")))?;

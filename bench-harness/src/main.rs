@@ -20,6 +20,11 @@ mod util;
 
 use std::process::ExitCode;
 
+/// Every allocation counted (live bytes and their peak), so that a run's memory can be
+/// estimated from small probe runs before it starts (`bench_harness::memory`).
+#[global_allocator]
+static ALLOC: bench_harness::memory::CountingAlloc = bench_harness::memory::CountingAlloc;
+
 /// Keep large freed buffers in the heap instead of returning them to the OS: protocols
 /// allocate and free multi-megabyte message buffers per call, and glibc's default (mmap above
 /// a dynamic threshold, trim on free) turns every call into fresh page faults.
@@ -76,6 +81,7 @@ fn parse_cli() -> Result<cli::Cli, clap::Error> {
 }
 
 fn main() -> ExitCode {
+    bench_harness::memory::mark_installed();
     tune_allocator();
     let cli = match parse_cli() {
         Ok(c) => c,

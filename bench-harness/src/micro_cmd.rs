@@ -4,6 +4,7 @@
 //! specifies.
 
 use crate::util::{print_json_line, usage};
+use bench_harness::memory::{self, Footprint};
 use bench_harness::runners::micro::{MicroParams, MicroReport, run_conv, run_micro};
 use clap::Args;
 use pq_netsim::Transport;
@@ -182,6 +183,10 @@ pub struct MicroArgs {
     /// Also print the report as one JSON line on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The memory this run may use (e.g. 8G, 512MiB; `none`: no check). Default: what the
+    /// machine has available. A run estimated to need more is refused before it starts.
+    #[arg(long)]
+    pub max_mem: Option<String>,
 }
 
 impl MicroArgs {
@@ -204,22 +209,24 @@ fn map_err<T>(r: Result<T, ProtoError>) -> anyhow::Result<T> {
     }
 }
 
-fn emit(r: &MicroReport, json: bool, ots: Option<usize>) -> anyhow::Result<()> {
-    eprintln!(
-        "{} [{}, {}]: {} B total ({} s->c, {} c->s), setup {} B, {} rounds (flights {}), {:.3} s, correct: {}, cost matches: {}",
-        r.op,
-        r.profile,
-        r.ot,
-        r.bytes_total,
-        r.bytes_server_to_client,
-        r.bytes_client_to_server,
-        r.setup_bytes,
-        r.rounds,
-        r.measured_flights,
-        r.wall_s,
-        r.correct,
-        r.cost_matches
-    );
+fn emit(r: &MicroReport, json: bool, ots: Option<usize>, print: bool) -> anyhow::Result<()> {
+    if print {
+        eprintln!(
+            "{} [{}, {}]: {} B total ({} s->c, {} c->s), setup {} B, {} rounds (flights {}), {:.3} s, correct: {}, cost matches: {}",
+            r.op,
+            r.profile,
+            r.ot,
+            r.bytes_total,
+            r.bytes_server_to_client,
+            r.bytes_client_to_server,
+            r.setup_bytes,
+            r.rounds,
+            r.measured_flights,
+            r.wall_s,
+            r.correct,
+            r.cost_matches
+        );
+    }
     let mut v = serde_json::to_value(r)?;
     if let (Some(n), Some(obj)) = (ots, v.as_object_mut()) {
         let rate = if r.wall_s > 0.0 {
@@ -227,10 +234,19 @@ fn emit(r: &MicroReport, json: bool, ots: Option<usize>) -> anyhow::Result<()> {
         } else {
             0.0
         };
-        eprintln!("throughput: {:.2} M OT/s", rate / 1e6);
+        if print {
+            eprintln!("throughput: {:.2} M OT/s", rate / 1e6);
+        }
         obj.insert("ots_per_s".into(), rate.into());
     }
-    if json {
+    if json && print {
+        if let Some(o) = v.as_object_mut() {
+            o.insert("peak_rss_bytes".into(), memory::peak_rss().into());
+            o.insert(
+                "memory_estimate_bytes".into(),
+                memory::last_estimate().into(),
+            );
+        }
         print_json_line(&v);
     }
     anyhow::ensure!(
@@ -255,6 +271,162 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
             OPS.join(", ")
         ));
     }
+    guard_micro_memory(&a, micro_what(&a))?;
+    run_micro_once(&a, true)
+}
+
+/// `netsim vt-check`'s memory guard: its run holds what `micro cot --l 32 --n N` holds, so
+/// the same floor and probes decide, reported against `what`.
+pub fn guard_cot_memory(what: String, n: usize, max_mem: Option<&str>) -> anyhow::Result<()> {
+    #[derive(clap::Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        m: MicroArgs,
+    }
+    use clap::Parser;
+    let mut w = Wrap::try_parse_from(["micro", "cot", "--l", "32"])?;
+    w.m.n = n;
+    w.m.max_mem = max_mem.map(str::to_string);
+    guard_micro_memory(&w.m, (what, "--n"))
+}
+
+/// The OTs and protocol ops whose buffers grow with `--n`.
+fn grows_with_n(op: &str) -> bool {
+    !matches!(op, "matmul" | "residual")
+}
+
+/// The floor of a micro op's memory from its shapes: each party's inputs and outputs as
+/// 64-bit words (a batched COT's and a 1-of-N OT's messages per element), both parties.
+fn micro_floor(a: &MicroArgs, n: u64) -> Footprint {
+    let (d1, d2, d3) = (a.d1 as u64, a.d2 as u64, a.d3 as u64);
+    match a.op.as_str() {
+        "matmul" => Footprint::words(&[&[4, d1, d2], &[4, d2, d3], &[4, d1, d3]]),
+        "residual" => {
+            let (c, cin, hw, k) = (
+                a.c as u64,
+                a.cin.unwrap_or(a.c) as u64,
+                a.hw as u64,
+                a.k as u64,
+            );
+            Footprint::words(&[&[4, cin, k, k, hw, hw], &[8, c, hw, hw]])
+        }
+        "bcot" => Footprint::words(&[&[4, n, a.msgs as u64]]),
+        "kkot" | "1ofn" => Footprint::words(&[&[4, n, a.big_n as u64]]),
+        _ => Footprint::words(&[&[4, n]]),
+    }
+}
+
+/// The command line's size flags, for the refusal message.
+fn micro_what(a: &MicroArgs) -> (String, &'static str) {
+    match a.op.as_str() {
+        "matmul" => (
+            format!("micro matmul --d1 {} --d2 {} --d3 {}", a.d1, a.d2, a.d3),
+            "--d1, --d2 or --d3",
+        ),
+        "residual" => (
+            format!("micro residual --c {} --hw {}", a.c, a.hw),
+            "--c, --cin or --hw",
+        ),
+        "bcot" => (
+            format!("micro bcot --n {} --msgs {}", a.n, a.msgs),
+            "--n or --msgs",
+        ),
+        op => (format!("micro {op} --n {}", a.n), "--n"),
+    }
+}
+
+/// Refuse a micro run that will not fit, before it allocates: the floor from the shapes
+/// first, then (for a large run) two small probe runs of the same op, extrapolated
+/// (`bench_harness::memory`).
+fn guard_micro_memory(a: &MicroArgs, (what, lower): (String, &str)) -> anyhow::Result<()> {
+    let b = memory::budget(a.max_mem.as_deref())?;
+    let Some(limit) = b.bytes else {
+        return Ok(());
+    };
+    let floor = micro_floor(a, a.n as u64);
+    memory::check(&what, &floor.estimate("its inputs and outputs"), &b, lower)?;
+    // shape-scaled runs probe only when they could come near the budget: their probes are
+    // slower, and the largest measured peak is 12 times the floor plus half a GB of buffers
+    // (a 128×128 conv); the probes of `--n` runs take milliseconds and always run
+    if !grows_with_n(&a.op) && floor.bytes().saturating_mul(32).saturating_add(2 << 30) <= limit {
+        return Ok(());
+    }
+    let quiet = |m: MicroArgs| run_micro_once(&m, false);
+    let est = if grows_with_n(&a.op) {
+        let (n1, n2) = (PROBE_N, 2 * PROBE_N);
+        if (a.n as u64) <= n2 {
+            return Ok(());
+        }
+        memory::probe_linear(a.n as u64, n1, n2, "n", |m| {
+            quiet(MicroArgs {
+                n: m as usize,
+                json: false,
+                ..a.clone()
+            })
+        })?
+    } else if a.op == "matmul" {
+        // linear in each side for fixed other sides: probe along the largest
+        let dims = [a.d1, a.d2, a.d3];
+        let (i, &big) = dims
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, d)| **d)
+            .unwrap_or((2, &a.d3));
+        if big <= 64 {
+            return Ok(());
+        }
+        let with = |d: u64| {
+            let mut m = a.clone();
+            match i {
+                0 => m.d1 = d as usize,
+                1 => m.d2 = d as usize,
+                _ => m.d3 = d as usize,
+            }
+            m.json = false;
+            m
+        };
+        let side = ["d1", "d2", "d3"][i];
+        memory::probe_linear(big as u64, 32, 64, side, |d| quiet(with(d)))?
+    } else {
+        // residual: linear in the pixel count
+        let h1 = a.k.max(16) as u64;
+        let h2 = 2 * h1;
+        if a.hw as u64 <= h2 {
+            return Ok(());
+        }
+        memory::probe_linear(
+            (a.hw as u64).saturating_pow(2),
+            h1 * h1,
+            h2 * h2,
+            "pixel",
+            |px| {
+                quiet(MicroArgs {
+                    hw: if px == h1 * h1 { h1 } else { h2 } as usize,
+                    json: false,
+                    ..a.clone()
+                })
+            },
+        )?
+    };
+    let ferret = match &a.ot {
+        Some(o) => parse_ot(o)? == pq_proto::OtKind::Ferret,
+        None => false,
+    };
+    if let Some(est) = est {
+        let est = if ferret {
+            memory::with_ferret_rounds(est)
+        } else {
+            est
+        };
+        memory::check(&what, &est, &b, lower)?;
+    }
+    Ok(())
+}
+
+/// The probe runs' `n` (and twice it).
+const PROBE_N: u64 = 4096;
+
+fn run_micro_once(a: &MicroArgs, print: bool) -> anyhow::Result<()> {
     let mode: MultMode = a
         .mode
         .parse()
@@ -289,7 +461,7 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
         a.op.as_str(),
         "cot" | "got" | "kkot" | "1ofn" | "bcot" | "baseot"
     ) {
-        return run_ot_bench(&a, &p, t);
+        return run_ot_bench(a, &p, t, print);
     }
     if a.op == "requant" {
         use bench_harness::runners::pq_micro::{RequantParams, run_requant};
@@ -302,7 +474,7 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
             msb_known: a.msb_known,
         };
         let r = map_err(run_requant(&rp, t, a.seed, p.profile.ot))?;
-        return emit(&r, a.json, None);
+        return emit(&r, a.json, None, print);
     }
     if a.op == "residual" {
         use pq_proto::privquant::residual::ResidualParams;
@@ -321,20 +493,22 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
             a.seed,
             p.profile.ot,
         ))?;
-        eprintln!(
-            "residual vs sirnn-quant: {} B vs {} B ({:.2}x fewer; target >= 2.6x)",
-            r.report.bytes_total, r.sirnn_quant_bytes, r.ratio
-        );
-        if a.json {
+        if print {
+            eprintln!(
+                "residual vs sirnn-quant: {} B vs {} B ({:.2}x fewer; target >= 2.6x)",
+                r.report.bytes_total, r.sirnn_quant_bytes, r.ratio
+            );
+        }
+        if a.json && print {
             let v = serde_json::to_value(&r)?;
-            emit(&r.report, false, None)?;
+            emit(&r.report, false, None, print)?;
             print_json_line(&v);
             return Ok(());
         }
-        return emit(&r.report, false, None);
+        return emit(&r.report, false, None, print);
     }
     let r = map_err(run_micro(&a.op, &p, t, a.seed))?;
-    emit(&r, a.json, None)
+    emit(&r, a.json, None, print)
 }
 
 /// The OT benchmark an `micro` invocation names, with its options.
@@ -392,7 +566,7 @@ pub fn ot_op_of(
 /// The OT throughput benchmarks: the OT engine's own bench path (pinned threads, output
 /// buffers touched before timing, the second of two identical calls timed), which also checks
 /// the OT relation and that measured bytes equal the cost function.
-fn run_ot_bench(a: &MicroArgs, p: &MicroParams, t: Transport) -> anyhow::Result<()> {
+fn run_ot_bench(a: &MicroArgs, p: &MicroParams, t: Transport, print: bool) -> anyhow::Result<()> {
     use bench_harness::runners::ot as bench;
     use pq_ot::{OtError, OtOpts};
     let opts: OtOpts = ot_bench_opts(p.profile, &a.ot)?;
@@ -411,12 +585,14 @@ fn run_ot_bench(a: &MicroArgs, p: &MicroParams, t: Transport) -> anyhow::Result<
     if a.op == "baseot" {
         let secs =
             bench::bench_base_ot(a.n, t).map_err(|e| anyhow::anyhow!("base OT failed: {e}"))?;
-        eprintln!(
-            "{} base OTs (Chou–Orlandi, Ristretto255): {:.2} ms",
-            a.n,
-            secs * 1e3
-        );
-        if a.json {
+        if print {
+            eprintln!(
+                "{} base OTs (Chou–Orlandi, Ristretto255): {:.2} ms",
+                a.n,
+                secs * 1e3
+            );
+        }
+        if a.json && print {
             print_json_line(&serde_json::json!({ "op": "baseot", "n": a.n, "wall_s": secs }));
         }
         return Ok(());
@@ -468,26 +644,28 @@ fn run_ot_bench(a: &MicroArgs, p: &MicroParams, t: Transport) -> anyhow::Result<
         _ => ot(bench::bench_batched_cot(a.n, a.msgs, need_l()?, opts, t))?,
     };
     let total = b.bytes_server_to_client + b.bytes_client_to_server;
-    eprintln!(
-        "{} [{}, {}] n={} over {}: {:.2} M OT/s, {:.3} bits/OT ({:.3} without the setup), {:.3} s wall (server {:.3} s / {:.3} s CPU, client {:.3} s / {:.3} s CPU), {} B total, correct: {}, bytes = cost: {}",
-        a.op,
-        p.profile.name(),
-        opts.source,
-        a.n,
-        a.transport,
-        b.ots_per_s / 1e6,
-        b.bits_per_ot,
-        b.bits_per_ot_no_setup,
-        b.wall_s,
-        b.server_s,
-        b.server_cpu_s,
-        b.client_s,
-        b.client_cpu_s,
-        total,
-        b.correct,
-        b.bytes_match_cost
-    );
-    if a.json {
+    if print {
+        eprintln!(
+            "{} [{}, {}] n={} over {}: {:.2} M OT/s, {:.3} bits/OT ({:.3} without the setup), {:.3} s wall (server {:.3} s / {:.3} s CPU, client {:.3} s / {:.3} s CPU), {} B total, correct: {}, bytes = cost: {}",
+            a.op,
+            p.profile.name(),
+            opts.source,
+            a.n,
+            a.transport,
+            b.ots_per_s / 1e6,
+            b.bits_per_ot,
+            b.bits_per_ot_no_setup,
+            b.wall_s,
+            b.server_s,
+            b.server_cpu_s,
+            b.client_s,
+            b.client_cpu_s,
+            total,
+            b.correct,
+            b.bytes_match_cost
+        );
+    }
+    if a.json && print {
         let mut v = serde_json::json!({
             "op": a.op, "profile": p.profile.name(),
             "params": {"n": a.n, "l": a.l_or_default(), "N": a.big_n, "msgs": a.msgs, "transport": a.transport, "profile": p.profile.name()},
@@ -499,6 +677,8 @@ fn run_ot_bench(a: &MicroArgs, p: &MicroParams, t: Transport) -> anyhow::Result<
             "ot": opts.source.name(), "bits_per_ot": b.bits_per_ot,
             "bits_per_ot_no_setup": b.bits_per_ot_no_setup,
             "server_cpu_s": b.server_cpu_s, "client_cpu_s": b.client_cpu_s,
+            "peak_rss_bytes": memory::peak_rss(),
+            "memory_estimate_bytes": memory::last_estimate(),
         });
         if a.op == "bcot"
             && let Some(o) = v.as_object_mut()
@@ -521,7 +701,7 @@ fn run_ot_bench(a: &MicroArgs, p: &MicroParams, t: Transport) -> anyhow::Result<
     Ok(())
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct ConvArgs {
     #[arg(long)]
     pub hw: usize,
@@ -564,9 +744,75 @@ pub struct ConvArgs {
     pub seed: Option<u64>,
     #[arg(long)]
     pub json: bool,
+    /// The memory this run may use (e.g. 8G, 512MiB; `none`: no check). Default: what the
+    /// machine has available. A run estimated to need more is refused before it starts.
+    #[arg(long)]
+    pub max_mem: Option<String>,
 }
 
 pub fn run_conv_cmd(a: ConvArgs) -> anyhow::Result<()> {
+    guard_conv_memory(&a)?;
+    run_conv_once(&a, true)
+}
+
+/// Refuse a conv that will not fit, before it allocates: the floor from its shapes (the
+/// input, the im2col patches and the output as 64-bit words, both parties), then two probe
+/// convs at small sides, extrapolated along the pixel count.
+fn guard_conv_memory(a: &ConvArgs) -> anyhow::Result<()> {
+    let b = memory::budget(a.max_mem.as_deref())?;
+    let Some(limit) = b.bytes else {
+        return Ok(());
+    };
+    let what = format!(
+        "conv --hw {} --cin {} --cout {} --k {}",
+        a.hw, a.cin, a.cout, a.k
+    );
+    let lower = "--hw, --cin, --cout or --k";
+    let (hw, cin, cout, k) = (a.hw as u64, a.cin as u64, a.cout as u64, a.k as u64);
+    let floor = Footprint::words(&[
+        &[2, cin, hw, hw],
+        &[2, cin, k, k, hw, hw],
+        &[2, cout, hw, hw],
+    ]);
+    memory::check(
+        &what,
+        &floor.estimate("its input, patches and output"),
+        &b,
+        lower,
+    )?;
+    // the probes take seconds: only when the run could come near the budget (see
+    // `guard_micro_memory`)
+    let h1 = (a.k.max(16) as u64).max(a.stride as u64);
+    let h2 = 2 * h1;
+    if floor.bytes().saturating_mul(32).saturating_add(2 << 30) <= limit || hw <= h2 {
+        return Ok(());
+    }
+    let est = memory::probe_linear(hw.saturating_mul(hw), h1 * h1, h2 * h2, "pixel", |px| {
+        run_conv_once(
+            &ConvArgs {
+                hw: if px == h1 * h1 { h1 } else { h2 } as usize,
+                json: false,
+                ..a.clone()
+            },
+            false,
+        )
+    })?;
+    let ferret = match &a.ot {
+        Some(o) => parse_ot(o)? == pq_proto::OtKind::Ferret,
+        None => a.profile == "privquant-he",
+    };
+    if let Some(est) = est {
+        let est = if ferret {
+            memory::with_ferret_rounds(est)
+        } else {
+            est
+        };
+        memory::check(&what, &est, &b, lower)?;
+    }
+    Ok(())
+}
+
+fn run_conv_once(a: &ConvArgs, print: bool) -> anyhow::Result<()> {
     let (profile, menu) = parse_conv_profile(&a.profile)?;
     let default_ot = if menu.he {
         pq_proto::OtKind::Ferret
@@ -601,5 +847,5 @@ pub fn run_conv_cmd(a: ConvArgs) -> anyhow::Result<()> {
             &c, t, a.seed, obj, menu, profile.ot,
         ))?
     };
-    emit(&r, a.json, None)
+    emit(&r, a.json, None, print)
 }

@@ -53,6 +53,10 @@ pub enum NetsimCmd {
         n: usize,
         #[arg(long)]
         json: bool,
+        /// The memory this run may use (e.g. 8G; `none`: no check). Default: what the
+        /// machine has available. A run estimated to need more is refused before it starts.
+        #[arg(long)]
+        max_mem: Option<String>,
     },
 }
 
@@ -136,11 +140,21 @@ pub fn run(a: NetsimArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        NetsimCmd::VtCheck { net, n, json } => {
+        NetsimCmd::VtCheck {
+            net,
+            n,
+            json,
+            max_mem,
+        } => {
             let link = parse_link(&net)?;
             if n == 0 {
                 return usage("--n: expected at least 1 OT");
             }
+            crate::micro_cmd::guard_cot_memory(
+                format!("netsim vt-check --n {n}"),
+                n,
+                max_mem.as_deref(),
+            )?;
             let run = |opts: LinkOptions| -> anyhow::Result<(f64, f64)> {
                 let corr: Vec<u64> = (0..n as u64)
                     .map(|i| i.wrapping_mul(0x9e37_79b9) & 0xffff_ffff)

@@ -83,7 +83,7 @@ fn descriptor(cmd: &RemoteCmd) -> anyhow::Result<serde_json::Value> {
             d.insert("subcommand".into(), "micro".into());
             let v = serde_json::to_value(m)?;
             for (k, v) in v.as_object().into_iter().flatten() {
-                if k == "json" || k == "transport" {
+                if k == "json" || k == "transport" || k == "max_mem" {
                     continue;
                 }
                 let flag = if k == "big_n" {

@@ -1,19 +1,9 @@
 //! Small helpers shared by the commands.
 
 use anyhow::Context;
-use std::fmt;
 use std::path::Path;
 
-/// A bad flag value or an impossible parameter: exit status 2, one line.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for UsageError {}
+pub use bench_harness::UsageError;
 
 /// Return a usage error (exit status 2).
 pub fn usage<T>(msg: impl Into<String>) -> anyhow::Result<T> {

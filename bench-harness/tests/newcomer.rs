@@ -330,3 +330,92 @@ fn emulate_says_how_long_the_link_will_take() {
     // hundreds of rounds at 1000 s each: hours, said before anything runs
     assert!(said.contains(" h "), "{said}");
 }
+
+/// Sizes that cannot fit are refused from their shapes before anything is allocated (exit 2,
+/// the estimate, the budget, the flag to lower), never a SIGABRT halfway through.
+#[test]
+fn runs_too_large_for_the_memory_are_refused_before_they_start() {
+    let conv = [
+        "conv", "--hw", "4096", "--cin", "64", "--cout", "64", "--k", "3", "--wbits", "4",
+        "--abits", "4",
+    ];
+    let llama = [
+        "--models",
+        "llama7b-attn",
+        "--tokens",
+        "100000",
+        "--full",
+        "--protocols",
+        "privquant",
+    ];
+    let out = common::tmp("memory-refusal");
+    let out = out.to_string_lossy().into_owned();
+    let e2e: Vec<&str> = ["e2e"]
+        .iter()
+        .chain(&llama)
+        .chain(&["--out", out.as_str()])
+        .copied()
+        .collect();
+    for (args, flag) in [
+        (vec!["micro", "cot", "--n", "1000000000000"], "lower --n"),
+        (
+            vec![
+                "micro", "matmul", "--d1", "100000", "--d2", "100000", "--d3", "100000",
+            ],
+            "--d1, --d2 or --d3",
+        ),
+        (conv.to_vec(), "lower --hw"),
+        (
+            vec!["netsim", "vt-check", "--n", "1000000000000"],
+            "lower --n",
+        ),
+        (e2e, "--tokens"),
+        (
+            vec!["verify", "--model", "llama7b-attn", "--tokens", "100000"],
+            "--tokens",
+        ),
+    ] {
+        refused(
+            &args,
+            &["needs about", "of memory", "available", flag, "--max-mem"],
+        );
+    }
+    // an explicit budget is named as such
+    refused(
+        &["micro", "cot", "--n", "1000000000", "--max-mem", "4G"],
+        &["needs about 32.0 GB", "--max-mem 4G", "raise --max-mem"],
+    );
+    refused(
+        &["micro", "cot", "--max-mem", "lots"],
+        &["--max-mem", "'lots' is not a size"],
+    );
+}
+
+/// The probe-run estimate of a micro op bounds what the run then holds (its peak resident
+/// set, both in the run's JSON), without overshooting by more than a few times.
+#[test]
+fn a_micro_estimate_bounds_the_measured_peak() {
+    for args in [
+        &["micro", "mill", "--n", "100000"][..],
+        &["micro", "relu", "--n", "60000"],
+        &["micro", "cot", "--n", "1000000"],
+        &["micro", "bcot", "--n", "30000"],
+        &["micro", "cot", "--n", "2000000", "--ot", "ferret"],
+    ] {
+        let mut real = args.to_vec();
+        real.extend(["--json", "--l", "64"]);
+        let o = run(&real);
+        assert!(o.status.success(), "{real:?}: {}", common::err(&o));
+        let j = common::last_json(&o);
+        let peak = j["peak_rss_bytes"].as_f64().expect("peak");
+        let est = j["memory_estimate_bytes"].as_f64().expect("estimate");
+        assert!(
+            est >= peak,
+            "{args:?}: estimate {est} below the peak {peak}"
+        );
+        assert!(
+            est <= 4.0 * peak,
+            "{args:?}: estimate {est} over 4x the peak {peak}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ pub mod config;
 pub mod fuzzing;
 pub mod interval;
 pub mod lower;
+pub mod memory;
 pub mod plan;
 pub mod program;
 pub mod public;
