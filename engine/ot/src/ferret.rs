@@ -20,6 +20,14 @@
 //!
 //! Wire per round: `t·d` blocks from the sender, nothing from the receiver.
 //!
+//! **Order of work in a round.** The sender grows its trees (writing the leaves into the
+//! round's output buffer), sends the level messages, then XORs the LPN code into the leaves.
+//! The receiver's LPN code needs only the previous round's outputs, so it encodes first,
+//! while the sender is still growing its trees, then reads the message, grows each tree in a
+//! scratch of `2^d` blocks (in L2) and XORs its leaves into the encoded outputs. Both orders
+//! give the same outputs (XOR commutes) and the same bytes; the receiver, the busier party,
+//! never idles waiting for the sender's trees.
+//!
 //! **Parameters** (emp-ot `emp-ot/tuning.h`, chosen there for about 128-bit security against
 //! the published regular-LPN attacks per the LPN estimator; see `docs/silent-ot.md`):
 //! b10 = (850, 16, 10), b12 = (1520, 18, 12) (b11 and b13 are defined too). A session's
