@@ -305,8 +305,10 @@ fn lpn_blocks_ahead(round: u64, p: LpnParams, base: &[Block], out: &mut [Block],
     });
 }
 
-/// As [`lpn_blocks`], also `bits[o] ^= ⊕_i rbase[idx(o, i)]` (`rbase` and `bits`: packed
-/// bits, 64 per word; the base's bits are 32 KiB at most and stay in L1).
+/// `out[o] = ⊕_i base[idx(o, i)]` (overwriting `out`: the receiver encodes before its
+/// trees' leaves are XORed in, into a buffer that may hold COTs already handed out) and
+/// `bits[o] ^= ⊕_i rbase[idx(o, i)]` (`rbase` and `bits`: packed bits, 64 per word; the
+/// base's bits are 32 KiB at most and stay in L1).
 fn lpn_blocks_bits(
     round: u64,
     p: LpnParams,
@@ -331,7 +333,7 @@ fn lpn_blocks_bits_ahead(
     let mut word = 0u64;
     let n = out.len();
     lpn_rows_ahead(round, p, n, base, ahead, |o, id| {
-        let mut acc = out[o].0;
+        let mut acc = 0u128;
         let mut b = 0u64;
         for &i in id {
             acc ^= base[i as usize].0;
@@ -810,6 +812,16 @@ mod tests {
             let mut prg = crate::seeded_prg(round + 100);
             let mut init = vec![Block::ZERO; n];
             prg.fill_blocks(&mut init);
+            // The receiver's encoder overwrites its blocks: its reference starts from zero.
+            let mut over = vec![Block::ZERO; n];
+            lpn_naive(
+                round,
+                p,
+                &base,
+                &rbase,
+                &mut over,
+                &mut vec![0; n.div_ceil(64)],
+            );
             let init_bits: Vec<u64> = (0..n.div_ceil(64)).map(|_| prg.next_u64()).collect();
             let (mut want, mut want_bits) = (init.clone(), init_bits.clone());
             lpn_naive(round, p, &base, &rbase, &mut want, &mut want_bits);
@@ -820,7 +832,7 @@ mod tests {
                 let (mut got, mut got_bits) = (init.clone(), init_bits.clone());
                 lpn_blocks_bits_ahead(round, p, &base, &rbase, &mut got, &mut got_bits, ahead);
                 assert!(
-                    got == want,
+                    got == over,
                     "blocks with bits, {p:?}, n = {n}, ahead {ahead}"
                 );
                 assert_eq!(got_bits, want_bits, "bits, {p:?}, n = {n}, ahead {ahead}");
