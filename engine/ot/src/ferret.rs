@@ -20,6 +20,14 @@
 //!
 //! Wire per round: `t·d` blocks from the sender, nothing from the receiver.
 //!
+//! **Order of work in a round.** The sender grows its trees (writing the leaves into the
+//! round's output buffer), sends the level messages, then XORs the LPN code into the leaves.
+//! The receiver's LPN code needs only the previous round's outputs, so it encodes first,
+//! while the sender is still growing its trees, then reads the message, grows each tree in a
+//! scratch of `2^d` blocks (in L2) and XORs its leaves into the encoded outputs. Both orders
+//! give the same outputs (XOR commutes) and the same bytes; the receiver, the busier party,
+//! never idles waiting for the sender's trees.
+//!
 //! **Parameters** (emp-ot `emp-ot/tuning.h`, chosen there for about 128-bit security against
 //! the published regular-LPN attacks per the LPN estimator; see `docs/silent-ot.md`):
 //! b10 = (850, 16, 10), b12 = (1520, 18, 12) (b11 and b13 are defined too). A session's
@@ -232,23 +240,27 @@ impl LpnStream {
 }
 
 /// Walk the public LPN matrix of round `round` ([`LpnStream`]): call `row(o, indices)` for
-/// each output `o < n`, after prefetching `base` at the indices of output `o + LPN_AHEAD`.
-fn lpn_rows<T>(
+/// each output `o < n`, after prefetching `base` at the indices of output `o + ahead`
+/// (`ahead` is a multiple of 3, so that the chunks of generated indices stay whole AES
+/// blocks; the rounds use [`LPN_AHEAD`]).
+fn lpn_rows_ahead<T>(
     round: u64,
     p: LpnParams,
     n: usize,
     base: &[T],
+    ahead: usize,
     mut row: impl FnMut(usize, &[u32; LPN_D]),
 ) {
     const { assert!((LPN_CHUNK * LPN_D).is_multiple_of(6) && (LPN_AHEAD * LPN_D).is_multiple_of(6)) };
+    debug_assert!((ahead * LPN_D).is_multiple_of(6));
     let mut stream = LpnStream::new(round, p);
-    // Indices of outputs [start, start + LPN_CHUNK + LPN_AHEAD).
-    let mut idx = vec![[0u32; LPN_D]; LPN_CHUNK + LPN_AHEAD];
+    // Indices of outputs [start, start + LPN_CHUNK + ahead).
+    let mut idx = vec![[0u32; LPN_D]; LPN_CHUNK + ahead];
     stream.fill(idx.as_flattened_mut());
     let mut start = 0;
     while start < n {
-        for (j, ahead) in (start..n.min(start + LPN_CHUNK)).zip(&idx[LPN_AHEAD..]) {
-            for &i in ahead {
+        for (j, next) in (start..n.min(start + LPN_CHUNK)).zip(&idx[ahead..]) {
+            for &i in next {
                 prefetch(base, i as usize);
             }
             row(j, &idx[j - start]);
@@ -256,7 +268,7 @@ fn lpn_rows<T>(
         start += LPN_CHUNK;
         if start < n {
             idx.copy_within(LPN_CHUNK.., 0);
-            stream.fill(idx[LPN_AHEAD..].as_flattened_mut());
+            stream.fill(idx[ahead..].as_flattened_mut());
         }
     }
 }
@@ -279,7 +291,12 @@ fn prefetch<T>(base: &[T], i: usize) {
 
 /// `out[o] ^= ⊕_i base[idx(o, i)]` for every output `o`.
 fn lpn_blocks(round: u64, p: LpnParams, base: &[Block], out: &mut [Block]) {
-    lpn_rows(round, p, out.len(), base, |o, id| {
+    lpn_blocks_ahead(round, p, base, out, LPN_AHEAD)
+}
+
+/// [`lpn_blocks`] with the prefetch distance `ahead`.
+fn lpn_blocks_ahead(round: u64, p: LpnParams, base: &[Block], out: &mut [Block], ahead: usize) {
+    lpn_rows_ahead(round, p, out.len(), base, ahead, |o, id| {
         let mut acc = out[o].0;
         for &i in id {
             acc ^= base[i as usize].0;
@@ -288,8 +305,10 @@ fn lpn_blocks(round: u64, p: LpnParams, base: &[Block], out: &mut [Block]) {
     });
 }
 
-/// As [`lpn_blocks`], also `bits[o] ^= ⊕_i rbase[idx(o, i)]` (`rbase` and `bits`: packed
-/// bits, 64 per word; the base's bits are 32 KiB at most and stay in L1).
+/// `out[o] = ⊕_i base[idx(o, i)]` (overwriting `out`: the receiver encodes before its
+/// trees' leaves are XORed in, into a buffer that may hold COTs already handed out) and
+/// `bits[o] ^= ⊕_i rbase[idx(o, i)]` (`rbase` and `bits`: packed bits, 64 per word; the
+/// base's bits are 32 KiB at most and stay in L1).
 fn lpn_blocks_bits(
     round: u64,
     p: LpnParams,
@@ -298,10 +317,23 @@ fn lpn_blocks_bits(
     out: &mut [Block],
     bits: &mut [u64],
 ) {
+    lpn_blocks_bits_ahead(round, p, base, rbase, out, bits, LPN_AHEAD)
+}
+
+/// [`lpn_blocks_bits`] with the prefetch distance `ahead`.
+fn lpn_blocks_bits_ahead(
+    round: u64,
+    p: LpnParams,
+    base: &[Block],
+    rbase: &[u64],
+    out: &mut [Block],
+    bits: &mut [u64],
+    ahead: usize,
+) {
     let mut word = 0u64;
     let n = out.len();
-    lpn_rows(round, p, n, base, |o, id| {
-        let mut acc = out[o].0;
+    lpn_rows_ahead(round, p, n, base, ahead, |o, id| {
+        let mut acc = 0u128;
         let mut b = 0u64;
         for &i in id {
             acc ^= base[i as usize].0;
@@ -536,6 +568,8 @@ pub struct FerretReceiver {
     pos: usize,
     round_t: Vec<Block>,
     round_r: Vec<u64>,
+    /// One GGM tree being grown (`2^depth` blocks).
+    tree: Vec<Block>,
     tmp: Vec<Block>,
     msg: Vec<u8>,
 }
@@ -559,6 +593,7 @@ impl FerretReceiver {
             pos: 0,
             round_t: Vec::new(),
             round_r: Vec::new(),
+            tree: Vec::new(),
             tmp: Vec::new(),
             msg: Vec::new(),
         })
@@ -621,18 +656,31 @@ impl FerretReceiver {
         Ok(())
     }
 
+    /// Run one round. The LPN part needs only the previous round's outputs, so it runs
+    /// first, while the sender is still growing its trees; then the sender's message is read
+    /// and each tree's leaves (grown in a scratch tree of `2^d` blocks, in L2) are XORed in.
     fn round<C: Channel + ?Sized>(&mut self, ch: &mut C, r: u64) -> OtResult<()> {
         let p = round_params(r);
         let next_m = round_params(r + 1).m();
         let (n, d, k) = (p.n(), p.depth as usize, p.k());
-        let msg = ch.recv_exact_vec(p.round_bytes() as usize)?;
-        self.msg = msg;
         reserve_huge(&mut self.round_t, n);
         self.round_t.resize(n, Block::ZERO);
         self.round_r.clear();
         self.round_r.resize(n.div_ceil(64), 0);
+        lpn_blocks_bits(
+            r,
+            p,
+            &self.base_t[..k],
+            &self.base_r,
+            &mut self.round_t,
+            &mut self.round_r,
+        );
+        let msg = ch.recv_exact_vec(p.round_bytes() as usize)?;
+        self.msg = msg;
         self.tmp.resize(1 << (d - 1), Block::ZERO);
-        for (j, tree) in self.round_t.chunks_exact_mut(1 << d).enumerate() {
+        self.tree.resize(1 << d, Block::ZERO);
+        let tree = &mut self.tree[..];
+        for (j, out) in self.round_t.chunks_exact_mut(1 << d).enumerate() {
             let lvl_msg = |l: usize| {
                 let o = (j * d + l) * 16;
                 let mut b = [0u8; 16];
@@ -656,36 +704,31 @@ impl FerretReceiver {
                 let kr = lvl_msg(lvl) ^ self.base_t[bi + lvl];
                 // The path node's children are junk: remove the side-rb one from the sum.
                 let fix = kr ^ ct::select_block(rb, l, rr);
-                let sib = 2 * path + rb as u64;
-                path = 2 * path + (1 - rb as u64);
-                for (i, x) in tree[..2 * m].iter_mut().enumerate() {
-                    let at_sib = ct::widen(ct::eq_mask(i as u64, sib));
-                    let at_path = ct::widen(ct::eq_mask(i as u64, path));
-                    *x = (*x ^ (fix & at_sib)) & !at_path;
+                // The path node's children are the pair `path`: the sibling (side rb) gets
+                // `fix` XORed in, the new path node (side 1 − rb) is cleared.
+                let (is_r, is_l) = (ct::mask_block(rb), ct::mask_block(1 - rb));
+                let (fix_l, fix_r) = (fix & is_l, fix & is_r);
+                for (i, pair) in tree[..2 * m].chunks_exact_mut(2).enumerate() {
+                    let at = ct::widen(ct::eq_mask(i as u64, path));
+                    pair[0] = (pair[0] ^ (fix_l & at)) & !(is_r & at);
+                    pair[1] = (pair[1] ^ (fix_r & at)) & !(is_l & at);
                 }
+                path = 2 * path + (1 - rb as u64);
             }
             let mut sum = 0u128;
             for x in tree.iter() {
                 sum ^= x.0;
             }
-            // tree[path] is zero here: XOR the sum in.
-            for (i, x) in tree.iter_mut().enumerate() {
-                *x ^= Block(sum) & ct::widen(ct::eq_mask(i as u64, path));
+            // tree[path] is zero here: the sum goes there.
+            for (i, (o, x)) in out.iter_mut().zip(tree.iter()).enumerate() {
+                *o ^= *x ^ (Block(sum) & ct::widen(ct::eq_mask(i as u64, path)));
             }
             let g = ((j as u64) << d) + path;
             let (w0, w1) = ((j << d) >> 6, (((j + 1) << d) - 1) >> 6);
             for (w, word) in self.round_r[w0..=w1].iter_mut().enumerate() {
-                *word |= (1u64 << (g & 63)) & ct::eq_mask((w0 + w) as u64, g >> 6);
+                *word ^= (1u64 << (g & 63)) & ct::eq_mask((w0 + w) as u64, g >> 6);
             }
         }
-        lpn_blocks_bits(
-            r,
-            p,
-            &self.base_t[..k],
-            &self.base_r,
-            &mut self.round_t,
-            &mut self.round_r,
-        );
         // Keep the next base, then the unused outputs followed by the new ones.
         let users = n - next_m;
         self.base_t.clear();
@@ -718,6 +761,135 @@ impl FerretReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The LPN code written out plainly, field by field from the stream: what the prefetching
+    /// encoders must equal.
+    fn lpn_naive(
+        round: u64,
+        p: LpnParams,
+        base: &[Block],
+        rbase: &[u64],
+        out: &mut [Block],
+        bits: &mut [u64],
+    ) {
+        let n = out.len();
+        let mut stream = LpnStream::new(round, p);
+        let mut fields = vec![0u32; n.next_multiple_of(3) * LPN_D];
+        stream.fill(&mut fields);
+        for (o, row) in fields.chunks_exact(LPN_D).take(n).enumerate() {
+            for &i in row {
+                out[o] ^= base[i as usize];
+                bits[o / 64] ^= get_bit(rbase, i as usize) << (o % 64);
+            }
+        }
+    }
+
+    fn random_table(k: usize, seed: u64) -> (Vec<Block>, Vec<u64>) {
+        let mut prg = crate::seeded_prg(seed);
+        let mut t = vec![Block::ZERO; k];
+        prg.fill_blocks(&mut t);
+        let r = (0..k.div_ceil(64)).map(|_| prg.next_u64()).collect();
+        (t, r)
+    }
+
+    /// The encoders equal the plain one, bit for bit, at sizes around the chunk of generated
+    /// indices (one output, a partial chunk, exactly one, one more, a whole b10 round) and at
+    /// the prefetch distances the code can be tuned to.
+    #[test]
+    fn lpn_encoders_equal_plain_code() {
+        let cases = [
+            (LpnParams::B10, 1usize),
+            (LpnParams::B10, 5),
+            (LpnParams::B10, LPN_CHUNK - 1),
+            (LpnParams::B10, LPN_CHUNK),
+            (LpnParams::B10, LPN_CHUNK + 1),
+            (LpnParams::B10, LpnParams::B10.n()),
+            (LpnParams::B12, 2 * LPN_CHUNK + 77),
+        ];
+        for (round, (p, n)) in cases.into_iter().enumerate() {
+            let round = round as u64 + 3;
+            let (base, rbase) = random_table(p.k(), round);
+            let mut prg = crate::seeded_prg(round + 100);
+            let mut init = vec![Block::ZERO; n];
+            prg.fill_blocks(&mut init);
+            // The receiver's encoder overwrites its blocks: its reference starts from zero.
+            let mut over = vec![Block::ZERO; n];
+            lpn_naive(
+                round,
+                p,
+                &base,
+                &rbase,
+                &mut over,
+                &mut vec![0; n.div_ceil(64)],
+            );
+            let init_bits: Vec<u64> = (0..n.div_ceil(64)).map(|_| prg.next_u64()).collect();
+            let (mut want, mut want_bits) = (init.clone(), init_bits.clone());
+            lpn_naive(round, p, &base, &rbase, &mut want, &mut want_bits);
+            for ahead in [LPN_AHEAD, 3, 48] {
+                let mut got = init.clone();
+                lpn_blocks_ahead(round, p, &base, &mut got, ahead);
+                assert!(got == want, "blocks, {p:?}, n = {n}, ahead {ahead}");
+                let (mut got, mut got_bits) = (init.clone(), init_bits.clone());
+                lpn_blocks_bits_ahead(round, p, &base, &rbase, &mut got, &mut got_bits, ahead);
+                assert!(
+                    got == over,
+                    "blocks with bits, {p:?}, n = {n}, ahead {ahead}"
+                );
+                assert_eq!(got_bits, want_bits, "bits, {p:?}, n = {n}, ahead {ahead}");
+            }
+        }
+    }
+
+    /// Thread CPU time of the LPN encoder alone: one b12 round per party on two threads at
+    /// once (the two parties share the L3), best of 3, for each prefetch distance listed in
+    /// `LPN_AHEADS` (default: the one in use). Ignored: it takes seconds and measures rather
+    /// than checks. Run with
+    /// `cargo test --release -p pq-ot --lib -- --ignored --nocapture lpn_timing`.
+    #[test]
+    #[ignore]
+    fn lpn_timing() {
+        let p = LpnParams::B12;
+        let n = p.n();
+        let aheads: Vec<usize> = std::env::var("LPN_AHEADS")
+            .unwrap_or_else(|_| LPN_AHEAD.to_string())
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .filter(|a: &usize| a.is_multiple_of(3))
+            .collect();
+        let cpu = || {
+            let mut ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: `ts` is a valid timespec for the call to write.
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+            ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+        };
+        let run = |ahead: usize, recv: bool| {
+            let (base, rbase) = random_table(p.k(), 7);
+            let mut out = vec![Block::ZERO; n];
+            let mut bits = vec![0u64; n.div_ceil(64)];
+            let mut best = f64::MAX;
+            for _ in 0..3 {
+                let t = cpu();
+                if recv {
+                    lpn_blocks_bits_ahead(1, p, &base, &rbase, &mut out, &mut bits, ahead);
+                } else {
+                    lpn_blocks_ahead(1, p, &base, &mut out, ahead);
+                }
+                best = best.min(cpu() - t);
+            }
+            best * 1e9 / n as f64
+        };
+        for ahead in aheads {
+            let (a, b) = std::thread::scope(|s| {
+                let a = s.spawn(|| run(ahead, false));
+                let b = s.spawn(|| run(ahead, true));
+                (a.join().unwrap(), b.join().unwrap())
+            });
+            println!("ahead {ahead}: sender {a:.1}, receiver {b:.1} ns of thread CPU per output");
+        }
+    }
 
     #[test]
     fn bit_copies() {
