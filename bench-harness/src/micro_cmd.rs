@@ -275,6 +275,16 @@ pub fn run_micro_cmd(a: MicroArgs) -> anyhow::Result<()> {
     run_micro_once(&a, true)
 }
 
+/// A two-process micro run's memory guard (`serve`/`connect … micro`): the floor from its
+/// shapes only (one party per process; the probes run both parties in one process).
+pub fn guard_remote_micro_memory(a: &MicroArgs) -> anyhow::Result<()> {
+    let b = memory::budget(a.max_mem.as_deref())?;
+    let (what, lower) = micro_what(a);
+    let floor = micro_floor(a, a.n as u64);
+    memory::check(&what, &floor.estimate("its inputs and outputs"), &b, lower)?;
+    Ok(())
+}
+
 /// `netsim vt-check`'s memory guard: its run holds what `micro cot --l 32 --n N` holds, so
 /// the same floor and probes decide, reported against `what`.
 pub fn guard_cot_memory(what: String, n: usize, max_mem: Option<&str>) -> anyhow::Result<()> {

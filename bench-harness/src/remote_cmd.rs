@@ -296,6 +296,7 @@ fn check_supported(cmd: &RemoteCmd) -> anyhow::Result<Bounds> {
         ));
     }
     ot_op_of(m)?;
+    crate::micro_cmd::guard_remote_micro_memory(m)?;
     let report = micro_report_bound(m);
     Ok(Bounds::new(report, report))
 }
