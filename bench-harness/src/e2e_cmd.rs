@@ -678,16 +678,22 @@ fn add_percentiles(r: &E2eRow, v: &mut serde_json::Value) {
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
+    /// A built-in model (minionn, resnet32, resnet50, resnet50-32px, llama7b-attn) or a .json file.
     #[arg(long)]
     pub model: String,
+    /// Configuration: sirnn, sirnn-quant, privquant, privquant-w4 or privquant-he.
     #[arg(long, default_value = "privquant")]
     pub protocol: String,
+    /// Seed of the weights and the input.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Tokens of llama7b-attn.
     #[arg(long, default_value_t = 1)]
     pub tokens: usize,
+    /// The channel between the two in-process parties: mem or tcp (loopback).
     #[arg(long, default_value = "mem")]
     pub transport: String,
+    /// Also print the report as one JSON line on stdout.
     #[arg(long)]
     pub json: bool,
     /// The memory this run may use (e.g. 8G, 512MiB; `none`: no check). Default: what the

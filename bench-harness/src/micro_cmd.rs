@@ -135,29 +135,37 @@ pub struct MicroArgs {
     /// matmul: who holds what (alice-has-a, alice-has-b, none: both shared).
     #[arg(long, default_value = "alice-has-a")]
     pub mode: String,
-    /// `requant`: input width and scale, output width and scale.
+    /// `requant`: input width.
     #[arg(long, default_value_t = 16)]
     pub l1: u32,
+    /// `requant`: input scale (value = integer / 2^s1).
     #[arg(long, default_value_t = 8)]
     pub s1: i32,
+    /// `requant`: output width.
     #[arg(long, default_value_t = 6)]
     pub l2: u32,
+    /// `requant`: output scale.
     #[arg(long, default_value_t = 2)]
     pub s2: i32,
-    /// `residual`: channels, height = width, conv kernel, and the bit-widths of the block.
+    /// `residual`: channels of the block.
     #[arg(long, default_value_t = 64)]
     pub c: usize,
+    /// `residual`: height = width of the feature map.
     #[arg(long, default_value_t = 8)]
     pub hw: usize,
     /// `residual`: input channels of the conv that joins the shortcut (default: --c).
     #[arg(long)]
     pub cin: Option<usize>,
+    /// `residual`: the conv's kernel side.
     #[arg(long, default_value_t = 3)]
     pub k: usize,
+    /// `residual`: weight width.
     #[arg(long, default_value_t = 2)]
     pub wbits: u32,
+    /// `residual`: activation width.
     #[arg(long, default_value_t = 6)]
     pub abits: u32,
+    /// `residual`: width of the residual add.
     #[arg(long, default_value_t = 8)]
     pub rbits: u32,
     /// Messages per OT of a batched COT (`bcot`).
@@ -713,20 +721,28 @@ fn run_ot_bench(a: &MicroArgs, p: &MicroParams, t: Transport, print: bool) -> an
 
 #[derive(Args, Debug, Clone)]
 pub struct ConvArgs {
+    /// Input height = width.
     #[arg(long)]
     pub hw: usize,
+    /// Input channels.
     #[arg(long)]
     pub cin: usize,
+    /// Output channels.
     #[arg(long)]
     pub cout: usize,
+    /// Kernel side.
     #[arg(long)]
     pub k: usize,
+    /// Stride (zero padding k/2 on each border).
     #[arg(long, default_value_t = 1)]
     pub stride: usize,
+    /// Weight width in bits.
     #[arg(long)]
     pub wbits: u32,
+    /// Activation (input) width in bits.
     #[arg(long)]
     pub abits: u32,
+    /// The input is signed (default: non-negative, as after a ReLU).
     #[arg(long)]
     pub signed_input: bool,
     /// Replicate the image-side work per thread as SCI's default 4-thread run does
@@ -747,11 +763,13 @@ pub struct ConvArgs {
     /// `ferret` (default iknp; ferret for privquant-he; sirnn runs IKNP only).
     #[arg(long)]
     pub ot: Option<String>,
+    /// The channel between the two in-process parties: mem or tcp (loopback).
     #[arg(long, default_value = "mem")]
     pub transport: String,
-    #[arg(long)]
     /// Seed for the random inputs (protocol randomness always comes from the OS).
+    #[arg(long)]
     pub seed: Option<u64>,
+    /// Also print the report as one JSON line on stdout.
     #[arg(long)]
     pub json: bool,
     /// The memory this run may use (e.g. 8G, 512MiB; `none`: no check). Default: what the
