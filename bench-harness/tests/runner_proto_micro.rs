@@ -52,40 +52,59 @@ fn ot_ops() {
     }
 }
 
+/// Millionaires', millionaires-with-equality and equality at every width class (1, the
+/// 4-bit block edges 4/5, 8/9, 12/13, 16/17, 31..33, 63, 64) and batch sizes 1, 9 (odd, one
+/// partial block) and 100 (several blocks).
+///
+/// Each (op, width) runs one batch size in rotation, so every op meets every size and every
+/// width meets every size over the three ops; the edge widths 1 and 64 run every size for
+/// every op. (Every size for every pair tripled the two-party runs, each with its own base
+/// OTs, to about a minute; the protocols' code paths depend on n only through the packing
+/// and the block count, which the rotation still reaches at every width class.)
 #[test]
 fn comparisons() {
-    for l in [1u32, 2, 3, 4, 5, 8, 9, 12, 13, 16, 17, 31, 32, 33, 63, 64] {
-        for n in [1usize, 9, 100] {
-            go(
-                "mill",
-                &MicroParams {
-                    l: Some(l),
-                    ..base(n)
-                },
-            );
-            go(
-                "milleq",
-                &MicroParams {
-                    l: Some(l),
-                    ..base(n)
-                },
-            );
-            go(
-                "eq",
-                &MicroParams {
-                    l: Some(l),
-                    ..base(n)
-                },
-            );
+    let widths = [1u32, 2, 3, 4, 5, 8, 9, 12, 13, 16, 17, 31, 32, 33, 63, 64];
+    let sizes = [1usize, 9, 100];
+    for (li, l) in widths.into_iter().enumerate() {
+        for (oi, op) in ["mill", "milleq", "eq"].into_iter().enumerate() {
+            let ns: &[usize] = if matches!(l, 1 | 64) {
+                &sizes
+            } else {
+                &sizes[(li + oi) % 3..][..1]
+            };
+            for &n in ns {
+                go(
+                    op,
+                    &MicroParams {
+                        l: Some(l),
+                        ..base(n)
+                    },
+                );
+            }
         }
     }
 }
 
+/// wrap, msb, msb-to-wrap, B2A and MUX at widths 1, 2, 5, 16, 32, 63, 64 and batch sizes 0
+/// (empty), 1 and 33 (odd, past a 32-bit word); AND on 0, 1, 2 and 35.
+///
+/// Each (op, width) runs one batch size in rotation, so every op meets every size (the empty
+/// batch included) over the widths; the edge widths 1 and 64 run every size for every op.
+/// (Every size for every pair tripled the two-party runs, to about a minute.)
 #[test]
 fn aux() {
-    for l in [1u32, 2, 5, 16, 32, 63, 64] {
-        for n in [0usize, 1, 33] {
-            for op in ["wrap", "msb", "msb2wrap", "b2a", "mux"] {
+    let sizes = [0usize, 1, 33];
+    for (li, l) in [1u32, 2, 5, 16, 32, 63, 64].into_iter().enumerate() {
+        for (oi, op) in ["wrap", "msb", "msb2wrap", "b2a", "mux"]
+            .into_iter()
+            .enumerate()
+        {
+            let ns: &[usize] = if matches!(l, 1 | 64) {
+                &sizes
+            } else {
+                &sizes[(li + oi) % 3..][..1]
+            };
+            for &n in ns {
                 go(
                     op,
                     &MicroParams {
