@@ -183,6 +183,24 @@ impl Setup {
         })
     }
 
+    /// [`Setup::program`] for both parties in this process, refused before it runs if its
+    /// memory floor exceeds the budget (`--max-mem`, else what the machine has).
+    fn in_process_program(
+        &self,
+        reveal: Reveal,
+        f: &ModelFlags,
+    ) -> anyhow::Result<Cow<'_, Program>> {
+        let p = self.program(reveal)?;
+        crate::e2e_cmd::guard_programs(
+            &[(f.model.as_str(), &p)],
+            pq_nn::memory::Parties::Both,
+            false,
+            f.max_mem.as_deref(),
+            "the model's sizes",
+        )?;
+        Ok(p)
+    }
+
     /// The server's weights, checked against the program (shapes, widths, bias widths).
     fn weights(&self, path: &str) -> anyhow::Result<Weights> {
         let p = &self.plain;
@@ -287,14 +305,7 @@ pub fn infer(a: InferArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let p = s.program(reveal)?;
-    crate::e2e_cmd::guard_programs(
-        &[(a.m.model.as_str(), &p)],
-        pq_nn::memory::Parties::Both,
-        false,
-        a.m.max_mem.as_deref(),
-        "the model's sizes",
-    )?;
+    let p = s.in_process_program(reveal, &a.m)?;
     let t = Instant::now();
     let run = secure::run_secure(&p, &w, &x, &RunOptions::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -340,14 +351,7 @@ pub fn infer(a: InferArgs) -> anyhow::Result<()> {
 pub fn accuracy(a: AccuracyArgs) -> anyhow::Result<()> {
     let s = Setup::new(&a.m)?;
     let links = pq_netsim::parse_links(&a.net).or_else(|e| usage(format!("--net: {e}")))?;
-    let p = s.program(Reveal::Label)?;
-    crate::e2e_cmd::guard_programs(
-        &[(a.m.model.as_str(), &p)],
-        pq_nn::memory::Parties::Both,
-        false,
-        a.m.max_mem.as_deref(),
-        "the model's sizes",
-    )?;
+    let p = s.in_process_program(Reveal::Label, &a.m)?;
     let w = s.weights(&a.weights)?;
     let data = input::load_dataset(Path::new(&a.data), &s.encoding())
         .map_err(|e| crate::util::UsageError(format!("--data: {e:#}")))?;

@@ -142,6 +142,15 @@ pub struct Budget {
     pub source: String,
 }
 
+/// An amount as written on a command line, split into its leading number (digits and dots)
+/// and the unit after it: `"0.5GB"` gives `("0.5", "GB")`.
+pub fn split_amount(t: &str) -> (&str, &str) {
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    t.split_at(split)
+}
+
 /// Parse a `--max-mem` value: bytes, or a number with k, M, G, T (powers of 1000) or KiB,
 /// MiB, GiB, TiB (powers of 1024), an optional trailing `B`; `none` turns the check off.
 pub fn parse_size(s: &str) -> Result<Option<u64>, String> {
@@ -149,10 +158,7 @@ pub fn parse_size(s: &str) -> Result<Option<u64>, String> {
     if t.eq_ignore_ascii_case("none") {
         return Ok(None);
     }
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
+    let (num, unit) = split_amount(t);
     let v: f64 = num
         .parse()
         .map_err(|_| format!("'{s}' is not a size (examples: 8G, 512MiB, 2000000000, none)"))?;
@@ -349,8 +355,35 @@ pub fn ferret_rounds() -> u64 {
     4 * n * 16
 }
 
+/// Check a probe estimate (if the probes ran) against the budget, with [`ferret_rounds`]
+/// added for a run on Ferret, and `in_flight` bytes: what the in-process channel may hold
+/// queued at once when one party runs ahead of the other (its queues are unbounded, so a
+/// streamed call's whole traffic, which small probes rarely show; 0 where unknown).
+pub fn check_probed(
+    what: &str,
+    est: Option<Estimate>,
+    ferret: bool,
+    in_flight: u64,
+    b: &Budget,
+    lower: &str,
+) -> Result<(), UsageError> {
+    let Some(mut e) = est else {
+        return Ok(());
+    };
+    if ferret {
+        e = with_ferret_rounds(e);
+    }
+    if in_flight > 0 {
+        e.bytes = e.bytes.saturating_add(in_flight);
+        e.how
+            .push_str(&format!(", plus {} of traffic in flight", human(in_flight)));
+        LAST_ESTIMATE.store(e.bytes.max(1), Relaxed);
+    }
+    check(what, &e, b, lower)
+}
+
 /// Add [`ferret_rounds`] to a probe estimate of a run on Ferret.
-pub fn with_ferret_rounds(mut e: Estimate) -> Estimate {
+fn with_ferret_rounds(mut e: Estimate) -> Estimate {
     let extra = ferret_rounds();
     e.bytes = e.bytes.saturating_add(extra + extra / 4);
     e.how

@@ -430,15 +430,21 @@ fn guard_micro_memory(a: &MicroArgs, (what, lower): (String, &str)) -> anyhow::R
         Some(o) => parse_ot(o)? == pq_proto::OtKind::Ferret,
         None => false,
     };
-    if let Some(est) = est {
-        let est = if ferret {
-            memory::with_ferret_rounds(est)
-        } else {
-            est
-        };
-        memory::check(&what, &est, &b, lower)?;
-    }
+    // an OT benchmark streams its call: the sender may queue all of it before the receiver
+    // reads (the cost function gives its bytes)
+    let in_flight = if is_ot_bench(&a.op) && a.op != "baseot" {
+        let (op, opts) = ot_op_of(a)?;
+        op.expected(a.n, opts).total()
+    } else {
+        0
+    };
+    memory::check_probed(&what, est, ferret, in_flight, &b, lower)?;
     Ok(())
+}
+
+/// The OT benchmarks among the micro ops (the OT engine's bench path).
+fn is_ot_bench(op: &str) -> bool {
+    matches!(op, "cot" | "got" | "kkot" | "1ofn" | "bcot" | "baseot")
 }
 
 /// The probe runs' `n` (and twice it).
@@ -465,20 +471,14 @@ fn run_micro_once(a: &MicroArgs, print: bool) -> anyhow::Result<()> {
         bwc: a.bwc,
         mode,
         nn: a.big_n,
-        profile: if matches!(
-            a.op.as_str(),
-            "cot" | "got" | "kkot" | "1ofn" | "bcot" | "baseot"
-        ) {
+        profile: if is_ot_bench(&a.op) {
             parse_profile(&a.profile)?
         } else {
             with_ot_flag(parse_profile(&a.profile)?, &a.ot, pq_proto::OtKind::Iknp)?
         },
     };
     let t = parse_transport(&a.transport)?;
-    if matches!(
-        a.op.as_str(),
-        "cot" | "got" | "kkot" | "1ofn" | "bcot" | "baseot"
-    ) {
+    if is_ot_bench(&a.op) {
         return run_ot_bench(a, &p, t, print);
     }
     if a.op == "requant" {
@@ -825,29 +825,25 @@ fn guard_conv_memory(a: &ConvArgs) -> anyhow::Result<()> {
             false,
         )
     })?;
-    let ferret = match &a.ot {
-        Some(o) => parse_ot(o)? == pq_proto::OtKind::Ferret,
-        None => a.profile == "privquant-he",
-    };
-    if let Some(est) = est {
-        let est = if ferret {
-            memory::with_ferret_rounds(est)
-        } else {
-            est
-        };
-        memory::check(&what, &est, &b, lower)?;
-    }
+    let ferret = conv_profile(a)?.0.ot == pq_proto::OtKind::Ferret;
+    memory::check_probed(&what, est, ferret, 0, &b, lower)?;
     Ok(())
 }
 
-fn run_conv_once(a: &ConvArgs, print: bool) -> anyhow::Result<()> {
+/// The profile a conv runs under, on its COT source (`--ot`, else Ferret for
+/// `privquant-he` as that configuration runs a conv, IKNP otherwise), and the planner's menu.
+fn conv_profile(a: &ConvArgs) -> anyhow::Result<(Profile, Menu)> {
     let (profile, menu) = parse_conv_profile(&a.profile)?;
     let default_ot = if menu.he {
         pq_proto::OtKind::Ferret
     } else {
         pq_proto::OtKind::Iknp
     };
-    let profile = with_ot_flag(profile, &a.ot, default_ot)?;
+    Ok((with_ot_flag(profile, &a.ot, default_ot)?, menu))
+}
+
+fn run_conv_once(a: &ConvArgs, print: bool) -> anyhow::Result<()> {
+    let (profile, menu) = conv_profile(a)?;
     let c = ConvParams {
         hw: a.hw,
         cin: a.cin,

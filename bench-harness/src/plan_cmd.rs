@@ -52,10 +52,7 @@ pub struct PlanArgs {
 /// Parse a budget in the objective's unit: bytes (decimal units) or nanoseconds.
 pub fn parse_budget(s: &str, latency: bool) -> Result<u64, String> {
     let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
+    let (num, unit) = bench_harness::memory::split_amount(t);
     let v: f64 = num
         .parse()
         .map_err(|_| format!("--budget: `{s}` does not start with a number"))?;

@@ -64,9 +64,14 @@ fn ot_ops() {
 #[test]
 fn comparisons() {
     let widths = [1u32, 2, 3, 4, 5, 8, 9, 12, 13, 16, 17, 31, 32, 33, 63, 64];
-    let sizes = [1usize, 9, 100];
-    for (li, l) in widths.into_iter().enumerate() {
-        for (oi, op) in ["mill", "milleq", "eq"].into_iter().enumerate() {
+    rotated(&["mill", "milleq", "eq"], &widths, [1, 9, 100]);
+}
+
+/// Every op at every width, each (op, width) at one of the three batch sizes in rotation;
+/// the edge widths 1 and 64 at every size for every op.
+fn rotated(ops: &[&str], widths: &[u32], sizes: [usize; 3]) {
+    for (li, &l) in widths.iter().enumerate() {
+        for (oi, &op) in ops.iter().enumerate() {
             let ns: &[usize] = if matches!(l, 1 | 64) {
                 &sizes
             } else {
@@ -93,28 +98,11 @@ fn comparisons() {
 /// (Every size for every pair tripled the two-party runs, to about a minute.)
 #[test]
 fn aux() {
-    let sizes = [0usize, 1, 33];
-    for (li, l) in [1u32, 2, 5, 16, 32, 63, 64].into_iter().enumerate() {
-        for (oi, op) in ["wrap", "msb", "msb2wrap", "b2a", "mux"]
-            .into_iter()
-            .enumerate()
-        {
-            let ns: &[usize] = if matches!(l, 1 | 64) {
-                &sizes
-            } else {
-                &sizes[(li + oi) % 3..][..1]
-            };
-            for &n in ns {
-                go(
-                    op,
-                    &MicroParams {
-                        l: Some(l),
-                        ..base(n)
-                    },
-                );
-            }
-        }
-    }
+    rotated(
+        &["wrap", "msb", "msb2wrap", "b2a", "mux"],
+        &[1, 2, 5, 16, 32, 63, 64],
+        [0, 1, 33],
+    );
     for n in [0usize, 1, 2, 35] {
         go("and", &base(n));
     }
