@@ -46,6 +46,8 @@ pub struct E2eArgs {
     /// Compute threads per party (this version runs one).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// The channel between the two in-process parties: mem or tcp (loopback). Ignored by
+    /// `serve`/`connect`, whose parties always talk over their own TCP connection.
     #[arg(long, default_value = "mem")]
     pub transport: String,
     /// What privquant's linear-layer planner minimises: `bytes`, or `latency` on the first
@@ -67,6 +69,7 @@ pub struct E2eArgs {
     /// files live; README's quick start writes to `results/local/`, which git ignores).
     #[arg(long, default_value = DEFAULT_OUT)]
     pub out: String,
+    /// Also print each run's row as one JSON line on stdout (the files are written either way).
     #[arg(long)]
     pub json: bool,
     /// Least seconds between two progress lines of an executed run (0: a line per layer).

@@ -21,8 +21,10 @@ pub enum NetsimCmd {
     /// Shape TCP connections in both directions: accept on --listen, connect each to --to.
     /// Serves connections (each shaped by its own link) until stopped; logs how each ended.
     Proxy {
+        /// Address to accept connections on, e.g. 127.0.0.1:7001.
         #[arg(long)]
         listen: String,
+        /// Address each accepted connection is forwarded to, e.g. 127.0.0.1:7000.
         #[arg(long)]
         to: String,
         /// LINK as BANDWIDTH,RTT, e.g. 200mbps,13ms
@@ -41,16 +43,20 @@ pub enum NetsimCmd {
         /// Also write the Markdown report here.
         #[arg(long)]
         out: Option<String>,
+        /// Also print the report as one JSON line on stdout.
         #[arg(long)]
         json: bool,
     },
     /// A real protocol run (n COTs with 32-bit correlations) in virtual time and in emulated
     /// real time on the same link; reports both latencies and their ratio.
     VtCheck {
+        /// LINK as BANDWIDTH,RTT, e.g. 200mbps,13ms.
         #[arg(long, default_value = "200mbps,13ms")]
         net: String,
+        /// Number of COTs in the run.
         #[arg(long, default_value_t = 1 << 20)]
         n: usize,
+        /// Also print both latencies and their ratio as one JSON line on stdout.
         #[arg(long)]
         json: bool,
         /// The memory this run may use (e.g. 8G; `none`: no check). Default: what the

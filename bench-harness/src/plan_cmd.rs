@@ -16,6 +16,7 @@ use serde_json::json;
 
 #[derive(Args, Debug)]
 pub struct PlanArgs {
+    /// The network: a built-in name (minionn, resnet32, resnet50, ...) or a model JSON file.
     #[arg(long)]
     pub model: String,
     /// Float weights (`<layer>.weight` tensors); synthetic He-normal weights without it.
@@ -31,6 +32,7 @@ pub struct PlanArgs {
     /// Write the Pareto front of N points instead of one plan.
     #[arg(long)]
     pub pareto: Option<usize>,
+    /// What the budget bounds: `bytes` on the wire, or `latency` on the link of --net.
     #[arg(long, default_value = "bytes")]
     pub objective: String,
     /// The link of `--objective latency`.
@@ -39,12 +41,17 @@ pub struct PlanArgs {
     /// The configuration whose protocols are costed.
     #[arg(long, default_value = "privquant")]
     pub protocol: String,
+    /// The planned model JSON to write (default results/plan-<model>.json); with --pareto,
+    /// its `-pareto.json` and `-pareto.svg` siblings instead.
     #[arg(long)]
     pub out: Option<String>,
+    /// Seed of the synthetic weights used without --weights.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Tokens of llama7b-attn.
     #[arg(long, default_value_t = 1)]
     pub tokens: usize,
+    /// Also print the plan (or the Pareto points) as one JSON line on stdout.
     #[arg(long)]
     pub json: bool,
 }

@@ -19,8 +19,10 @@ use std::fmt::Write as _;
 
 #[derive(Args, Debug)]
 pub struct ConvTableArgs {
+    /// Directory of conv-table.json and conv-table.md.
     #[arg(long, default_value = "results")]
     pub out: String,
+    /// Also print the whole table as one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
     /// Skip the executed spot checks (cost functions only).
