@@ -41,6 +41,11 @@ pub struct PlanArgs {
     /// The configuration whose protocols are costed.
     #[arg(long, default_value = "privquant")]
     pub protocol: String,
+    /// The correlated-OT source the plan is costed on: `iknp`, `softspoken:K` or `ferret`
+    /// (default: the configuration's own). On Ferret each step carries its share of the LPN
+    /// rounds; run the planned model with the same `--ot`.
+    #[arg(long)]
+    pub ot: Option<String>,
     /// The planned model JSON to write (default results/plan-<model>.json); with --pareto,
     /// its `-pareto.json` and `-pareto.svg` siblings instead.
     #[arg(long)]
@@ -174,8 +179,15 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
         }
     );
     // the linear-layer planner minimises the same objective as the width planner
+    let features = match &a.ot {
+        Some(o) => Some(cfg.features().with_ot(crate::micro_cmd::parse_ot(o)?)),
+        None => None,
+    };
+    let ot = features.unwrap_or(cfg.features()).ot;
+    eprintln!("costed on the {ot} COT source");
     let lo = pq_nn::lower::LowerOptions {
         objective,
+        features,
         ..Default::default()
     };
     let table = comm_table_with(&model, cfg, &WIDTHS, &lo).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -264,7 +276,11 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
         serde_json::to_string_pretty(&json::to_json(&planned))?,
     )
     .with_context(|| format!("writing {out_base}"))?;
-    let cost = table_cost(&table, &sol.choice);
+    // The planned model's exact cost, as a run charges it (the table prices COT-source rounds
+    // at their steady-state share; this charges them as they fall).
+    let cost = pq_nn::lower::lower_with(&planned, cfg, &lo)
+        .map_err(|e| anyhow::anyhow!("lowering the planned model: {e}"))
+        .and_then(|p| pq_nn::secure::program_cost(&p).map_err(|e| anyhow::anyhow!("{e}")))?;
     eprintln!(
         "plan: predicted {} B ({:.3} GB; objective {} {unit} within budget {budget}), Σ Ω = {:.6e}; model written to {out_base}",
         cost.total(),
@@ -272,9 +288,15 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
         sol.comm + constant,
         sol.omega
     );
+    if !latency && cost.total() > budget {
+        eprintln!(
+            "note: the exact cost is {} B over the budget: the table prices the {ot} source's rounds at their average share, and they fall in whole rounds",
+            cost.total() - budget
+        );
+    }
     if a.json {
         print_json_line(&json!({
-            "op": "plan", "model": model.name, "predicted_bytes": cost.total(),
+            "op": "plan", "model": model.name, "predicted_bytes": cost.total(), "ot": ot.name(),
             "objective": a.objective, "objective_value": sol.comm + constant, "objective_unit": unit,
             "omega": sol.omega, "budget_bytes": if latency { serde_json::Value::Null } else { json!(budget) },
             "budget": budget, "widths": widths_json(&model, &table, &sol.choice), "out": out_base,

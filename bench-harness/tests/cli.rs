@@ -516,8 +516,44 @@ fn planned_resnet32_runs_through_e2e_with_predicted_bytes() {
     assert_eq!(v["executed"], true);
     assert_eq!(v["correct"], true);
     assert_eq!(v["bytes_total"].as_u64(), Some(predicted));
+    // on Ferret (privquant-he's default source) the plan's prediction includes the LPN
+    // rounds exactly as the run charges them
+    let plan_he = dir.join("plan-minionn-he.json");
+    let o = run(&[
+        "plan",
+        "--model",
+        "minionn",
+        "--protocol",
+        "privquant-he",
+        "--budget",
+        "0.012GB",
+        "--out",
+        &plan_he.to_string_lossy(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p = last_json(&o);
+    assert_eq!(p["ot"], "ferret");
+    let predicted = p["predicted_bytes"].as_u64().expect("predicted_bytes");
+    let o = run(&[
+        "e2e",
+        "--models",
+        &plan_he.to_string_lossy(),
+        "--protocols",
+        "privquant-he",
+        "--out",
+        &dir.join("out-he").to_string_lossy(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = last_json(&o);
+    assert_eq!(v["correct"], true);
+    assert_eq!(v["bytes_total"].as_u64(), Some(predicted));
     // bad inputs
     for args in [
+        vec![
+            "plan", "--model", "resnet32", "--budget", "1GB", "--ot", "ferret:2",
+        ],
         vec!["plan", "--model", "resnet32", "--budget", "450"],
         vec!["plan", "--model", "resnet32", "--budget", "0.01GB"],
         vec!["plan", "--model", "resnet32"],

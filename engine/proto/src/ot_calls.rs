@@ -190,6 +190,33 @@ impl CotState {
     }
 }
 
+/// The steady-state share of the source's rounds in a step that draws `step.cots`: each
+/// COT's part of an LPN round's bytes (Ferret; nothing for the other sources), rounded up per
+/// direction, with no round trips. Unlike [`CotState::charge`] it does not depend on what ran
+/// before, so a planner can price one step at a time; summed over a program it is within one
+/// round's bytes per direction of what the steps are charged (the bootstrap round is smaller
+/// and is left out), and the flights that the rounds add are not counted.
+pub fn amortized_rounds(kind: OtKind, step: &Cost) -> Cost {
+    if !kind.has_rounds() {
+        return Cost::ZERO;
+    }
+    let share = |cots: u64| -> u64 {
+        let (bytes, usable) = (
+            u128::from(pq_ot::ferret::round_params(1).round_bytes()),
+            u128::from(pq_ot::ferret::usable(1)),
+        );
+        (u128::from(cots) * bytes).div_ceil(usable) as u64
+    };
+    let (a, b) = (share(step.cots[0]), share(step.cots[1]));
+    Cost {
+        server_to_client: a,
+        client_to_server: b,
+        rounds: 0,
+        offline_bytes: a + b,
+        cots: [0, 0],
+    }
+}
+
 /// Run the reservation [`CotState::charge`] prices: both parties call this before a step
 /// with the step's cost, so that no OT call inside the step waits on a refill.
 pub fn reserve(p: &mut crate::party::Party, step: &Cost) -> crate::ProtoResult<()> {

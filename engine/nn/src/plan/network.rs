@@ -15,6 +15,7 @@ use crate::lower::{self, StepOp};
 use crate::secure::step_cost;
 use crate::{Model, Op};
 use pq_proto::Cost;
+use pq_proto::ot_calls::amortized_rounds;
 use std::collections::{BTreeSet, HashMap};
 
 /// What "communication" means for the planner: the one [`pq_proto::cost::Objective`] (per
@@ -215,17 +216,20 @@ pub fn comm_table_with(
         groups[g].names.push(model.layers[i].name.clone());
     }
     let mut constant = Cost::ZERO;
+    let kind = p0.feat.profile().ot;
+    // A step's exact cost plus its steady-state share of the COT source's rounds.
+    let cost = |p: &lower::Program, s: &lower::Step| -> Result<Cost, NetPlanError> {
+        let c = step_cost(p, s).map_err(|e| NetPlanError::Cost(e.to_string()))?;
+        Ok(c.then(amortized_rounds(kind, &c)))
+    };
     for (wi, p) in progs.iter().enumerate() {
         for (j, s) in p.steps.iter().enumerate() {
-            let c = step_cost(p, s).map_err(|e| NetPlanError::Cost(e.to_string()))?;
+            let c = cost(p, s)?;
             match sdep[j].iter().next() {
                 None => {
                     if wi == 0 {
                         constant = constant.then(c);
-                    } else if c
-                        != step_cost(&progs[0], &progs[0].steps[j])
-                            .map_err(|e| NetPlanError::Cost(e.to_string()))?
-                    {
+                    } else if c != cost(&progs[0], &progs[0].steps[j])? {
                         return Err(NetPlanError::Structure(j));
                     }
                 }
@@ -324,7 +328,7 @@ pub fn planned_model(model: &Model, table: &CommTable, choice: &[usize]) -> Mode
 mod tests {
     use super::*;
     use crate::builtin;
-    use crate::secure::program_cost;
+    use crate::secure::{program_cost, step_cost};
     use pq_kernels::Block;
     use pq_kernels::aes::Prg;
 
@@ -352,6 +356,64 @@ mod tests {
                 assert_eq!(got.server_to_client, want.server_to_client, "{}", m.name);
                 assert_eq!(got.client_to_server, want.client_to_server, "{}", m.name);
                 assert_eq!(got.rounds, want.rounds, "{}", m.name);
+            }
+        }
+    }
+
+    /// On Ferret the table adds each step's steady-state share of the LPN rounds: bytes within
+    /// one round (plus the bootstrap round) per direction of the executed charge, and the same
+    /// ordering as the exact costs, for `privquant` on Ferret and `privquant-he` (Ferret by
+    /// default).
+    #[test]
+    fn table_prices_ferret_rounds_within_one_round() {
+        use pq_proto::ot_calls::CotState;
+        // the bootstrap round's bytes and a steady round's, from the executor's own meter
+        let draw = |n: u64| Cost {
+            cots: [n, 0],
+            ..Cost::ZERO
+        };
+        let mut st8 = CotState::new(pq_proto::OtKind::Ferret);
+        let first = st8.charge(&draw(1)).server_to_client;
+        let steady = st8.charge(&draw(1 << 30)).server_to_client / st8.meters[0].rounds.max(2);
+        let slack = first + steady;
+        for (cfg, ot) in [
+            (Config::PrivQuant, Some(pq_proto::OtKind::Ferret)),
+            (Config::PrivQuantHe, None),
+        ] {
+            let opts = lower::LowerOptions {
+                features: ot.map(|k| cfg.features().with_ot(k)),
+                ..Default::default()
+            };
+            for m in [builtin::minionn(), builtin::resnet32()] {
+                let t = comm_table_with(&m, cfg, &sensitivity::WIDTHS, &opts).unwrap();
+                let mut prg = Prg::new(Block(78));
+                let mut charged = 0u64;
+                for _ in 0..3 {
+                    let choice: Vec<usize> = t
+                        .groups
+                        .iter()
+                        .map(|_| (prg.next_u64() % t.widths.len() as u64) as usize)
+                        .collect();
+                    let planned = planned_model(&m, &t, &choice);
+                    let p = lower::lower_with(&planned, cfg, &opts).unwrap();
+                    let want = program_cost(&p).unwrap();
+                    let exact: Cost = p.steps.iter().map(|s| step_cost(&p, s).unwrap()).sum();
+                    charged += want.total() - exact.total();
+                    let got = table_cost(&t, &choice);
+                    for (g, w) in [
+                        (got.server_to_client, want.server_to_client),
+                        (got.client_to_server, want.client_to_server),
+                    ] {
+                        assert!(
+                            g.abs_diff(w) <= slack,
+                            "{} {}: table {g} B, charged {w} B",
+                            m.name,
+                            cfg.name()
+                        );
+                    }
+                }
+                // the rounds are really there: at least one full round per run
+                assert!(charged >= 3 * first, "{}", m.name);
             }
         }
     }
