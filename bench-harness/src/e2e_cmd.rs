@@ -572,7 +572,15 @@ fn run_jobs(
             breakdown: a.breakdown,
             progress,
         };
+        // the memory guard's estimate beside the heap's measured peak, for executed rows
+        let memory_estimate = execute
+            .then(|| pq_nn::memory::program_memory(prog, pq_nn::memory::Parties::Both, false))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{label}: {e}"))?
+            .map(|m| m.bytes);
+        bench_harness::memory::reset_peak();
         let rs = e2e_rows_for(prog, links, &o).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
+        let peak_heap = bench_harness::memory::peak() as u64;
         for r in rs {
             eprintln!(
                 "  {} at {}: {:.3} GB ({:.3} s->c, {:.3} c->s), online {:.3} GB, {} rounds, compute {}, latency {} ({}), executed {}, correct {}",
@@ -596,6 +604,10 @@ fn run_jobs(
                     .unwrap_or_else(|| "-".into()),
             );
             let mut v = serde_json::to_value(&r)?;
+            if let (Some(est), Some(obj)) = (memory_estimate, v.as_object_mut()) {
+                obj.insert("memory_estimate_bytes".into(), est.into());
+                obj.insert("peak_heap_bytes".into(), peak_heap.into());
+            }
             if a.breakdown {
                 add_percentiles(&r, &mut v);
             }
@@ -720,12 +732,12 @@ pub fn guard_programs(
     use bench_harness::memory;
     let b = memory::budget(max_mem)?;
     for (arg, prog) in progs {
-        let f = pq_nn::memory::program_floor(prog, parties, keep)
+        let f = pq_nn::memory::program_memory(prog, parties, keep)
             .map_err(|e| anyhow::anyhow!("{arg} / {}: {e}", prog.cfg.name()))?;
         let est = memory::Estimate {
             bytes: f.bytes,
             how: format!(
-                "at least: its live tensors, weights and messages at layer '{}'",
+                "its live tensors, weights, messages and OT working sets at layer '{}'",
                 f.layer
             ),
         };

@@ -344,15 +344,10 @@ pub fn probe_linear<E>(
 }
 
 /// What a Ferret session holds beyond a small probe's: the buffers of its steady-state LPN
-/// rounds (`pq_ot::ferret::round_params`), which a probe of a few thousand COTs never reaches
-/// (it runs the smaller first round only). Per party the round's outputs and the next base, two
-/// buffers of N blocks, for both parties.
+/// rounds, which a probe of a few thousand COTs never reaches (it runs the smaller first round
+/// only); [`pq_proto::ot_calls::session_buffer_bytes`].
 pub fn ferret_rounds() -> u64 {
-    let n = (1..4)
-        .map(|i| pq_ot::ferret::round_params(i).n() as u64)
-        .max()
-        .unwrap_or(0);
-    4 * n * 16
+    pq_proto::ot_calls::session_buffer_bytes(pq_proto::OtKind::Ferret)
 }
 
 /// Check a probe estimate (if the probes ran) against the budget, with [`ferret_rounds`]

@@ -419,3 +419,41 @@ fn a_micro_estimate_bounds_the_measured_peak() {
         );
     }
 }
+
+/// A network's memory estimate (the guard's, from the public shapes) bounds the heap an
+/// executed run then reaches, under every configuration, without overshooting by more than a
+/// few times (MiniONN's calls reach the 2^24-value cap, so this is the estimate's tight case).
+#[test]
+fn a_network_estimate_bounds_the_measured_heap() {
+    let dir = std::env::temp_dir().join(format!("pq-newcomer-mem-{}", std::process::id()));
+    let o = run(&[
+        "e2e",
+        "--models",
+        "minionn",
+        "--protocols",
+        "sirnn,sirnn-quant,privquant,privquant-he",
+        "--out",
+        &dir.to_string_lossy(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", common::err(&o));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(rows.len(), 4);
+    for j in rows {
+        let peak = j["peak_heap_bytes"].as_f64().expect("peak");
+        let est = j["memory_estimate_bytes"].as_f64().expect("estimate");
+        let p = &j["protocol"];
+        assert!(
+            peak > 0.0 && est >= peak,
+            "{p}: estimate {est} below the peak {peak}"
+        );
+        assert!(
+            est <= 4.0 * peak,
+            "{p}: estimate {est} over 4x the peak {peak}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,25 +1,48 @@
-//! What executing a program holds in memory at the least, from its public shapes alone, so
-//! that a run too large for the machine is refused before it allocates anything.
+//! What executing a program holds in memory, estimated from its public shapes alone, so that
+//! a run too large for the machine is refused before it allocates anything.
 //!
 //! The walk follows the executor ([`crate::secure::run_party_with`]): every tensor is a vector
 //! of 64-bit shares, allocated when its step writes it and freed after its last reader (all
 //! kept with `keep`, as `verify` does). While a step runs, a party also holds
 //! * for a conv or FC step: the weights (server) or the im2col'd activations (d2 × d3 words),
-//!   and the d1 × d3 output;
-//! * for any other step: its messages. A non-linear protocol builds each message whole before
-//!   sending it and reads each whole, so the step's bytes on the wire (its cost function) are
-//!   in memory at once. Linear steps stream theirs in chunks and are not counted.
+//!   the d1 × d3 output, and one batched-COT call's working set: a call carries at most
+//!   [`CALL_VALUES`] message values (both engines split larger layers into calls of that size:
+//!   `privquant::linear`'s `call_values`, SCI's MAX_NUM_OT rule in `sirnn::matmul`), and each
+//!   value costs [`BYTES_PER_CALL_VALUE`] at each party;
+//! * for any other step: its messages (a non-linear protocol builds each message whole before
+//!   sending it and reads each whole, so the step's bytes on the wire, its cost function, are
+//!   in memory at once) and a 16-byte block per correlated OT it draws.
 //!
-//! The server also holds every layer's weights. The result is a floor: protocols' own
-//! working buffers (correlations, hashes) come on top, typically a few times the messages.
+//! On top of the steps: the server's weights, and the COT source's buffers that live from call
+//! to call: Ferret's LPN rounds ([`pq_proto::ot_calls::session_buffer_bytes`]) and the buffer
+//! each Ferret session reserves a step's COTs in (a block per COT at each party, for the
+//! largest step so far: the buffer never shrinks).
+//!
+//! Measured against the counting allocator's heap peak of whole runs (`e2e`'s
+//! `peak_heap_bytes`; `bench-harness/tests/newcomer.rs` checks MiniONN under every
+//! configuration), the estimate sits between the peak and a few times it. Protocols' smaller
+//! scratch (hash buffers, IKNP's matrix chunks) is not counted.
 
 use crate::program::{Program, StepOp};
 use crate::secure::{SecureError, step_cost};
 
-/// The floor of a program's peak memory, and where it is reached.
+/// Message values in one batched-COT call of a linear layer, at most.
+pub const CALL_VALUES: u64 = 1 << 24;
+/// Bytes per message value of a call, per party: five 64-bit words (the value, its mask or
+/// the share it yields, the share being built from the peer's message, the packed message, and
+/// its copy queued in the channel while the peer catches up). SCI's matmul under `sirnn`, the
+/// most memory-hungry, peaks at about 29 bytes per value per party (MiniONN conv2: 974 MB of
+/// heap for calls of 2^24 values on both parties).
+pub const BYTES_PER_CALL_VALUE: u64 = 40;
+
+/// Bytes of a protocol's scratch per correlated OT it draws, per party: the 16-byte block and
+/// its 16-byte hash.
+pub const BYTES_PER_COT_SCRATCH: u64 = 32;
+
+/// The estimated peak memory of a program, and where it is reached.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MemoryFloor {
-    /// Bytes, for the parties asked for (see [`program_floor`]).
+pub struct MemoryEstimate {
+    /// Bytes, for the parties asked for (see [`program_memory`]).
     pub bytes: u64,
     /// The layer of the step at which the peak is reached.
     pub layer: String,
@@ -36,13 +59,13 @@ pub enum Parties {
     Client,
 }
 
-/// The floor of the peak memory of executing `p` (see the module doc), with saturating
+/// The estimated peak memory of executing `p` (see the module doc), with saturating
 /// arithmetic: a shape whose size overflows 64 bits gives `u64::MAX`.
-pub fn program_floor(
+pub fn program_memory(
     p: &Program,
     parties: Parties,
     keep: bool,
-) -> Result<MemoryFloor, SecureError> {
+) -> Result<MemoryEstimate, SecureError> {
     let words = |t: usize| p.tensors[t].shape.numel() as u64;
     let copies: u64 = if parties == Parties::Both { 2 } else { 1 };
     let weights: u64 = if parties == Parties::Client {
@@ -58,6 +81,17 @@ pub fn program_floor(
             .fold(0u64, u64::saturating_add)
             .saturating_mul(8)
     };
+    // two of the four Ferret sessions belong to each party
+    let kind = p.feat.profile().ot;
+    let sessions = pq_proto::ot_calls::session_buffer_bytes(kind) / 2 * copies;
+    // Correlated OTs: a non-linear protocol copies the blocks it draws into scratch that keeps
+    // its largest size, with their hashes (BYTES_PER_COT_SCRATCH per COT at each party; a
+    // linear step's are in its call working set), and Ferret first reserves every step's COTs
+    // in a session buffer that keeps its largest size too (a block per COT at each party, twice
+    // while it grows: old and new both live). Each is charged for the most COTs any step so far
+    // drew, per direction.
+    let ferret = kind.has_rounds();
+    let (mut scratch, mut reserved) = ([0u64; 2], [0u64; 2]);
     let mut last = vec![usize::MAX; p.tensors.len()];
     for (i, st) in p.steps.iter().enumerate() {
         for &t in &st.inputs {
@@ -65,7 +99,7 @@ pub fn program_floor(
         }
     }
     let mut live: u64 = words(p.input);
-    let mut best = MemoryFloor {
+    let mut best = MemoryEstimate {
         bytes: 0,
         layer: String::new(),
     };
@@ -75,11 +109,22 @@ pub fn program_floor(
             StepOp::LinearSci { lin, .. } | StepOp::LinearExact { lin, .. } => Some(*lin),
             _ => None,
         };
-        let (step_words, msgs) = match lin.and_then(|l| p.linear.get(l)) {
+        let (step_words, work) = match lin.and_then(|l| p.linear.get(l)) {
             Some(l) => {
                 let patches = (l.d2 as u64).saturating_mul(l.d3 as u64);
                 let out = (l.d1 as u64).saturating_mul(l.d3 as u64);
-                (patches.saturating_add(out), 0)
+                // a call's values: at most CALL_VALUES, and no more than a message per
+                // product and weight bit
+                let values = (l.d1 as u64)
+                    .saturating_mul(patches)
+                    .saturating_mul(16)
+                    .min(CALL_VALUES);
+                (
+                    patches.saturating_add(out),
+                    values
+                        .saturating_mul(BYTES_PER_CALL_VALUE)
+                        .saturating_mul(copies),
+                )
             }
             None => {
                 let c = step_cost(p, st)?;
@@ -91,14 +136,35 @@ pub fn program_floor(
                 (0, msgs)
             }
         };
+        let c = step_cost(p, st)?;
+        let mut growth = 0;
+        for d in 0..2 {
+            if lin.is_none() {
+                scratch[d] = scratch[d].max(c.cots[d]);
+            }
+            if ferret && c.cots[d] > reserved[d] {
+                growth += c.cots[d] - reserved[d];
+                reserved[d] = c.cots[d];
+            }
+        }
+        let buffers = (scratch[0].saturating_add(scratch[1]))
+            .saturating_mul(BYTES_PER_COT_SCRATCH)
+            .saturating_add(
+                (reserved[0].saturating_add(reserved[1]))
+                    .saturating_add(growth)
+                    .saturating_mul(16),
+            )
+            .saturating_mul(copies);
         let here = live
             .saturating_add(step_words)
             .saturating_mul(8)
             .saturating_mul(copies)
-            .saturating_add(msgs)
-            .saturating_add(weights);
+            .saturating_add(work)
+            .saturating_add(weights)
+            .saturating_add(sessions)
+            .saturating_add(buffers);
         if here > best.bytes {
-            best = MemoryFloor {
+            best = MemoryEstimate {
                 bytes: here,
                 layer: st.layer.clone(),
             };
@@ -126,21 +192,39 @@ mod tests {
     }
 
     #[test]
-    fn the_floor_grows_with_the_activations_and_keep_holds_more() {
-        let small = program_floor(&prog(1), Parties::Both, false).unwrap();
-        let big = program_floor(&prog(64), Parties::Both, false).unwrap();
+    fn the_estimate_grows_with_the_activations_and_keep_holds_more() {
+        let small = program_memory(&prog(1), Parties::Both, false).unwrap();
+        let big = program_memory(&prog(64), Parties::Both, false).unwrap();
         assert!(big.bytes > small.bytes, "{small:?} {big:?}");
-        let kept = program_floor(&prog(64), Parties::Both, true).unwrap();
+        let kept = program_memory(&prog(64), Parties::Both, true).unwrap();
         assert!(kept.bytes >= big.bytes);
         // the weights alone: four 4096×4096 projections, 8 bytes each
         assert!(small.bytes >= 4 * 4096 * 4096 * 8, "{small:?}");
-        let client = program_floor(&prog(1), Parties::Client, false).unwrap();
+        let client = program_memory(&prog(1), Parties::Client, false).unwrap();
         assert!(client.bytes < small.bytes / 2, "{client:?} {small:?}");
+    }
+
+    /// A linear layer's call is charged at most 2^24 values at each party, and Ferret adds its
+    /// session buffers: MiniONN's estimate under privquant-he (Ferret) exceeds privquant's
+    /// (IKNP) by at least the round buffers.
+    #[test]
+    fn calls_are_capped_and_ferret_adds_its_buffers() {
+        let m = crate::builtin::minionn();
+        let est = |cfg| {
+            program_memory(&lower::lower(&m, cfg).unwrap(), Parties::Both, false)
+                .unwrap()
+                .bytes
+        };
+        let (iknp, ferret) = (est(Config::PrivQuant), est(Config::PrivQuantHe));
+        let cap = 2 * CALL_VALUES * BYTES_PER_CALL_VALUE;
+        assert!(iknp >= cap && iknp < 2 * cap, "{iknp}");
+        let rounds = pq_proto::ot_calls::session_buffer_bytes(pq_proto::OtKind::Ferret);
+        assert!(ferret >= iknp.min(cap) + rounds, "{ferret} {iknp}");
     }
 
     #[test]
     fn a_hundred_thousand_tokens_do_not_fit_in_a_workstation() {
-        let f = program_floor(&prog(100_000), Parties::Both, false).unwrap();
+        let f = program_memory(&prog(100_000), Parties::Both, false).unwrap();
         assert!(f.bytes > 64 << 30, "{f:?}");
     }
 }

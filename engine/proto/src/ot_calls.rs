@@ -217,6 +217,21 @@ pub fn amortized_rounds(kind: OtKind, step: &Cost) -> Cost {
     }
 }
 
+/// The memory a session pair of `kind` keeps between calls, both parties together: for
+/// Ferret, each of the four sessions (two directions, two parties) holds a steady-state LPN
+/// round's outputs and the next round's base, N blocks each
+/// ([`pq_ot::ferret::round_params`]); nothing that grows for the other sources.
+pub fn session_buffer_bytes(kind: OtKind) -> u64 {
+    if !kind.has_rounds() {
+        return 0;
+    }
+    let n = (1..4)
+        .map(|i| pq_ot::ferret::round_params(i).n() as u64)
+        .max()
+        .unwrap_or(0);
+    4 * n * 16
+}
+
 /// Run the reservation [`CotState::charge`] prices: both parties call this before a step
 /// with the step's cost, so that no OT call inside the step waits on a refill.
 pub fn reserve(p: &mut crate::party::Party, step: &Cost) -> crate::ProtoResult<()> {
