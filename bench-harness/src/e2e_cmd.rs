@@ -578,9 +578,12 @@ fn run_jobs(
             .transpose()
             .map_err(|e| anyhow::anyhow!("{label}: {e}"))?
             .map(|m| m.bytes);
+        let heap_at_start = bench_harness::memory::live();
         bench_harness::memory::reset_peak();
         let rs = e2e_rows_for(prog, links, &o).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
-        let peak_heap = bench_harness::memory::peak() as u64;
+        // the heap this run added at its peak (what the estimate is of)
+        let peak_heap = bench_harness::memory::counting()
+            .then(|| bench_harness::memory::peak().saturating_sub(heap_at_start) as u64);
         for r in rs {
             eprintln!(
                 "  {} at {}: {:.3} GB ({:.3} s->c, {:.3} c->s), online {:.3} GB, {} rounds, compute {}, latency {} ({}), executed {}, correct {}",
@@ -606,7 +609,9 @@ fn run_jobs(
             let mut v = serde_json::to_value(&r)?;
             if let (Some(est), Some(obj)) = (memory_estimate, v.as_object_mut()) {
                 obj.insert("memory_estimate_bytes".into(), est.into());
-                obj.insert("peak_heap_bytes".into(), peak_heap.into());
+                if let Some(peak) = peak_heap {
+                    obj.insert("peak_heap_bytes".into(), peak.into());
+                }
             }
             if a.breakdown {
                 add_percentiles(&r, &mut v);

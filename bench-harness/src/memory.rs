@@ -90,6 +90,11 @@ pub fn mark_installed() {
     ACTIVE.store(true, Relaxed);
 }
 
+/// Whether the counting allocator is installed (the binary; not library tests).
+pub fn counting() -> bool {
+    ACTIVE.load(Relaxed)
+}
+
 /// Live heap bytes now (0 when the counting allocator is not installed).
 pub fn live() -> usize {
     LIVE.load(Relaxed)

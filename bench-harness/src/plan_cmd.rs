@@ -288,7 +288,8 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
         sol.comm + constant,
         sol.omega
     );
-    if !latency && cost.total() > budget {
+    let over_budget = !latency && cost.total() > budget;
+    if over_budget {
         eprintln!(
             "note: the exact cost is {} B over the budget: the table prices the {ot} source's rounds at their average share, and they fall in whole rounds",
             cost.total() - budget
@@ -296,7 +297,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
     }
     if a.json {
         print_json_line(&json!({
-            "op": "plan", "model": model.name, "predicted_bytes": cost.total(), "ot": ot.name(),
+            "op": "plan", "model": model.name, "predicted_bytes": cost.total(), "ot": ot.name(), "over_budget": over_budget,
             "objective": a.objective, "objective_value": sol.comm + constant, "objective_unit": unit,
             "omega": sol.omega, "budget_bytes": if latency { serde_json::Value::Null } else { json!(budget) },
             "budget": budget, "widths": widths_json(&model, &table, &sol.choice), "out": out_base,

@@ -437,11 +437,30 @@ fn a_network_estimate_bounds_the_measured_heap() {
         "--json",
     ]);
     assert!(o.status.success(), "{}", common::err(&o));
-    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
+    // and a run where Ferret's session buffers are most of the memory
+    let f = run(&[
+        "e2e",
+        "--models",
+        "minionn",
+        "--protocols",
+        "privquant",
+        "--ot",
+        "ferret",
+        "--out",
+        &dir.to_string_lossy(),
+        "--json",
+    ]);
+    assert!(f.status.success(), "{}", common::err(&f));
+    let rows: Vec<serde_json::Value> = [&o, &f]
+        .iter()
+        .flat_map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect::<Vec<serde_json::Value>>()
+        })
         .collect();
-    assert_eq!(rows.len(), 4);
+    assert_eq!(rows.len(), 5);
     for j in rows {
         let peak = j["peak_heap_bytes"].as_f64().expect("peak");
         let est = j["memory_estimate_bytes"].as_f64().expect("estimate");

@@ -81,17 +81,15 @@ pub fn program_memory(
             .fold(0u64, u64::saturating_add)
             .saturating_mul(8)
     };
-    // two of the four Ferret sessions belong to each party
     let kind = p.feat.profile().ot;
-    let sessions = pq_proto::ot_calls::session_buffer_bytes(kind) / 2 * copies;
+    let ferret = kind.has_rounds();
     // Correlated OTs: a non-linear protocol copies the blocks it draws into scratch that keeps
     // its largest size, with their hashes (BYTES_PER_COT_SCRATCH per COT at each party; a
-    // linear step's are in its call working set), and Ferret first reserves every step's COTs
-    // in a session buffer that keeps its largest size too (a block per COT at each party, twice
-    // while it grows: old and new both live). Each is charged for the most COTs any step so far
-    // drew, per direction.
-    let ferret = kind.has_rounds();
-    let (mut scratch, mut reserved) = ([0u64; 2], [0u64; 2]);
+    // linear step's are in its call working set). Ferret first reserves every step's COTs in
+    // its sessions' hand-out buffers, which keep their largest size
+    // ([`pq_proto::ot_calls::ferret_end_bytes`], one end per direction at each party); while a
+    // buffer grows, the old one is live beside it, before the step's own work starts.
+    let (mut scratch, mut largest, mut drawn) = ([0u64; 2], [0u64; 2], [0u64; 2]);
     let mut last = vec![usize::MAX; p.tensors.len()];
     for (i, st) in p.steps.iter().enumerate() {
         for &t in &st.inputs {
@@ -137,31 +135,35 @@ pub fn program_memory(
             }
         };
         let c = step_cost(p, st)?;
-        let mut growth = 0;
+        let mut transient = 0u64;
         for d in 0..2 {
             if lin.is_none() {
                 scratch[d] = scratch[d].max(c.cots[d]);
             }
-            if ferret && c.cots[d] > reserved[d] {
-                growth += c.cots[d] - reserved[d];
-                reserved[d] = c.cots[d];
+            if ferret {
+                drawn[d] = drawn[d].saturating_add(c.cots[d]);
+                if c.cots[d] > largest[d] {
+                    // the old buffer, about a round short of the new one
+                    transient = transient
+                        .saturating_add(pq_proto::ot_calls::ferret_end_bytes(drawn[d], largest[d]));
+                    largest[d] = c.cots[d];
+                }
             }
         }
+        let sessions: u64 = (0..2)
+            .map(|d| pq_proto::ot_calls::ferret_end_bytes(drawn[d], largest[d]))
+            .fold(0u64, u64::saturating_add);
         let buffers = (scratch[0].saturating_add(scratch[1]))
             .saturating_mul(BYTES_PER_COT_SCRATCH)
-            .saturating_add(
-                (reserved[0].saturating_add(reserved[1]))
-                    .saturating_add(growth)
-                    .saturating_mul(16),
-            )
+            .saturating_add(if ferret { sessions } else { 0 })
             .saturating_mul(copies);
+        let work = work.max(transient.saturating_mul(copies));
         let here = live
             .saturating_add(step_words)
             .saturating_mul(8)
             .saturating_mul(copies)
             .saturating_add(work)
             .saturating_add(weights)
-            .saturating_add(sessions)
             .saturating_add(buffers);
         if here > best.bytes {
             best = MemoryEstimate {
@@ -206,7 +208,7 @@ mod tests {
 
     /// A linear layer's call is charged at most 2^24 values at each party, and Ferret adds its
     /// session buffers: MiniONN's estimate under privquant-he (Ferret) exceeds privquant's
-    /// (IKNP) by at least the round buffers.
+    /// (IKNP) by at least a steady session end per party.
     #[test]
     fn calls_are_capped_and_ferret_adds_its_buffers() {
         let m = crate::builtin::minionn();
@@ -218,8 +220,9 @@ mod tests {
         let (iknp, ferret) = (est(Config::PrivQuant), est(Config::PrivQuantHe));
         let cap = 2 * CALL_VALUES * BYTES_PER_CALL_VALUE;
         assert!(iknp >= cap && iknp < 2 * cap, "{iknp}");
-        let rounds = pq_proto::ot_calls::session_buffer_bytes(pq_proto::OtKind::Ferret);
-        assert!(ferret >= iknp.min(cap) + rounds, "{ferret} {iknp}");
+        // at least one steady-state session end at each party
+        let end = pq_proto::ot_calls::ferret_end_bytes(u64::MAX, 0);
+        assert!(ferret >= iknp.min(cap) + 2 * end, "{ferret} {iknp} {end}");
     }
 
     #[test]

@@ -217,19 +217,33 @@ pub fn amortized_rounds(kind: OtKind, step: &Cost) -> Cost {
     }
 }
 
-/// The memory a session pair of `kind` keeps between calls, both parties together: for
-/// Ferret, each of the four sessions (two directions, two parties) holds a steady-state LPN
-/// round's outputs and the next round's base, N blocks each
-/// ([`pq_ot::ferret::round_params`]); nothing that grows for the other sources.
+/// The memory one end (sender or receiver) of a Ferret session holds once it has handed out
+/// `drawn` COTs in all, the most in one reservation being `largest`, in bytes: nothing before
+/// the first draw; while only the bootstrap round has run, its outputs and the next base; from
+/// the first steady round on, a round's outputs, the next base, and the hand-out buffer, which
+/// keeps its largest size (a reservation plus up to a round's remainder, at least a round).
+/// See `pq_ot::ferret` (`round_params`, `usable`).
+pub fn ferret_end_bytes(drawn: u64, largest: u64) -> u64 {
+    use pq_ot::ferret::{round_params, usable};
+    let blocks = if drawn == 0 {
+        0
+    } else if drawn <= usable(0) {
+        (round_params(0).n() + round_params(1).m()) as u64
+    } else {
+        let (n, m) = (round_params(1).n() as u64, round_params(2).m() as u64);
+        n + m + n.max(largest.saturating_add(usable(1)))
+    };
+    blocks.saturating_mul(16)
+}
+
+/// The memory the four ends of a session pair of `kind` keep between calls in the steady
+/// state (two directions, two parties; [`ferret_end_bytes`] with reservations of at most a
+/// round); nothing that grows for the other sources.
 pub fn session_buffer_bytes(kind: OtKind) -> u64 {
     if !kind.has_rounds() {
         return 0;
     }
-    let n = (1..4)
-        .map(|i| pq_ot::ferret::round_params(i).n() as u64)
-        .max()
-        .unwrap_or(0);
-    4 * n * 16
+    4 * ferret_end_bytes(u64::MAX, 0)
 }
 
 /// Run the reservation [`CotState::charge`] prices: both parties call this before a step
