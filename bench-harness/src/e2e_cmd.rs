@@ -140,8 +140,17 @@ pub fn lower_options_for(
     lo: &LowerOptions,
     cfg: Config,
 ) -> anyhow::Result<LowerOptions> {
-    let mut lo = lo.clone();
-    if let Some(o) = &a.ot {
+    with_ot(lo.clone(), a.ot.as_deref(), cfg)
+}
+
+/// `lo` with configuration `cfg`'s features on the COT source `ot` (an `--ot` value), if
+/// given; the `--ot` of `e2e`, `serve`/`connect` and `plan`.
+pub fn with_ot(
+    mut lo: LowerOptions,
+    ot: Option<&str>,
+    cfg: Config,
+) -> anyhow::Result<LowerOptions> {
+    if let Some(o) = ot {
         let k = crate::micro_cmd::parse_ot(o)?;
         lo.features = Some(lo.features.unwrap_or(cfg.features()).with_ot(k));
     }

@@ -179,17 +179,16 @@ pub fn run(a: PlanArgs) -> anyhow::Result<()> {
         }
     );
     // the linear-layer planner minimises the same objective as the width planner
-    let features = match &a.ot {
-        Some(o) => Some(cfg.features().with_ot(crate::micro_cmd::parse_ot(o)?)),
-        None => None,
-    };
-    let ot = features.unwrap_or(cfg.features()).ot;
+    let lo = crate::e2e_cmd::with_ot(
+        pq_nn::lower::LowerOptions {
+            objective,
+            ..Default::default()
+        },
+        a.ot.as_deref(),
+        cfg,
+    )?;
+    let ot = lo.features.unwrap_or(cfg.features()).ot;
     eprintln!("costed on the {ot} COT source");
-    let lo = pq_nn::lower::LowerOptions {
-        objective,
-        features,
-        ..Default::default()
-    };
     let table = comm_table_with(&model, cfg, &WIDTHS, &lo).map_err(|e| anyhow::anyhow!("{e}"))?;
     let om = omegas(&model, &weights, traces.as_ref(), &WIDTHS);
     let inst = instance(&table, objective, &om);

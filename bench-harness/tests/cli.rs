@@ -482,73 +482,68 @@ fn conv_privquant_he_profile() {
     assert!(v["params"]["option"].is_string(), "{v}");
 }
 
+/// `plan` with `plan_args` writing to `plan`, then `e2e` on the planned model under
+/// `protocol`: the plan's JSON, and the e2e row, whose bytes must equal the prediction.
+fn plan_then_e2e(
+    dir: &std::path::Path,
+    plan: &std::path::Path,
+    plan_args: &[&str],
+    protocol: &str,
+) -> (serde_json::Value, serde_json::Value) {
+    let plan_s = plan.to_string_lossy();
+    let mut args = vec!["plan"];
+    args.extend_from_slice(plan_args);
+    args.extend(["--out", &plan_s, "--json"]);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p = last_json(&o);
+    let predicted = p["predicted_bytes"].as_u64().expect("predicted_bytes");
+    let out = dir.join(format!("out-{protocol}"));
+    let o = run(&[
+        "e2e",
+        "--models",
+        &plan_s,
+        "--protocols",
+        protocol,
+        "--out",
+        &out.to_string_lossy(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = last_json(&o);
+    assert_eq!(v["correct"], true);
+    assert_eq!(v["bytes_total"].as_u64(), Some(predicted));
+    (p, v)
+}
+
 #[test]
 fn planned_resnet32_runs_through_e2e_with_predicted_bytes() {
     let dir = std::env::temp_dir().join(format!("pq-cli-plan-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp dir");
-    let plan = dir.join("plan-resnet32.json");
-    let o = run(&[
-        "plan",
-        "--model",
-        "resnet32",
-        "--budget",
-        "0.45GB",
-        "--out",
-        &plan.to_string_lossy(),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let p = last_json(&o);
-    let predicted = p["predicted_bytes"].as_u64().expect("predicted_bytes");
-    assert!(predicted <= 450_000_000);
-    let o = run(&[
-        "e2e",
-        "--models",
-        &plan.to_string_lossy(),
-        "--protocols",
+    let (p, v) = plan_then_e2e(
+        &dir,
+        &dir.join("plan-resnet32.json"),
+        &["--model", "resnet32", "--budget", "0.45GB"],
         "privquant",
-        "--out",
-        &dir.join("out").to_string_lossy(),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v = last_json(&o);
+    );
+    assert!(p["predicted_bytes"].as_u64().expect("predicted_bytes") <= 450_000_000);
     assert_eq!(v["executed"], true);
-    assert_eq!(v["correct"], true);
-    assert_eq!(v["bytes_total"].as_u64(), Some(predicted));
     // on Ferret (privquant-he's default source) the plan's prediction includes the LPN
     // rounds exactly as the run charges them
-    let plan_he = dir.join("plan-minionn-he.json");
-    let o = run(&[
-        "plan",
-        "--model",
-        "minionn",
-        "--protocol",
+    let (p, _) = plan_then_e2e(
+        &dir,
+        &dir.join("plan-minionn-he.json"),
+        &[
+            "--model",
+            "minionn",
+            "--protocol",
+            "privquant-he",
+            "--budget",
+            "0.012GB",
+        ],
         "privquant-he",
-        "--budget",
-        "0.012GB",
-        "--out",
-        &plan_he.to_string_lossy(),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let p = last_json(&o);
+    );
     assert_eq!(p["ot"], "ferret");
-    let predicted = p["predicted_bytes"].as_u64().expect("predicted_bytes");
-    let o = run(&[
-        "e2e",
-        "--models",
-        &plan_he.to_string_lossy(),
-        "--protocols",
-        "privquant-he",
-        "--out",
-        &dir.join("out-he").to_string_lossy(),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v = last_json(&o);
-    assert_eq!(v["correct"], true);
-    assert_eq!(v["bytes_total"].as_u64(), Some(predicted));
     // bad inputs
     for args in [
         vec![

@@ -107,6 +107,7 @@ pub fn program_memory(
             StepOp::LinearSci { lin, .. } | StepOp::LinearExact { lin, .. } => Some(*lin),
             _ => None,
         };
+        let c = step_cost(p, st)?;
         let (step_words, work) = match lin.and_then(|l| p.linear.get(l)) {
             Some(l) => {
                 let patches = (l.d2 as u64).saturating_mul(l.d3 as u64);
@@ -125,7 +126,6 @@ pub fn program_memory(
                 )
             }
             None => {
-                let c = step_cost(p, st)?;
                 // one party holds at least the larger of its outgoing and incoming messages
                 let msgs = match parties {
                     Parties::Both => c.total(),
@@ -134,7 +134,6 @@ pub fn program_memory(
                 (0, msgs)
             }
         };
-        let c = step_cost(p, st)?;
         let mut transient = 0u64;
         for d in 0..2 {
             if lin.is_none() {
